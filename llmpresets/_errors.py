@@ -1,0 +1,175 @@
+"""Every error llmpresets raises, rooted at one base class.
+
+::
+
+    LLMPresetsError
+    ├── ConfigError (ValueError)              a preset/model file or value is invalid
+    ├── UnknownPresetError (KeyError)         no preset by that use-case name
+    ├── UnknownModelError (KeyError)          strict lookup of a model the registry lacks
+    ├── UnsupportedParameterError (ValueError)  policy "error": the model rejects a parameter
+    ├── TokenizerError                        an encoding's BPE file is missing or corrupt
+    ├── ContextWindowExceeded (ValueError)    the prompt cannot fit the model's context
+    ├── MissingAPIKeyError                    online requested, no key anywhere
+    └── APIError                              the provider (or the offline backend) failed
+        ├── APIConnectionError                could not reach it / connection reset
+        │   └── APITimeoutError               timed out
+        ├── APIStatusError                    an HTTP error status (``status_code`` kept)
+        │   └── RateLimitError                429 after the SDK's retries
+        └── IncompleteResponseError           a malformed body or a stream cut off mid-way
+
+Errors from lower libraries (openai, httpx2, yaml, tiktoken) are translated at exactly one
+boundary each, with ``raise ... from exc`` so the cause stays on ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ConfigError",
+    "ContextWindowExceeded",
+    "IncompleteResponseError",
+    "LLMPresetsError",
+    "MissingAPIKeyError",
+    "RateLimitError",
+    "TokenizerError",
+    "UnknownModelError",
+    "UnknownPresetError",
+    "UnsupportedParameterError",
+]
+
+
+class LLMPresetsError(Exception):
+    """Base class of every error this library raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        # KeyError subclasses would otherwise print their message in quotes.
+        return self.message
+
+
+class ConfigError(LLMPresetsError, ValueError):
+    """A configuration file or value is invalid.
+
+    ``file``, ``line`` and ``field`` say where (each may be ``None``); the message says what is
+    allowed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.field = field
+
+
+class UnknownPresetError(LLMPresetsError, KeyError):
+    """No preset is defined for the requested use case; the message lists the valid names."""
+
+    def __init__(self, name: str, valid: list[str]) -> None:
+        super().__init__(
+            f"unknown use case {name!r}; valid use cases: {', '.join(valid)} "
+            "(add one under 'presets:' in your presets.yaml)"
+        )
+        self.name = name
+        self.valid = valid
+
+
+class UnknownModelError(LLMPresetsError, KeyError):
+    """A strict lookup found no model of that name in the registry."""
+
+    def __init__(self, name: str, valid: list[str]) -> None:
+        super().__init__(
+            f"unknown model {name!r}; known models: {', '.join(valid)} "
+            "(declare it under 'models:' in your presets.yaml)"
+        )
+        self.name = name
+        self.valid = valid
+
+
+class UnsupportedParameterError(LLMPresetsError, ValueError):
+    """The model does not accept a parameter and the policy is ``"error"``."""
+
+    def __init__(self, model: str, parameters: list[str]) -> None:
+        super().__init__(
+            f"model {model!r} does not accept {', '.join(parameters)}; remove "
+            f"{'it' if len(parameters) == 1 else 'them'} from the preset or the call, or set "
+            "unsupported_params: warn (drop and warn) or silent in your presets.yaml"
+        )
+        self.model = model
+        self.parameters = parameters
+
+
+class TokenizerError(LLMPresetsError):
+    """An encoding could not be loaded; counting never falls back to an estimate."""
+
+
+class ContextWindowExceeded(LLMPresetsError, ValueError):
+    """The prompt (plus the reserved output) cannot fit the model's limits.
+
+    The numbers are kept as attributes so callers can react without parsing the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        prompt_tokens: int,
+        max_input_tokens: int | None,
+        context_window: int | None,
+        reserved_output_tokens: int,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.max_input_tokens = max_input_tokens
+        self.context_window = context_window
+        self.reserved_output_tokens = reserved_output_tokens
+
+
+class MissingAPIKeyError(LLMPresetsError):
+    """Online mode was chosen but no API key was given or found in ``OPENAI_API_KEY``."""
+
+
+class APIError(LLMPresetsError):
+    """The provider, or the offline backend, answered with an error or not at all.
+
+    ``status_code`` is the HTTP status when there was one; the original SDK exception is on
+    ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class APIConnectionError(APIError):
+    """The request never got an answer: connection refused or reset."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (after the SDK's retries)."""
+
+
+class APIStatusError(APIError):
+    """The API answered with an HTTP error status (after the SDK's retries)."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429 after the SDK's retries were used up."""
+
+
+class IncompleteResponseError(APIError):
+    """A response body was malformed, or a stream ended before its final chunk."""

@@ -1,0 +1,497 @@
+"""Presets and the configuration file: schema, loading, layering and error messages.
+
+Layers, lowest to highest, each a plain dict merged deeply in this order:
+
+1. the packaged ``presets.yaml`` (shipped inside the wheel);
+2. the user's file(s): an explicit ``path``, else ``$LLMPRESETS_CONFIG``, else ``./presets.yaml``;
+3. per-call overrides (applied later, by :func:`llmpresets.resolve_params`).
+
+Mappings merge key by key (a user file may change one field of one preset); anything else,
+lists included, is replaced. Each file is validated on its own first, so an error names the file
+and line that caused it; then the merged result is validated again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._errors import ConfigError, UnknownPresetError
+from ._models import ModelFields, ModelSpec, lookup_model
+from ._yaml import LineMap, load_yaml_file
+
+__all__ = [
+    "SAMPLING_FIELDS",
+    "ConfigFile",
+    "OfflineSettings",
+    "Preset",
+    "PresetBook",
+    "ScriptedCompletion",
+    "ScriptedRule",
+    "Settings",
+    "config_json_schema",
+    "default_book",
+    "load_presets",
+    "packaged_presets_path",
+    "user_config_paths",
+]
+
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "max_output_tokens",
+)
+
+
+class _Strict(BaseModel):
+    # strict: YAML's "0.5" (a string) is not silently taken as a number, nor true as 1.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PresetFields(_Strict):
+    """The sampling settings of one use case, as written under ``presets:``."""
+
+    description: str | None = Field(None, description="What the preset is for.")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Softmax temperature; below 1e-5 is greedy."
+    )
+    top_p: float | None = Field(
+        None, gt=0, le=1, description="Nucleus: keep the smallest set of tokens with this mass."
+    )
+    top_k: int | None = Field(None, ge=1, description="Keep the k most likely tokens.")
+    min_p: float | None = Field(
+        None, ge=0, le=1, description="Keep tokens with p >= min_p * p_max."
+    )
+    frequency_penalty: float | None = Field(
+        None, ge=-2, le=2, description="Penalise tokens by how often they appeared."
+    )
+    presence_penalty: float | None = Field(
+        None, ge=-2, le=2, description="Penalise tokens that appeared at all."
+    )
+    max_output_tokens: int | None = Field(None, ge=1, description="Cap on the reply's tokens.")
+    recommended: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Recommended [low, high] range per sampling field, shown by `explain`.",
+    )
+
+    @field_validator("recommended")
+    @classmethod
+    def _ranges_are_pairs(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, bounds in value.items():
+            if name not in SAMPLING_FIELDS:
+                raise ValueError(
+                    f"recommended.{name}: unknown field; allowed: {', '.join(SAMPLING_FIELDS)}"
+                )
+            if len(bounds) != 2 or bounds[0] > bounds[1]:
+                raise ValueError(
+                    f"recommended.{name}: expected [low, high] with low <= high, got {bounds}"
+                )
+        return value
+
+
+class Preset(PresetFields):
+    """A named preset: the sampling settings for one use case.
+
+    >>> from llmpresets import load_presets
+    >>> load_presets()["code"].temperature
+    0.2
+    """
+
+    name: str
+
+    def sampling(self) -> dict[str, float | int]:
+        """The sampling fields that are set, by name."""
+        return {
+            name: getattr(self, name) for name in SAMPLING_FIELDS if getattr(self, name) is not None
+        }
+
+
+class Settings(_Strict):
+    """The ``settings:`` section."""
+
+    unsupported_params: Literal["warn", "error", "silent"] = Field(
+        "warn", description="Policy for a parameter the model does not accept."
+    )
+    provider: Literal["auto", "openai", "openai-compatible"] = Field(
+        "auto",
+        description="openai-compatible servers (vLLM) take top_k / min_p in the request body; "
+        "auto picks it when base_url is not OpenAI's.",
+    )
+    default_model: str = Field("gpt-4o", min_length=1, description="Model used when none given.")
+
+
+class ScriptedCompletion(_Strict):
+    """One whole completion of a scripted rule and its probability."""
+
+    text: str
+    probability: float = Field(gt=0, le=1)
+
+
+class ScriptedRule(_Strict):
+    """For a request whose last user message matches, sample one of ``completions``."""
+
+    match: str = Field(min_length=1, description="Substring (case-insensitive) or regex.")
+    regex: bool = False
+    completions: list[ScriptedCompletion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ScriptedRule:
+        if self.regex:
+            try:
+                re.compile(self.match)
+            except re.error as exc:
+                raise ValueError(f"match: invalid regex {self.match!r}: {exc}") from None
+        total = sum(c.probability for c in self.completions)
+        if total > 1 + 1e-6:
+            raise ValueError(f"completions: probabilities sum to {total:g}; allowed: at most 1")
+        return self
+
+    def matches(self, text: str) -> bool:
+        if self.regex:
+            return re.search(self.match, text) is not None
+        return self.match.casefold() in text.casefold()
+
+
+class OfflineSettings(_Strict):
+    """The ``offline:`` section: the backend used with no API key."""
+
+    strict_models: bool = Field(
+        False, description="Answer 404 model_not_found for models not in the registry."
+    )
+    scripted: list[ScriptedRule] = Field(default_factory=list)
+    corpus: str | None = Field(
+        None, description="Text file to train the offline language model on."
+    )
+
+
+class ConfigFile(_Strict):
+    """The whole file. Every section is optional in a user file."""
+
+    settings: Settings = Field(default_factory=Settings)
+    presets: dict[str, PresetFields] = Field(default_factory=dict)
+    models: dict[str, ModelFields] = Field(default_factory=dict)
+    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+
+    @field_validator("presets", "models")
+    @classmethod
+    def _names_are_plain(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*", name):
+                raise ValueError(
+                    f"invalid name {name!r}: use letters, digits and . _ - : / only"
+                )
+        return value
+
+
+def config_json_schema() -> dict[str, Any]:
+    """A JSON Schema of ``presets.yaml`` for editors (``llmpresets schema`` prints it)."""
+    schema = ConfigFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "llmpresets configuration (presets.yaml)"
+    return schema
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class _Layer:
+    source: str
+    data: dict[str, Any]
+    lines: LineMap
+
+
+def packaged_presets_path() -> Path:
+    """The packaged defaults: inside the installed package, or the repository's top level."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "presets.yaml", here.parent / "presets.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"the packaged presets.yaml is missing (looked in {here} and {here.parent}); "
+        "reinstall llmpresets"
+    )
+
+
+def user_config_paths(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None
+                      ) -> list[Path]:
+    """The user files to layer, in order: ``path``, else ``$LLMPRESETS_CONFIG``, else ./presets.yaml."""
+    if path is not None:
+        items = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        return [Path(item) for item in items]
+    env = os.environ.get("LLMPRESETS_CONFIG")
+    if env:
+        return [Path(item) for item in env.split(os.pathsep) if item]
+    local = Path("presets.yaml")
+    return [local] if local.is_file() else []
+
+
+def _read_layer(path: Path) -> _Layer:
+    data, lines = load_yaml_file(path)
+    source = str(path)
+    if data is None:
+        raise ConfigError(
+            f"{source}: the file is empty; expected a mapping with any of: "
+            f"{', '.join(ConfigFile.model_fields)}",
+            file=source,
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}:1: expected a mapping with any of: {', '.join(ConfigFile.model_fields)}; "
+            f"got {type(data).__name__}",
+            file=source,
+            line=1,
+        )
+    layer = _Layer(source, data, lines)
+    _validate([layer], data)
+    return layer
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(layers: list[_Layer], data: dict[str, Any]) -> ConfigFile:
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        messages = [_describe(error, layers) for error in exc.errors()]
+        first = messages[0]
+        if len(messages) == 1:
+            text = first[0]
+        else:
+            text = f"{len(messages)} problems:\n" + "\n".join(f"  {m[0]}" for m in messages)
+        raise ConfigError(text, file=first[1], line=first[2], field=first[3]) from None
+
+
+@dataclass
+class PresetBook:
+    """The resolved configuration: presets by use case, the model registry, settings.
+
+    >>> book = load_presets()
+    >>> book.names()
+    ['brainstorm', 'chat', 'code', 'creative', 'factual']
+    >>> book["creative"].top_p
+    0.95
+    """
+
+    presets: dict[str, Preset]
+    models: dict[str, ModelSpec]
+    settings: Settings = field(default_factory=Settings)
+    offline: OfflineSettings = field(default_factory=OfflineSettings)
+    sources: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> Preset:
+        try:
+            return self.presets[name]
+        except KeyError:
+            raise UnknownPresetError(name, self.names()) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.presets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.presets)
+
+    def names(self) -> list[str]:
+        """The use-case names, sorted."""
+        return sorted(self.presets)
+
+    def model(self, name: str) -> ModelSpec:
+        """The spec for ``name`` (snapshots resolve to their family; unknown -> limits unknown)."""
+        spec = lookup_model(self.models, name)
+        return spec if spec is not None else ModelSpec.unknown(name)
+
+
+def load_presets(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+) -> PresetBook:
+    """Load the packaged defaults and layer the user's file(s) over them, validated.
+
+    ``path`` may be one file or a list (later files win); without it ``$LLMPRESETS_CONFIG``
+    (``os.pathsep``-separated) or ``./presets.yaml`` is used when present. Raises
+    :class:`ConfigError` naming the file, line, field, bad value and what is allowed.
+
+    >>> book = load_presets()
+    >>> book["code"].temperature, book.model("gpt-4o-2024-08-06").context_window
+    (0.2, 128000)
+    """
+    packaged = packaged_presets_path().resolve()
+    layers = [_read_layer(packaged)]
+    for user_path in user_config_paths(path):
+        if user_path.resolve() == packaged:
+            continue
+        layers.append(_read_layer(user_path))
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merge(merged, layer.data)
+    config = _validate(layers, merged)
+    presets = {
+        name: Preset(name=name, **fields.model_dump(exclude_unset=False))
+        for name, fields in config.presets.items()
+    }
+    models = {name: ModelSpec.from_fields(name, spec) for name, spec in config.models.items()}
+    return PresetBook(
+        presets=presets,
+        models=models,
+        settings=config.settings,
+        offline=config.offline,
+        sources=tuple(layer.source for layer in layers),
+    )
+
+
+_default_cache: dict[tuple[Any, ...], PresetBook] = {}
+
+
+def default_book() -> PresetBook:
+    """``load_presets()`` cached until a user file changes (path, size or mtime)."""
+    paths = user_config_paths()
+    key_parts: list[Any] = [str(Path.cwd())]
+    for item in paths:
+        try:
+            stat = item.stat()
+            key_parts.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            key_parts.append((str(item), None, None))
+    key = tuple(key_parts)
+    book = _default_cache.get(key)
+    if book is None:
+        book = load_presets()
+        _default_cache.clear()
+        _default_cache[key] = book
+    return book
+
+
+# --------------------------------------------------------------------------- error messages
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The pydantic model whose fields sit at ``loc`` in ConfigFile (for 'did you mean')."""
+    annotation: Any = ConfigFile
+    for part in loc:
+        annotation = _unwrap_optional(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if not isinstance(part, str) or part not in annotation.model_fields:
+                return None
+            annotation = annotation.model_fields[part].annotation
+        elif typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return None
+    annotation = _unwrap_optional(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _allowed_range(loc: tuple[str | int, ...]) -> str | None:
+    parent = _model_at(loc[:-1])
+    name = loc[-1]
+    if parent is None or not isinstance(name, str) or name not in parent.model_fields:
+        return None
+    low = high = ""
+    for constraint in parent.model_fields[name].metadata:
+        for attribute, template in (("ge", "{} ≤ "), ("gt", "{} < ")):
+            if getattr(constraint, attribute, None) is not None:
+                low = template.format(_number(getattr(constraint, attribute)))
+        for attribute, template in ((("le", " ≤ {}")), ("lt", " < {}")):
+            if getattr(constraint, attribute, None) is not None:
+                high = template.format(_number(getattr(constraint, attribute)))
+    if not low and not high:
+        return None
+    if low and not high:  # "top_k ≥ 1" reads better than "1 ≤ top_k"
+        op = "≥" if "≤" in low else ">"
+        rendered = f"{name} {op} {low.split()[0]}"
+    else:
+        rendered = f"{low}{name}{high}"
+    nullable = type(None) in typing.get_args(parent.model_fields[name].annotation)
+    return rendered + (" (or null)" if nullable else "")
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _line_for(loc: tuple[str | int, ...], layers: list[_Layer]) -> tuple[str | None, int | None]:
+    """The file and line of the highest layer that sets ``loc`` (or its nearest parent)."""
+    for depth in range(len(loc), -1, -1):
+        prefix = loc[:depth]
+        for layer in reversed(layers):
+            if prefix in layer.lines and _sets(layer.data, prefix):
+                return layer.source, layer.lines[prefix]
+    return (layers[-1].source, None) if layers else (None, None)
+
+
+def _sets(data: Any, loc: tuple[str | int, ...]) -> bool:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | None, str]:
+    """Render one pydantic error as ``file:line: field.path: what is wrong; what is allowed``."""
+    loc: tuple[str | int, ...] = tuple(
+        part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
+    )
+    field_path = ".".join(str(part) for part in loc) or "(top level)"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        valid = list(parent.model_fields) if parent is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        what = f"unknown field; {hint}valid fields: {', '.join(valid)}"
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        allowed = _allowed_range(loc) or error["msg"]
+        what = f"{value!r} is out of range; allowed: {allowed}"
+    elif kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        what = f"{value!r} is not allowed; allowed values: {expected}"
+    elif kind == "value_error":
+        what = str(error["msg"]).removeprefix("Value error, ")
+    elif kind == "missing":
+        what = "required field is missing"
+    else:
+        what = f"{error['msg'].lower()}, got {type(value).__name__} {value!r}"
+        allowed = _allowed_range(loc) if loc else None
+        if allowed:
+            what += f"; allowed: {allowed}"
+    source, line = _line_for(loc, layers)
+    where = f"{source}:{line}" if line is not None else (source or "<config>")
+    return f"{where}: {field_path}: {what}", source, line, field_path

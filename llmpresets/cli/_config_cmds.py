@@ -1,0 +1,106 @@
+"""``presets``, ``validate`` and ``schema``: look at and check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ._common import add_config_option, formatter, load_book, print_json
+
+EXAMPLES_PRESETS = """examples:
+  llmpresets presets
+  llmpresets presets --config my-presets.yaml --json"""
+EXAMPLES_VALIDATE = """examples:
+  llmpresets validate presets.yaml      # exit 0 when valid, 2 with file:line: field: problem"""
+EXAMPLES_SCHEMA = """examples:
+  llmpresets schema > presets.schema.json
+  # then in presets.yaml:  # yaml-language-server: $schema=./presets.schema.json"""
+
+_COLUMNS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "max_output_tokens",
+)
+_HEADERS = ("use case", "temp", "top_p", "top_k", "min_p", "freq", "pres", "max_out", "description")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "presets",
+        help="show the resolved presets (defaults + your file)",
+        description="Show every preset after layering the packaged defaults and your file.",
+        epilog=EXAMPLES_PRESETS,
+        formatter_class=formatter,
+    )
+    add_config_option(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(handler=_presets)
+
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a presets.yaml file",
+        description="Validate FILE layered over the packaged defaults. Exit 0 if valid, 2 if not.",
+        epilog=EXAMPLES_VALIDATE,
+        formatter_class=formatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="the YAML file to check")
+    parser.set_defaults(handler=_validate)
+
+    parser = subparsers.add_parser(
+        "schema",
+        help="print the JSON Schema of presets.yaml",
+        description="Print a JSON Schema of presets.yaml for editor validation and completion.",
+        epilog=EXAMPLES_SCHEMA,
+        formatter_class=formatter,
+    )
+    parser.set_defaults(handler=_schema)
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _presets(args: argparse.Namespace) -> int:
+    book = load_book(args)
+    if args.json:
+        print_json(
+            {
+                "sources": list(book.sources),
+                "presets": {
+                    name: book[name].model_dump(exclude={"name"}) for name in book.names()
+                },
+            }
+        )
+        return 0
+    rows = [
+        [name, *(_cell(getattr(book[name], column)) for column in _COLUMNS),
+         book[name].description or ""]
+        for name in book.names()
+    ]
+    widths = [max(len(str(row[i])) for row in [list(_HEADERS), *rows]) for i in range(8)]
+    for row in [list(_HEADERS), *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        print("  ".join([*cells, row[8]]).rstrip())
+    print(f"\nsources: {' < '.join(book.sources)}", file=sys.stderr)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .._presets import load_presets
+
+    book = load_presets(args.file)
+    print(f"{args.file}: valid ({len(book)} presets, {len(book.models)} models)")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .._presets import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2))
+    return 0
