@@ -190,9 +190,7 @@ class ConfigFile(_Strict):
     def _names_are_plain(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*", name):
-                raise ValueError(
-                    f"invalid name {name!r}: use letters, digits and . _ - : / only"
-                )
+                raise ValueError(f"invalid name {name!r}: use letters, digits and . _ - : / only")
         return value
 
 
@@ -226,9 +224,10 @@ def packaged_presets_path() -> Path:
     )
 
 
-def user_config_paths(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None
-                      ) -> list[Path]:
-    """The user files to layer, in order: ``path``, else ``$LLMPRESETS_CONFIG``, else ./presets.yaml."""
+def user_config_paths(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+) -> list[Path]:
+    """User files to layer, in order: ``path``, else ``$LLMPRESETS_CONFIG``, else ./presets.yaml."""
     if path is not None:
         items = [path] if isinstance(path, (str, os.PathLike)) else list(path)
         return [Path(item) for item in items]
@@ -454,9 +453,9 @@ def _line_for(loc: tuple[str | int, ...], layers: list[_Layer]) -> tuple[str | N
 
 def _sets(data: Any, loc: tuple[str | int, ...]) -> bool:
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
             data = data[part]
         else:
             return False

@@ -11,7 +11,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._errors import (
     ConfigError,
@@ -74,9 +76,30 @@ def _error(message: str) -> None:
     print(f"llmpresets: error: {message}", file=sys.stderr)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    # One readable line per warning instead of Python's file:line + source echo.
+    print(f"llmpresets: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     parser = build_parser()
+    with warnings.catch_warnings():
+        # The CLI is an application: it owns the warning filters (each warning shown once).
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _dispatch(parser, argv)
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help / --version (0) or a usage error (2)

@@ -72,20 +72,21 @@ def _presets(args: argparse.Namespace) -> int:
         print_json(
             {
                 "sources": list(book.sources),
-                "presets": {
-                    name: book[name].model_dump(exclude={"name"}) for name in book.names()
-                },
+                "presets": {name: book[name].model_dump(exclude={"name"}) for name in book.names()},
             }
         )
         return 0
     rows = [
-        [name, *(_cell(getattr(book[name], column)) for column in _COLUMNS),
-         book[name].description or ""]
+        [
+            name,
+            *(_cell(getattr(book[name], column)) for column in _COLUMNS),
+            book[name].description or "",
+        ]
         for name in book.names()
     ]
     widths = [max(len(str(row[i])) for row in [list(_HEADERS), *rows]) for i in range(8)]
     for row in [list(_HEADERS), *rows]:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[8]]).rstrip())
     print(f"\nsources: {' < '.join(book.sources)}", file=sys.stderr)
     return 0

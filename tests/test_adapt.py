@@ -1,0 +1,166 @@
+"""Capability adaptation: the exact parameters each (use case x model) sends."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from llmpresets import UnsupportedParameterError, get_model, resolve_params
+from llmpresets._adapt import UnsupportedParameterWarning, _warned
+
+GPT = {"model": "gpt-4o"}
+TABLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("code", "gpt-4o", {"temperature": 0.2, "top_p": 0.1, "max_tokens": 1024}),
+    ("factual", "gpt-4o", {"temperature": 0.3, "top_p": 0.5, "max_tokens": 512}),
+    ("chat", "gpt-4o", {"temperature": 0.8, "top_p": 0.9, "max_tokens": 512}),
+    (
+        "creative",
+        "gpt-4o",
+        {"temperature": 1.0, "top_p": 0.95, "frequency_penalty": 0.3, "max_tokens": 1024},
+    ),
+    (
+        "brainstorm",
+        "gpt-4o",
+        {"temperature": 1.4, "top_p": 0.95, "presence_penalty": 0.6, "max_tokens": 768},
+    ),
+    ("code", "gpt-3.5-turbo", {"temperature": 0.2, "top_p": 0.1, "max_tokens": 1024}),
+    ("code", "o3-mini", {"max_completion_tokens": 1024}),
+    ("creative", "gpt-5", {"max_completion_tokens": 1024}),
+    ("brainstorm", "o4-mini", {"max_completion_tokens": 768}),
+    ("chat", "gpt-5-nano", {"max_completion_tokens": 512}),
+]
+
+
+@pytest.mark.parametrize(("use_case", "model", "expected"), TABLE)
+def test_sent_parameters_per_use_case_and_model(
+    use_case: str, model: str, expected: dict[str, Any]
+) -> None:
+    """The table of (use case x model) -> kwargs for chat.completions.create."""
+    assert resolve_params(use_case, model, policy="silent") == {"model": model, **expected}
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4.1-mini", "gpt-4", "o3"])
+def test_top_k_and_min_p_never_reach_openai(model: str) -> None:
+    """OpenAI has no top_k / min_p: they are not sent, not even in extra_body."""
+    params = resolve_params("creative", model, policy="silent", top_k=5, min_p=0.1)
+    assert "top_k" not in params and "min_p" not in params and "extra_body" not in params
+
+
+def test_openai_compatible_server_gets_top_k_and_min_p_in_extra_body() -> None:
+    """A vLLM-style base_url receives top_k / min_p through extra_body."""
+    params = resolve_params("code", "my-llama", base_url="http://localhost:8000/v1", min_p=0.05)
+    assert params["extra_body"] == {"top_k": 10, "min_p": 0.05}
+    assert params["temperature"] == 0.2
+
+
+def test_provider_can_be_forced_either_way() -> None:
+    """provider= overrides the base_url guess."""
+    assert "extra_body" in resolve_params(
+        "code", "x", provider="openai-compatible", policy="silent"
+    )
+    params = resolve_params(
+        "code", "x", base_url="http://localhost/v1", provider="openai", policy="silent"
+    )
+    assert "extra_body" not in params
+
+
+def test_openai_hosts_count_as_openai() -> None:
+    """api.openai.com is OpenAI even when given explicitly."""
+    params = resolve_params("code", "gpt-4o", base_url="https://api.openai.com/v1", policy="silent")
+    assert "extra_body" not in params
+
+
+def test_warn_policy_warns_once_per_model_and_parameter() -> None:
+    """The default policy drops and warns once, naming the model and the parameter."""
+    _warned.clear()
+    with pytest.warns(
+        UnsupportedParameterWarning, match=r"'o3' does not accept temperature=0\.2"
+    ) as record:
+        resolve_params("code", "o3")
+    assert "top_p" in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve_params("code", "o3")  # second time: silent
+
+
+def test_error_policy_raises_before_anything_is_sent() -> None:
+    """policy='error' turns a dropped parameter into UnsupportedParameterError."""
+    with pytest.raises(UnsupportedParameterError, match="'o1' does not accept temperature"):
+        resolve_params("chat", "o1", policy="error")
+
+
+def test_default_temperature_is_not_a_conflict_for_reasoning_models() -> None:
+    """temperature=1 is the only value reasoning models take: dropped without complaint."""
+    assert resolve_params("chat", "o3", policy="error", temperature=1, top_p=None) == {
+        "model": "o3",
+        "max_completion_tokens": 512,
+    }
+
+
+def test_output_limit_aliases_are_renamed_for_the_model() -> None:
+    """max_tokens / max_completion_tokens / max_output_tokens are one setting."""
+    assert resolve_params("chat", "gpt-4o", max_completion_tokens=50)["max_tokens"] == 50
+    assert (
+        resolve_params("chat", "o3", policy="silent", max_tokens=50)["max_completion_tokens"] == 50
+    )
+    assert "max_tokens" not in resolve_params("chat", "gpt-4o", max_output_tokens=None)
+
+
+def test_passthrough_parameters_are_kept() -> None:
+    """SDK arguments outside the preset pass through unchanged."""
+    params = resolve_params(
+        "chat", "gpt-4o", seed=3, stop=["\n"], n=2, response_format={"type": "json_object"}
+    )
+    assert params["seed"] == 3 and params["stop"] == ["\n"] and params["n"] == 2
+    assert params["response_format"] == {"type": "json_object"}
+
+
+def test_reasoning_models_reject_logprobs() -> None:
+    """logprobs is dropped for reasoning models, kept for chat models."""
+    assert "logprobs" not in resolve_params("chat", "gpt-5", policy="silent", logprobs=True)
+    assert resolve_params("chat", "gpt-4o", logprobs=True)["logprobs"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "window", "max_input", "max_output", "encoding"),
+    [
+        ("gpt-4o-2024-08-06", "gpt-4o", 128000, 128000, 16384, "o200k_base"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini", 128000, 128000, 16384, "o200k_base"),
+        ("gpt-4.1-nano-2025-04-14", "gpt-4.1-nano", 1047576, 1047576, 32768, "o200k_base"),
+        ("gpt-5-2025-08-07", "gpt-5", 400000, 272000, 128000, "o200k_base"),
+        ("o3-mini-2025-01-31", "o3-mini", 200000, 200000, 100000, "o200k_base"),
+        ("gpt-4-0613", "gpt-4", 8192, 8192, 8192, "cl100k_base"),
+        ("gpt-4-turbo-2024-04-09", "gpt-4-turbo", 128000, 128000, 4096, "cl100k_base"),
+        ("gpt-3.5-turbo-0125", "gpt-3.5-turbo", 16385, 16385, 4096, "cl100k_base"),
+        (
+            "ft:gpt-4o-mini-2024-07-18:acme::abc123",
+            "gpt-4o-mini",
+            128000,
+            128000,
+            16384,
+            "o200k_base",
+        ),
+    ],
+)
+def test_snapshots_resolve_to_their_family(
+    name: str, family: str, window: int, max_input: int, max_output: int, encoding: str
+) -> None:
+    """Dated snapshots and fine-tunes get their family's limits, keeping their own name."""
+    spec = get_model(name)
+    assert spec.name == name and spec.known
+    assert (spec.context_window, spec.max_input_tokens, spec.max_output_tokens, spec.encoding) == (
+        window,
+        max_input,
+        max_output,
+        encoding,
+    )
+    assert spec.reasoning == get_model(family).reasoning
+
+
+def test_unknown_model_has_unknown_limits_and_tiktoken_encoding() -> None:
+    """A model the registry lacks: limits None, encoding from tiktoken's map, else o200k_base."""
+    spec = get_model("text-embedding-3-small")
+    assert not spec.known and spec.context_window is None and spec.encoding == "cl100k_base"
+    assert get_model("my-local-model").encoding == "o200k_base"

@@ -1,0 +1,21 @@
+"""Type-checked (by mypy --strict, not run): the public API used the way the README shows it."""
+
+from __future__ import annotations
+
+import llmpresets
+from llmpresets import Budget, ChatResult, Client, ModelSpec, Preset, PresetBook
+
+
+def typed_usage() -> None:
+    book: PresetBook = llmpresets.load_presets()
+    preset: Preset = book["code"]
+    temperature: float | None = preset.temperature
+    spec: ModelSpec = llmpresets.get_model("gpt-4o")
+    window: int | None = spec.context_window
+    params: dict[str, object] = llmpresets.resolve_params("code", "gpt-4o")
+    tokens: int = llmpresets.count_tokens("hello", "gpt-4o")
+    budget: Budget = llmpresets.check_context([{"role": "user", "content": "hi"}], "gpt-4o")
+    client = Client(offline=True, seed=1)
+    result: ChatResult = client.complete("hi", use_case="code")
+    text: str = result.text
+    print(temperature, window, params, tokens, budget, text)
