@@ -1,0 +1,44 @@
+"""The offline backend: a local sampler that answers in OpenAI's exact wire format.
+
+Public names:
+
+- :class:`OfflineTransport` — an ``httpx2`` transport (sync and async) for the OpenAI SDK.
+- :class:`NextTokenSource` — the protocol of a next-token source (``next_logits(context_ids)``);
+  :class:`CallableSource` wraps a plain function.
+- :class:`NGramModel` — the default local language model; ``NGramModel.train(texts)``,
+  ``.save(path)`` / ``NGramModel.load(path)``, ``.stats()``.
+- :func:`default_language_model` — the packaged-corpus model for an encoding (cached).
+- :func:`next_token_distribution` — ``(token text, probability)`` pairs of the default model's
+  first reply token for a prompt, for ``llmpresets explain --prompt``.
+- :func:`load_scripted` / :func:`make_rule` — scripted candidates from YAML or from code.
+- :func:`render_prompt` — the prompt text a source sees for a list of messages.
+
+>>> from llmpresets.offline import next_token_distribution
+>>> next_token_distribution("Write a Python function", top=1)[0][0]
+'def'
+"""
+
+from __future__ import annotations
+
+from ._lm import NGramModel, corpus_documents, default_language_model
+from ._scripted import load_scripted, make_rule
+from ._sources import (
+    CallableSource,
+    NextTokenSource,
+    next_token_distribution,
+    render_prompt,
+)
+from ._transport import OfflineTransport
+
+__all__ = [
+    "CallableSource",
+    "NGramModel",
+    "NextTokenSource",
+    "OfflineTransport",
+    "corpus_documents",
+    "default_language_model",
+    "load_scripted",
+    "make_rule",
+    "next_token_distribution",
+    "render_prompt",
+]

@@ -1,0 +1,291 @@
+"""One choice of one request: sample tokens, apply penalties, stop sequences and the length cap.
+
+Per step (the order inference engines use): the source's logits; OpenAI's penalties
+``logit[j] -= count[j] * frequency_penalty + (count[j] > 0) * presence_penalty`` over the tokens
+generated so far; then :func:`llmpresets.sampling.sample` (temperature, top_k, top_p, min_p).
+Sampling ``<|endoftext|>`` ends the reply (``stop``, not counted); reaching the token cap ends
+it with ``length``; a stop sequence ends it with ``stop`` and is cut from the text.
+
+``logprobs`` report the model's own distribution, ``log_softmax(logits)`` before penalties,
+temperature and filters (what the model believed, not what the sampler kept); ``-inf`` is
+reported as ``-9999.0`` as the API does.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._scripted import ScriptedTable
+from ._sources import Stepper, token_text
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["Generation", "SamplingSettings", "TokenLogprob", "generate", "generate_scripted"]
+
+_VERY_UNLIKELY = -9999.0
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """What shapes one choice: the sampling maths, penalties, limits and reporting."""
+
+    temperature: float = 1.0
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass
+class TokenLogprob:
+    """One generated token's log-probability and the most likely alternatives."""
+
+    token: str
+    bytes: list[int]
+    logprob: float
+    top: list[tuple[str, list[int], float]]
+
+
+@dataclass
+class Generation:
+    """A finished choice. ``pieces`` are the stream's per-token texts; they join to ``text``."""
+
+    pieces: list[str] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str = "stop"
+    completion_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+_token_bytes_cache: dict[tuple[str, int], bytes] = {}
+
+
+def _token_bytes(encoding: tiktoken.Encoding, token: int) -> bytes:
+    key = (encoding.name, token)
+    data = _token_bytes_cache.get(key)
+    if data is None:
+        data = encoding.decode_single_token_bytes(token)
+        _token_bytes_cache[key] = data
+    return data
+
+
+class _Emitter:
+    """Turns tokens into text pieces, watching the cap and the stop sequences."""
+
+    def __init__(self, encoding: tiktoken.Encoding, settings: SamplingSettings) -> None:
+        self.encoding = encoding
+        self.settings = settings
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.result = Generation(logprobs=[] if settings.logprobs else None)
+        self.tail = ""  # the last characters, enough to find a stop sequence across pieces
+        self.longest_stop = max((len(stop) for stop in settings.stop), default=0)
+        self.done = False
+
+    def add(self, token: int, info: TokenLogprob | None) -> None:
+        result = self.result
+        piece = self.decoder.decode(_token_bytes(self.encoding, token))
+        result.completion_tokens += 1
+        if info is not None and result.logprobs is not None:
+            result.logprobs.append(info)
+        if self.longest_stop and piece:
+            window = self.tail + piece
+            cut = min(
+                (index for index in (window.find(stop) for stop in self.settings.stop) if index >= 0),
+                default=-1,
+            )
+            if cut >= 0:
+                self._cut(len(self.tail), window, cut)
+                return
+            self.tail = window[-(self.longest_stop - 1) :] if self.longest_stop > 1 else ""
+        result.pieces.append(piece)
+        if result.completion_tokens >= self.settings.max_tokens:
+            self.finish("length")
+
+    def _cut(self, tail_length: int, window: str, cut: int) -> None:
+        """A stop sequence starts at ``window[cut]``: drop it and everything after it.
+
+        Earlier pieces are trimmed in place (never removed), so piece ``i`` stays token ``i``.
+        """
+        pieces = self.result.pieces
+        if cut >= tail_length:
+            pieces.append(window[tail_length:cut])
+        else:
+            remove = tail_length - cut
+            index = len(pieces) - 1
+            while remove and index >= 0:
+                take = min(remove, len(pieces[index]))
+                pieces[index] = pieces[index][: len(pieces[index]) - take]
+                remove -= take
+                index -= 1
+            pieces.append("")
+        self.finish("stop", flush=False)
+
+    def finish(self, reason: str, *, flush: bool = True) -> None:
+        if flush:
+            rest = self.decoder.decode(b"", final=True)
+            if rest:
+                if self.result.pieces:
+                    self.result.pieces[-1] += rest
+                else:
+                    self.result.pieces.append(rest)
+        self.result.finish_reason = reason
+        self.done = True
+
+
+def _log_softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    top = float(np.max(logits))
+    shifted = logits - top
+    result: NDArray[np.float64] = shifted - math.log(float(np.exp(shifted).sum()))
+    return result
+
+
+def _report(value: float) -> float:
+    return value if value > _VERY_UNLIKELY else _VERY_UNLIKELY
+
+
+def _logprob_info(
+    encoding: tiktoken.Encoding,
+    logits: NDArray[np.float64],
+    position: int,
+    vocab: NDArray[np.int64] | None,
+    top: int,
+) -> TokenLogprob:
+    logprobs = _log_softmax(logits)
+
+    def token_of(index: int) -> int:
+        return int(vocab[index]) if vocab is not None else index
+
+    alternatives: list[tuple[str, list[int], float]] = []
+    if top:
+        count = min(top, len(logprobs))
+        best = np.argpartition(-logprobs, count - 1)[:count]
+        best = best[np.lexsort((best, -logprobs[best]))]
+        for index in best:
+            token = token_of(int(index))
+            alternatives.append(
+                (
+                    token_text(encoding, token),
+                    list(_token_bytes(encoding, token)),
+                    _report(float(logprobs[index])),
+                )
+            )
+    token = token_of(position)
+    return TokenLogprob(
+        token_text(encoding, token),
+        list(_token_bytes(encoding, token)),
+        _report(float(logprobs[position])),
+        alternatives,
+    )
+
+
+def generate(
+    step: Stepper,
+    vocab: NDArray[np.int64] | None,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> Generation:
+    """Sample one choice from a next-token source (see the module docstring)."""
+    from ..sampling import sample
+
+    emitter = _Emitter(encoding, settings)
+    end_of_text = encoding.eot_token
+    frequency, presence = settings.frequency_penalty, settings.presence_penalty
+    penalised = bool(frequency or presence)
+    counts: NDArray[np.float64] | None = None
+    positions: list[int] = []
+    while not emitter.done:
+        logits = step(positions)
+        scores = logits
+        if penalised:
+            if counts is None:
+                counts = np.zeros(len(logits))
+            scores = logits - counts * frequency - (counts > 0) * presence
+        position = sample(
+            scores,
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+            rng=rng,
+        )
+        token = int(vocab[position]) if vocab is not None else int(position)
+        if token == end_of_text:
+            emitter.finish("stop")
+            break
+        info = (
+            _logprob_info(encoding, logits, position, vocab, settings.top_logprobs)
+            if settings.logprobs
+            else None
+        )
+        emitter.add(token, info)
+        positions.append(position)
+        if counts is not None:
+            counts[position] += 1
+    return emitter.result
+
+
+def choose_scripted(
+    table: ScriptedTable, settings: SamplingSettings, rng: np.random.Generator
+) -> int:
+    """Sample a candidate of the table with the request's sampling settings."""
+    from ..sampling import sample
+
+    return int(
+        sample(
+            np.asarray(table.logits, dtype=np.float64),
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+            rng=rng,
+        )
+    )
+
+
+def generate_scripted(
+    table: ScriptedTable,
+    candidate: int,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+) -> Generation:
+    """Emit a chosen scripted completion through the same cap and stop rules."""
+    emitter = _Emitter(encoding, settings)
+    per_token: Sequence[tuple[float, list[tuple[int, float]]]] = (
+        table.token_logprobs(candidate) if settings.logprobs else []
+    )
+    for index, token in enumerate(table.token_ids[candidate]):
+        info = None
+        if settings.logprobs:
+            logprob, siblings = per_token[index]
+            info = TokenLogprob(
+                token_text(encoding, token),
+                list(_token_bytes(encoding, token)),
+                _report(logprob),
+                [
+                    (token_text(encoding, other), list(_token_bytes(encoding, other)), value)
+                    for other, value in siblings[: settings.top_logprobs]
+                ],
+            )
+        emitter.add(token, info)
+        if emitter.done:
+            break
+    if not emitter.done:
+        emitter.finish("stop")
+    return emitter.result

@@ -1,0 +1,247 @@
+"""Next-token sources: where the offline backend's distributions come from.
+
+A source is anything with ``next_logits(context_ids) -> logits`` (the :class:`NextTokenSource`
+protocol), or a plain callable ``(context_ids) -> logits``. The context is the tokenizer ids
+of the rendered prompt (:func:`render_prompt`), then ``<|endofprompt|>``, then the ids generated
+so far. Logits are a 1-D array; position ``i`` is token id ``i`` unless the source has a
+``vocabulary`` attribute listing the token id of each position (the n-gram model does: its
+support is the corpus vocabulary). ``-inf`` marks an impossible token. Generation ends when
+the tokenizer's ``<|endoftext|>`` is sampled.
+
+Optional attributes a source may have: ``vocabulary`` (above), ``encoding_name`` (the
+tokenizer it speaks; default: the requested model's), and ``bind(prompt_ids)`` returning a
+function of the *positions* generated so far (a fast path the n-gram model uses).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._errors import APIError, ConfigError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from .._presets import PresetBook
+
+__all__ = [
+    "CallableSource",
+    "NextTokenSource",
+    "as_source",
+    "next_token_distribution",
+    "render_prompt",
+    "source_for_model",
+]
+
+FloatArray = NDArray[np.float64]
+Stepper = Callable[[Sequence[int]], FloatArray]
+
+
+@runtime_checkable
+class NextTokenSource(Protocol):
+    """Anything that gives next-token logits for a context of tokenizer ids.
+
+    >>> import numpy as np
+    >>> class Uniform:
+    ...     def next_logits(self, context_ids):
+    ...         return np.zeros(1000)
+    >>> isinstance(Uniform(), NextTokenSource)
+    True
+    """
+
+    def next_logits(self, context_ids: Sequence[int]) -> ArrayLike: ...
+
+
+class CallableSource:
+    """Adapt a plain function ``(context_ids) -> logits`` to :class:`NextTokenSource`.
+
+    >>> import numpy as np
+    >>> source = CallableSource(lambda context: np.zeros(5), vocabulary=[10, 11, 12, 13, 14])
+    >>> source.next_logits([1, 2]).shape
+    (5,)
+    """
+
+    def __init__(
+        self,
+        function: Callable[[Sequence[int]], ArrayLike],
+        *,
+        vocabulary: Sequence[int] | None = None,
+        encoding_name: str | None = None,
+    ) -> None:
+        self.function = function
+        self.vocabulary = None if vocabulary is None else np.asarray(vocabulary, dtype=np.int64)
+        self.encoding_name = encoding_name
+
+    def next_logits(self, context_ids: Sequence[int]) -> FloatArray:
+        return np.asarray(self.function(context_ids), dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"CallableSource({self.function!r})"
+
+
+def as_source(source: object) -> NextTokenSource:
+    """``source`` itself when it has ``next_logits``; a callable is wrapped; else TypeError."""
+    if isinstance(source, NextTokenSource):
+        return source
+    if callable(source):
+        return CallableSource(source)
+    raise TypeError(
+        f"source must have next_logits(context_ids) or be a callable returning logits, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Iterable) and not isinstance(content, (bytes, Mapping)):
+        return "".join(
+            str(part.get("text", "")) for part in content if isinstance(part, Mapping)
+        )
+    return ""
+
+
+def render_prompt(messages: Iterable[Mapping[str, Any]]) -> str:
+    """The text a source sees as the prompt: message contents joined by blank lines.
+
+    >>> render_prompt([{"role": "system", "content": "Be brief."},
+    ...                {"role": "user", "content": "Hi"}])
+    'Be brief.\\n\\nHi'
+    """
+    return "\n\n".join(
+        text for text in (_text_of(message.get("content")) for message in messages) if text
+    )
+
+
+def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The text of the last user message (what scripted rules match), if any."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return None
+
+
+def end_of_prompt(encoding: tiktoken.Encoding) -> int:
+    return int(encoding.encode_single_token("<|endofprompt|>"))
+
+
+class SourceError(APIError):
+    """A user's next-token source returned something unusable (answered as HTTP 500)."""
+
+
+def make_stepper(
+    source: NextTokenSource, prompt_ids: Sequence[int], encoding: tiktoken.Encoding
+) -> tuple[Stepper, NDArray[np.int64] | None]:
+    """A function from generated positions to checked logits, and the position -> id map."""
+    vocabulary = getattr(source, "vocabulary", None)
+    vocab = None if vocabulary is None else np.asarray(vocabulary, dtype=np.int64)
+    bind = getattr(source, "bind", None)
+    if callable(bind):
+        bound: Stepper = bind(prompt_ids)
+        return bound, vocab
+    context = [*prompt_ids, end_of_prompt(encoding)]
+    fixed = len(context)
+    limit = encoding.n_vocab if vocab is None else len(vocab)
+
+    def step(positions: Sequence[int]) -> FloatArray:
+        del context[fixed:]
+        if vocab is not None:
+            context.extend(int(vocab[position]) for position in positions)
+        else:
+            context.extend(positions)
+        try:
+            logits = np.asarray(source.next_logits(list(context)), dtype=np.float64)
+        except Exception as exc:
+            raise SourceError(f"the next-token source {source!r} failed: {exc!r}") from exc
+        if logits.ndim != 1 or not 0 < logits.shape[0] <= limit:
+            raise SourceError(
+                f"the next-token source returned logits of shape {logits.shape}; expected a 1-D "
+                f"array of at most {limit} values (one per token id)"
+            )
+        if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all():
+            raise SourceError("the next-token source returned NaN or +inf logits, or all -inf")
+        return logits
+
+    return step, vocab
+
+
+def next_token_distribution(
+    prompt: str,
+    model: str = "gpt-4o",
+    *,
+    top: int = 10,
+    config: PresetBook | None = None,
+) -> list[tuple[str, float]]:
+    """The offline model's first-token distribution for ``prompt`` as a user message.
+
+    Returns ``(token text, probability)`` pairs, most likely first: the raw model distribution,
+    before temperature or any filter (``llmpresets explain --prompt`` shows how a preset
+    reshapes it).
+
+    >>> pairs = next_token_distribution("Write a Python function", top=3)
+    >>> len(pairs), pairs[0][0]
+    (3, 'def')
+    """
+    from .._encodings import get_encoding
+    from .._presets import default_book
+
+    book = config or default_book()
+    source = source_for_model(book, model)
+    encoding = get_encoding(getattr(source, "encoding_name", None) or book.model(model).encoding)
+    prompt_ids = encoding.encode_ordinary(render_prompt([{"role": "user", "content": prompt}]))
+    step, vocab = make_stepper(source, prompt_ids, encoding)
+    logits = step([])
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    order = np.argsort(-probabilities, kind="stable")[:top]
+    result = []
+    for position in order:
+        token = int(vocab[position]) if vocab is not None else int(position)
+        result.append((token_text(encoding, token), float(probabilities[position])))
+    return result
+
+
+_corpus_models: dict[tuple[str, int, int, str], NextTokenSource] = {}
+_corpus_lock = threading.Lock()
+
+
+def source_for_model(book: PresetBook, model: str) -> NextTokenSource:
+    """The default source for ``model``: ``offline.corpus`` when configured, else the packaged
+    model, in the model's encoding (each trained once per process)."""
+    from ._lm import NGramModel, default_language_model
+
+    encoding = book.model(model).encoding
+    corpus = book.offline.corpus
+    if not corpus:
+        return default_language_model(encoding)
+    path = Path(corpus).expanduser()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ConfigError(
+            f"offline.corpus: {corpus}: no such file (relative paths are taken from the "
+            f"current directory, {Path.cwd()})",
+            field="offline.corpus",
+        ) from exc
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, encoding)
+    with _corpus_lock:
+        source = _corpus_models.get(key)
+        if source is None:
+            source = NGramModel.from_file(path, encoding=encoding)
+            _corpus_models[key] = source
+    return source
+
+
+def token_text(encoding: tiktoken.Encoding, token: int) -> str:
+    """A token as the API shows it: its text, or ``bytes:\\xNN`` for a partial character."""
+    data = encoding.decode_single_token_bytes(token)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + "".join(f"\\x{byte:02x}" for byte in data)

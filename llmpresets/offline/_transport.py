@@ -1,0 +1,325 @@
+"""``OfflineTransport``: an httpx2 transport that answers like OpenAI's chat completions API.
+
+Routing is on the path's tail, so any ``base_url`` works: ``POST .../chat/completions``,
+``GET .../models`` and ``GET .../models/{id}``. Another path is a 404 and another method a 405,
+in the API's error shape. Error answers carry ``x-should-retry: false`` so the SDK does not
+retry (and sleep) on them.
+
+Randomness, per choice ``i`` of a request (``n`` choices are independent streams):
+
+- the request has ``seed``: ``SeedSequence([seed, hash(request), i])`` — a pure function of
+  the seed and the request; the hash leaves out ``stream`` and ``stream_options``, so a streamed
+  and a plain request give the same choices and the same usage;
+- else the transport has a seed: ``SeedSequence([transport seed, k, hash(request), i])`` for
+  the transport's k-th request (a counter under a lock), the same sequence on every run;
+- else fresh OS entropy.
+
+With either seed the response ``id`` is derived from the same numbers and ``created`` is a
+fixed epoch, so the whole body is reproducible. Requests share no mutable state but caches of
+pure values, so concurrent threads and tasks get exactly what they would get one at a time.
+The async entry point runs the (CPU-only, sub-millisecond per token) generation inline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import numpy as np
+
+from .._errors import LLMPresetsError
+from ._generate import Generation, choose_scripted, generate, generate_scripted
+from ._scripted import ScriptedTable, find_rule, load_scripted
+from ._sources import (
+    NextTokenSource,
+    as_source,
+    last_user_text,
+    make_stepper,
+    render_prompt,
+    source_for_model,
+)
+from ._wire import (
+    ChatRequest,
+    Identity,
+    Usage,
+    WireError,
+    chunk_payloads,
+    completion_payload,
+    parse_body,
+    parse_request,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
+
+    from .._models import ModelSpec
+    from .._presets import PresetBook, ScriptedRule
+
+__all__ = ["OFFLINE_EPOCH", "OfflineTransport"]
+
+# `created` of reproducible responses: 2025-01-01T00:00:00Z.
+OFFLINE_EPOCH = 1735689600
+_MASK64 = (1 << 64) - 1
+
+
+class _Events(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """Pre-generated SSE events, readable by sync and async clients alike."""
+
+    def __init__(self, events: list[bytes]) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self._events:
+            yield event
+
+
+class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
+    """Answer the OpenAI SDK locally: sampled replies in OpenAI's exact wire format.
+
+    ``source``: a :class:`~llmpresets.offline.NextTokenSource` or a callable
+    ``(context_ids) -> logits``; default: the packaged n-gram model (or ``offline.corpus``).
+    ``scripted``: a list of :class:`~llmpresets._presets.ScriptedRule` (read at every request,
+    so rules appended later apply) or a YAML file path; default: ``offline.scripted``.
+    ``strict_models``: answer 404 ``model_not_found`` for a model the registry lacks; default:
+    ``offline.strict_models``.
+
+    >>> import httpx2, openai
+    >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",
+    ...     http_client=httpx2.Client(transport=OfflineTransport(seed=0)))
+    >>> reply = client.chat.completions.create(model="gpt-4o", max_tokens=5,
+    ...     messages=[{"role": "user", "content": "Hi!"}])
+    >>> reply.object, reply.usage.completion_tokens <= 5
+    ('chat.completion', True)
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        config: PresetBook | None = None,
+        source: NextTokenSource | Callable[[Sequence[int]], ArrayLike] | None = None,
+        scripted: list[ScriptedRule] | str | os.PathLike[str] | None = None,
+        strict_models: bool | None = None,
+    ) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        if config is None:
+            from .._presets import default_book
+
+            config = default_book()
+        self.config = config
+        self.seed = seed
+        self.source = as_source(source) if source is not None else None
+        if scripted is None:
+            scripted = list(config.offline.scripted)
+        elif isinstance(scripted, (str, os.PathLike)):
+            scripted = load_scripted(scripted)
+        self.scripted: list[ScriptedRule] = scripted
+        self.strict_models = (
+            config.offline.strict_models if strict_models is None else strict_models
+        )
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._tables: dict[tuple[int, str], tuple[ScriptedRule, ScriptedTable]] = {}
+
+    # ------------------------------------------------------------------ httpx2 entry points
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        return self._respond(request)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return self._respond(request)
+
+    # ------------------------------------------------------------------ routing
+
+    def _respond(self, request: httpx2.Request) -> httpx2.Response:
+        method, path = request.method, request.url.path
+        tail = path.rstrip("/")
+        try:
+            if tail.endswith("/chat/completions") or tail == "chat/completions":
+                if method != "POST":
+                    raise WireError(405, f"Invalid method for URL ({method} {path})")
+                return self._chat(request.content)
+            if tail.endswith("/models") and method == "GET":
+                return self._json(200, self._model_list())
+            models_at = tail.rfind("/models/")
+            if models_at >= 0 and method == "GET":
+                return self._json(200, self._model_entry(tail[models_at + len("/models/") :]))
+            raise WireError(404, f"Invalid URL ({method} {path})")
+        except WireError as error:
+            return self._json(error.status, error.body(), error=True)
+
+    def _json(self, status: int, body: Any, *, error: bool = False) -> httpx2.Response:
+        return httpx2.Response(
+            status,
+            headers=self._headers("application/json", error=error),
+            content=json.dumps(body).encode("utf-8"),
+        )
+
+    @staticmethod
+    def _headers(content_type: str, *, error: bool = False) -> dict[str, str]:
+        headers = {
+            "content-type": content_type,
+            "x-request-id": f"req_{secrets.token_hex(16)}",
+            "openai-processing-ms": "0",
+            "openai-version": "2020-10-01",
+        }
+        if error:
+            headers["x-should-retry"] = "false"
+        return headers
+
+    def _model_list(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [self._model_object(name) for name in sorted(self.config.models)],
+        }
+
+    def _model_entry(self, name: str) -> dict[str, Any]:
+        if name not in self.config.models and self.config.model(name).known is False:
+            raise _model_not_found(name)
+        return self._model_object(name)
+
+    @staticmethod
+    def _model_object(name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": OFFLINE_EPOCH, "owned_by": "llmpresets"}
+
+    def _spec(self, model: str) -> ModelSpec:
+        spec = self.config.model(model)
+        if self.strict_models and not spec.known:
+            raise _model_not_found(model)
+        return spec
+
+    # ------------------------------------------------------------------ chat completions
+
+    def _chat(self, content: bytes) -> httpx2.Response:
+        chat = parse_request(parse_body(content), self._spec)
+        spec = self.config.model(chat.model)
+        prompt_tokens = self._prompt_tokens(chat, spec)
+        entropy, reproducible = self._entropy(chat)
+        generations = self._generate(chat, spec, entropy)
+        usage = Usage(prompt_tokens, sum(g.completion_tokens for g in generations))
+        identity = self._identity(entropy, reproducible)
+        if chat.stream:
+            events = chunk_payloads(chat, generations, usage, identity)
+            return httpx2.Response(
+                200,
+                headers=self._headers("text/event-stream; charset=utf-8"),
+                stream=_Events(events),
+            )
+        body = completion_payload(chat, generations, usage, identity)
+        return httpx2.Response(200, headers=self._headers("application/json"), content=body)
+
+    def _prompt_tokens(self, chat: ChatRequest, spec: ModelSpec) -> int:
+        from .._tokens import count_message_tokens
+
+        try:
+            count = count_message_tokens(
+                chat.messages, chat.model, chat.tools, config=self.config
+            )
+        except (ValueError, TypeError) as exc:  # MessageFormatError is both
+            raise WireError(400, f"Invalid 'messages': {exc}", param="messages") from None
+        window = spec.context_window
+        limit = spec.max_input_tokens or window
+        requested = count + (chat.explicit_max_tokens or 0)
+        if limit is not None and count > limit:
+            raise WireError(
+                400,
+                f"This model's maximum context length is {limit} tokens. However, your messages "
+                f"resulted in {count} tokens. Please reduce the length of the messages.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        if window is not None and requested > window:
+            raise WireError(
+                400,
+                f"This model's maximum context length is {window} tokens. However, you "
+                f"requested {requested} tokens ({count} in the messages, "
+                f"{chat.explicit_max_tokens} in the completion). Please reduce the length of "
+                "the messages or completion.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        return count
+
+    def _entropy(self, chat: ChatRequest) -> tuple[list[int], bool]:
+        digest = int.from_bytes(chat.digest, "big")
+        if chat.seed is not None:
+            return [0, chat.seed & _MASK64, digest], True
+        if self.seed is not None:
+            with self._lock:
+                number = self._counter
+                self._counter += 1
+            return [1, self.seed & _MASK64, number, digest], True
+        return [2, secrets.randbits(128), digest], False
+
+    @staticmethod
+    def _identity(entropy: list[int], reproducible: bool) -> Identity:
+        fingerprint = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
+        if not reproducible:
+            return Identity(f"chatcmpl-{secrets.token_hex(14)}", int(time.time()), fingerprint)
+        tag = hashlib.sha256(repr(entropy).encode()).hexdigest()[:28]
+        return Identity(f"chatcmpl-{tag}", OFFLINE_EPOCH, fingerprint)
+
+    def _source(self, model: str) -> NextTokenSource:
+        return self.source if self.source is not None else source_for_model(self.config, model)
+
+    def _generate(
+        self, chat: ChatRequest, spec: ModelSpec, entropy: list[int]
+    ) -> list[Generation]:
+        from .._encodings import get_encoding
+
+        source = self._source(chat.model)
+        encoding = get_encoding(getattr(source, "encoding_name", None) or spec.encoding)
+        rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
+        table = self._table(rule, encoding) if rule is not None else None
+        stepper = None
+        generations = []
+        for index in range(chat.n):
+            rng = np.random.default_rng(np.random.SeedSequence([*entropy, index]))
+            if table is not None:
+                candidate = choose_scripted(table, chat.settings, rng)
+                if not table.falls_through(candidate):
+                    generations.append(
+                        generate_scripted(table, candidate, encoding, chat.settings)
+                    )
+                    continue
+            if stepper is None:
+                prompt_ids = encoding.encode_ordinary(render_prompt(chat.messages))
+                stepper = make_stepper(source, prompt_ids, encoding)
+            try:
+                generations.append(generate(*stepper, encoding, chat.settings, rng))
+            except LLMPresetsError as exc:
+                raise WireError(500, str(exc), type="server_error") from exc
+        return generations
+
+    def _table(self, rule: ScriptedRule, encoding: Any) -> ScriptedTable:
+        key = (id(rule), encoding.name)
+        cached = self._tables.get(key)
+        if cached is not None and cached[0] is rule:
+            return cached[1]
+        table = ScriptedTable.build(rule, encoding.encode_ordinary)
+        self._tables[key] = (rule, table)
+        return table
+
+
+def _model_not_found(model: str) -> WireError:
+    return WireError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        code="model_not_found",
+    )
+
