@@ -3,8 +3,9 @@
 Per step (the order inference engines use): the source's logits; OpenAI's penalties
 ``logit[j] -= count[j] * frequency_penalty + (count[j] > 0) * presence_penalty`` over the tokens
 generated so far; then :func:`llmpresets.sampling.sample` (temperature, top_k, top_p, min_p).
-Sampling ``<|endoftext|>`` ends the reply (``stop``, not counted); reaching the token cap ends
-it with ``length``; a stop sequence ends it with ``stop`` and is cut from the text.
+Sampling ``<|endoftext|>`` ends the reply (``stop``, not counted) unless the request says
+``ignore_eos`` (vLLM's extension, through ``extra_body``); reaching the token cap ends it with
+``length``; a stop sequence ends it with ``stop`` and is cut from the text.
 
 ``logprobs`` report the model's own distribution, ``log_softmax(logits)`` before penalties,
 temperature and filters (what the model believed, not what the sampler kept); ``-inf`` is
@@ -47,6 +48,7 @@ class SamplingSettings:
     stop: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -105,10 +107,8 @@ class _Emitter:
             result.logprobs.append(info)
         if self.longest_stop and piece:
             window = self.tail + piece
-            cut = min(
-                (index for index in (window.find(stop) for stop in self.settings.stop) if index >= 0),
-                default=-1,
-            )
+            found = [window.find(stop) for stop in self.settings.stop]
+            cut = min((index for index in found if index >= 0), default=-1)
             if cut >= 0:
                 self._cut(len(self.tail), window, cut)
                 return
@@ -209,6 +209,11 @@ def generate(
     frequency, presence = settings.frequency_penalty, settings.presence_penalty
     penalised = bool(frequency or presence)
     counts: NDArray[np.float64] | None = None
+    # vLLM's ignore_eos: <|endoftext|> can never be sampled, so replies run to the cap.
+    masked: int | None = None
+    if settings.ignore_eos:
+        hits = np.flatnonzero(vocab == end_of_text) if vocab is not None else [end_of_text]
+        masked = int(hits[0]) if len(hits) else None
     positions: list[int] = []
     while not emitter.done:
         logits = step(positions)
@@ -217,6 +222,9 @@ def generate(
             if counts is None:
                 counts = np.zeros(len(logits))
             scores = logits - counts * frequency - (counts > 0) * presence
+        if masked is not None and masked < len(scores):
+            scores = scores.copy() if scores is logits else scores
+            scores[masked] = -np.inf
         position = sample(
             scores,
             temperature=settings.temperature,

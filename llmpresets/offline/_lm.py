@@ -21,7 +21,11 @@ change what is sampled.
 
 Which section answers a request is decided once per request from the prompt (a naive Bayes
 classifier over lower-cased prompt tokens, fed by each section's text and its header words);
-generation then starts at a document start of that section. The model works in a compact
+generation then starts at a document start of that section. While the history still reaches
+back to that start (the first ``order - 1`` tokens), tokens that occur in the prompt are
+:data:`PROMPT_BOOST` times likelier (then renormalised), so "the largest item" opens
+``def largest`` rather than another function. Exact ties between counts are broken by a 1e-9 nudge towards the lower
+token id, as a real model's logits never tie. The model works in a compact
 index space (the corpus vocabulary, a few thousand ids): ``vocabulary[i]`` is the tokenizer id
 of position ``i`` of every logits vector it returns.
 """
@@ -60,6 +64,8 @@ _FORMAT = "llmpresets-ngram"
 _FORMAT_VERSION = 1
 _SECTION = re.compile(r"^###\s*([A-Za-z0-9_.-]+)\s*(?::(.*))?$")
 _CACHE_LIMIT = 2048
+# In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
+PROMPT_BOOST = 3.0
 # Weight of a section's header words against one occurrence in its text, for classification.
 _KEYWORD_WEIGHT = 10.0
 
@@ -82,7 +88,8 @@ def corpus_documents(text: str) -> list[tuple[str, str, list[str]]]:
     [('greet', 'hello', ['Hi!', 'Hello!'])]
     """
     sections: list[tuple[str, str, list[str]]] = []
-    name, keywords, lines = "text", "", []
+    name, keywords = "text", ""
+    lines: list[str] = []
     chunks: list[tuple[str, str, list[str]]] = []
 
     def close() -> None:
@@ -246,6 +253,7 @@ class NGramModel:
                 (counts + types * self._global_unigram) / (counts.sum() + types)
             )
         self._classifier = self._build_classifier()
+        self._tie_break: FloatArray = np.arange(size) * (1e-9 / size)
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._lock = threading.Lock()
 
@@ -316,7 +324,9 @@ class NGramModel:
             targets = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
             counts = np.fromiter(row.values(), dtype=np.float64, count=len(row))
             probabilities[targets] += counts / (total + types)
-        logits = np.log(probabilities)
+        # Real models never tie exactly; counts do. A 1e-9 nudge towards the lower position
+        # makes greedy-ish settings pick one continuation instead of a coin flip.
+        logits: FloatArray = np.log(probabilities) - self._tie_break
         logits.setflags(write=False)
         with self._lock:
             if len(self._cache) >= _CACHE_LIMIT:
@@ -328,16 +338,42 @@ class NGramModel:
         # A token outside the corpus vocabulary matches no history: the model backs off.
         return [self._position.get(int(token), -1) for token in token_ids]
 
-    def bind(self, prompt_ids: Sequence[int]) -> Callable[[Sequence[int]], FloatArray]:
-        """Fast path for generation: pick the section once; then logits from positions.
+    def _prompt_boost(self, prompt_ids: Sequence[int]) -> FloatArray | None:
+        """Per vocabulary position, the factor an opening token gets for being in the prompt."""
+        positions = [
+            position
+            for position in set(self._positions(prompt_ids))
+            if position >= 0 and position != self._eot_position
+        ]
+        if not positions:
+            return None
+        boost: FloatArray = np.ones(len(self.vocabulary))
+        boost[positions] = PROMPT_BOOST
+        return boost
 
-        The returned function takes the *positions* (indices into :attr:`vocabulary`) of the
-        tokens generated so far and returns the next logits.
+    def _step(
+        self, section: int, boost: FloatArray | None, generated: Sequence[int]
+    ) -> FloatArray:
+        logits = self._logits(section, generated)
+        if boost is None or len(generated) >= self.order - 1:
+            return logits
+        # The reply's opening still sees the document start: among the continuations the model
+        # finds plausible, favour the prompt's own words (a product of the two, renormalised).
+        weights = np.exp(logits) * boost
+        mixed: FloatArray = np.log(weights / weights.sum())
+        return mixed
+
+    def bind(self, prompt_ids: Sequence[int]) -> Callable[[Sequence[int]], FloatArray]:
+        """Fast path for generation: read the prompt once; then logits from positions.
+
+        The returned function takes the *positions* (indices into :attr:`vocabulary`) of all
+        the tokens generated so far and returns the next logits.
         """
         section = self.section_for(prompt_ids)
+        boost = self._prompt_boost(prompt_ids)
 
         def step(generated_positions: Sequence[int]) -> FloatArray:
-            return self._logits(section, generated_positions)
+            return self._step(section, boost, generated_positions)
 
         return step
 
@@ -352,12 +388,11 @@ class NGramModel:
         marker = _end_of_prompt(self.encoding)
         if marker in context:
             cut = len(context) - 1 - context[::-1].index(marker)
-            section = self.section_for(context[:cut])
-            generated = context[cut + 1 :]
+            prompt_ids, generated = context[:cut], context[cut + 1 :]
         else:
-            section, generated = 0, context
-        recent = generated[len(generated) - self.order + 1 :] if self.order > 1 else []
-        return self._logits(section, self._positions(recent))
+            prompt_ids, generated = [], context
+        section = self.section_for(prompt_ids)
+        return self._step(section, self._prompt_boost(prompt_ids), self._positions(generated))
 
     # ------------------------------------------------------------------ reporting, files
 
@@ -425,7 +460,8 @@ class NGramModel:
                     documents = []
                     for number in range(len(meta.get("sections", []))):
                         flat = archive[f"section_{number}"].tolist()
-                        docs, current = [], []
+                        docs: list[list[int]] = []
+                        current: list[int] = []
                         for token in flat:
                             if token == -1:
                                 docs.append(current)
@@ -470,7 +506,7 @@ class NGramModel:
             raise bad("'sections' and the documents do not match")
         n_vocab = get_encoding(encoding).n_vocab
         sections = []
-        for info, docs in zip(section_meta, documents):
+        for info, docs in zip(section_meta, documents, strict=True):
             if not isinstance(info, dict) or not isinstance(docs, list):
                 raise bad("a section is malformed")
             for doc in docs:

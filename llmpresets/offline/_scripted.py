@@ -146,7 +146,7 @@ class ScriptedTable:
         probabilities = [completion.probability for completion in rule.completions]
         token_ids = [list(encode(text)) for text in texts]
         root = _Node()
-        for ids, probability in zip(token_ids, probabilities):
+        for ids, probability in zip(token_ids, probabilities, strict=True):
             node = root
             node.mass += probability
             for token in ids:

@@ -43,7 +43,7 @@ _GOVERNED = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "l
 
 
 class WireError(Exception):
-    """An API error answer: HTTP status and the body's ``message``, ``type``, ``param``, ``code``."""
+    """An API error answer: the HTTP status, and the body's message, type, param and code."""
 
     def __init__(
         self,
@@ -298,6 +298,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     min_p = _number(body, "min_p", 0, 1)
     logprobs = _boolean(body, "logprobs")
     stream = _boolean(body, "stream")
+    ignore_eos = _boolean(body, "ignore_eos")
     if top_logprobs is not None and not logprobs:
         raise WireError(
             400,
@@ -347,6 +348,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         stop=stop,
         logprobs=logprobs,
         top_logprobs=top_logprobs or 0,
+        ignore_eos=ignore_eos,
     )
     return ChatRequest(
         model=model,
@@ -410,7 +412,8 @@ def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict
             "bytes": entry.bytes,
             "logprob": entry.logprob,
             "top_logprobs": [
-                {"token": token, "bytes": data, "logprob": value} for token, data, value in entry.top
+                {"token": token, "bytes": data, "logprob": value}
+                for token, data, value in entry.top
             ],
         }
         for entry in generation.logprobs[start:stop]
@@ -483,7 +486,9 @@ def chunk_payloads(
         events.append(f"data: {text}\n\n".encode())
 
     for index, generation in enumerate(generations):
-        empty_logprobs = {"content": [], "refusal": None} if generation.logprobs is not None else None
+        empty_logprobs: dict[str, Any] | None = (
+            {"content": [], "refusal": None} if generation.logprobs is not None else None
+        )
         emit(
             [
                 {
