@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_RESERVE_OUTPUT_TOKENS",
     "Budget",
     "UnknownModelLimitsWarning",
+    "budget_for_tokens",
     "check_context",
     "fit_messages",
 ]
@@ -121,6 +122,23 @@ def check_context(
     """
     counter = _counter(model, config)
     prompt_tokens = counter.prompt(messages, tools)
+    return _budget(counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=3)
+
+
+def budget_for_tokens(
+    prompt_tokens: int,
+    model: str,
+    max_output_tokens: int | None = None,
+    *,
+    config: PresetBook | None = None,
+    strict: bool = True,
+) -> Budget:
+    """The :func:`check_context` verdict for a prompt already counted (e.g. plain text).
+
+    >>> budget_for_tokens(8000, "gpt-4", strict=False).remaining
+    191
+    """
+    counter = _counter(model, config)
     return _budget(counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=3)
 
 
