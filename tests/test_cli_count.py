@@ -157,7 +157,7 @@ def test_unknown_model_prints_a_note_and_exits_0(
     assert main(["count", "--model", "cli-unknown-model"]) == 0
     captured = capsys.readouterr()
     assert "context window unknown" in captured.out
-    assert "llmpresets: note: model 'cli-unknown-model' is not in the model registry" in (
+    assert "llmpresets: warning: model 'cli-unknown-model' is not in the model registry" in (
         captured.err
     )
     assert "models:\n  cli-unknown-model:" in captured.err

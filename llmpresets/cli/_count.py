@@ -114,9 +114,8 @@ def _request(source: str, text: str) -> tuple[list[Any], list[Any] | None, dict[
 
 
 def _count(args: argparse.Namespace) -> int:
-    import warnings
-
-    from .._fit import UnknownModelLimitsWarning, budget_for_tokens
+    # An unknown model's UnknownModelLimitsWarning is shown by the CLI's warning display.
+    from .._fit import budget_for_tokens
     from .._tokens import MessageFormatError, count_message_tokens, count_tokens
 
     book = load_book(args)
@@ -124,28 +123,21 @@ def _count(args: argparse.Namespace) -> int:
     model: str | None = args.model
     max_output: int | None = args.max_output_tokens
     message_count: int | None = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnknownModelLimitsWarning)
-        if args.messages:
-            messages, tools, body = _request(source, text)
-            model = model or _body_str(body, "model")
-            if max_output is None:
-                max_output = _body_int(body, "max_completion_tokens") or _body_int(
-                    body, "max_tokens"
-                )
-            model = model or book.settings.default_model
-            try:
-                tokens = count_message_tokens(messages, model, tools, config=book)
-            except MessageFormatError as exc:
-                raise CommandError(f"{source}: {exc}") from None
-            message_count = len(messages)
-        else:
-            model = model or book.settings.default_model
-            tokens = count_tokens(text, model, config=book)
-        budget = budget_for_tokens(tokens, model, max_output, config=book, strict=False)
-    for warning in caught:
-        if issubclass(warning.category, UnknownModelLimitsWarning):
-            print(f"llmpresets: note: {warning.message}", file=sys.stderr)
+    if args.messages:
+        messages, tools, body = _request(source, text)
+        model = model or _body_str(body, "model")
+        if max_output is None:
+            max_output = _body_int(body, "max_completion_tokens") or _body_int(body, "max_tokens")
+        model = model or book.settings.default_model
+        try:
+            tokens = count_message_tokens(messages, model, tools, config=book)
+        except MessageFormatError as exc:
+            raise CommandError(f"{source}: {exc}") from None
+        message_count = len(messages)
+    else:
+        model = model or book.settings.default_model
+        tokens = count_tokens(text, model, config=book)
+    budget = budget_for_tokens(tokens, model, max_output, config=book, strict=False)
     if args.json:
         print_json(_as_json(budget, message_count))
     else:
