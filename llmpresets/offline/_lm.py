@@ -24,10 +24,11 @@ classifier over lower-cased prompt tokens, fed by each section's text and its he
 generation then starts at a document start of that section. While the history still reaches
 back to that start (the first ``order - 1`` tokens), tokens that occur in the prompt are
 :data:`PROMPT_BOOST` times likelier (then renormalised), so "the largest item" opens
-``def largest`` rather than another function. Exact ties between counts are broken by a 1e-9 nudge towards the lower
-token id, as a real model's logits never tie. The model works in a compact
-index space (the corpus vocabulary, a few thousand ids): ``vocabulary[i]`` is the tokenizer id
-of position ``i`` of every logits vector it returns.
+``def largest`` rather than another function. Exact ties between counts are broken by a
+1e-9 nudge towards the lower token id, as a real model's logits never tie.
+
+The model works in a compact index space (the corpus vocabulary, a few thousand ids):
+``vocabulary[i]`` is the tokenizer id of position ``i`` of every logits vector it returns.
 """
 
 from __future__ import annotations

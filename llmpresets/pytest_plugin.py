@@ -1,0 +1,164 @@
+"""pytest fixtures for testing code that calls OpenAI, with no API key and no network.
+
+Installed with llmpresets (entry point ``pytest11``); nothing is autouse and this module imports
+nothing heavy until a fixture is used. The fixtures of one test share one
+:class:`~llmpresets.OfflineTransport`, seeded by ``llm_offline_seed`` (0; override the fixture
+to change it), so a test's replies are the same on every run.
+
+- ``llm_offline_client``: an offline :class:`llmpresets.Client`.
+- ``llm_offline_openai`` / ``llm_offline_async_openai``: an ``openai.OpenAI`` /
+  ``openai.AsyncOpenAI`` wired to the offline transport (base URL :data:`OFFLINE_BASE_URL`).
+- ``llm_offline_transport``: the transport itself, to wire into your own client.
+- ``llm_scripted``: scripted candidates for this test only, ahead of any in ``presets.yaml``.
+
+Example (a user's test file)::
+
+    def test_outfit_advice(llm_scripted, llm_offline_openai):
+        llm_scripted.add("what should I wear", {"Sunglasses.": 0.7, "A hat.": 0.3})
+        reply = llm_offline_openai.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "What should I wear?"}]
+        )
+        assert reply.choices[0].message.content in ("Sunglasses.", "A hat.")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import openai
+
+    from llmpresets import Client
+    from llmpresets._presets import ScriptedRule
+    from llmpresets.offline import OfflineTransport
+
+__all__ = [
+    "OFFLINE_BASE_URL",
+    "ScriptedCandidates",
+    "llm_offline_async_openai",
+    "llm_offline_client",
+    "llm_offline_openai",
+    "llm_offline_seed",
+    "llm_offline_transport",
+    "llm_scripted",
+]
+
+OFFLINE_BASE_URL = "http://offline.llmpresets.invalid/v1"
+
+
+class ScriptedCandidates:
+    """The scripted rules of one test: yours first, then those of the configuration.
+
+    ``rules`` is the very list the offline transport reads at every request, so rules added
+    after a client was made still apply.
+
+    >>> candidates = ScriptedCandidates([])
+    >>> candidates.add("what should I wear", {"Sunglasses.": 0.7, "A hat.": 0.3})
+    >>> candidates.rules[0].completions[0].text
+    'Sunglasses.'
+    """
+
+    def __init__(self, configured: Sequence[ScriptedRule]) -> None:
+        self._configured = list(configured)
+        self._added: list[ScriptedRule] = []
+        self.rules: list[ScriptedRule] = list(self._configured)
+
+    def add(
+        self,
+        match: str,
+        completions: Mapping[str, float] | Sequence[tuple[str, float]],
+        *,
+        regex: bool = False,
+    ) -> None:
+        """Answer prompts whose last user message matches with one of ``completions``."""
+        from llmpresets.offline import make_rule
+
+        self._added.append(make_rule(match, completions, regex=regex))
+        self._refresh()
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Add the rules of a scripted-candidates YAML file (``scripted: [...]``)."""
+        from llmpresets.offline import load_scripted
+
+        self._added.extend(load_scripted(path))
+        self._refresh()
+
+    def clear(self) -> None:
+        """Forget the rules added in this test (the configured ones stay)."""
+        self._added.clear()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.rules[:] = [*self._added, *self._configured]
+
+
+@pytest.fixture
+def llm_offline_seed() -> int:
+    """The seed of the offline transport; override this fixture to change it."""
+    return 0
+
+
+@pytest.fixture
+def llm_scripted() -> ScriptedCandidates:
+    """Scripted candidates for this test: ``.add(match, {text: probability})``, ``.load(path)``."""
+    from llmpresets._presets import default_book
+
+    return ScriptedCandidates(default_book().offline.scripted)
+
+
+@pytest.fixture
+def llm_offline_transport(
+    llm_offline_seed: int, llm_scripted: ScriptedCandidates
+) -> OfflineTransport:
+    """The offline transport the other fixtures of this test share."""
+    from llmpresets.offline import OfflineTransport
+
+    return OfflineTransport(seed=llm_offline_seed, scripted=llm_scripted.rules)
+
+
+@pytest.fixture
+def llm_offline_client(
+    llm_offline_transport: OfflineTransport, llm_offline_seed: int
+) -> Iterator[Client]:
+    """An offline :class:`llmpresets.Client` (seeded, sharing this test's transport)."""
+    from llmpresets import Client
+
+    client = Client(offline=True, seed=llm_offline_seed, transport=llm_offline_transport)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def llm_offline_openai(llm_offline_transport: OfflineTransport) -> Iterator[openai.OpenAI]:
+    """An ``openai.OpenAI`` answered by the offline transport."""
+    import httpx2
+    import openai
+
+    client = openai.OpenAI(
+        api_key="offline",
+        base_url=OFFLINE_BASE_URL,
+        max_retries=0,
+        http_client=httpx2.Client(transport=llm_offline_transport),
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def llm_offline_async_openai(
+    llm_offline_transport: OfflineTransport,
+) -> openai.AsyncOpenAI:
+    """An ``openai.AsyncOpenAI`` answered by the offline transport (it holds no connections)."""
+    import httpx2
+    import openai
+
+    return openai.AsyncOpenAI(
+        api_key="offline",
+        base_url=OFFLINE_BASE_URL,
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=llm_offline_transport),
+    )
