@@ -1,0 +1,174 @@
+"""The Client: wiring, keys, pre-flight refusal and results, over recording transports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httpx2
+import pytest
+
+import llmpresets
+from llmpresets import AsyncClient, Client, ContextWindowExceeded, offline_mode
+
+KEY = "sk-live-abcdefghijklmnop"
+
+
+class Recorder(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
+    """Answers every request with a fixed completion and keeps the request bodies."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def _answer(self, request: httpx2.Request) -> httpx2.Response:
+        self.bodies.append(json.loads(request.content))
+        return httpx2.Response(
+            200,
+            json={
+                "id": "chatcmpl-x",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "gpt-4o",
+                "choices": [
+                    {
+                        "index": i,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": f"answer {i}"},
+                    }
+                    for i in range(self.bodies[-1].get("n", 1))
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+            },
+        )
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self._answer(request)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return self._answer(request)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ambient key or offline switch leaks into these tests."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("LLMPRESETS_OFFLINE", raising=False)
+
+
+def test_chat_sends_the_resolved_parameters_and_returns_a_result() -> None:
+    """The body on the wire is exactly resolve_params + messages; the result carries it all."""
+    transport = Recorder()
+    client = Client("gpt-4o", api_key=KEY, transport=transport, unsupported_params="silent")
+    result = client.chat([{"role": "user", "content": "hi"}], use_case="factual", n=2)
+    body = transport.bodies[0]
+    assert body == {"messages": [{"role": "user", "content": "hi"}], **result.params}
+    assert result.params == llmpresets.resolve_params("factual", "gpt-4o", policy="silent", n=2)
+    assert result.texts == ["answer 0", "answer 1"] and result.text == "answer 0"
+    assert result.finish_reason == "stop" and result.usage is not None
+    assert result.usage.total_tokens == 7 and result.model == "gpt-4o"
+    assert result.budget.prompt_tokens > 0
+
+
+def test_complete_sends_one_user_message() -> None:
+    """complete(prompt) is chat with a single user message."""
+    transport = Recorder()
+    Client(api_key=KEY, transport=transport, unsupported_params="silent").complete("hello")
+    assert transport.bodies[0]["messages"] == [{"role": "user", "content": "hello"}]
+
+
+def test_prompt_that_cannot_fit_is_never_sent() -> None:
+    """The pre-flight refuses an over-long prompt: zero requests reach the transport."""
+    transport = Recorder()
+    client = Client("gpt-4", api_key=KEY, transport=transport, unsupported_params="silent")
+    with pytest.raises(ContextWindowExceeded) as info:
+        client.complete("word " * 9000, use_case="chat")
+    assert transport.bodies == []
+    assert info.value.model == "gpt-4" and info.value.context_window == 8192
+
+
+def test_reserved_output_counts_against_the_window() -> None:
+    """A prompt that fits alone but not with max_tokens is refused before sending."""
+    transport = Recorder()
+    client = Client("gpt-4", api_key=KEY, transport=transport, unsupported_params="silent")
+    with pytest.raises(ContextWindowExceeded):
+        client.complete("word " * 6000, max_tokens=4000)
+    assert transport.bodies == []
+
+
+def test_missing_key_error_says_how_to_run_offline() -> None:
+    """No key and no offline choice: a clear error pointing at the offline options."""
+    with pytest.raises(llmpresets.MissingAPIKeyError, match="offline=True"):
+        Client()
+
+
+def test_key_from_environment_is_used_like_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OPENAI_API_KEY is picked up and sent as the bearer token, never shown in repr."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers["authorization"])
+        return Recorder()._answer(request)
+
+    client = Client(transport=httpx2.MockTransport(handler), unsupported_params="silent")
+    client.complete("hi")
+    assert seen == [f"Bearer {KEY}"]
+    assert KEY not in repr(client)
+
+
+def test_key_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Debug logging of a request (ours and the SDK's) does not contain the key."""
+    caplog.set_level(logging.DEBUG)
+    Client(api_key=KEY, transport=Recorder(), unsupported_params="silent").complete("hi")
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_env_switch_runs_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLMPRESETS_OFFLINE=1 makes a Client offline with no key."""
+    monkeypatch.setenv("LLMPRESETS_OFFLINE", "1")
+    assert Client().offline
+
+
+def test_bad_env_switch_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable LLMPRESETS_OFFLINE value is named with the allowed values."""
+    monkeypatch.setenv("LLMPRESETS_OFFLINE", "maybe")
+    with pytest.raises(llmpresets.ConfigError, match="LLMPRESETS_OFFLINE='maybe'"):
+        Client()
+
+
+def test_offline_mode_is_scoped_and_restored() -> None:
+    """offline_mode() turns offline on inside the block only, even when the block raises."""
+    with offline_mode(seed=3):
+        inner = Client()
+        assert inner.offline and inner.seed == 3
+    with pytest.raises(RuntimeError), offline_mode():
+        raise RuntimeError
+    with pytest.raises(llmpresets.MissingAPIKeyError):
+        Client()
+
+
+def test_async_client_sends_the_same_request() -> None:
+    """AsyncClient resolves and sends the same body as Client."""
+    sync_transport, async_transport = Recorder(), Recorder()
+    Client(api_key=KEY, transport=sync_transport, unsupported_params="silent").complete(
+        "hi", use_case="code"
+    )
+
+    async def run() -> llmpresets.ChatResult:
+        async with AsyncClient(
+            api_key=KEY, transport=async_transport, unsupported_params="silent"
+        ) as client:
+            return await client.complete("hi", use_case="code")
+
+    result = asyncio.run(run())
+    assert async_transport.bodies == sync_transport.bodies and result.text == "answer 0"
+
+
+def test_messages_must_be_a_list() -> None:
+    """A bare string is a TypeError that points at complete()."""
+    client = Client(api_key=KEY, transport=Recorder(), unsupported_params="silent")
+    with pytest.raises(TypeError, match="complete"):
+        client.chat("hello")
