@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigError, UnsupportedParameterError
 from ._models import CHAT_PARAMETERS, ModelSpec
-from ._presets import PresetBook, default_book
+from ._presets import PresetBook, check_sampling_values, default_book
 
 __all__ = [
     "Provider",
@@ -83,6 +83,18 @@ def _drop(model: ModelSpec, names: list[str], policy: Policy, values: dict[str, 
             )
 
 
+def _check_int(overrides: dict[str, Any], name: str, low: int, high: int) -> None:
+    value = overrides.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"per-call override: {name}: {value!r} is out of range; allowed: an integer, "
+            f"{low} ≤ {name} ≤ {high}",
+            field=name,
+        )
+
+
 def resolve_params(
     use_case: str,
     model: str | None = None,
@@ -121,6 +133,9 @@ def resolve_params(
         )
     for name in given_output:
         overrides["max_output_tokens"] = overrides.pop(name)
+    check_sampling_values({k: v for k, v in overrides.items() if v is not None})
+    _check_int(overrides, "n", 1, 128)
+    _check_int(overrides, "top_logprobs", 0, 20)
     extra_body = dict(overrides.pop("extra_body", None) or {})
     for name, value in overrides.items():
         if value is None:

@@ -32,6 +32,7 @@ from ._yaml import LineMap, load_yaml_file
 __all__ = [
     "SAMPLING_FIELDS",
     "ConfigFile",
+    "check_sampling_values",
     "OfflineSettings",
     "Preset",
     "PresetBook",
@@ -192,6 +193,16 @@ class ConfigFile(_Strict):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*", name):
                 raise ValueError(f"invalid name {name!r}: use letters, digits and . _ - : / only")
         return value
+
+
+def check_sampling_values(values: Mapping[str, Any], source: str = "per-call override") -> None:
+    """Validate sampling values given in code with the same ranges as the file.
+
+    Raises ConfigError naming the parameter, the value and the allowed range, so a request the
+    library knows to be invalid is never sent.
+    """
+    fields = {name: value for name, value in values.items() if name in SAMPLING_FIELDS}
+    _validate([_Layer(source, {"presets": {"call": fields}}, {})], {"presets": {"call": fields}})
 
 
 def config_json_schema() -> dict[str, Any]:
@@ -468,6 +479,8 @@ def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | 
         part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
     )
     field_path = ".".join(str(part) for part in loc) or "(top level)"
+    if loc[:2] == ("presets", "call") and layers and not layers[0].lines:
+        field_path = ".".join(str(part) for part in loc[2:])  # a per-call override
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":

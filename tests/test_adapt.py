@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from llmpresets import UnsupportedParameterError, get_model, resolve_params
+from llmpresets import ConfigError, UnsupportedParameterError, get_model, resolve_params
 from llmpresets._adapt import UnsupportedParameterWarning, _warned
 
 GPT = {"model": "gpt-4o"}
@@ -164,3 +164,26 @@ def test_unknown_model_has_unknown_limits_and_tiktoken_encoding() -> None:
     spec = get_model("text-embedding-3-small")
     assert not spec.known and spec.context_window is None and spec.encoding == "cl100k_base"
     assert get_model("my-local-model").encoding == "o200k_base"
+
+
+@pytest.mark.parametrize(
+    ("override", "allowed"),
+    [
+        ({"temperature": 7}, "0 ≤ temperature ≤ 2"),
+        ({"top_p": 0}, "0 < top_p ≤ 1"),
+        ({"top_k": 0}, "top_k ≥ 1"),
+        ({"min_p": 2}, "0 ≤ min_p ≤ 1"),
+        ({"presence_penalty": -3}, "-2 ≤ presence_penalty ≤ 2"),
+        ({"max_tokens": 0}, "max_output_tokens ≥ 1"),
+        ({"temperature": "hot"}, "valid number"),
+        ({"n": 0}, "1 ≤ n ≤ 128"),
+        ({"top_logprobs": 30}, "0 ≤ top_logprobs ≤ 20"),
+    ],
+)
+def test_invalid_call_overrides_are_refused_before_sending(
+    override: dict[str, Any], allowed: str
+) -> None:
+    """A per-call value out of range is a ConfigError naming it: the request is never built."""
+    with pytest.raises(ConfigError, match="per-call override") as info:
+        resolve_params("chat", "gpt-4o", **override)
+    assert allowed in str(info.value)

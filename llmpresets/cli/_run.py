@@ -179,7 +179,12 @@ def _compare(args: argparse.Namespace, book: PresetBook, prompt: str) -> int:
     overrides = _overrides(args)
     base_seed = overrides.pop("seed", None)
     report: dict[str, Any] = {}
-    for use_case in book.names():
+    # Coolest first, so the rows read from focused to diverse.
+    order = sorted(
+        book.names(),
+        key=lambda name: (book[name].temperature is None, book[name].temperature or 0.0, name),
+    )
+    for use_case in order:
         texts = []
         params: dict[str, Any] = {}
         for sample in range(args.samples):
