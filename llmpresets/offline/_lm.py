@@ -254,7 +254,7 @@ class NGramModel:
                 (counts + types * self._global_unigram) / (counts.sum() + types)
             )
         self._classifier = self._build_classifier()
-        self._tie_break: FloatArray = np.arange(size) * (1e-9 / size)
+        self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._lock = threading.Lock()
 

@@ -8,8 +8,12 @@ retry (and sleep) on them.
 Randomness, per choice ``i`` of a request (``n`` choices are independent streams):
 
 - the request has ``seed``: ``SeedSequence([seed, hash(request), i])`` — a pure function of
-  the seed and the request; the hash leaves out ``stream`` and ``stream_options``, so a streamed
-  and a plain request give the same choices and the same usage;
+  the seed and the request. The hash covers what shapes the tokens (model, messages, sampling
+  settings, tools...) and leaves out what only cuts, counts or reports them (``stream``,
+  ``stream_options``, ``stop``, ``max_tokens``, ``max_completion_tokens``, ``n``,
+  ``logprobs``, ``top_logprobs``...): a streamed and a plain request give the same choices and
+  usage, a lower ``max_tokens`` gives a prefix of the longer reply, choice 0 of ``n`` is the
+  ``n=1`` reply;
 - else the transport has a seed: ``SeedSequence([transport seed, k, hash(request), i])`` for
   the transport's k-th request (a counter under a lock), the same sequence on every run;
 - else fresh OS entropy.

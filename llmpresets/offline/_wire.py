@@ -365,9 +365,18 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     )
 
 
+# Fields that only cut, count or report a reply: they do not enter the request's hash, so a
+# reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
+# the n=1 reply, and streaming changes nothing.
+_NOT_SHAPING = frozenset(
+    {"stream", "stream_options", "stop", "max_tokens", "max_completion_tokens", "n",
+     "logprobs", "top_logprobs", "user", "metadata", "store", "service_tier"}
+)
+
+
 def request_digest(body: Mapping[str, Any]) -> bytes:
-    """A hash of everything that shapes the output: not ``stream`` nor ``stream_options``."""
-    shaping = {key: value for key, value in body.items() if key not in ("stream", "stream_options")}
+    """A hash of what shapes the sampled tokens (not the fields in ``_NOT_SHAPING``)."""
+    shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
     canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).digest()
 
