@@ -8,6 +8,7 @@ with unknown limits and tiktoken's own encoding for it (``o200k_base`` when tikt
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from typing import Literal
 
@@ -34,7 +35,7 @@ SamplingParameter = Literal[
     "stop",
     "n",
 ]
-CHAT_PARAMETERS: frozenset[str] = frozenset(SamplingParameter.__args__)  # type: ignore[attr-defined]
+CHAT_PARAMETERS: frozenset[str] = frozenset(typing.get_args(SamplingParameter))
 
 # OpenAI's chat API has no top_k / min_p; vLLM-style servers take them in the body.
 _OPENAI_CHAT = CHAT_PARAMETERS - {"top_k", "min_p"}
@@ -52,20 +53,25 @@ class ModelFields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     context_window: int | None = Field(
-        None, ge=1, description="Total tokens the model holds: prompt plus output."
+        default=None, ge=1, description="Total tokens the model holds: prompt plus output."
     )
     max_input_tokens: int | None = Field(
-        None, ge=1, description="Cap on prompt tokens, when lower than the context window."
+        default=None, ge=1, description="Cap on prompt tokens, when lower than the context window."
     )
-    max_output_tokens: int | None = Field(None, ge=1, description="Most tokens one reply may have.")
-    encoding: EncodingName | None = Field(None, description="tiktoken encoding of the model.")
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, description="Most tokens one reply may have."
+    )
+    encoding: EncodingName | None = Field(
+        default=None, description="tiktoken encoding of the model."
+    )
     reasoning: bool | None = Field(
-        None,
+        default=None,
         description="Reasoning model: default temperature only, no top_p / penalties / logprobs, "
         "max_completion_tokens instead of max_tokens.",
     )
     accepts: list[SamplingParameter] | None = Field(
-        None, description="Parameters the model accepts, replacing the default for its kind."
+        default=None,
+        description="Parameters the model accepts, replacing the default for its kind.",
     )
 
     @model_validator(mode="after")
@@ -118,7 +124,7 @@ class ModelSpec(BaseModel):
     def from_fields(cls, name: str, fields: ModelFields) -> ModelSpec:
         reasoning = bool(fields.reasoning)
         if fields.accepts is not None:
-            accepts = frozenset(fields.accepts)
+            accepts: frozenset[str] = frozenset(fields.accepts)
         else:
             accepts = _OPENAI_CHAT - _REASONING_REJECTS if reasoning else _OPENAI_CHAT
         window = fields.context_window

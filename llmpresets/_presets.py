@@ -32,13 +32,13 @@ from ._yaml import LineMap, load_yaml_file
 __all__ = [
     "SAMPLING_FIELDS",
     "ConfigFile",
-    "check_sampling_values",
     "OfflineSettings",
     "Preset",
     "PresetBook",
     "ScriptedCompletion",
     "ScriptedRule",
     "Settings",
+    "check_sampling_values",
     "config_json_schema",
     "default_book",
     "load_presets",
@@ -65,24 +65,29 @@ class _Strict(BaseModel):
 class PresetFields(_Strict):
     """The sampling settings of one use case, as written under ``presets:``."""
 
-    description: str | None = Field(None, description="What the preset is for.")
+    description: str | None = Field(default=None, description="What the preset is for.")
     temperature: float | None = Field(
-        None, ge=0, le=2, description="Softmax temperature; below 1e-5 is greedy."
+        default=None, ge=0, le=2, description="Softmax temperature; below 1e-5 is greedy."
     )
     top_p: float | None = Field(
-        None, gt=0, le=1, description="Nucleus: keep the smallest set of tokens with this mass."
+        default=None,
+        gt=0,
+        le=1,
+        description="Nucleus: keep the smallest set of tokens with this mass.",
     )
-    top_k: int | None = Field(None, ge=1, description="Keep the k most likely tokens.")
+    top_k: int | None = Field(default=None, ge=1, description="Keep the k most likely tokens.")
     min_p: float | None = Field(
-        None, ge=0, le=1, description="Keep tokens with p >= min_p * p_max."
+        default=None, ge=0, le=1, description="Keep tokens with p >= min_p * p_max."
     )
     frequency_penalty: float | None = Field(
-        None, ge=-2, le=2, description="Penalise tokens by how often they appeared."
+        default=None, ge=-2, le=2, description="Penalise tokens by how often they appeared."
     )
     presence_penalty: float | None = Field(
-        None, ge=-2, le=2, description="Penalise tokens that appeared at all."
+        default=None, ge=-2, le=2, description="Penalise tokens that appeared at all."
     )
-    max_output_tokens: int | None = Field(None, ge=1, description="Cap on the reply's tokens.")
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, description="Cap on the reply's tokens."
+    )
     recommended: dict[str, list[float]] = Field(
         default_factory=dict,
         description="Recommended [low, high] range per sampling field, shown by `explain`.",
@@ -124,14 +129,16 @@ class Settings(_Strict):
     """The ``settings:`` section."""
 
     unsupported_params: Literal["warn", "error", "silent"] = Field(
-        "warn", description="Policy for a parameter the model does not accept."
+        default="warn", description="Policy for a parameter the model does not accept."
     )
     provider: Literal["auto", "openai", "openai-compatible"] = Field(
-        "auto",
+        default="auto",
         description="openai-compatible servers (vLLM) take top_k / min_p in the request body; "
         "auto picks it when base_url is not OpenAI's.",
     )
-    default_model: str = Field("gpt-4o", min_length=1, description="Model used when none given.")
+    default_model: str = Field(
+        default="gpt-4o", min_length=1, description="Model used when none given."
+    )
 
 
 class ScriptedCompletion(_Strict):
@@ -170,21 +177,21 @@ class OfflineSettings(_Strict):
     """The ``offline:`` section: the backend used with no API key."""
 
     strict_models: bool = Field(
-        False, description="Answer 404 model_not_found for models not in the registry."
+        default=False, description="Answer 404 model_not_found for models not in the registry."
     )
     scripted: list[ScriptedRule] = Field(default_factory=list)
     corpus: str | None = Field(
-        None, description="Text file to train the offline language model on."
+        default=None, description="Text file to train the offline language model on."
     )
 
 
 class ConfigFile(_Strict):
     """The whole file. Every section is optional in a user file."""
 
-    settings: Settings = Field(default_factory=Settings)
+    settings: Settings = Field(default_factory=lambda: Settings())
     presets: dict[str, PresetFields] = Field(default_factory=dict)
     models: dict[str, ModelFields] = Field(default_factory=dict)
-    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+    offline: OfflineSettings = Field(default_factory=lambda: OfflineSettings())
 
     @field_validator("presets", "models")
     @classmethod
@@ -306,8 +313,8 @@ class PresetBook:
 
     presets: dict[str, Preset]
     models: dict[str, ModelSpec]
-    settings: Settings = field(default_factory=Settings)
-    offline: OfflineSettings = field(default_factory=OfflineSettings)
+    settings: Settings = field(default_factory=lambda: Settings())
+    offline: OfflineSettings = field(default_factory=lambda: OfflineSettings())
     sources: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Preset:

@@ -38,7 +38,7 @@ def _record_lines(node: yaml.Node, path: PathKey, lines: LineMap, source: str) -
             seen[key] = line
             # A key's line is where a user would look for it; nested values record their own.
             _record_lines(value_node, (*path, key), lines, source)
-            lines[(*path, key)] = line
+            lines[path + (key,)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*path, index), lines, source)
