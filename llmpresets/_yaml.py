@@ -37,8 +37,9 @@ def _record_lines(node: yaml.Node, path: PathKey, lines: LineMap, source: str) -
                 )
             seen[key] = line
             # A key's line is where a user would look for it; nested values record their own.
-            _record_lines(value_node, (*path, key), lines, source)
-            lines[path + (key,)] = line
+            key_path = (*path, key)
+            _record_lines(value_node, key_path, lines, source)
+            lines[key_path] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*path, index), lines, source)

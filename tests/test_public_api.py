@@ -74,4 +74,4 @@ def test_package_is_typed() -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     """A typo in a public name fails like any module attribute."""
     with pytest.raises(AttributeError, match="load_preset"):
-        llmpresets.load_preset  # type: ignore[attr-defined]  # noqa: B018
+        llmpresets.load_preset  # noqa: B018
