@@ -1,0 +1,227 @@
+"""The default offline language model: style per use case, a real tail, training and files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import numpy as np
+import openai
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+
+import llmpresets
+from llmpresets import ConfigError, load_presets
+from llmpresets.cli import main
+from llmpresets.offline import (
+    NGramModel,
+    OfflineTransport,
+    corpus_documents,
+    default_language_model,
+    next_token_distribution,
+)
+
+PROMPT: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Write a Python function that returns the largest item in a list."}
+]
+TINY_CORPUS = "### greet: hello\nHello there, friend.\n---\nHello again.\n"
+
+
+def sdk(transport: OfflineTransport) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="offline",
+        base_url="http://offline.test/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=transport),
+    )
+
+
+def replies(use_case: str, seeds: range) -> list[str]:
+    params = llmpresets.resolve_params(use_case, "gpt-4o", policy="silent")
+    client = sdk(OfflineTransport())
+    return [
+        client.chat.completions.create(messages=PROMPT, seed=seed, **params)
+        .choices[0]
+        .message.content
+        or ""
+        for seed in seeds
+    ]
+
+
+def distinct_bigram_ratio(texts: list[str]) -> float:
+    bigrams = [
+        pair for text in texts for pair in zip(text.split(), text.split()[1:], strict=False)
+    ]
+    return len(set(bigrams)) / len(bigrams)
+
+
+def test_code_preset_is_near_deterministic_and_brainstorm_diverse() -> None:
+    """Over 20 seeds: code gives >= 18 identical replies, brainstorm >= 18 distinct ones."""
+    code = replies("code", range(20))
+    brainstorm = replies("brainstorm", range(20))
+    assert Counter(code).most_common(1)[0][1] >= 18
+    assert len(set(brainstorm)) >= 18
+    assert distinct_bigram_ratio(code) < distinct_bigram_ratio(brainstorm)
+
+
+def test_distinct_bigram_ratio_rises_from_code_to_brainstorm() -> None:
+    """The presets, hotter from code to brainstorm, give ever more varied text."""
+    ratios = [distinct_bigram_ratio(replies(name, range(8))) for name in ("code", "chat",
+                                                                           "brainstorm")]
+    assert ratios == sorted(ratios) and ratios[0] < ratios[-1]
+
+
+def test_code_preset_reply_looks_like_code() -> None:
+    """A code prompt is answered from the code section: a Python function definition."""
+    assert replies("code", range(1))[0].startswith("def largest(")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "section"),
+    [
+        ("Write a Python function that sorts a list", "code"),
+        ("What is the capital of France?", "factual"),
+        ("Hi! How are you today?", "chat"),
+        ("Tell me a story about a dragon", "stories"),
+        ("Give me some ideas for a birthday party", "brainstorm"),
+    ],
+)
+def test_prompt_picks_the_section_of_its_style(prompt: str, section: str) -> None:
+    """The prompt's words choose which section (style) of the corpus answers."""
+    model = default_language_model()
+    index = model.section_for(model.encoding.encode(prompt))
+    assert model.sections[index].name == section
+
+
+def test_every_context_keeps_the_whole_vocabulary_possible() -> None:
+    """The distribution has a real tail: every corpus token has non-zero probability."""
+    model = default_language_model()
+    step = model.bind(model.encoding.encode("Write a function"))
+    for generated in ([], [5, 9], [1, 2, 3, 4, 5, 6]):
+        logits = step(generated)
+        assert np.isfinite(logits).all()
+        assert len(logits) == len(model.vocabulary)
+        probabilities = np.exp(logits)
+        assert abs(probabilities.sum() - 1) < 1e-9
+        assert probabilities.min() > 0
+
+
+def test_temperature_visibly_changes_the_output() -> None:
+    """Hotter sampling gives more distinct replies to one prompt (the tail is reachable)."""
+    client = sdk(OfflineTransport())
+
+    def distinct(temperature: float) -> int:
+        return len({
+            client.chat.completions.create(
+                model="gpt-4o", messages=PROMPT, seed=seed, temperature=temperature,
+                max_tokens=30,
+            ).choices[0].message.content
+            for seed in range(10)
+        })
+
+    assert distinct(0.1) < distinct(1.5)
+
+
+def test_protocol_path_matches_the_fast_path() -> None:
+    """next_logits(prompt + <|endofprompt|> + generated) equals the bound fast path."""
+    model = default_language_model()
+    encoding = model.encoding
+    prompt = encoding.encode("Tell me a story")
+    marker = encoding.encode("<|endofprompt|>", allowed_special="all")[0]
+    generated = [int(model.vocabulary[7]), int(model.vocabulary[30])]
+    positions = [7, 30]
+    expected = model.bind(prompt)(positions)
+    assert np.array_equal(model.next_logits([*prompt, marker, *generated]), expected)
+
+
+def test_model_trained_on_text_continues_it_greedily() -> None:
+    """A model trained on a user's text reproduces it at temperature 0."""
+    model = NGramModel.train("The quick brown fox jumps over the lazy dog.")
+    reply = sdk(OfflineTransport(source=model)).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "go"}], temperature=0
+    )
+    assert reply.choices[0].message.content == "The quick brown fox jumps over the lazy dog."
+    assert reply.choices[0].finish_reason == "stop"
+
+
+def test_corpus_documents_split_sections_and_documents() -> None:
+    """'### name: words' starts a section; '---' ends a document; else blank lines do."""
+    assert corpus_documents(TINY_CORPUS) == [
+        ("greet", "hello", ["Hello there, friend.", "Hello again."])
+    ]
+    assert corpus_documents("One.\n\nTwo.\n") == [("text", "", ["One.", "Two."])]
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_saved_model_loads_back_identically(tmp_path: Path, suffix: str) -> None:
+    """save() then load() gives a model with the same vocabulary and logits."""
+    model = NGramModel.train(TINY_CORPUS, encoding="cl100k_base", order=3)
+    path = model.save(tmp_path / f"model{suffix}")
+    loaded = NGramModel.load(path)
+    assert loaded.stats()["tokens"] == model.stats()["tokens"]
+    assert loaded.encoding_name == "cl100k_base" and loaded.order == 3
+    assert np.array_equal(loaded.vocabulary, model.vocabulary)
+    assert np.array_equal(loaded.next_logits([]), model.next_logits([]))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bad.json", "{not json"),
+        ("other.json", '{"format": "something-else"}'),
+        ("ids.json", '{"format": "llmpresets-ngram", "version": 1, "encoding": "o200k_base", '
+                     '"order": 3, "sections": [{"name": "a"}], "documents": [[["x"]]]}'),
+        ("bad.npz", "not a zip archive"),
+    ],
+)
+def test_bad_model_file_is_a_config_error_naming_it(tmp_path: Path, name: str,
+                                                    content: str) -> None:
+    """Loading a file that is not a model raises ConfigError with the file's path."""
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="llmpresets train") as caught:
+        NGramModel.load(path)
+    assert caught.value.file == str(path)
+
+
+def test_config_corpus_replaces_the_default_model(tmp_path: Path) -> None:
+    """offline.corpus in presets.yaml makes the transport answer from the user's corpus."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Ahoy, matey!\n")
+    config = tmp_path / "presets.yaml"
+    config.write_text(f"offline:\n  corpus: {corpus}\n")
+    reply = sdk(OfflineTransport(config=load_presets(config))).chat.completions.create(
+        model="gpt-4o", messages=PROMPT, temperature=0
+    )
+    assert reply.choices[0].message.content == "Ahoy, matey!"
+
+
+def test_next_token_distribution_is_sorted_probabilities() -> None:
+    """The public helper gives the first reply token's distribution, most likely first."""
+    pairs = next_token_distribution("Write a Python function", top=5)
+    probabilities = [p for _, p in pairs]
+    assert pairs[0][0] == "def"
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1
+
+
+def test_train_command_reports_and_saves(tmp_path: Path, capsys: Any) -> None:
+    """'llmpresets train CORPUS -o model.npz' prints statistics and writes a loadable model."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TINY_CORPUS)
+    output = tmp_path / "model.npz"
+    assert main(["train", str(corpus), "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "vocabulary" in printed and "tokens" in printed and "greet" in printed
+    assert NGramModel.load(output).stats()["documents"] == 2
+
+
+def test_train_command_rejects_bad_input_with_exit_2(tmp_path: Path, capsys: Any) -> None:
+    """A missing corpus or an output name without .npz/.json is a usage error, no traceback."""
+    assert main(["train", str(tmp_path / "missing.txt")]) == 2
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TINY_CORPUS)
+    assert main(["train", str(corpus), "--output", str(tmp_path / "model.bin")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
