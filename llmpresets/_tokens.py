@@ -199,7 +199,7 @@ class _Counter:
         if not isinstance(message, Mapping):
             message = as_mapping(message, f"message {index}")
         role = message.get("role")
-        if type(role) is not str:
+        if type(role) is not str and not isinstance(role, str):
             if role is None:
                 raise MessageFormatError(
                     f"message {index}: missing 'role' (one of system, developer, user, "
@@ -210,7 +210,7 @@ class _Counter:
             )
         tokens = TOKENS_PER_MESSAGE + self._role(role)
         content = message.get("content")
-        if type(content) is str:
+        if type(content) is str or isinstance(content, str):  # the common case tested first
             tokens += len(self.encode(content))
         elif content is not None:
             tokens += self._parts(content, index)
