@@ -103,6 +103,7 @@ def check_context(
     *,
     config: PresetBook | None = None,
     strict: bool = True,
+    stacklevel: int = 1,
 ) -> Budget:
     """Check that a request fits ``model`` before sending it; return its :class:`Budget`.
 
@@ -114,7 +115,8 @@ def check_context(
     no room for a single output token. Raises :class:`~llmpresets.ContextWindowExceeded` (with
     the numbers and the model) unless ``strict=False``, which returns the budget with a
     negative ``remaining``. A model with unknown limits is not checked: one
-    :class:`UnknownModelLimitsWarning` per model name, and a budget with ``None`` limits.
+    :class:`UnknownModelLimitsWarning` per model name, and a budget with ``None`` limits
+    (``stacklevel`` as for :func:`warnings.warn`: a wrapper passes 2 to name its own caller).
 
     >>> hello = [{"role": "user", "content": "hi"}]
     >>> check_context(hello, "gpt-5", max_output_tokens=1000).remaining
@@ -122,7 +124,9 @@ def check_context(
     """
     counter = _counter(model, config)
     prompt_tokens = counter.prompt(messages, tools)
-    return _budget(counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=3)
+    return _budget(
+        counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=2 + stacklevel
+    )
 
 
 def budget_for_tokens(
@@ -261,6 +265,7 @@ def fit_messages(
     *,
     truncate: bool = False,
     config: PresetBook | None = None,
+    stacklevel: int = 1,
 ) -> list[MessageT]:
     """The messages, with the oldest turns dropped until the request fits ``model``.
 
@@ -275,7 +280,8 @@ def fit_messages(
     message whose content is a string (marking the cut); otherwise, or if even that cannot fit,
     :class:`~llmpresets.ContextWindowExceeded` is raised. The messages are returned as given
     (the truncated one as a copy); nothing is changed in place. A model with unknown limits
-    gets the messages back unchanged and one :class:`UnknownModelLimitsWarning`.
+    gets the messages back unchanged and one :class:`UnknownModelLimitsWarning` (``stacklevel``
+    as in :func:`check_context`).
 
     >>> history = [{"role": "system", "content": "Be brief."}]
     >>> for n in range(3000):
@@ -292,7 +298,7 @@ def fit_messages(
     spec = counter.spec
     window = spec.context_window
     if not spec.known or window is None:
-        _warn_unknown(spec, stacklevel=3)
+        _warn_unknown(spec, stacklevel=2 + stacklevel)
         return list(kept)
     if reserve_output_tokens is None:
         model_output = spec.max_output_tokens or DEFAULT_RESERVE_OUTPUT_TOKENS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import sys
 import warnings
 from typing import Any
 
@@ -210,6 +211,18 @@ def test_warning_points_at_the_callers_line() -> None:
     with pytest.warns(UnknownModelLimitsWarning) as record:
         check_context([_user(2)], "my-local-model")
     assert record[0].filename == __file__
+
+
+def test_wrapper_can_attribute_the_warning_to_its_caller() -> None:
+    """stacklevel=2 from a wrapper (like the Client) names the wrapper's caller."""
+
+    def wrapper() -> Budget:
+        return check_context([_user(2)], "my-local-model", stacklevel=2)
+
+    line = sys._getframe().f_lineno + 2
+    with pytest.warns(UnknownModelLimitsWarning) as record:
+        wrapper()
+    assert (record[0].filename, record[0].lineno) == (__file__, line)
 
 
 def test_declared_model_without_window_warns(book: PresetBook) -> None:
