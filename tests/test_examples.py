@@ -1,0 +1,78 @@
+"""Every example runs offline (no key, no network) and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+EXPECTED = {
+    "code_completion.py": ["sent: {'model': 'gpt-4o', 'temperature': 0.2", "finish: "],
+    "factual_qa.py": ["Q: Who wrote the novel Frankenstein?", "temperature sent: 0.3"],
+    "chat_with_history.py": ["history: 82 messages", "fitted:", "budget: Budget(model='gpt-4'"],
+    "creative_story.py": ["finish: ", "completion tokens"],
+    "brainstorm.py": ["1. ", "4. ", "distinct of 4"],
+    "yaml_override.py": [
+        "code temperature: 0.2 -> 0.1",
+        "'extra_body': {'top_k': 10}",
+        "sql reply:",
+    ],
+    "token_budget.py": ["gpt-4         does not fit", "after truncating the document's middle"],
+}
+
+
+def offline_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "LLMPRESETS_CONFIG")}
+    env["PYTHONWARNINGS"] = "error"
+    return env
+
+
+def test_every_example_is_covered() -> None:
+    """A new example must be added to this test."""
+    scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("test_")}
+    assert scripts == set(EXPECTED)
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_example_runs_offline(script: str, tmp_path: Path) -> None:
+    """The script exits 0 with no key and prints its promised lines."""
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        capture_output=True,
+        text=True,
+        env=offline_env(),
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    for expected in EXPECTED[script]:
+        assert expected in out.stdout, (expected, out.stdout)
+
+
+def test_application_test_example_passes(tmp_path: Path) -> None:
+    """examples/test_my_app.py, the how-to for testing your own code, passes under pytest."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "test_my_app.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=offline_env(),
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed" in out.stdout
