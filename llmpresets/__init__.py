@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._presets import Preset, PresetBook, load_presets
     from ._tokens import (
         Budget,
+        MessageFormatError,
         UnknownModelLimitsWarning,
         check_context,
         count_message_tokens,
@@ -54,6 +55,7 @@ _LAZY = {
     "Budget": "._tokens",
     "ChatResult": "._client",
     "Client": "._client",
+    "MessageFormatError": "._tokens",
     "ModelSpec": "._models",
     "OfflineTransport": ".offline",
     "Preset": "._presets",
@@ -83,6 +85,7 @@ __all__ = [
     "ContextWindowExceeded",
     "IncompleteResponseError",
     "LLMPresetsError",
+    "MessageFormatError",
     "MissingAPIKeyError",
     "ModelSpec",
     "OfflineTransport",

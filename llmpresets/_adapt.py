@@ -64,7 +64,9 @@ def provider_for(base_url: str | None, configured: str = "auto") -> Provider:
     return "openai" if is_openai else "openai-compatible"
 
 
-def _drop(model: ModelSpec, names: list[str], policy: Policy, values: dict[str, Any]) -> None:
+def _drop(
+    model: ModelSpec, names: list[str], policy: Policy, values: dict[str, Any], stacklevel: int
+) -> None:
     if not names:
         return
     if policy == "error":
@@ -79,7 +81,7 @@ def _drop(model: ModelSpec, names: list[str], policy: Policy, values: dict[str, 
                 f"model {model.name!r} does not accept {shown}; dropped (set "
                 "unsupported_params: silent or error in presets.yaml to change this)",
                 UnsupportedParameterWarning,
-                stacklevel=4,
+                stacklevel=stacklevel + 1,
             )
 
 
@@ -103,6 +105,7 @@ def resolve_params(
     provider: Provider | Literal["auto"] | None = None,
     base_url: str | None = None,
     policy: Policy | None = None,
+    stacklevel: int = 1,
     **overrides: Any,
 ) -> dict[str, Any]:
     """The exact keyword arguments ``client.chat.completions.create`` gets (minus messages).
@@ -110,6 +113,7 @@ def resolve_params(
     A per-call value beats the preset and ``None`` removes a parameter; ``max_output_tokens``,
     ``max_tokens`` and ``max_completion_tokens`` are one setting, renamed for the model. Other
     SDK arguments (``seed``, ``stop``, ``n``, ``response_format``, ...) pass through.
+    ``stacklevel`` is as for :func:`warnings.warn` (a wrapper passes 2 to name its caller).
 
     >>> resolve_params("code", "gpt-4o", policy="silent")
     {'model': 'gpt-4o', 'temperature': 0.2, 'top_p': 0.1, 'max_tokens': 1024}
@@ -161,7 +165,7 @@ def resolve_params(
             rejected.append(name)
         else:
             kwargs[name] = value
-    _drop(spec, rejected, chosen_policy, values)
+    _drop(spec, rejected, chosen_policy, values, stacklevel + 1)
     if extra_body:
         kwargs["extra_body"] = extra_body
     return kwargs

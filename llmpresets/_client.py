@@ -280,7 +280,7 @@ class _BaseClient:
     _openai_base_url: Any
 
     def _prepare(
-        self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any]
+        self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any], stacklevel: int
     ) -> tuple[list[Any], dict[str, Any], Budget]:
         model = overrides.pop("model", None) or self.model
         params = resolve_params(
@@ -289,13 +289,19 @@ class _BaseClient:
             config=self.config,
             base_url=self._base_url(),
             policy=self.unsupported_params,
+            stacklevel=stacklevel,
             **overrides,
         )
         message_list = _as_messages(messages)
         max_output = next((params[k] for k in _OUTPUT_KEYS if k in params), None)
         # The pre-flight: a request that cannot fit is refused here and never sent.
         budget = check_context(
-            message_list, model, max_output, tools=params.get("tools"), config=self.config
+            message_list,
+            model,
+            max_output,
+            tools=params.get("tools"),
+            config=self.config,
+            stacklevel=stacklevel,  # the unknown-model warning names the user's line
         )
         log.debug("chat.completions.create %s", {k: v for k, v in params.items()})
         return message_list, params, budget
@@ -349,16 +355,22 @@ class Client(_BaseClient):
 
         Raises ContextWindowExceeded before sending when the prompt cannot fit.
         """
-        message_list, params, budget = self._prepare(messages, use_case, overrides)
+        return self._chat(messages, use_case, overrides)
+
+    def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
+        """``chat`` with a single user message."""
+        return self._chat([{"role": "user", "content": prompt}], use_case, overrides)
+
+    def _chat(
+        self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any]
+    ) -> ChatResult:
+        # Frames up to the user's line: _prepare, _chat, chat/complete, caller.
+        message_list, params, budget = self._prepare(messages, use_case, overrides, 4)
         try:
             response = self.openai.chat.completions.create(messages=message_list, **params)
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc
         return _result(response, params, budget)
-
-    def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
-        """``chat`` with a single user message."""
-        return self.chat([{"role": "user", "content": prompt}], use_case, **overrides)
 
     def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
@@ -368,7 +380,7 @@ class Client(_BaseClient):
         A stream that stops before its final chunk raises IncompleteResponseError.
         """
         overrides.setdefault("stream_options", {"include_usage": True})
-        message_list, params, budget = self._prepare(messages, use_case, overrides)
+        message_list, params, budget = self._prepare(messages, use_case, overrides, 3)
         try:
             sdk_stream = self.openai.chat.completions.create(
                 messages=message_list, stream=True, **params
@@ -493,23 +505,28 @@ class AsyncClient(_BaseClient):
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
     ) -> ChatResult:
         """Awaitable :meth:`Client.chat`."""
-        message_list, params, budget = self._prepare(messages, use_case, overrides)
+        return await self._chat(messages, use_case, overrides)
+
+    async def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
+        """Awaitable :meth:`Client.complete`."""
+        return await self._chat([{"role": "user", "content": prompt}], use_case, overrides)
+
+    async def _chat(
+        self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any]
+    ) -> ChatResult:
+        message_list, params, budget = self._prepare(messages, use_case, overrides, 4)
         try:
             response = await self.openai.chat.completions.create(messages=message_list, **params)
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc
         return _result(response, params, budget)
 
-    async def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
-        """Awaitable :meth:`Client.complete`."""
-        return await self.chat([{"role": "user", "content": prompt}], use_case, **overrides)
-
     async def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
     ) -> AsyncChatStream:
         """Awaitable :meth:`Client.stream`: ``async for delta in await client.stream(...)``."""
         overrides.setdefault("stream_options", {"include_usage": True})
-        message_list, params, budget = self._prepare(messages, use_case, overrides)
+        message_list, params, budget = self._prepare(messages, use_case, overrides, 3)
         try:
             sdk_stream = await self.openai.chat.completions.create(
                 messages=message_list, stream=True, **params

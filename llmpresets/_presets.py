@@ -291,7 +291,10 @@ def _validate(layers: list[_Layer], data: dict[str, Any]) -> ConfigFile:
     try:
         return ConfigFile.model_validate(data)
     except ValidationError as exc:
-        messages = [_describe(error, layers) for error in exc.errors()]
+        messages = sorted(
+            (_describe(error, layers) for error in exc.errors()),
+            key=lambda described: (described[1] or "", described[2] or 0),
+        )
         first = messages[0]
         if len(messages) == 1:
             text = first[0]

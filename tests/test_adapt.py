@@ -187,3 +187,11 @@ def test_invalid_call_overrides_are_refused_before_sending(
     with pytest.raises(ConfigError, match="per-call override") as info:
         resolve_params("chat", "gpt-4o", **override)
     assert allowed in str(info.value)
+
+
+def test_dropped_parameter_warning_names_the_callers_line() -> None:
+    """The warning is attributed to the line that called resolve_params."""
+    _warned.clear()
+    with pytest.warns(UnsupportedParameterWarning) as record:
+        resolve_params("code", "gpt-4.1-nano")
+    assert record[0].filename == __file__

@@ -172,3 +172,11 @@ def test_messages_must_be_a_list() -> None:
     client = Client(api_key=KEY, transport=Recorder(), unsupported_params="silent")
     with pytest.raises(TypeError, match="complete"):
         client.chat("hello")
+
+
+def test_warnings_name_the_callers_line() -> None:
+    """Dropped-parameter and unknown-model warnings point at the user's code, not ours."""
+    client = Client("my-unlisted-model", offline=True, seed=1, unsupported_params="warn")
+    with pytest.warns(UserWarning, match="my-unlisted-model") as record:
+        client.complete("hi", use_case="code")
+    assert record and all(w.filename == __file__ for w in record)

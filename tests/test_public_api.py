@@ -52,7 +52,8 @@ def test_error_tree_matches_the_contract() -> None:
     assert issubclass(llmpresets.UnknownModelError, KeyError)
     for name in llmpresets.__all__:
         value = getattr(llmpresets, name)
-        if isinstance(value, type) and issubclass(value, Exception):
+        is_error = isinstance(value, type) and issubclass(value, Exception)
+        if is_error and not issubclass(value, Warning):
             assert issubclass(value, llmpresets.LLMPresetsError), name
 
 
