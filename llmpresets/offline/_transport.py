@@ -193,7 +193,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         }
 
     def _model_entry(self, name: str) -> dict[str, Any]:
-        if name not in self.config.models and self.config.model(name).known is False:
+        if not self.config.model(name).known:
             raise _model_not_found(name)
         return self._model_object(name)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatRequest", "WireError", "chunk_payloads", "completion_payload", "parse_request"]
 
+# The real API lets a reply run to the model's limit; a test double stops sooner.
 DEFAULT_MAX_TOKENS = 256
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 _MAX_STOP = 4
@@ -344,7 +345,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         min_p=min_p,
         frequency_penalty=frequency or 0.0,
         presence_penalty=presence or 0.0,
-        max_tokens=limit if limit is not None else DEFAULT_MAX_TOKENS,
+        max_tokens=limit if limit is not None else _default_limit(spec),
         stop=stop,
         logprobs=logprobs,
         top_logprobs=top_logprobs or 0,
@@ -372,6 +373,13 @@ _NOT_SHAPING = frozenset(
     {"stream", "stream_options", "stop", "max_tokens", "max_completion_tokens", "n",
      "logprobs", "top_logprobs", "user", "metadata", "store", "service_tier"}
 )
+
+
+def _default_limit(spec: ModelSpec) -> int:
+    """With no max_tokens, a reply stops at end-of-text or after this many tokens."""
+    if spec.max_output_tokens is not None:
+        return min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
+    return DEFAULT_MAX_TOKENS
 
 
 def request_digest(body: Mapping[str, Any]) -> bytes:
