@@ -487,3 +487,46 @@ def test_strict_models_default_comes_from_the_config(tmp_path: Any) -> None:
     status, _ = error_of(lambda: sdk(transport).chat.completions.create(
         model="my-model", messages=STORY))
     assert status == 404
+
+
+def scripted_source(text: str) -> Any:
+    """A callable source that spells ``text`` token by token, then ends."""
+    from llmpresets._encodings import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    tokens = [*encoding.encode(text), encoding.eot_token]
+    marker = encoding.encode("<|endofprompt|>", allowed_special="all")[0]
+
+    def source(context: Sequence[int]) -> np.ndarray:
+        done = len(context) - 1 - list(context)[::-1].index(marker)
+        logits = np.full(encoding.n_vocab, -np.inf)
+        logits[tokens[min(len(context) - done - 1, len(tokens) - 1)]] = 0.0
+        return logits
+
+    return source
+
+
+def test_characters_split_across_tokens_stream_whole() -> None:
+    """Tokens that split a character's UTF-8 bytes never put broken text in the stream."""
+    text = "héllo wörld 🐉🐲 end"
+    client = sdk(OfflineTransport(source=scripted_source(text)))
+    plain = client.chat.completions.create(model="gpt-4o", messages=STORY, seed=0)
+    assert plain.choices[0].message.content == text
+    _, _, _, chunks = collect(client.chat.completions.create(
+        model="gpt-4o", messages=STORY, seed=0, stream=True))
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert "".join(pieces) == text
+    assert not any("\ufffd" in piece for piece in pieces)
+
+
+def test_stop_sequence_spanning_tokens_is_cut_whole() -> None:
+    """A stop sequence that spans several tokens is removed with everything after it."""
+    client = sdk(OfflineTransport(source=scripted_source("alpha beta gamma delta")))
+    for stop in ("a gam", "ta g", " delta", "alpha"):
+        reply = client.chat.completions.create(model="gpt-4o", messages=STORY, stop=stop)
+        expected = "alpha beta gamma delta".split(stop)[0]
+        assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == (
+            expected, "stop")
+        text, _, _, _ = collect(client.chat.completions.create(
+            model="gpt-4o", messages=STORY, stop=stop, stream=True))
+        assert text == expected
