@@ -321,15 +321,15 @@ def test_logprobs_report_the_models_distribution() -> None:
         assert entry.logprob <= values[0]
 
 
-def test_top_k_one_through_the_body_is_greedy() -> None:
-    """top_k travels in the body (vLLM style): top_k=1 equals temperature 0."""
+@pytest.mark.parametrize("body", [{"top_k": 1}, {"min_p": 1.0}])
+def test_top_k_and_min_p_through_the_body_can_force_greedy(body: dict[str, Any]) -> None:
+    """top_k / min_p travel in the body (vLLM style): top_k=1 or min_p=1 equal temperature 0."""
     client = sdk(OfflineTransport())
     greedy = client.chat.completions.create(
         model="gpt-4o", messages=STORY, seed=1, temperature=0, max_tokens=30
     )
     top_one = client.chat.completions.create(
-        model="gpt-4o", messages=STORY, seed=2, temperature=1.5, max_tokens=30,
-        extra_body={"top_k": 1},
+        model="gpt-4o", messages=STORY, seed=2, temperature=1.5, max_tokens=30, extra_body=body
     )
     assert top_one.choices[0].message.content == greedy.choices[0].message.content
 
