@@ -306,7 +306,8 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 stepper = make_stepper(source, prompt_ids, encoding)
             try:
                 generations.append(generate(*stepper, encoding, chat.settings, rng))
-            except LLMPresetsError as exc:
+            except (LLMPresetsError, ValueError) as exc:
+                # A user's source misbehaved (or left nothing to sample): the server's fault.
                 raise WireError(500, str(exc), type="server_error") from exc
         return generations
 
