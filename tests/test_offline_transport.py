@@ -530,3 +530,29 @@ def test_stop_sequence_spanning_tokens_is_cut_whole() -> None:
         text, _, _, _ = collect(client.chat.completions.create(
             model="gpt-4o", messages=STORY, stop=stop, stream=True))
         assert text == expected
+
+
+def test_seeded_replies_are_the_same_in_a_fresh_process() -> None:
+    """Another process (another hash seed) gives the same seeded transport's replies."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import httpx2, openai\n"
+        "from llmpresets.offline import OfflineTransport\n"
+        "client = openai.OpenAI(api_key='x', base_url='http://offline.test/v1',\n"
+        "    http_client=httpx2.Client(transport=OfflineTransport(seed=21)))\n"
+        "for _ in range(3):\n"
+        "    print(client.chat.completions.create(model='gpt-4o', temperature=1.3,\n"
+        "        max_tokens=25, messages=[{'role': 'user', 'content': 'Tell me a story'}])\n"
+        "        .model_dump_json())\n"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        ).stdout
+        for hash_seed in ("1", "2")
+    ]
+    assert outputs[0] == outputs[1] and outputs[0].count("chatcmpl-") == 3
