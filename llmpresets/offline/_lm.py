@@ -64,7 +64,8 @@ DEFAULT_ORDER = 5
 _FORMAT = "llmpresets-ngram"
 _FORMAT_VERSION = 1
 _SECTION = re.compile(r"^###\s*([A-Za-z0-9_.-]+)\s*(?::(.*))?$")
-_CACHE_LIMIT = 2048
+_CACHE_LIMIT = 1024
+_PROMPT_CACHE_LIMIT = 256
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Weight of a section's header words against one occurrence in its text, for classification.
@@ -256,6 +257,7 @@ class NGramModel:
         self._classifier = self._build_classifier()
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
+        self._prompts: dict[tuple[int, ...], tuple[int, FloatArray | None]] = {}
         self._lock = threading.Lock()
 
     def _build_classifier(self) -> tuple[dict[int, int], FloatArray] | None:
@@ -370,8 +372,15 @@ class NGramModel:
         The returned function takes the *positions* (indices into :attr:`vocabulary`) of all
         the tokens generated so far and returns the next logits.
         """
-        section = self.section_for(prompt_ids)
-        boost = self._prompt_boost(prompt_ids)
+        key = tuple(prompt_ids)
+        reading = self._prompts.get(key)
+        if reading is None:
+            reading = (self.section_for(prompt_ids), self._prompt_boost(prompt_ids))
+            with self._lock:
+                if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
+                    self._prompts.clear()
+                self._prompts[key] = reading
+        section, boost = reading
 
         def step(generated_positions: Sequence[int]) -> FloatArray:
             return self._step(section, boost, generated_positions)

@@ -260,7 +260,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return count
 
     def _entropy(self, chat: ChatRequest) -> tuple[list[int], bool]:
-        digest = int.from_bytes(chat.digest, "big")
+        digest = int.from_bytes(chat.digest[:16], "big")
         if chat.seed is not None:
             return [0, chat.seed & _MASK64, digest], True
         if self.seed is not None:
