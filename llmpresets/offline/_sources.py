@@ -175,14 +175,15 @@ def next_token_distribution(
     prompt: str,
     model: str = "gpt-4o",
     *,
-    top: int = 10,
+    top: int | None = 10,
     config: PresetBook | None = None,
 ) -> list[tuple[str, float]]:
     """The offline model's first-token distribution for ``prompt`` as a user message.
 
     Returns ``(token text, probability)`` pairs, most likely first: the raw model distribution,
     before temperature or any filter (``llmpresets explain --prompt`` shows how a preset
-    reshapes it).
+    reshapes it). ``top=None`` returns every token of the model's support (the probabilities
+    then sum to 1, ready for :func:`llmpresets.sampling.probabilities` on their logs).
 
     >>> pairs = next_token_distribution("Write a Python function", top=3)
     >>> len(pairs), pairs[0][0]
@@ -199,7 +200,7 @@ def next_token_distribution(
     logits = step([])
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
-    order = np.argsort(-probabilities, kind="stable")[:top]
+    order = np.argsort(-probabilities, kind="stable")[:top]  # [:None] keeps all
     result = []
     for position in order:
         token = int(vocab[position]) if vocab is not None else int(position)
