@@ -1,0 +1,225 @@
+"""``llmpresets explain``: a preset's sampling steps pictured on a next-token distribution."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from llmpresets import sampling
+from llmpresets.cli import main
+
+CLASSIC = np.log([0.40, 0.25, 0.18, 0.10, 0.05, 0.02])
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["explain", *argv]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return captured.out
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_run(capsys, *argv, "--json"))
+    return data
+
+
+def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["explain", *argv]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+def _row(out: str, label: str) -> list[str]:
+    """Every row of the picture for a token label, in step order."""
+    return [line for line in out.splitlines() if line.startswith(f"{label} ")]
+
+
+def test_default_pictures_the_chat_preset_on_the_cat(capsys: pytest.CaptureFixture[str]) -> None:
+    """No arguments: the chat preset's steps on "The cat", with cuts, kept counts, entropy."""
+    out = _run(capsys, "--width", "80")
+    assert "Next token after 'The cat'" in out
+    assert "use case chat — Natural but focused conversation" in out
+    assert "settings: temperature 0.8, top_p 0.9" in out
+    titles = re.findall(r"^\d\. .*$", out, flags=re.MULTILINE)
+    assert titles == ["1. input (softmax at temperature 1)", "2. temperature 0.8", "3. top_p 0.9"]
+    assert "kept 4 of 6, cut 2; entropy 1.98 → 1.76 bits" in out
+    assert _row(out, "sat")[0].endswith("40.0%")
+    assert _row(out, "flew")[-1].endswith("0% ✗ cut")
+    assert "Sampling draws from 4 of 6 tokens; entropy 2.14 → 1.76 bits." in out
+
+
+def test_use_case_shows_description_and_recommended_ranges(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A use case brings its description, its recommended ranges and every step it turns on
+    (temperature 1 changes nothing, so it has no step)."""
+    out = _run(capsys, "--use-case", "creative", "--width", "100")
+    assert "use case creative — Stories and prose" in out
+    assert "recommended: temperature 0.7–1.2, top_p 0.9–0.95, min_p 0.02–0.1" in out
+    titles = re.findall(r"^\d\. .*$", out, flags=re.MULTILINE)
+    assert titles == ["1. input (softmax at temperature 1)", "2. top_p 0.95", "3. min_p 0.05"]
+
+
+def test_flags_override_the_preset_and_say_when_outside_its_range(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--temperature beats the preset's value, and a value outside its range is pointed out."""
+    out = _run(capsys, "-u", "creative", "--temperature", "1.5", "--width", "100")
+    assert "temperature 1.5 (outside the recommended 0.7–1.2), top_p 0.95, min_p 0.05" in out
+    assert "2. temperature 1.5" in out
+
+
+def test_off_values_switch_a_preset_filter_off(capsys: pytest.CaptureFixture[str]) -> None:
+    """--top-k 0 and --top-p 1 remove those steps; JSON shows them as null."""
+    data = _json(capsys, "-u", "code", "--top-k", "0", "--top-p", "1")
+    assert [step["name"] for step in data["steps"]] == ["input", "temperature"]
+    assert data["settings"] == {"temperature": 0.2, "top_k": None, "top_p": None, "min_p": None}
+
+
+def test_json_numbers_are_the_samplers(capsys: pytest.CaptureFixture[str]) -> None:
+    """--json gives each step's numbers, and the last step is sampling.probabilities exactly."""
+    data = _json(capsys, "-u", "chat")
+    assert data["tokens"] == ["sat", "walked", "jumped", "ran", "flew", "other"]
+    assert data["source"]["kind"] == "example"
+    last = data["steps"][-1]
+    expected = sampling.probabilities(CLASSIC, temperature=0.8, top_p=0.9)
+    assert last["probabilities"] == expected.tolist()
+    assert last["removed"] == ["flew", "other"]
+    assert [step["kept"] for step in data["steps"]] == [6, 6, 4]
+    assert data["steps"][0]["entropy_bits"] == pytest.approx(sampling.entropy(np.exp(CLASSIC)))
+    assert data["recommended"]["temperature"] == [0.7, 0.9]
+
+
+def test_probs_explains_your_own_distribution_normalising_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--probs gives the distribution; numbers not summing to 1 are normalised, with a note."""
+    out = _run(capsys, "--probs", "yes=6, no=3, maybe=1", "--top-p", "0.8", "--width", "60")
+    assert "note: the probabilities summed to 10; normalised to 1" in out
+    assert _row(out, "yes")[0].endswith("60.0%")
+    assert _row(out, "maybe")[-1].endswith("0% ✗ cut")
+    assert "settings: temperature 1, top_p 0.8" in out
+
+
+@pytest.mark.parametrize(
+    ("probs", "message"),
+    [
+        ("a=0.5,a=0.5", "'a' appears twice"),
+        ("a=x,b=1", "'x' is not a number"),
+        ("a=-1,b=1", "must be a positive number"),
+        ("a=0,b=1", "must be a positive number"),
+        ("a=inf,b=1", "must be a positive number"),
+        ("a,b=1", "expected NAME=NUMBER"),
+        ("=0.5", "expected NAME=NUMBER"),
+        (" , ", "no NAME=NUMBER items"),
+    ],
+)
+def test_bad_probs_is_a_usage_error(
+    probs: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed --probs exits 2 with a message saying what is wrong."""
+    err = _fails(capsys, "--probs", probs)
+    assert "--probs" in err and message in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+        (["--top-p", "0"], "--top-p must be in (0, 1]"),
+        (["--min-p", "-0.1"], "--min-p must be in [0, 1]"),
+        (["--temperature", "-1"], "--temperature must be >= 0"),
+        (["--top-k", "-3"], "--top-k must be a whole number >= 0"),
+        (["--top-k", "2.5"], "expected a whole number"),
+        (["--temperature", "nan"], "expected a finite number"),
+        (["--use-case", "nope"], "unknown use case 'nope'"),
+        (["--width", "30"], "--width must be at least 40"),
+        (["--model", "gpt-4o"], "--model only applies with --prompt"),
+        (["--probs", "a=1", "--prompt", "hi"], "not allowed with argument"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else " ".join(value),
+)
+def test_bad_options_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Out-of-range settings and conflicting options exit 2 with a clear message."""
+    assert message in _fails(capsys, *argv)
+
+
+def test_greedy_temperature_keeps_only_the_best_token(capsys: pytest.CaptureFixture[str]) -> None:
+    """--temperature 0 is greedy: the step says so and keeps one token."""
+    out = _run(capsys, "--temperature", "0", "--width", "80")
+    assert "2. temperature 0 (greedy)" in out
+    assert "Sampling draws from 1 of 6 tokens" in out
+
+
+def test_big_vocabulary_shows_twelve_rows_and_an_others_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Past 12 tokens the rest are summed in one "(N others)" row per step."""
+    probs = ",".join(f"t{i}={20 - i}" for i in range(20))
+    out = _run(capsys, "--probs", probs, "--top-k", "5", "--width", "80")
+    step = out.split("1. input")[1].split("2. top_k")[0]
+    rows = [line for line in step.splitlines() if "%" in line]
+    assert len(rows) == 13
+    assert rows[-1].startswith("(8 others)")
+    assert _row(out, "(8 others)")[-1].endswith("0% ✗ cut")
+
+
+@pytest.mark.parametrize("width", [40, 57, 120])
+def test_every_line_fits_the_width(width: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Down to 40 columns, nothing spills: headers wrap, labels shorten, bars shrink."""
+    probs = ",".join(f"a-rather-long-token-{i}={i + 1}" for i in range(15))
+    for argv in (["-u", "creative"], ["--probs", probs, "--min-p", "0.5"]):
+        out = _run(capsys, *argv, "--width", str(width))
+        assert max(len(line) for line in out.splitlines()) <= width
+
+
+def test_bars_are_sized_to_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --width the terminal's columns are used."""
+    for columns in (70, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        out = _run(capsys)
+        assert columns - 6 <= max(len(line) for line in out.splitlines()) <= columns
+
+
+def test_no_colour_when_output_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Piped or captured output carries no ANSI escape codes."""
+    assert not ANSI.search(_run(capsys, "-u", "creative"))
+
+
+def test_no_color_is_respected_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal the picture is coloured, unless NO_COLOR is set."""
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    coloured = _run(capsys, "--width", "60")
+    assert ANSI.search(coloured)
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = _run(capsys, "--width", "60")
+    assert not ANSI.search(plain)
+    assert plain == ANSI.sub("", coloured)
+
+
+def test_prompt_uses_the_offline_models_next_token_distribution(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--prompt pictures the offline model's first reply token, over its whole vocabulary."""
+    from llmpresets.offline import next_token_distribution
+
+    out = _run(capsys, "-u", "code", "--prompt", "Write a Python function", "--width", "80")
+    assert "First reply token to 'Write a Python function' (offline model, gpt-4o)" in out
+    assert _row(out, "def")
+    data = _json(capsys, "-u", "code", "--prompt", "Write a Python function")
+    pairs = next_token_distribution("Write a Python function", top=len(data["tokens"]))
+    assert data["steps"][0]["probabilities"][:3] == pytest.approx([p for _, p in pairs[:3]])
+    assert data["steps"][-1]["kept"] >= 1
