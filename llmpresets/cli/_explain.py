@@ -171,7 +171,7 @@ def _classic() -> _Distribution:
 def _from_prompt(prompt: str, model: str, book: PresetBook) -> _Distribution:
     from ..offline import next_token_distribution
 
-    pairs = next_token_distribution(prompt, model, top=1 << 30, config=book)
+    pairs = next_token_distribution(prompt, model, top=None, config=book)
     pairs = [(token, probability) for token, probability in pairs if probability > 0]
     if not pairs:
         raise CommandError(f"the offline model gave no next token for {prompt!r}")
