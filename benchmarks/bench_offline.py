@@ -124,8 +124,13 @@ def tokens_per_second() -> bool:
 
     def call(index: int) -> object:
         reply = offline.chat.completions.create(
-            model="gpt-4o", messages=MESSAGES, seed=index, temperature=0.8, top_p=0.9,
-            max_tokens=256, extra_body={"ignore_eos": True},
+            model="gpt-4o",
+            messages=MESSAGES,
+            seed=index,
+            temperature=0.8,
+            top_p=0.9,
+            max_tokens=256,
+            extra_body={"ignore_eos": True},
         )
         assert reply.usage is not None
         counted.append(reply.usage.completion_tokens)
@@ -137,13 +142,12 @@ def tokens_per_second() -> bool:
     rate = 256 / per_call
 
     model = default_language_model()
-    step = make_stepper(model, model.encoding.encode("Tell me a story about a dragon."),
-                        model.encoding)
-    loop_settings = SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=256,
-                                     ignore_eos=True)
+    step = make_stepper(
+        model, model.encoding.encode("Tell me a story about a dragon."), model.encoding
+    )
+    loop_settings = SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=256, ignore_eos=True)
     loop = best_of(
-        lambda index: generate(*step, model.encoding, loop_settings,
-                               np.random.default_rng(index)),
+        lambda index: generate(*step, model.encoding, loop_settings, np.random.default_rng(index)),
         20,
     )
     print("2. 256-token completions (temperature 0.8, top_p 0.9)")

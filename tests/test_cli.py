@@ -50,8 +50,11 @@ def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_output_pipes_into_a_closed_reader() -> None:
     """`llmpresets schema | head -1` ends quietly: no BrokenPipeError traceback."""
-    producer = subprocess.Popen([sys.executable, "-m", "llmpresets", "schema"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "llmpresets", "schema"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert producer.stdout is not None
     producer.stdout.readline()
     producer.stdout.close()

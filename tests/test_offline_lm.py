@@ -51,9 +51,7 @@ def replies(use_case: str, seeds: range) -> list[str]:
 
 
 def distinct_bigram_ratio(texts: list[str]) -> float:
-    bigrams = [
-        pair for text in texts for pair in zip(text.split(), text.split()[1:], strict=False)
-    ]
+    bigrams = [pair for text in texts for pair in zip(text.split(), text.split()[1:], strict=False)]
     return len(set(bigrams)) / len(bigrams)
 
 
@@ -68,8 +66,9 @@ def test_code_preset_is_near_deterministic_and_brainstorm_diverse() -> None:
 
 def test_distinct_bigram_ratio_rises_from_code_to_brainstorm() -> None:
     """The presets, hotter from code to brainstorm, give ever more varied text."""
-    ratios = [distinct_bigram_ratio(replies(name, range(8))) for name in ("code", "chat",
-                                                                           "brainstorm")]
+    ratios = [
+        distinct_bigram_ratio(replies(name, range(8))) for name in ("code", "chat", "brainstorm")
+    ]
     assert ratios == sorted(ratios) and ratios[0] < ratios[-1]
 
 
@@ -113,13 +112,20 @@ def test_temperature_visibly_changes_the_output() -> None:
     client = sdk(OfflineTransport())
 
     def distinct(temperature: float) -> int:
-        return len({
-            client.chat.completions.create(
-                model="gpt-4o", messages=PROMPT, seed=seed, temperature=temperature,
-                max_tokens=6,
-            ).choices[0].message.content
-            for seed in range(10)
-        })
+        return len(
+            {
+                client.chat.completions.create(
+                    model="gpt-4o",
+                    messages=PROMPT,
+                    seed=seed,
+                    temperature=temperature,
+                    max_tokens=6,
+                )
+                .choices[0]
+                .message.content
+                for seed in range(10)
+            }
+        )
 
     assert distinct(0.1) < distinct(1.5)
 
@@ -171,13 +177,17 @@ def test_saved_model_loads_back_identically(tmp_path: Path, suffix: str) -> None
     [
         ("bad.json", "{not json"),
         ("other.json", '{"format": "something-else"}'),
-        ("ids.json", '{"format": "llmpresets-ngram", "version": 1, "encoding": "o200k_base", '
-                     '"order": 3, "sections": [{"name": "a"}], "documents": [[["x"]]]}'),
+        (
+            "ids.json",
+            '{"format": "llmpresets-ngram", "version": 1, "encoding": "o200k_base", '
+            '"order": 3, "sections": [{"name": "a"}], "documents": [[["x"]]]}',
+        ),
         ("bad.npz", "not a zip archive"),
     ],
 )
-def test_bad_model_file_is_a_config_error_naming_it(tmp_path: Path, name: str,
-                                                    content: str) -> None:
+def test_bad_model_file_is_a_config_error_naming_it(
+    tmp_path: Path, name: str, content: str
+) -> None:
     """Loading a file that is not a model raises ConfigError with the file's path."""
     path = tmp_path / name
     path.write_text(content)

@@ -120,8 +120,10 @@ def test_scripted_logprobs_come_from_the_table() -> None:
     assert content is not None
     assert math.isclose(content[0].logprob, math.log(0.7))
     assert math.isclose(sum(entry.logprob for entry in content), math.log(0.7))
-    first = [get_encoding("o200k_base").decode([ids[0]]) for ids in
-             (get_encoding("o200k_base").encode(text) for text in ("Sunglasses.", "A hat."))]
+    first = [
+        get_encoding("o200k_base").decode([ids[0]])
+        for ids in (get_encoding("o200k_base").encode(text) for text in ("Sunglasses.", "A hat."))
+    ]
     assert [top.token for top in content[0].top_logprobs] == first
     assert math.isclose(content[0].top_logprobs[1].logprob, math.log(0.3))
 
@@ -169,8 +171,7 @@ def test_config_scripted_rules_are_the_default(tmp_path: Path) -> None:
     ("text", "line", "field", "fragment"),
     [
         (
-            "scripted:\n  - match: wear\n    completions:\n"
-            "      - {text: A., probability: 1.5}\n",
+            "scripted:\n  - match: wear\n    completions:\n      - {text: A., probability: 1.5}\n",
             4,
             "scripted.0.completions.0.probability",
             "allowed: 0 < probability ≤ 1",

@@ -53,8 +53,10 @@ def raw(transport: OfflineTransport) -> httpx2.Client:
 def collect(stream: Any) -> tuple[str, str | None, Any, list[Any]]:
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    finish = next((c.choices[0].finish_reason for c in chunks if c.choices and
-                   c.choices[0].finish_reason), None)
+    finish = next(
+        (c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason),
+        None,
+    )
     usage = next((c.usage for c in chunks if c.usage is not None), None)
     return text, finish, usage, chunks
 
@@ -113,8 +115,14 @@ def test_stream_joins_to_the_plain_reply_with_the_same_usage() -> None:
 
 def test_stream_events_follow_the_sse_protocol() -> None:
     """SSE lines end in [DONE]; with include_usage every chunk has usage null but the last."""
-    body = {"model": "gpt-4o", "messages": STORY, "seed": 1, "max_tokens": 5, "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": "gpt-4o",
+        "messages": STORY,
+        "seed": 1,
+        "max_tokens": 5,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     response = raw(OfflineTransport()).post("/chat/completions", json=body)
     assert response.headers["content-type"].startswith("text/event-stream")
     events = [line for line in response.text.split("\n\n") if line]
@@ -131,8 +139,11 @@ def test_stream_without_include_usage_has_no_usage_field() -> None:
     """Without stream_options.include_usage no chunk carries a usage key."""
     body = {"model": "gpt-4o", "messages": STORY, "seed": 1, "max_tokens": 5, "stream": True}
     response = raw(OfflineTransport()).post("/chat/completions", json=body)
-    chunks = [json.loads(e.removeprefix("data: ")) for e in response.text.split("\n\n")
-              if e and e != "data: [DONE]"]
+    chunks = [
+        json.loads(e.removeprefix("data: "))
+        for e in response.text.split("\n\n")
+        if e and e != "data: [DONE]"
+    ]
     assert all("usage" not in chunk for chunk in chunks)
 
 
@@ -173,7 +184,9 @@ def test_seeded_transport_repeats_its_sequence() -> None:
         return [
             client.chat.completions.create(
                 model="gpt-4o", messages=STORY, temperature=1.2, max_tokens=20
-            ).choices[0].message.content
+            )
+            .choices[0]
+            .message.content
             for _ in range(4)
         ]
 
@@ -207,9 +220,14 @@ def test_concurrent_threads_get_the_sequential_results() -> None:
     seeds = list(range(16))
 
     def ask(seed: int) -> str | None:
-        return sdk(transport).chat.completions.create(
-            model="gpt-4o", messages=STORY, seed=seed, temperature=1.1, max_tokens=40
-        ).choices[0].message.content
+        return (
+            sdk(transport)
+            .chat.completions.create(
+                model="gpt-4o", messages=STORY, seed=seed, temperature=1.1, max_tokens=40
+            )
+            .choices[0]
+            .message.content
+        )
 
     sequential = [ask(seed) for seed in seeds]
     concurrent: dict[int, str | None] = {}
@@ -275,7 +293,10 @@ def test_reply_ends_by_itself_before_the_cap() -> None:
 def test_ignore_eos_runs_to_the_cap() -> None:
     """vLLM's ignore_eos (through extra_body) makes the reply run to max_tokens."""
     reply = sdk(OfflineTransport(seed=0)).chat.completions.create(
-        model="gpt-4o", messages=CODE, temperature=0, max_tokens=300,
+        model="gpt-4o",
+        messages=CODE,
+        temperature=0,
+        max_tokens=300,
         extra_body={"ignore_eos": True},
     )
     assert reply.choices[0].finish_reason == "length"
@@ -295,9 +316,9 @@ def test_stop_sequence_cuts_the_text_plain_and_streamed() -> None:
     cut = client.chat.completions.create(**params, stop=[stop, "zzz-never"])
     assert cut.choices[0].message.content == full[: full.index(stop)]
     assert cut.choices[0].finish_reason == "stop"
-    text, finish, _, _ = collect(client.chat.completions.create(**params, stop=[stop,
-                                                                               "zzz-never"],
-                                                               stream=True))
+    text, finish, _, _ = collect(
+        client.chat.completions.create(**params, stop=[stop, "zzz-never"], stream=True)
+    )
     assert (text, finish) == (cut.choices[0].message.content, "stop")
 
 
@@ -340,8 +361,14 @@ def test_frequency_penalty_reduces_repetition() -> None:
 
     def distinct_ratio(penalty: float) -> float:
         reply = client.chat.completions.create(
-            model="gpt-4o", messages=STORY, seed=0, temperature=0, max_tokens=150,
-            frequency_penalty=penalty, logprobs=True, extra_body={"ignore_eos": True},
+            model="gpt-4o",
+            messages=STORY,
+            seed=0,
+            temperature=0,
+            max_tokens=150,
+            frequency_penalty=penalty,
+            logprobs=True,
+            extra_body={"ignore_eos": True},
         )
         tokens = [entry.token for entry in reply.choices[0].logprobs.content or []]  # type: ignore[union-attr]
         return len(set(tokens)) / len(tokens)
@@ -376,8 +403,9 @@ def test_callable_source_sees_prompt_and_decides() -> None:
 def test_broken_source_is_a_500_that_is_not_retried() -> None:
     """A source returning the wrong shape gives a 500 server_error at once (no retry loop)."""
     transport = OfflineTransport(source=lambda context: np.zeros((2, 2)))
-    client = openai.OpenAI(api_key="x", base_url=BASE_URL,
-                           http_client=httpx2.Client(transport=transport))
+    client = openai.OpenAI(
+        api_key="x", base_url=BASE_URL, http_client=httpx2.Client(transport=transport)
+    )
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="gpt-4o", messages=STORY)
     assert caught.value.body["type"] == "server_error"  # type: ignore[index]
@@ -425,15 +453,19 @@ def test_invalid_request_is_a_400_in_the_api_shape(
     params = {"model": "gpt-4o", "messages": STORY, **extra}
     status, body = error_of(lambda: client.chat.completions.create(**params))
     assert (status, body["type"], body["param"], body["code"]) == (
-        400, "invalid_request_error", param, code
+        400,
+        "invalid_request_error",
+        param,
+        code,
     )
 
 
 def test_reasoning_model_rejects_temperature_like_the_api() -> None:
     """o3-mini takes only the default temperature: 400 unsupported_value."""
     client = sdk(OfflineTransport())
-    status, body = error_of(lambda: client.chat.completions.create(
-        model="o3-mini", messages=STORY, temperature=0.2))
+    status, body = error_of(
+        lambda: client.chat.completions.create(model="o3-mini", messages=STORY, temperature=0.2)
+    )
     assert (status, body["param"], body["code"]) == (400, "temperature", "unsupported_value")
     ok = client.chat.completions.create(model="o3-mini", messages=STORY, max_completion_tokens=5)
     assert ok.choices[0].message.content is not None
@@ -442,8 +474,9 @@ def test_reasoning_model_rejects_temperature_like_the_api() -> None:
 def test_prompt_over_the_context_window_is_context_length_exceeded() -> None:
     """gpt-4's 8,192-token window: a longer request is 400 context_length_exceeded."""
     long = user("word " * 9000)
-    status, body = error_of(lambda: sdk(OfflineTransport()).chat.completions.create(
-        model="gpt-4", messages=long))
+    status, body = error_of(
+        lambda: sdk(OfflineTransport()).chat.completions.create(model="gpt-4", messages=long)
+    )
     assert (status, body["code"]) == (400, "context_length_exceeded")
 
 
@@ -463,19 +496,28 @@ def test_unknown_path_is_a_404_and_wrong_method_a_405() -> None:
     client = raw(OfflineTransport())
     response = client.post("/foo", json={})
     assert response.status_code == 404
-    assert response.json() == {"error": {"message": "Invalid URL (POST /v1/foo)",
-                                         "type": "invalid_request_error", "param": None,
-                                         "code": None}}
+    assert response.json() == {
+        "error": {
+            "message": "Invalid URL (POST /v1/foo)",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
     assert client.get("/chat/completions").status_code == 405
 
 
 def test_strict_models_answer_404_model_not_found() -> None:
     """With strict models an unknown model is 404 model_not_found; without, it is answered."""
-    status, body = error_of(lambda: sdk(OfflineTransport(strict_models=True))
-                            .chat.completions.create(model="gpt-9", messages=STORY))
+    status, body = error_of(
+        lambda: sdk(OfflineTransport(strict_models=True)).chat.completions.create(
+            model="gpt-9", messages=STORY
+        )
+    )
     assert (status, body["code"]) == (404, "model_not_found")
     reply = sdk(OfflineTransport()).chat.completions.create(
-        model="gpt-9", messages=STORY, max_tokens=3)
+        model="gpt-9", messages=STORY, max_tokens=3
+    )
     assert reply.model == "gpt-9"
 
 
@@ -484,8 +526,9 @@ def test_strict_models_default_comes_from_the_config(tmp_path: Any) -> None:
     config = tmp_path / "presets.yaml"
     config.write_text("offline:\n  strict_models: true\n")
     transport = OfflineTransport(config=load_presets(config))
-    status, _ = error_of(lambda: sdk(transport).chat.completions.create(
-        model="my-model", messages=STORY))
+    status, _ = error_of(
+        lambda: sdk(transport).chat.completions.create(model="my-model", messages=STORY)
+    )
     assert status == 404
 
 
@@ -512,8 +555,9 @@ def test_characters_split_across_tokens_stream_whole() -> None:
     client = sdk(OfflineTransport(source=scripted_source(text)))
     plain = client.chat.completions.create(model="gpt-4o", messages=STORY, seed=0)
     assert plain.choices[0].message.content == text
-    _, _, _, chunks = collect(client.chat.completions.create(
-        model="gpt-4o", messages=STORY, seed=0, stream=True))
+    _, _, _, chunks = collect(
+        client.chat.completions.create(model="gpt-4o", messages=STORY, seed=0, stream=True)
+    )
     pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
     assert "".join(pieces) == text
     assert not any("\ufffd" in piece for piece in pieces)
@@ -526,9 +570,12 @@ def test_stop_sequence_spanning_tokens_is_cut_whole() -> None:
         reply = client.chat.completions.create(model="gpt-4o", messages=STORY, stop=stop)
         expected = "alpha beta gamma delta".split(stop)[0]
         assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == (
-            expected, "stop")
-        text, _, _, _ = collect(client.chat.completions.create(
-            model="gpt-4o", messages=STORY, stop=stop, stream=True))
+            expected,
+            "stop",
+        )
+        text, _, _, _ = collect(
+            client.chat.completions.create(model="gpt-4o", messages=STORY, stop=stop, stream=True)
+        )
         assert text == expected
 
 
@@ -550,7 +597,10 @@ def test_seeded_replies_are_the_same_in_a_fresh_process() -> None:
     )
     outputs = [
         subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
         ).stdout
         for hash_seed in ("1", "2")

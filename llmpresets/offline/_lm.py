@@ -354,9 +354,7 @@ class NGramModel:
         boost[positions] = PROMPT_BOOST
         return boost
 
-    def _step(
-        self, section: int, boost: FloatArray | None, generated: Sequence[int]
-    ) -> FloatArray:
+    def _step(self, section: int, boost: FloatArray | None, generated: Sequence[int]) -> FloatArray:
         logits = self._logits(section, generated)
         if boost is None or len(generated) >= self.order - 1:
             return logits

@@ -231,9 +231,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         from .._tokens import count_message_tokens
 
         try:
-            count = count_message_tokens(
-                chat.messages, chat.model, chat.tools, config=self.config
-            )
+            count = count_message_tokens(chat.messages, chat.model, chat.tools, config=self.config)
         except (ValueError, TypeError) as exc:  # MessageFormatError is both
             raise WireError(400, f"Invalid 'messages': {exc}", param="messages") from None
         window = spec.context_window
@@ -281,9 +279,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def _source(self, model: str) -> NextTokenSource:
         return self.source if self.source is not None else source_for_model(self.config, model)
 
-    def _generate(
-        self, chat: ChatRequest, spec: ModelSpec, entropy: list[int]
-    ) -> list[Generation]:
+    def _generate(self, chat: ChatRequest, spec: ModelSpec, entropy: list[int]) -> list[Generation]:
         from .._encodings import get_encoding
 
         source = self._source(chat.model)
@@ -297,9 +293,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             if table is not None:
                 candidate = choose_scripted(table, chat.settings, rng)
                 if not table.falls_through(candidate):
-                    generations.append(
-                        generate_scripted(table, candidate, encoding, chat.settings)
-                    )
+                    generations.append(generate_scripted(table, candidate, encoding, chat.settings))
                     continue
             if stepper is None:
                 prompt_ids = encoding.encode_ordinary(render_prompt(chat.messages))
@@ -327,4 +321,3 @@ def _model_not_found(model: str) -> WireError:
         f"The model `{model}` does not exist or you do not have access to it.",
         code="model_not_found",
     )
-

@@ -39,8 +39,17 @@ _PARSE_ERROR = (
 )
 # Parameters a model's ``accepts`` list governs on OpenAI's API (top_k / min_p are always
 # accepted here: the offline backend answers for vLLM-style servers too).
-_GOVERNED = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "logprobs",
-             "top_logprobs", "seed", "stop", "n")
+_GOVERNED = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "logprobs",
+    "top_logprobs",
+    "seed",
+    "stop",
+    "n",
+)
 
 
 class WireError(Exception):
@@ -126,8 +135,10 @@ def _number(
     if value is None:
         return None
     kind = "integer" if integer else "decimal"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        integer and not (isinstance(value, int) or float(value).is_integer())
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integer and not (isinstance(value, int) or float(value).is_integer()))
     ):
         raise _bad_type(name, "an integer" if integer else "a decimal", value)
     if not math.isfinite(value):
@@ -370,8 +381,20 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
 # reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
 # the n=1 reply, and streaming changes nothing.
 _NOT_SHAPING = frozenset(
-    {"stream", "stream_options", "stop", "max_tokens", "max_completion_tokens", "n",
-     "logprobs", "top_logprobs", "user", "metadata", "store", "service_tier"}
+    {
+        "stream",
+        "stream_options",
+        "stop",
+        "max_tokens",
+        "max_completion_tokens",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+    }
 )
 
 
