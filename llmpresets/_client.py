@@ -44,6 +44,9 @@ __all__ = ["AsyncChatStream", "AsyncClient", "ChatResult", "ChatStream", "Client
 
 log = logging.getLogger("llmpresets")
 
+# A PresetBook, or the path(s) of presets files to layer over the defaults.
+ConfigSource = PresetBook | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 _OUTPUT_KEYS = ("max_tokens", "max_completion_tokens")
@@ -234,7 +237,7 @@ class _BaseClient:
         model: str | None,
         offline: bool | None,
         seed: int | None,
-        config: PresetBook | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+        config: ConfigSource,
         unsupported_params: Policy | None,
         openai_kwargs: dict[str, Any],
     ) -> tuple[bool, str]:
@@ -331,11 +334,7 @@ class Client(_BaseClient):
         model: str | None = None,
         offline: bool | None = None,
         seed: int | None = None,
-        config: PresetBook
-        | str
-        | os.PathLike[str]
-        | Sequence[str | os.PathLike[str]]
-        | None = None,
+        config: ConfigSource = None,
         *,
         transport: httpx2.BaseTransport | None = None,
         unsupported_params: Policy | None = None,
@@ -482,11 +481,7 @@ class AsyncClient(_BaseClient):
         model: str | None = None,
         offline: bool | None = None,
         seed: int | None = None,
-        config: PresetBook
-        | str
-        | os.PathLike[str]
-        | Sequence[str | os.PathLike[str]]
-        | None = None,
+        config: ConfigSource = None,
         *,
         transport: httpx2.AsyncBaseTransport | None = None,
         unsupported_params: Policy | None = None,

@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._models import SamplingParameter
 from ._generate import Generation, SamplingSettings
 
 if TYPE_CHECKING:
@@ -39,16 +41,8 @@ _PARSE_ERROR = (
 )
 # Parameters a model's ``accepts`` list governs on OpenAI's API (top_k / min_p are always
 # accepted here: the offline backend answers for vLLM-style servers too).
-_GOVERNED = (
-    "temperature",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "logprobs",
-    "top_logprobs",
-    "seed",
-    "stop",
-    "n",
+_GOVERNED = tuple(
+    name for name in typing.get_args(SamplingParameter) if name not in ("top_k", "min_p")
 )
 
 
