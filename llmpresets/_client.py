@@ -277,6 +277,19 @@ class _BaseClient:
             return OfflineTransport(seed=self.seed, config=self.config)
         return None
 
+    def _send_extras(self, params: dict[str, Any], use_case: str) -> dict[str, Any]:
+        """``params`` plus, offline only, a header naming the use case for the local model.
+
+        The header steers which style of text the offline language model writes (code for
+        ``code``); it is never sent to a real API.
+        """
+        if not self.offline:
+            return params
+        from .offline._sources import USE_CASE_HEADER
+
+        headers = {**(params.get("extra_headers") or {}), USE_CASE_HEADER: use_case}
+        return {**params, "extra_headers": headers}
+
     def _base_url(self) -> str:
         return str(self._openai_base_url)
 
@@ -366,7 +379,9 @@ class Client(_BaseClient):
         # Frames up to the user's line: _prepare, _chat, chat/complete, caller.
         message_list, params, budget = self._prepare(messages, use_case, overrides, 4)
         try:
-            response = self.openai.chat.completions.create(messages=message_list, **params)
+            response = self.openai.chat.completions.create(
+                messages=message_list, **self._send_extras(params, use_case)
+            )
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc
         return _result(response, params, budget)
@@ -382,7 +397,7 @@ class Client(_BaseClient):
         message_list, params, budget = self._prepare(messages, use_case, overrides, 3)
         try:
             sdk_stream = self.openai.chat.completions.create(
-                messages=message_list, stream=True, **params
+                messages=message_list, stream=True, **self._send_extras(params, use_case)
             )
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc
@@ -511,7 +526,9 @@ class AsyncClient(_BaseClient):
     ) -> ChatResult:
         message_list, params, budget = self._prepare(messages, use_case, overrides, 4)
         try:
-            response = await self.openai.chat.completions.create(messages=message_list, **params)
+            response = await self.openai.chat.completions.create(
+                messages=message_list, **self._send_extras(params, use_case)
+            )
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc
         return _result(response, params, budget)
@@ -524,7 +541,7 @@ class AsyncClient(_BaseClient):
         message_list, params, budget = self._prepare(messages, use_case, overrides, 3)
         try:
             sdk_stream = await self.openai.chat.completions.create(
-                messages=message_list, stream=True, **params
+                messages=message_list, stream=True, **self._send_extras(params, use_case)
             )
         except _TRANSLATED as exc:
             raise _translate(exc, self._secret) from exc

@@ -180,3 +180,20 @@ def test_warnings_name_the_callers_line() -> None:
     with pytest.warns(UserWarning, match="my-unlisted-model") as record:
         client.complete("hi", use_case="code")
     assert record and all(w.filename == __file__ for w in record)
+
+
+def test_use_case_header_is_sent_offline_only() -> None:
+    """Online requests carry no llmpresets header; offline ones name the use case."""
+    seen: list[str | None] = []
+
+    class HeaderRecorder(Recorder):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            seen.append(request.headers.get("x-llmpresets-use-case"))
+            return super().handle_request(request)
+
+    Client(api_key=KEY, transport=HeaderRecorder(), unsupported_params="silent").complete(
+        "hi", use_case="code"
+    )
+    offline = Client(offline=True, transport=HeaderRecorder(), unsupported_params="silent")
+    offline.complete("hi", use_case="code")
+    assert seen == [None, "code"]

@@ -15,6 +15,7 @@ function of the *positions* generated so far (a fast path the n-gram model uses)
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .._presets import PresetBook
 
 __all__ = [
+    "USE_CASE_HEADER",
     "CallableSource",
     "NextTokenSource",
     "as_source",
@@ -41,6 +43,9 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 Stepper = Callable[[Sequence[int]], FloatArray]
+
+# The Client tells the offline backend which use case a request is for; real APIs never see it.
+USE_CASE_HEADER = "x-llmpresets-use-case"
 
 
 @runtime_checkable
@@ -134,14 +139,23 @@ class SourceError(APIError):
 
 
 def make_stepper(
-    source: NextTokenSource, prompt_ids: Sequence[int], encoding: tiktoken.Encoding
+    source: NextTokenSource,
+    prompt_ids: Sequence[int],
+    encoding: tiktoken.Encoding,
+    *,
+    style: str | None = None,
 ) -> tuple[Stepper, NDArray[np.int64] | None]:
-    """A function from generated positions to checked logits, and the position -> id map."""
+    """A function from generated positions to checked logits, and the position -> id map.
+
+    ``style`` is the use case the Client sent (header ``x-llmpresets-use-case``); a source whose
+    ``bind`` takes a ``style`` keyword (the n-gram model) uses it to choose its section.
+    """
     vocabulary = getattr(source, "vocabulary", None)
     vocab = None if vocabulary is None else np.asarray(vocabulary, dtype=np.int64)
     bind = getattr(source, "bind", None)
     if callable(bind):
-        bound: Stepper = bind(prompt_ids)
+        takes_style = "style" in inspect.signature(bind).parameters
+        bound: Stepper = bind(prompt_ids, style=style) if takes_style else bind(prompt_ids)
         return bound, vocab
     context = [*prompt_ids, end_of_prompt(encoding)]
     fixed = len(context)

@@ -42,6 +42,7 @@ from .._errors import LLMPresetsError
 from ._generate import Generation, choose_scripted, generate, generate_scripted
 from ._scripted import ScriptedTable, find_rule, load_scripted
 from ._sources import (
+    USE_CASE_HEADER,
     NextTokenSource,
     as_source,
     last_user_text,
@@ -157,7 +158,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             if tail.endswith("/chat/completions") or tail == "chat/completions":
                 if method != "POST":
                     raise WireError(405, f"Invalid method for URL ({method} {path})")
-                return self._chat(request.content)
+                return self._chat(request.content, request.headers.get(USE_CASE_HEADER))
             if tail.endswith("/models") and method == "GET":
                 return self._json(200, self._model_list())
             models_at = tail.rfind("/models/")
@@ -209,12 +210,12 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
     # ------------------------------------------------------------------ chat completions
 
-    def _chat(self, content: bytes) -> httpx2.Response:
+    def _chat(self, content: bytes, use_case: str | None = None) -> httpx2.Response:
         chat = parse_request(parse_body(content), self._spec)
         spec = self.config.model(chat.model)
         prompt_tokens = self._prompt_tokens(chat, spec)
         entropy, reproducible = self._entropy(chat)
-        generations = self._generate(chat, spec, entropy)
+        generations = self._generate(chat, spec, entropy, use_case)
         usage = Usage(prompt_tokens, sum(g.completion_tokens for g in generations))
         identity = self._identity(entropy, reproducible)
         if chat.stream:
@@ -279,7 +280,9 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def _source(self, model: str) -> NextTokenSource:
         return self.source if self.source is not None else source_for_model(self.config, model)
 
-    def _generate(self, chat: ChatRequest, spec: ModelSpec, entropy: list[int]) -> list[Generation]:
+    def _generate(
+        self, chat: ChatRequest, spec: ModelSpec, entropy: list[int], use_case: str | None = None
+    ) -> list[Generation]:
         from .._encodings import get_encoding
 
         source = self._source(chat.model)
@@ -297,7 +300,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                     continue
             if stepper is None:
                 prompt_ids = encoding.encode_ordinary(render_prompt(chat.messages))
-                stepper = make_stepper(source, prompt_ids, encoding)
+                stepper = make_stepper(source, prompt_ids, encoding, style=use_case)
             try:
                 generations.append(generate(*stepper, encoding, chat.settings, rng))
             except (LLMPresetsError, ValueError) as exc:
