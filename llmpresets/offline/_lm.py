@@ -259,6 +259,7 @@ class NGramModel:
                 (counts + types * self._global_unigram) / (counts.sum() + types)
             )
         self._classifier = self._build_classifier()
+        self._stem_index = self._build_stems()
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._prompts: dict[tuple[object, ...], tuple[int, FloatArray | None]] = {}
@@ -370,9 +371,9 @@ class NGramModel:
             word
             for word in re.findall(r"[a-z]{4,}", self.encoding.decode(list(prompt_ids)).lower())
         }
-        if words:
-            for position, stem in self._stems():
-                if any(word.startswith(stem) or stem.startswith(word) for word in words):
+        for word in words:
+            for position, stem in self._stem_index.get(word[:4], ()):
+                if word.startswith(stem) or stem.startswith(word):
                     positions.add(position)
         positions.discard(self._eot_position)
         if not positions:
@@ -381,19 +382,14 @@ class NGramModel:
         boost[sorted(positions)] = PROMPT_BOOST
         return boost
 
-    def _stems(self) -> list[tuple[int, str]]:
-        """(position, lower-case word) for every vocabulary token that is a word of 4+ letters."""
-        stems = self.__dict__.get("_stem_list")
-        if stems is None:
-            stems = []
-            for position, token in enumerate(self.vocabulary):
-                text = self.encoding.decode_single_token_bytes(int(token)).decode(
-                    "utf-8", "replace"
-                )
-                word = text.strip(" _\n\t").lower()
-                if len(word) >= 4 and word.isalpha():
-                    stems.append((position, word))
-            self.__dict__["_stem_list"] = stems
+    def _build_stems(self) -> dict[str, list[tuple[int, str]]]:
+        """Vocabulary words of 4+ letters as (position, lower-case word), by their first 4."""
+        stems: dict[str, list[tuple[int, str]]] = {}
+        for position, token in enumerate(self.vocabulary):
+            raw = self.encoding.decode_single_token_bytes(int(token))
+            word = raw.decode("utf-8", "replace").strip(" _\n\t").lower()
+            if len(word) >= 4 and word.isalpha():
+                stems.setdefault(word[:4], []).append((position, word))
         return stems
 
     def _step(self, section: int, boost: FloatArray | None, generated: Sequence[int]) -> FloatArray:
