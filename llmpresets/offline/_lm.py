@@ -20,9 +20,11 @@ non-zero probability after every context: the tail is real, so temperature and t
 change what is sampled.
 
 Which section answers a request is decided once per request from the prompt (a naive Bayes
-classifier over lower-cased prompt tokens, fed by each section's text and its header words);
-generation then starts at a document start of that section. While the history still reaches
-back to that start (the first ``order - 1`` tokens), tokens that occur in the prompt are
+classifier over lower-cased prompt tokens, fed by each section's text and its header words),
+with the request's use case, when the Client sends it, as a prior of :data:`STYLE_PRIOR` nats
+for its section; generation then starts at a document start of that section. While the history
+still reaches back to that start (the first ``order - 1`` tokens), tokens that occur in the
+prompt, or whose word shares a stem with a prompt word ("reverses" / "reverse"), are
 :data:`PROMPT_BOOST` times likelier (then renormalised), so "the largest item" opens
 ``def largest`` rather than another function. Exact ties between counts are broken by a
 1e-9 nudge towards the lower token id, as a real model's logits never tie.
