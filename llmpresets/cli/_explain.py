@@ -168,10 +168,12 @@ def _classic() -> _Distribution:
     )
 
 
-def _from_prompt(prompt: str, model: str, book: PresetBook) -> _Distribution:
+def _from_prompt(
+    prompt: str, model: str, book: PresetBook, use_case: str | None
+) -> _Distribution:
     from ..offline import next_token_distribution
 
-    pairs = next_token_distribution(prompt, model, top=None, config=book)
+    pairs = next_token_distribution(prompt, model, top=None, config=book, use_case=use_case)
     pairs = [(token, probability) for token, probability in pairs if probability > 0]
     if not pairs:
         raise CommandError(f"the offline model gave no next token for {prompt!r}")
@@ -250,7 +252,7 @@ def _explain(args: argparse.Namespace) -> int:
         distribution = _parse_probs(args.probs)
     elif args.prompt is not None:
         model = args.model or book.settings.default_model
-        distribution = _from_prompt(args.prompt, model, book)
+        distribution = _from_prompt(args.prompt, model, book, args.use_case)
     else:
         distribution = _classic()
     logits = np.log(np.asarray(distribution.probabilities, dtype=np.float64))

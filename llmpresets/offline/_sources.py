@@ -189,6 +189,7 @@ def next_token_distribution(
     *,
     top: int | None = 10,
     config: PresetBook | None = None,
+    use_case: str | None = None,
 ) -> list[tuple[str, float]]:
     """The offline model's first-token distribution for ``prompt`` as a user message.
 
@@ -196,6 +197,7 @@ def next_token_distribution(
     before temperature or any filter (``llmpresets explain --prompt`` shows how a preset
     reshapes it). ``top=None`` returns every token of the model's support (the probabilities
     then sum to 1, ready for :func:`llmpresets.sampling.probabilities` on their logs).
+    ``use_case`` steers the model's style as the Client's requests do.
 
     >>> pairs = next_token_distribution("Write a Python function", top=3)
     >>> len(pairs), pairs[0][0]
@@ -208,7 +210,7 @@ def next_token_distribution(
     source = source_for_model(book, model)
     encoding = get_encoding(getattr(source, "encoding_name", None) or book.model(model).encoding)
     prompt_ids = encoding.encode_ordinary(render_prompt([{"role": "user", "content": prompt}]))
-    step, vocab = make_stepper(source, prompt_ids, encoding)
+    step, vocab = make_stepper(source, prompt_ids, encoding, style=use_case)
     logits = step([])
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
