@@ -9,6 +9,7 @@ only for an OpenAI-compatible provider and are never sent to OpenAI itself.
 
 from __future__ import annotations
 
+import numbers
 import threading
 import warnings
 from typing import Any, Literal
@@ -42,15 +43,16 @@ _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
 
-def get_model(name: str, *, config: PresetBook | None = None) -> ModelSpec:
-    """Limits and capabilities of ``name``; snapshots resolve to their family.
+def get_model(name: str, *, config: PresetBook | None = None, strict: bool = False) -> ModelSpec:
+    """Limits and capabilities of ``name``; snapshots and aliases resolve to their model.
 
-    A model the registry lacks gets ``known=False``, unknown limits and tiktoken's encoding.
+    A model the registry lacks gets ``known=False``, unknown limits and tiktoken's encoding;
+    with ``strict=True`` it raises UnknownModelError listing the known models instead.
 
     >>> get_model("gpt-4o-2024-08-06").context_window
     128000
     """
-    return (config or default_book()).model(name)
+    return (config or default_book()).model(name, strict=strict)
 
 
 def provider_for(base_url: str | None, configured: str = "auto") -> Provider:
@@ -85,6 +87,25 @@ def _drop(
             )
 
 
+def _plain_number(value: Any) -> Any:
+    """numpy scalars (np.float32(0.5), np.int64(5)) as the Python numbers JSON can carry."""
+    if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float)):
+        item = getattr(value, "item", None)
+        if callable(item):
+            return item()
+    return value
+
+
+def _check_output_limit(spec: ModelSpec, value: Any) -> None:
+    limit = spec.max_output_tokens
+    if isinstance(value, int) and limit is not None and value > limit:
+        raise ConfigError(
+            f"per-call override: max_output_tokens: {value} is more than {spec.name}'s maximum "
+            f"output of {limit:,} tokens; allowed: 1 ≤ max_output_tokens ≤ {limit}",
+            field="max_output_tokens",
+        )
+
+
 def _check_int(overrides: dict[str, Any], name: str, low: int, high: int) -> None:
     value = overrides.get(name)
     if value is None:
@@ -111,8 +132,11 @@ def resolve_params(
     """The exact keyword arguments ``client.chat.completions.create`` gets (minus messages).
 
     A per-call value beats the preset and ``None`` removes a parameter; ``max_output_tokens``,
-    ``max_tokens`` and ``max_completion_tokens`` are one setting, renamed for the model. Other
-    SDK arguments (``seed``, ``stop``, ``n``, ``response_format``, ...) pass through.
+    ``max_tokens`` and ``max_completion_tokens`` are one setting, renamed for the model. A
+    preset's output limit above the model's maximum is lowered to it (the preset means "up to");
+    a per-call one above it is a ConfigError, as the API would refuse it. Numbers may be numpy
+    scalars; they are sent as Python numbers. Other SDK arguments (``seed``, ``stop``, ``n``,
+    ``response_format``, ...) pass through.
     ``stacklevel`` is as for :func:`warnings.warn` (a wrapper passes 2 to name its caller).
 
     >>> resolve_params("code", "gpt-4o", policy="silent")
@@ -137,7 +161,9 @@ def resolve_params(
         )
     for name in given_output:
         overrides["max_output_tokens"] = overrides.pop(name)
+    overrides = {name: _plain_number(value) for name, value in overrides.items()}
     check_sampling_values({k: v for k, v in overrides.items() if v is not None})
+    _check_output_limit(spec, overrides.get("max_output_tokens"))
     _check_int(overrides, "n", 1, 128)
     _check_int(overrides, "top_logprobs", 0, 20)
     extra_body = dict(overrides.pop("extra_body", None) or {})
@@ -146,6 +172,10 @@ def resolve_params(
             values.pop(name, None)
         else:
             values[name] = value
+
+    model_max = spec.max_output_tokens
+    if model_max is not None and values.get("max_output_tokens", 0) > model_max:
+        values["max_output_tokens"] = model_max  # only a preset's value can be over by now
 
     # Reasoning models take only the default temperature: asking for 1 is not a conflict.
     if spec.reasoning and values.get("temperature") == 1:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import difflib
+import functools
+import inspect
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -19,7 +23,6 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion import Choice
-from openai.types.chat.chat_completion_message import ChatCompletionMessage
 from openai.types.completion_usage import CompletionUsage
 
 from ._adapt import resolve_params
@@ -35,7 +38,7 @@ from ._errors import (
     RateLimitError,
 )
 from ._presets import PresetBook, default_book, load_presets
-from ._tokens import Budget, check_context
+from ._tokens import Budget, MessageFormatError, check_context
 
 if TYPE_CHECKING:
     from ._adapt import Policy
@@ -119,8 +122,42 @@ def _redact(text: str, secret: str | None) -> str:
     return text
 
 
+def _scrub(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return _redact(value, secret)
+    if isinstance(value, dict):
+        return {key: _scrub(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    return value
+
+
+def _scrub_exception(exc: BaseException, secret: str | None) -> None:
+    """Redact the key from an SDK exception kept as ``__cause__`` (a server may echo it)."""
+    if not secret:
+        return
+    exc.args = tuple(_scrub(arg, secret) for arg in exc.args)
+    for attribute in ("message", "body"):
+        if hasattr(exc, attribute):
+            with contextlib.suppress(AttributeError):
+                setattr(exc, attribute, _scrub(getattr(exc, attribute), secret))
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    """The API's own error message when the body has one, else the SDK's text."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return exc.message
+
+
 def _translate(exc: Exception, secret: str | None) -> LLMPresetsError:
     """The one boundary where SDK and transport errors become llmpresets errors."""
+    _scrub_exception(exc, secret)
+    if exc.__cause__ is not None:
+        _scrub_exception(exc.__cause__, secret)
     message = _redact(str(exc), secret)
     if isinstance(exc, openai.APITimeoutError):
         return APITimeoutError(f"the request timed out: {message}")
@@ -138,15 +175,62 @@ def _translate(exc: Exception, secret: str | None) -> LLMPresetsError:
         request_id = exc.request_id
         suffix = f" (request id {request_id})" if request_id else ""
         error_class = RateLimitError if status == 429 else APIStatusError
-        return error_class(f"HTTP {status}: {message}{suffix}", status_code=status)
+        detail = _redact(_status_message(exc), secret)
+        return error_class(f"HTTP {status}: {detail}{suffix}", status_code=status)
     if isinstance(exc, openai.APIError):
         return APIError(f"the API reported an error: {message}")
-    if isinstance(exc, ValueError):  # a malformed JSON body
+    if isinstance(exc, json.JSONDecodeError):
         return IncompleteResponseError(f"the API's response body is not valid JSON: {message}")
+    if isinstance(exc, UnicodeEncodeError):  # the request's text cannot be sent as UTF-8
+        return MessageFormatError(
+            f"the messages contain text that cannot be encoded as UTF-8 ({exc.reason} at "
+            f"position {exc.start}: {exc.object[exc.start : exc.end]!r}); remove lone surrogates"
+        )
     return APIError(f"{type(exc).__name__}: {message}")
 
 
-_TRANSLATED = (openai.OpenAIError, httpx2.HTTPError, ValueError)
+# What the SDK call may raise that is not already ours. Our own errors (a bad offline corpus,
+# say) pass through untouched.
+_TRANSLATED = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, UnicodeEncodeError)
+
+
+@functools.cache
+def _sdk_arguments() -> frozenset[str]:
+    """Keyword arguments ``chat.completions.create`` takes, read from the installed SDK."""
+    from openai.resources.chat.completions import Completions
+
+    return frozenset(inspect.signature(Completions.create).parameters) - {
+        "self",
+        "messages",
+        "stream",
+    }
+
+
+# Our names for settings the SDK spells differently (resolve_params renames them).
+_OWN_ARGUMENTS = frozenset({"max_output_tokens", "top_k", "min_p"})
+
+
+def _check_overrides(overrides: dict[str, Any]) -> None:
+    """Refuse, before anything is sent, arguments the SDK would reject with a TypeError."""
+    if "stream" in overrides:
+        raise ConfigError(
+            "stream= is chosen by the method: use client.stream(...) to stream, "
+            "client.chat(...) for a whole reply"
+        )
+    model = overrides.get("model")
+    if model is not None and not (isinstance(model, str) and model):
+        raise ConfigError(f"model: expected a non-empty model name, got {model!r}")
+    allowed = _sdk_arguments() | _OWN_ARGUMENTS
+    for name in overrides:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.7)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown argument {name!r}{hint} (chat.completions.create takes: "
+                f"{', '.join(sorted(_sdk_arguments()))}; llmpresets adds max_output_tokens, "
+                "top_k, min_p)",
+                field=name,
+            )
 
 
 def _as_messages(messages: Iterable[Any]) -> list[Any]:
@@ -159,56 +243,126 @@ def _as_messages(messages: Iterable[Any]) -> list[Any]:
     return [m.model_dump(exclude_none=True) if hasattr(m, "model_dump") else m for m in listed]
 
 
+@dataclass
+class _ChoiceParts:
+    """What the chunks of one choice have said so far."""
+
+    content: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    function_call: dict[str, str] | None = None
+    logprobs: dict[str, list[Any]] | None = None
+    finish_reason: str | None = None
+
+    def add(self, choice: Any) -> str:
+        delta = choice.delta
+        text: str = delta.content or ""
+        self.content.append(text)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
+        for call in delta.tool_calls or ():
+            entry = self.tool_calls.setdefault(
+                call.index, {"id": None, "type": "function", "name": "", "arguments": ""}
+            )
+            entry["id"] = call.id or entry["id"]
+            if call.function is not None:
+                entry["name"] += call.function.name or ""
+                entry["arguments"] += call.function.arguments or ""
+        if delta.function_call is not None:
+            current = self.function_call or {"name": "", "arguments": ""}
+            current["name"] += delta.function_call.name or ""
+            current["arguments"] += delta.function_call.arguments or ""
+            self.function_call = current
+        if choice.logprobs is not None:
+            logprobs = self.logprobs or {"content": [], "refusal": []}
+            logprobs["content"].extend(choice.logprobs.content or ())
+            logprobs["refusal"].extend(choice.logprobs.refusal or ())
+            self.logprobs = logprobs
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        return text
+
+    def logprobs_payload(self) -> dict[str, Any] | None:
+        if self.logprobs is None:
+            return None
+        return {
+            "content": self.logprobs["content"],
+            "refusal": self.logprobs["refusal"] or None,  # as a whole response reports it
+        }
+
+    def message(self) -> dict[str, Any]:
+        # Shaped as a whole (non-streamed) response's message is.
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self.content),
+            "annotations": [],
+        }
+        if self.refusal:
+            message["refusal"] = "".join(self.refusal)
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call["id"] or f"call_{index}",
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": call["arguments"]},
+                }
+                for index, call in sorted(self.tool_calls.items())
+            ]
+            message["content"] = message["content"] or None
+        if self.function_call is not None:
+            message["function_call"] = self.function_call
+        return message
+
+
 class _StreamAssembler:
-    """Builds a ChatResult from chunks and notices a stream that ended too soon."""
+    """Builds a ChatResult from chunks (text, tool calls, logprobs, usage) and notices a
+    stream that ended too soon."""
 
     def __init__(self, params: dict[str, Any], budget: Budget) -> None:
         self.params = params
         self.budget = budget
-        self.parts: dict[int, list[str]] = {}
-        self.finish: dict[int, str | None] = {}
+        self.choices: dict[int, _ChoiceParts] = {}
         self.usage: CompletionUsage | None = None
         self.last: ChatCompletionChunk | None = None
 
     def feed(self, chunk: ChatCompletionChunk) -> str:
+        """Take one chunk; return the text it adds to choice 0."""
         self.last = chunk
         if chunk.usage is not None:
             self.usage = chunk.usage
         first_delta = ""
         for choice in chunk.choices:
-            text = choice.delta.content or ""
-            self.parts.setdefault(choice.index, []).append(text)
-            self.finish.setdefault(choice.index, None)
-            if choice.finish_reason is not None:
-                self.finish[choice.index] = choice.finish_reason
+            text = self.choices.setdefault(choice.index, _ChoiceParts()).add(choice)
             if choice.index == 0:
                 first_delta += text
         return first_delta
 
     def result(self) -> ChatResult:
-        unfinished = [index for index, reason in self.finish.items() if reason is None]
-        if self.last is None or not self.finish or unfinished:
-            received = sum(len("".join(parts)) for parts in self.parts.values())
+        unfinished = [index for index, parts in self.choices.items() if parts.finish_reason is None]
+        if self.last is None or not self.choices or unfinished:
+            received = sum(len("".join(parts.content)) for parts in self.choices.values())
             raise IncompleteResponseError(
                 f"the stream ended before its final chunk ({received} characters received, "
                 f"choice(s) {unfinished or [0]} without a finish_reason); the text is incomplete"
             )
-        choices = [
-            Choice(
-                index=index,
-                finish_reason=self.finish[index],  # type: ignore[arg-type]
-                message=ChatCompletionMessage(role="assistant", content="".join(self.parts[index])),
-            )
-            for index in sorted(self.parts)
-        ]
-        response = ChatCompletion(
-            id=self.last.id,
-            created=self.last.created,
-            model=self.last.model,
-            object="chat.completion",
-            choices=choices,
-            usage=self.usage,
-            system_fingerprint=self.last.system_fingerprint,
+        response = ChatCompletion.model_validate(
+            {
+                "id": self.last.id,
+                "created": self.last.created,
+                "model": self.last.model,
+                "object": "chat.completion",
+                "system_fingerprint": self.last.system_fingerprint,
+                "usage": self.usage.model_dump() if self.usage is not None else None,
+                "choices": [
+                    {
+                        "index": index,
+                        "finish_reason": parts.finish_reason,
+                        "message": parts.message(),
+                        "logprobs": parts.logprobs_payload(),
+                    }
+                    for index, parts in sorted(self.choices.items())
+                ],
+            }
         )
         return _result(response, self.params, self.budget)
 
@@ -298,6 +452,7 @@ class _BaseClient:
     def _prepare(
         self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any], stacklevel: int
     ) -> tuple[list[Any], dict[str, Any], Budget]:
+        _check_overrides(overrides)
         model = overrides.pop("model", None) or self.model
         params = resolve_params(
             use_case,

@@ -8,14 +8,17 @@
     ├── UnknownModelError (KeyError)          strict lookup of a model the registry lacks
     ├── UnsupportedParameterError (ValueError)  policy "error": the model rejects a parameter
     ├── TokenizerError                        an encoding's BPE file is missing or corrupt
-    ├── ContextWindowExceeded (ValueError)    the prompt cannot fit the model's context
+    ├── MessageFormatError (ValueError, TypeError)  a chat message has a bad shape or text
+    │                                         (defined in _tokens.py, where messages are read)
+    ├── ContextWindowExceeded (ValueError)    the prompt (or the output limit) cannot fit
     ├── MissingAPIKeyError                    online requested, no key anywhere
     └── APIError                              the provider (or the offline backend) failed
         ├── APIConnectionError                could not reach it / connection reset
         │   └── APITimeoutError               timed out
         ├── APIStatusError                    an HTTP error status (``status_code`` kept)
         │   └── RateLimitError                429 after the SDK's retries
-        └── IncompleteResponseError           a malformed body or a stream cut off mid-way
+        ├── IncompleteResponseError           a malformed body or a stream cut off mid-way
+        └── offline.SourceError               a user's next-token source failed (offline)
 
 Errors from lower libraries (openai, httpx2, yaml, tiktoken) are translated at exactly one
 boundary each, with ``raise ... from exc`` so the cause stays on ``__cause__``.

@@ -177,6 +177,22 @@ def _budget(
             encoding=spec.encoding,
         )
     max_input = min(spec.max_input_tokens or window, window)
+    model_max = spec.max_output_tokens
+    if (
+        strict
+        and max_output_tokens is not None
+        and model_max is not None
+        and max_output_tokens > model_max
+    ):
+        raise ContextWindowExceeded(
+            f"max_output_tokens {max_output_tokens:,} is more than {spec.name}'s maximum "
+            f"output of {model_max:,} tokens; lower it to at most {model_max:,}",
+            model=spec.name,
+            prompt_tokens=prompt_tokens,
+            max_input_tokens=max_input,
+            context_window=window,
+            reserved_output_tokens=max_output_tokens,
+        )
     if max_output_tokens is None:
         model_output = spec.max_output_tokens if spec.max_output_tokens is not None else window
         reserved = max(0, min(model_output, window - prompt_tokens))

@@ -69,6 +69,10 @@ class ModelFields(BaseModel):
         description="Reasoning model: default temperature only, no top_p / penalties / logprobs, "
         "max_completion_tokens instead of max_tokens.",
     )
+    aliases: list[str] | None = Field(
+        default=None,
+        description="Other names of this model (e.g. preview snapshots a date would misfile).",
+    )
     accepts: list[SamplingParameter] | None = Field(
         default=None,
         description="Parameters the model accepts, replacing the default for its kind.",
@@ -160,10 +164,16 @@ def _family_candidates(name: str) -> list[str]:
     return candidates
 
 
-def lookup_model(registry: Mapping[str, ModelSpec], name: str) -> ModelSpec | None:
-    """The registry's spec for ``name`` or its family, keeping the requested name."""
+def lookup_model(
+    registry: Mapping[str, ModelSpec], name: str, aliases: Mapping[str, str] | None = None
+) -> ModelSpec | None:
+    """The registry's spec for ``name`` or its family, keeping the requested name.
+
+    An exact name or alias wins; then dated-snapshot and fine-tune suffixes are stripped.
+    """
+    aliases = aliases or {}
     for candidate in _family_candidates(name):
-        spec = registry.get(candidate)
+        spec = registry.get(candidate) or registry.get(aliases.get(candidate, ""))
         if spec is not None:
             return spec if candidate == name else spec.model_copy(update={"name": name})
     return None

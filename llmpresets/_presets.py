@@ -25,7 +25,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._errors import ConfigError, UnknownPresetError
+from ._errors import ConfigError, UnknownModelError, UnknownPresetError
 from ._models import ModelFields, ModelSpec, lookup_model
 from ._yaml import LineMap, load_yaml_file
 
@@ -181,7 +181,9 @@ class OfflineSettings(_Strict):
     )
     scripted: list[ScriptedRule] = Field(default_factory=list)
     corpus: str | None = Field(
-        default=None, description="Text file to train the offline language model on."
+        default=None,
+        description="Text corpus (or a saved model, .npz/.json) for the offline language "
+        "model; a relative path is relative to the file that sets it.",
     )
 
 
@@ -339,10 +341,20 @@ class PresetBook:
         """The use-case names, sorted."""
         return sorted(self.presets)
 
-    def model(self, name: str) -> ModelSpec:
-        """The spec for ``name`` (snapshots resolve to their family; unknown -> limits unknown)."""
-        spec = lookup_model(self.models, name)
-        return spec if spec is not None else ModelSpec.unknown(name)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def model(self, name: str, *, strict: bool = False) -> ModelSpec:
+        """The spec for ``name``: snapshots and aliases resolve to their model.
+
+        A name the registry lacks gets a spec with unknown limits, or, with ``strict=True``,
+        raises UnknownModelError listing the known models.
+        """
+        spec = lookup_model(self.models, name, self.aliases)
+        if spec is not None:
+            return spec
+        if strict:
+            raise UnknownModelError(name, sorted(self.models))
+        return ModelSpec.unknown(name)
 
 
 def load_presets(
@@ -368,6 +380,7 @@ def load_presets(
     for layer in layers:
         merged = _merge(merged, layer.data)
     config = _validate(layers, merged)
+    config = _resolve_corpus(config, layers)
     presets = {
         name: Preset(name=name, **fields.model_dump(exclude_unset=False))
         for name, fields in config.presets.items()
@@ -376,10 +389,57 @@ def load_presets(
     return PresetBook(
         presets=presets,
         models=models,
+        aliases=_alias_index(config, layers),
         settings=config.settings,
         offline=config.offline,
         sources=tuple(layer.source for layer in layers),
     )
+
+
+def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
+    """Make ``offline.corpus`` absolute (relative to its file) and check that it exists."""
+    corpus = config.offline.corpus
+    if corpus is None:
+        return config
+    loc = ("offline", "corpus")
+    source, line = _line_for(loc, layers)
+    path = Path(corpus).expanduser()
+    if not path.is_absolute() and source is not None:
+        path = Path(source).resolve().parent / path
+    if not path.is_file():
+        where = f"{source}:{line}" if line is not None else str(source)
+        reason = "is a directory" if path.is_dir() else "no such file"
+        raise ConfigError(
+            f"{where}: offline.corpus: {corpus!r} {reason} (looked for {path}); give a UTF-8 "
+            "text corpus or a model saved by `llmpresets train --output`",
+            file=source,
+            line=line,
+            field="offline.corpus",
+        )
+    offline = config.offline.model_copy(update={"corpus": str(path)})
+    return config.model_copy(update={"offline": offline})
+
+
+def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+    """alias -> model name; an alias may not be a model's name or another model's alias."""
+    index: dict[str, str] = {}
+    for name, fields in config.models.items():
+        for alias in fields.aliases or ():
+            clash = alias if alias in config.models else index.get(alias)
+            if clash is not None and clash != name:
+                loc = ("models", name, "aliases")
+                source, line = _line_for(loc, layers)
+                where = f"{source}:{line}" if line is not None else str(source)
+                owner = "a model's name" if alias in config.models else f"an alias of {clash!r}"
+                raise ConfigError(
+                    f"{where}: models.{name}.aliases: {alias!r} is already {owner}; "
+                    "each name may point at one model",
+                    file=source,
+                    line=line,
+                    field=f"models.{name}.aliases",
+                )
+            index[alias] = name
+    return index
 
 
 _default_cache: dict[tuple[Any, ...], PresetBook] = {}
@@ -458,6 +518,22 @@ def _allowed_range(loc: tuple[str | int, ...]) -> str | None:
     return rendered + (" (or null)" if nullable else "")
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _decimal(text: str) -> str:
+    """1e-5 -> 1.0e-5, the spelling YAML 1.1 reads as a number."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and "." not in mantissa:
+        return f"{mantissa}.0e{exponent}"
+    return text
+
+
 def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -509,11 +585,19 @@ def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | 
         what = str(error["msg"]).removeprefix("Value error, ")
     elif kind == "missing":
         what = "required field is missing"
+    elif value is None and kind in ("model_type", "dict_type"):
+        what = "is empty; expected a mapping of its fields (or remove the key)"
     else:
         what = f"{error['msg'].lower()}, got {type(value).__name__} {value!r}"
         allowed = _allowed_range(loc) if loc else None
         if allowed:
             what += f"; allowed: {allowed}"
+        if isinstance(value, str) and _looks_numeric(value):
+            decimal = _decimal(value)
+            if decimal != value:
+                what += f" (YAML reads {value} as text; write {decimal})"
+            else:
+                what += " (quoted, so YAML reads it as text; remove the quotes)"
     source, line = _line_for(loc, layers)
     where = f"{source}:{line}" if line is not None else (source or "<config>")
     return f"{where}: {field_path}: {what}", source, line, field_path

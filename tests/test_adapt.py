@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import llmpresets
 from llmpresets import ConfigError, UnsupportedParameterError, get_model, resolve_params
 from llmpresets._adapt import UnsupportedParameterWarning, _warned
 
@@ -195,3 +196,43 @@ def test_dropped_parameter_warning_names_the_callers_line() -> None:
     with pytest.warns(UnsupportedParameterWarning) as record:
         resolve_params("code", "gpt-4.1-nano")
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize(
+    ("name", "window", "max_output", "reasoning"),
+    [
+        ("gpt-4-1106-preview", 128000, 4096, False),
+        ("gpt-4-0125-preview", 128000, 4096, False),
+        ("gpt-4-turbo-preview", 128000, 4096, False),
+        ("chatgpt-4o-latest", 128000, 16384, False),
+        ("o1-mini-2024-09-12", 128000, 65536, True),
+        ("o1-preview-2024-09-12", 128000, 32768, True),
+    ],
+)
+def test_aliases_beat_snapshot_stripping(
+    name: str, window: int, max_output: int, reasoning: bool
+) -> None:
+    """Preview snapshots whose suffix looks like a date resolve by alias to the right model."""
+    spec = get_model(name)
+    assert (spec.context_window, spec.max_output_tokens, spec.reasoning) == (
+        window,
+        max_output,
+        reasoning,
+    )
+
+
+def test_strict_lookup_raises_unknown_model_error() -> None:
+    """get_model(strict=True) names the known models instead of guessing."""
+    with pytest.raises(llmpresets.UnknownModelError, match=r"known models: gpt-3\.5-turbo"):
+        get_model("gpt-17", strict=True)
+
+
+def test_preset_output_limit_is_lowered_to_the_models_maximum(tmp_path: Any) -> None:
+    """A preset's max_output_tokens above the model's is clamped; a per-call one is an error."""
+    path = tmp_path / "p.yaml"
+    path.write_text("presets:\n  code:\n    max_output_tokens: 20000\n", encoding="utf-8")
+    book = llmpresets.load_presets(path)
+    assert resolve_params("code", "gpt-4o", config=book, policy="silent")["max_tokens"] == 16384
+    assert resolve_params("code", "gpt-4.1", config=book, policy="silent")["max_tokens"] == 20000
+    with pytest.raises(ConfigError, match="maximum output of 16,384"):
+        resolve_params("code", "gpt-4o", config=book, max_tokens=20000)

@@ -101,3 +101,9 @@ def test_console_script_runs_as_a_module() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() and "Traceback" not in out.stderr
+
+
+def test_stream_with_several_choices_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """--stream shows one reply: asking for --n 2 as well is a usage error, not a silent drop."""
+    assert main(["run", "hi", "--stream", "--n", "2"]) == 2
+    assert "drop --n or --stream" in capsys.readouterr().err

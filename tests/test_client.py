@@ -197,3 +197,68 @@ def test_use_case_header_is_sent_offline_only() -> None:
     offline = Client(offline=True, transport=HeaderRecorder(), unsupported_params="silent")
     offline.complete("hi", use_case="code")
     assert seen == [None, "code"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"stream": True}, "use client.stream"),
+        ({"temprature": 0.3}, "did you mean 'temperature'"),
+        ({"model": 5}, "expected a non-empty model name"),
+        ({"max_tokens": 100000}, "maximum output of 16,384"),
+    ],
+)
+def test_bad_call_arguments_are_refused_before_sending(
+    overrides: dict[str, Any], message: str
+) -> None:
+    """Arguments the SDK or the API would reject are a ConfigError, and nothing is sent."""
+    transport = Recorder()
+    client = Client("gpt-4o", api_key=KEY, transport=transport, unsupported_params="silent")
+    with pytest.raises(llmpresets.ConfigError, match=message):
+        client.chat([{"role": "user", "content": "hi"}], **overrides)
+    assert transport.bodies == []
+
+
+def test_numpy_numbers_are_sent_as_json_numbers() -> None:
+    """np.float32 / np.int64 overrides reach the wire as plain numbers."""
+    import numpy as np
+
+    transport = Recorder()
+    client = Client(api_key=KEY, transport=transport, unsupported_params="silent")
+    client.complete("hi", temperature=np.float32(0.5), max_tokens=np.int64(7))
+    assert transport.bodies[0]["temperature"] == 0.5 and transport.bodies[0]["max_tokens"] == 7
+
+
+def test_unencodable_text_is_a_message_format_error() -> None:
+    """A lone surrogate is reported as bad message text, not as a broken response."""
+    client = Client(api_key=KEY, transport=Recorder(), unsupported_params="silent")
+    with pytest.raises(llmpresets.MessageFormatError, match="surrogates"):
+        client.complete("bad \ud800 text")
+
+
+def test_our_own_errors_pass_through_the_sdk_call_unchanged(tmp_path: Any) -> None:
+    """A configuration problem found during a request stays a ConfigError (exit 2 in the CLI)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("### notes\nhello there\n", encoding="utf-8")
+    config = tmp_path / "presets.yaml"
+    config.write_text(f"offline:\n  corpus: {corpus.name}\n", encoding="utf-8")
+    client = Client(offline=True, config=config, unsupported_params="silent")
+    corpus.unlink()  # gone after the configuration was loaded
+    with pytest.raises(llmpresets.ConfigError, match=r"offline\.corpus"):
+        client.complete("hi")
+
+
+def test_stream_result_equals_chat_result_with_logprobs_and_n() -> None:
+    """Streaming keeps every choice, logprobs and usage: the same result as chat()."""
+    client = Client(offline=True, unsupported_params="silent")
+    args: dict[str, Any] = {
+        "logprobs": True,
+        "top_logprobs": 2,
+        "n": 2,
+        "max_tokens": 6,
+        "seed": 11,
+    }
+    streamed = client.stream([{"role": "user", "content": "hi"}], **args).result
+    whole = client.chat([{"role": "user", "content": "hi"}], **args)
+    assert streamed.choices == whole.choices and streamed.usage == whole.usage
+    assert whole.choices[0].logprobs is not None

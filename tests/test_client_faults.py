@@ -234,3 +234,63 @@ def test_api_key_never_appears_in_errors_or_repr(sleeps: list[float]) -> None:
         c.chat(MESSAGES)
     assert KEY not in str(info.value) and "[redacted]" in str(info.value)
     assert KEY not in repr(c) and KEY not in repr(info.value)
+
+
+def test_streamed_tool_calls_reach_the_result(sleeps: list[float]) -> None:
+    """A streamed reply made of tool-call deltas is assembled into message.tool_calls."""
+
+    def tool_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        data = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    first = {
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"ci'},
+            }
+        ]
+    }
+    second = {"tool_calls": [{"index": 0, "function": {"arguments": 'ty": "Paris"}'}}]}
+    transport = FaultTransport(
+        sse(
+            tool_chunk({"role": "assistant"}),
+            tool_chunk(first),
+            tool_chunk(second),
+            tool_chunk({}, "tool_calls"),
+            b"data: [DONE]\n\n",
+        )
+    )
+    stream = client(transport).stream(MESSAGES)
+    assert list(stream) == []
+    message = stream.result.choices[0].message
+    assert stream.result.finish_reason == "tool_calls"
+    assert message.tool_calls is not None and len(message.tool_calls) == 1
+    call = message.tool_calls[0]
+    assert call.id == "call_1" and call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
+
+
+def test_key_is_scrubbed_from_the_chained_sdk_error(sleeps: list[float]) -> None:
+    """Even the SDK exception kept on __cause__ no longer carries an echoed key."""
+    transport = FaultTransport(status(401, message=f"Incorrect API key provided: {KEY}"))
+    with pytest.raises(llmpresets.APIStatusError) as info:
+        client(transport).chat(MESSAGES)
+    cause = info.value.__cause__
+    assert cause is not None and KEY not in str(cause) and KEY not in repr(cause.args)
+    assert KEY not in json.dumps(getattr(cause, "body", None))
+
+
+def test_status_error_shows_the_apis_own_message(sleeps: list[float]) -> None:
+    """The message is the API's error text, not the SDK's 'Error code: ...' wrapper."""
+    transport = FaultTransport(status(400, message="Invalid 'temperature'"))
+    with pytest.raises(llmpresets.APIStatusError, match=r"^HTTP 400: Invalid 'temperature'"):
+        client(transport).chat(MESSAGES)

@@ -116,12 +116,27 @@ def test_gpt_5_input_cap_holds_inside_its_window() -> None:
 
 
 def test_gpt_5_window_holds_with_an_explicit_output_limit() -> None:
-    """gpt-5: 272,000 prompt + 128,000 output = 400,000 fits; one more output token does not."""
+    """gpt-5: 272,000 prompt + 128,000 output = 400,000 fits; one more output token does not
+    (it is over the model's maximum output before it is over the window)."""
     messages = [_user(272000 - 7)]
     assert check_context(messages, "gpt-5", max_output_tokens=128000).remaining == 0
 
-    with pytest.raises(ContextWindowExceeded, match=r"context window of 400,000 by 1\b"):
+    with pytest.raises(ContextWindowExceeded, match=r"maximum output of 128,000 tokens"):
         check_context(messages, "gpt-5", max_output_tokens=128001)
+
+
+def test_prompt_plus_output_must_fit_the_window() -> None:
+    """gpt-4: 8,192 window; a legal output limit that leaves too little room is refused."""
+    messages = [_user(200 - 7)]
+    assert check_context(messages, "gpt-4", max_output_tokens=7992).remaining == 0
+    with pytest.raises(ContextWindowExceeded, match=r"context window of 8,192 by 8\b"):
+        check_context(messages, "gpt-4", max_output_tokens=8000)
+
+
+def test_output_limit_over_the_models_maximum_is_refused() -> None:
+    """An explicit output limit above the model's maximum output never passes the pre-flight."""
+    with pytest.raises(ContextWindowExceeded, match=r"more than gpt-4o's maximum output of 16,384"):
+        check_context([_user(10)], "gpt-4o", max_output_tokens=100000)
 
 
 def test_prompt_filling_the_window_leaves_no_room_for_output(book: PresetBook) -> None:
@@ -135,12 +150,12 @@ def test_prompt_filling_the_window_leaves_no_room_for_output(book: PresetBook) -
 def test_error_carries_the_numbers(book: PresetBook) -> None:
     """ContextWindowExceeded keeps model, prompt, limits and the reservation as attributes."""
     with pytest.raises(ContextWindowExceeded) as caught:
-        check_context([_user(100 - 7)], "tiny-capped", max_output_tokens=150, config=book)
+        check_context([_user(120 - 7)], "tiny-capped", max_output_tokens=90, config=book)
     error = caught.value
 
-    assert (error.model, error.prompt_tokens, error.max_input_tokens) == ("tiny-capped", 100, 120)
-    assert (error.context_window, error.reserved_output_tokens) == (200, 150)
-    assert "100 tokens and 150 are reserved for output: 250" in str(error)
+    assert (error.model, error.prompt_tokens, error.max_input_tokens) == ("tiny-capped", 120, 120)
+    assert (error.context_window, error.reserved_output_tokens) == (200, 90)
+    assert "120 tokens and 90 are reserved for output: 210" in str(error)
 
 
 def test_tools_count_toward_the_prompt(book: PresetBook) -> None:

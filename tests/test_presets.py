@@ -300,3 +300,32 @@ def test_schema_describes_the_file() -> None:
     temperature = preset["temperature"]["anyOf"][0]
     assert (temperature["minimum"], temperature["maximum"]) == (0, 2)
     assert schema["$defs"]["PresetFields"]["additionalProperties"] is False
+
+
+def test_alias_clash_is_an_error(tmp_path: Path) -> None:
+    """An alias may not take another model's name."""
+    message = str(error_for(tmp_path, "models:\n  mine:\n    aliases: [gpt-4o]\n"))
+    assert "user.yaml:3: models.mine.aliases: 'gpt-4o' is already a model's name" in message
+
+
+def test_missing_offline_corpus_is_caught_when_loading(tmp_path: Path) -> None:
+    """offline.corpus must exist (relative to the file); `validate` says so with the line."""
+    message = str(error_for(tmp_path, "offline:\n  corpus: nope.txt\n"))
+    assert "user.yaml:2: offline.corpus: 'nope.txt' no such file" in message
+    (tmp_path / "mine.txt").write_text("hello\n", encoding="utf-8")
+    book = load_presets(write(tmp_path, "offline:\n  corpus: mine.txt\n", "ok.yaml"))
+    assert book.offline.corpus == str(tmp_path / "mine.txt")
+
+
+def test_yaml_number_pitfalls_get_a_hint(tmp_path: Path) -> None:
+    """1e-5 (text in YAML 1.1) and a quoted number each get a hint that fixes them."""
+    message = str(error_for(tmp_path, "presets:\n  code:\n    temperature: 1e-5\n"))
+    assert "YAML reads 1e-5 as text; write 1.0e-5" in message
+    message = str(error_for(tmp_path, "presets:\n  code:\n    temperature: '0.5'\n"))
+    assert "remove the quotes" in message
+
+
+def test_empty_preset_entry_says_it_is_empty(tmp_path: Path) -> None:
+    """`chat:` with nothing under it is reported in plain words."""
+    message = str(error_for(tmp_path, "presets:\n  chat:\n"))
+    assert "presets.chat: is empty; expected a mapping" in message

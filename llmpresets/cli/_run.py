@@ -144,6 +144,8 @@ def _run(args: argparse.Namespace) -> int:
     client = _make_client(args, book)
     messages = _messages(args, prompt)
     overrides = _overrides(args)
+    if args.stream and overrides.get("n", 1) > 1:
+        raise CommandError("--stream prints one reply as it arrives; drop --n or --stream")
     if args.stream and not args.json:
         stream = client.stream(messages, args.use_case, **overrides)
         for delta in stream:

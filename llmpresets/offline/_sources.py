@@ -240,8 +240,8 @@ def source_for_model(book: PresetBook, model: str) -> NextTokenSource:
         stat = path.stat()
     except OSError as exc:
         raise ConfigError(
-            f"offline.corpus: {corpus}: no such file (relative paths are taken from the "
-            f"current directory, {Path.cwd()})",
+            f"offline.corpus: {corpus}: no such file (it existed when the configuration "
+            "was loaded; a relative path is taken from the file that sets it)",
             field="offline.corpus",
         ) from exc
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, encoding)
