@@ -78,13 +78,28 @@ def _drop(
             fresh = [name for name in names if (model.name, name) not in _warned]
             _warned.update((model.name, name) for name in fresh)
         if fresh:
-            shown = ", ".join(f"{name}={values[name]!r}" for name in fresh)
             warnings.warn(
-                f"model {model.name!r} does not accept {shown}; dropped (set "
-                "unsupported_params: silent or error in presets.yaml to change this)",
+                _drop_message(model, fresh, values),
                 UnsupportedParameterWarning,
                 stacklevel=stacklevel + 1,
             )
+
+
+def _drop_message(model: ModelSpec, names: list[str], values: dict[str, Any]) -> str:
+    def shown(group: list[str]) -> str:
+        return ", ".join(f"{name}={values[name]!r}" for name in group)
+
+    body_only = [name for name in names if name in _BODY_ONLY]
+    others = [name for name in names if name not in _BODY_ONLY]
+    parts = []
+    if others:
+        parts.append(f"model {model.name!r} does not accept {shown(others)}: dropped")
+    if body_only:
+        parts.append(
+            f"OpenAI's API has no {shown(body_only)} (only OpenAI-compatible servers such as "
+            f"vLLM take {' or '.join(body_only)}): not sent for {model.name!r}"
+        )
+    return "; ".join(parts) + " (unsupported_params: silent or error in presets.yaml changes this)"
 
 
 def _plain_number(value: Any) -> Any:
