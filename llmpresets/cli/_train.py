@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ._common import formatter, print_json
@@ -18,6 +19,8 @@ describing the prompts it answers. Use the saved model with
   offline:
     corpus: model.npz          # in presets.yaml (a .txt corpus works too: trained at first use)
 or OfflineTransport(source=NGramModel.load("model.npz"))."""
+
+MAX_ORDER = 12  # longer contexts only memorise the corpus, at a growing cost
 
 
 def register(subparsers: Any) -> None:
@@ -47,34 +50,38 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="n-gram order: tokens of context plus one (default: 5)",
+        help=f"n-gram order: tokens of context plus one, 1 to {MAX_ORDER} (default: 5)",
     )
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
     parser.set_defaults(handler=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..offline import NGramModel
     from ..offline._lm import DEFAULT_ORDER
     from . import CommandError
 
     order = DEFAULT_ORDER if args.order is None else args.order
-    if order < 1:
-        raise CommandError(f"--order must be at least 1, got {order}")
+    if not 1 <= order <= MAX_ORDER:
+        raise CommandError(f"--order must be between 1 and {MAX_ORDER}, got {order}")
     output = Path(args.output) if args.output else None
-    if output is not None and output.suffix not in (".npz", ".json"):
-        raise CommandError(f"--output {output}: the file name must end in .npz or .json")
+    if output is not None:
+        _check_output(output)
     corpus = Path(args.corpus)
-    if not corpus.is_file():
+    if corpus.is_dir():
+        raise CommandError(f"{corpus}: is a directory; give the corpus text file")
+    if not corpus.exists():
         raise CommandError(f"{corpus}: no such file")
     if corpus.suffix in (".npz", ".json"):
         raise CommandError(f"{corpus}: this is a model file; train on a text corpus")
+    # Unreadable, binary, non-UTF-8 or empty text: a ConfigError naming the file (exit 2).
     model = NGramModel.from_file(corpus, encoding=args.encoding, order=order)
     stats = model.stats()
     if output is not None:
-        model.save(output)
+        try:
+            model.save(output)
+        except OSError as exc:
+            raise CommandError(f"--output {output}: cannot write ({_reason(exc)})") from None
         stats["output"] = str(output)
     if args.json:
         print_json(stats)
@@ -84,3 +91,21 @@ def _train(args: argparse.Namespace) -> int:
         shown = ", ".join(value) if isinstance(value, list) else value
         print(f"{key:<{width}}  {shown}")
     return 0
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, before training, an --output that cannot be written."""
+    from . import CommandError
+
+    if output.suffix not in (".npz", ".json"):
+        raise CommandError(f"--output {output}: the file name must end in .npz or .json")
+    if output.is_dir():
+        raise CommandError(f"--output {output}: is a directory; give a file name")
+    folder = output.parent
+    if not folder.is_dir():
+        problem = "is not a directory" if folder.exists() else "does not exist"
+        raise CommandError(f"--output {output}: the folder {folder} {problem}")
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()

@@ -35,10 +35,13 @@ The model works in a compact index space (the corpus vocabulary, a few thousand 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -211,10 +214,16 @@ class NGramModel:
         path = Path(path)
         if path.suffix in (".npz", ".json"):
             return cls.load(path)
+        data = _read_bytes(path, "the corpus")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the corpus ({exc})", file=str(path)) from exc
+            text = data.decode("utf-8")
+            if "\0" in text:
+                raise ValueError("it holds NUL bytes: a binary file, not text")
+        except ValueError as exc:  # UnicodeDecodeError too
+            reason = getattr(exc, "reason", exc)
+            at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+            problem = f"{path}: not a UTF-8 text corpus ({reason}{at})"
+            raise ConfigError(problem, file=str(path)) from None
         try:
             return cls.train(text, encoding=encoding, order=order)
         except ConfigError as exc:
@@ -501,12 +510,17 @@ class NGramModel:
         """Read a model written by :meth:`save`; a bad file is a ConfigError naming it."""
         path = Path(path)
         where = str(path)
+        if path.suffix not in (".npz", ".json"):
+            raise ConfigError(f"{where}: a model file must end in .npz or .json", file=where)
+        data = _read_bytes(path, "the model file")
         try:
             if path.suffix == ".json":
-                meta = json.loads(path.read_text(encoding="utf-8"))
+                meta = json.loads(data.decode("utf-8"))
                 documents = meta.get("documents") if isinstance(meta, dict) else None
-            elif path.suffix == ".npz":
-                with np.load(path, allow_pickle=False) as archive:
+            else:
+                if not data.startswith(b"PK"):  # else np.load would try it as a pickle
+                    raise ValueError("not a zip archive, as an .npz file is")
+                with np.load(io.BytesIO(data), allow_pickle=False) as archive:
                     meta = json.loads(str(archive["meta"]))
                     documents = []
                     for number in range(len(meta.get("sections", []))):
@@ -520,11 +534,7 @@ class NGramModel:
                             else:
                                 current.append(token)
                         documents.append(docs)
-            else:
-                raise ConfigError(f"{where}: a model file must end in .npz or .json", file=where)
-        except ConfigError:
-            raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (*_CORRUPT, *_CORRUPT_ZIP) as exc:
             raise ConfigError(
                 f"{where}: not a readable llmpresets model file ({type(exc).__name__}: {exc}); "
                 "create one with `llmpresets train CORPUS.txt --output model.npz`",
@@ -573,6 +583,25 @@ class NGramModel:
                 )
             )
         return cls(sections, encoding=encoding, order=order)
+
+
+# Every way a damaged model file fails to parse (bad JSON or UTF-8 are ValueErrors).
+_CORRUPT = (ValueError, LookupError, TypeError, AttributeError, EOFError, RecursionError, OSError)
+_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a user's file; missing, a directory, unreadable or empty: a ConfigError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, IsADirectoryError) or path.is_dir():
+            reason = "it is a directory, not a file"
+        raise ConfigError(f"{path}: cannot read {what}: {reason.lower()}", file=str(path)) from None
+    if not data:
+        raise ConfigError(f"{path}: {what} is empty (0 bytes)", file=str(path))
+    return data
 
 
 def _end_of_prompt(encoding: tiktoken.Encoding) -> int:
