@@ -75,11 +75,13 @@ def test_flags_override_the_preset_and_say_when_outside_its_range(
     assert "2. temperature 1.5" in out
 
 
-def test_off_values_switch_a_preset_filter_off(capsys: pytest.CaptureFixture[str]) -> None:
-    """--top-k 0 and --top-p 1 remove those steps; JSON shows them as null."""
-    data = _json(capsys, "-u", "code", "--top-k", "0", "--top-p", "1")
-    assert [step["name"] for step in data["steps"]] == ["input", "temperature"]
-    assert data["settings"] == {"temperature": 0.2, "top_k": None, "top_p": None, "min_p": None}
+def test_values_that_filter_nothing_remove_a_preset_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--top-p 1 and --min-p 0 filter nothing: those steps go; JSON shows them as null."""
+    data = _json(capsys, "-u", "creative", "--top-p", "1", "--min-p", "0")
+    assert [step["name"] for step in data["steps"]] == ["input"]
+    assert data["settings"] == {"temperature": 1.0, "top_k": None, "top_p": None, "min_p": None}
 
 
 def test_json_numbers_are_the_samplers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,9 +114,14 @@ def test_probs_explains_your_own_distribution_normalising_it(
     [
         ("a=0.5,a=0.5", "'a' appears twice"),
         ("a=x,b=1", "'x' is not a number"),
-        ("a=-1,b=1", "must be a positive number"),
-        ("a=0,b=1", "must be a positive number"),
-        ("a=inf,b=1", "must be a positive number"),
+        ("a=-1,b=1", "must be a finite positive number, got -1"),
+        ("a=0,b=1", "must be a finite positive number, got 0"),
+        ("a=0,b=0", "must be a finite positive number, got 0"),
+        ("a=inf,b=1", "must be a finite positive number, got inf"),
+        ("a=-inf,b=1", "must be a finite positive number, got -inf"),
+        ("a=nan,b=1", "must be a finite positive number, got nan"),
+        ("a=1e400,b=1", "1e400 is too large for a float"),
+        ("a=1e-400,b=1", "1e-400 is too small for a float"),
         ("a,b=1", "expected NAME=NUMBER"),
         ("=0.5", "expected NAME=NUMBER"),
         (" , ", "no NAME=NUMBER items"),
@@ -131,15 +138,19 @@ def test_bad_probs_is_a_usage_error(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
-        (["--top-p", "0"], "--top-p must be in (0, 1]"),
-        (["--min-p", "-0.1"], "--min-p must be in [0, 1]"),
-        (["--temperature", "-1"], "--temperature must be >= 0"),
-        (["--top-k", "-3"], "--top-k must be a whole number >= 0"),
+        (["--top-p", "1.5"], "--top-p: top_p: 1.5 is out of range; allowed: 0 < top_p ≤ 1"),
+        (["--top-p", "0"], "--top-p: top_p: 0.0 is out of range; allowed: 0 < top_p ≤ 1"),
+        (["--min-p", "-0.1"], "--min-p: min_p: -0.1 is out of range; allowed: 0 ≤ min_p ≤ 1"),
+        (["--min-p", "1.5"], "allowed: 0 ≤ min_p ≤ 1 (or omit --min-p)"),
+        (["--temperature", "-1"], "allowed: 0 ≤ temperature ≤ 2 (or omit --temperature)"),
+        (["--temperature", "2.5"], "--temperature: temperature: 2.5 is out of range"),
+        (["--top-k", "0"], "--top-k: top_k: 0 is out of range; allowed: top_k ≥ 1"),
+        (["--top-k", "-3"], "--top-k: top_k: -3 is out of range; allowed: top_k ≥ 1"),
         (["--top-k", "2.5"], "expected a whole number"),
         (["--temperature", "nan"], "expected a finite number"),
         (["--use-case", "nope"], "unknown use case 'nope'"),
-        (["--width", "30"], "--width must be at least 40"),
+        (["--width", "30"], "--width must be from 40 to 400, got 30"),
+        (["--width", "1000000"], "--width must be from 40 to 400, got 1000000"),
         (["--model", "gpt-4o"], "--model only applies with --prompt"),
         (["--probs", "a=1", "--prompt", "hi"], "not allowed with argument"),
     ],
@@ -150,6 +161,43 @@ def test_bad_options_are_usage_errors(
 ) -> None:
     """Out-of-range settings and conflicting options exit 2 with a clear message."""
     assert message in _fails(capsys, *argv)
+
+
+def test_top_k_zero_is_refused_like_run_refuses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """explain takes the library's per-call ranges: --top-k 0 exits 2 for explain as for run."""
+    err = _fails(capsys, "--top-k", "0")
+    assert err.startswith("llmpresets: error: --top-k: top_k: 0 is out of range")
+    assert err.count("\n") == 1
+    assert main(["run", "hi", "--offline", "--top-k", "0"]) == 2
+    assert "top_k" in capsys.readouterr().err
+
+
+def test_huge_finite_weights_are_normalised(capsys: pytest.CaptureFixture[str]) -> None:
+    """Weights whose sum overflows a float (1e308 + 1e308) are still normalised: 50% each,
+    with a note, and the JSON "sum" is null rather than Infinity."""
+    out = _run(capsys, "--probs", "a=1e308,b=1e308", "--width", "100")
+    assert "note: the numbers sum past the largest float; normalised to 1" in out
+    assert _row(out, "a")[0].endswith("50.0%") and _row(out, "b")[0].endswith("50.0%")
+    text = _run(capsys, "--probs", "a=1e308,b=1e308", "--json")
+    data = json.loads(text, parse_constant=lambda name: pytest.fail(f"JSON has {name}"))
+    assert data["source"]["sum"] is None
+    assert data["steps"][0]["probabilities"] == [0.5, 0.5]
+
+
+def test_weights_far_apart_give_no_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    """A weight vanishing next to another (1e-308 beside 1e308) is shown as 0%, with no
+    numpy warning on stderr."""
+    out = _run(capsys, "--probs", "a=1e308,b=1e-308", "--width", "60")
+    assert _row(out, "a")[0].endswith("100.0%")
+    assert _row(out, "b")[0].endswith(" 0%")
+
+
+def test_one_token_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    """A one-token distribution reads "1 token", not "1 tokens"."""
+    out = _run(capsys, "--probs", "only=1", "--width", "60")
+    assert "1 token, entropy 0.00 bits" in out
+    assert "Sampling draws from 1 of 1 token;" in out
+    assert "1 tokens" not in out
 
 
 def test_greedy_temperature_keeps_only_the_best_token(capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,6 +237,15 @@ def test_bars_are_sized_to_the_terminal(
         monkeypatch.setenv("COLUMNS", str(columns))
         out = _run(capsys)
         assert columns - 6 <= max(len(line) for line in out.splitlines()) <= columns
+
+
+def test_a_very_wide_terminal_is_capped_at_400_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A terminal of 5,000 columns gets a 400-column picture, not 5,000-cell bars."""
+    monkeypatch.setenv("COLUMNS", "5000")
+    out = _run(capsys)
+    assert 390 <= max(len(line) for line in out.splitlines()) <= 400
 
 
 def test_no_colour_when_output_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,7 +28,8 @@ EXAMPLES = """examples:
   llmpresets explain --use-case chat --json | jq '.steps[-1].kept'
 
 With no --use-case and no sampling flags, the chat preset is shown. Sampling flags override the
-preset's values; --top-k 0, --top-p 1 and --min-p 0 switch a filter off. The default
+preset's values and take the ranges run and presets.yaml take (temperature 0-2, top-k >= 1,
+top-p in (0, 1], min-p in [0, 1]); --top-p 1 and --min-p 0 filter nothing. The default
 distribution is the classic example: after "The cat", sat 40%, walked 25%, jumped 18%, ran 10%,
 flew 5%, other 2%. --prompt asks the offline model for its first reply token instead."""
 
@@ -42,7 +43,7 @@ CLASSIC = (
     ("other", 0.02),
 )
 SHOWN = 12  # rows per step; a bigger vocabulary gets an "(N others)" row
-MIN_WIDTH = 40
+MIN_WIDTH, MAX_WIDTH = 40, 400
 EIGHTHS = " ▏▎▍▌▋▊▉"
 FIELDS = ("temperature", "top_k", "top_p", "min_p")
 
@@ -58,10 +59,18 @@ def register(subparsers: Any) -> None:
         formatter_class=formatter,
     )
     parser.add_argument("--use-case", "-u", metavar="NAME", help="a preset (e.g. code, chat)")
-    parser.add_argument("--temperature", "-t", type=_number("temperature"), metavar="T")
-    parser.add_argument("--top-k", type=_whole("top-k"), metavar="K", help="0 = off")
-    parser.add_argument("--top-p", type=_number("top-p"), metavar="P", help="1 = off")
-    parser.add_argument("--min-p", type=_number("min-p"), metavar="M", help="0 = off")
+    parser.add_argument(
+        "--temperature", "-t", type=_number("temperature"), metavar="T", help="0-2; 0 = greedy"
+    )
+    parser.add_argument(
+        "--top-k", type=_whole("top-k"), metavar="K", help="keep the K likeliest tokens (K >= 1)"
+    )
+    parser.add_argument(
+        "--top-p", type=_number("top-p"), metavar="P", help="in (0, 1]; 1 filters nothing"
+    )
+    parser.add_argument(
+        "--min-p", type=_number("min-p"), metavar="M", help="in [0, 1]; 0 filters nothing"
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--probs",
@@ -75,7 +84,10 @@ def register(subparsers: Any) -> None:
         "--model", "-m", help="model for --prompt (default: settings.default_model)"
     )
     parser.add_argument(
-        "--width", type=_whole("width"), metavar="N", help="columns (default: the terminal's)"
+        "--width",
+        type=_whole("width"),
+        metavar="N",
+        help=f"columns, {MIN_WIDTH} to {MAX_WIDTH} (default: the terminal's)",
     )
     parser.add_argument("--json", action="store_true", help="print every number as JSON")
     add_config_option(parser)
@@ -114,7 +126,7 @@ def _whole(flag: str) -> Any:
 class _Distribution:
     title: str
     tokens: list[str]
-    probabilities: list[float]
+    weights: list[float]  # positive and finite; proportional to the probabilities
     notes: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
 
@@ -131,46 +143,58 @@ def _parse_probs(text: str) -> _Distribution:
             raise CommandError(
                 f"--probs: expected NAME=NUMBER items separated by commas, got {item!r}"
             )
-        try:
-            value = float(number)
-        except ValueError:
-            raise CommandError(f"--probs: {name}: {number.strip()!r} is not a number") from None
-        if not (math.isfinite(value) and value > 0):
-            raise CommandError(
-                f"--probs: {name}: probability must be a positive number, got {number.strip()}"
-            )
         if name in tokens:
             raise CommandError(f"--probs: {name!r} appears twice; names must be unique")
         tokens.append(name)
-        values.append(value)
+        values.append(_weight(name, number.strip()))
     if not tokens:
         raise CommandError('--probs: no NAME=NUMBER items, e.g. --probs "yes=0.6,no=0.4"')
-    total = math.fsum(values)
+    try:
+        total: float | None = math.fsum(values)
+    except OverflowError:  # e.g. 1e308 + 1e308; the weights themselves are still fine
+        total = None
     notes = []
-    if abs(total - 1.0) > 1e-9:
+    if total is None or not math.isfinite(total):
+        total = None
+        notes.append("the numbers sum past the largest float; normalised to 1")
+    elif abs(total - 1.0) > 1e-9:
         notes.append(f"the probabilities summed to {total:g}; normalised to 1")
-    probabilities = [value / total for value in values]
     return _Distribution(
         "Next token: your distribution",
         tokens,
-        probabilities,
+        values,
         notes,
         {"kind": "probs", "sum": total},
     )
+
+
+def _weight(name: str, number: str) -> float:
+    """One --probs number: positive and finite (a weight; normalising comes later)."""
+    try:
+        value = float(number)
+    except ValueError:
+        raise CommandError(f"--probs: {name}: {number!r} is not a number") from None
+    if math.isinf(value) and "inf" not in number.lower():
+        raise CommandError(f"--probs: {name}: {number} is too large for a float")
+    if value == 0 and any(digit in "123456789" for digit in number.lower().partition("e")[0]):
+        raise CommandError(f"--probs: {name}: {number} is too small for a float (it is 0)")
+    if not (math.isfinite(value) and value > 0):
+        raise CommandError(
+            f"--probs: {name}: probability must be a finite positive number, got {number}"
+        )
+    return value
 
 
 def _classic() -> _Distribution:
     return _Distribution(
         f"Next token after {CLASSIC_PROMPT!r}",
         [token for token, _ in CLASSIC],
-        [probability for _, probability in CLASSIC],
+        [weight for _, weight in CLASSIC],
         source={"kind": "example", "prompt": CLASSIC_PROMPT},
     )
 
 
-def _from_prompt(
-    prompt: str, model: str, book: PresetBook, use_case: str | None
-) -> _Distribution:
+def _from_prompt(prompt: str, model: str, book: PresetBook, use_case: str | None) -> _Distribution:
     from ..offline import next_token_distribution
 
     pairs = next_token_distribution(prompt, model, top=None, config=book, use_case=use_case)
@@ -180,7 +204,7 @@ def _from_prompt(
     return _Distribution(
         f"First reply token to {prompt!r} (offline model, {model})",
         [token for token, _ in pairs],
-        [probability for _, probability in pairs],
+        [weight for _, weight in pairs],
         source={"kind": "prompt", "prompt": prompt, "model": model},
     )
 
@@ -201,7 +225,7 @@ class _Settings(NamedTuple):
 
 def _settings(args: argparse.Namespace, book: PresetBook) -> tuple[Preset | None, _Settings]:
     """The preset (if any) and the settings to explain: the preset's, overridden by flags.
-    Switched-off filters (top_k 0, top_p 1, min_p 0) become None."""
+    Filters that filter nothing (top_p 1, min_p 0) become None."""
     flags = {name: getattr(args, name) for name in FIELDS}
     _check_flags(flags)
     use_case = args.use_case
@@ -214,24 +238,25 @@ def _settings(args: argparse.Namespace, book: PresetBook) -> tuple[Preset | None
     settings.update({name: value for name, value in flags.items() if value is not None})
     if settings["temperature"] is None:
         settings["temperature"] = 1.0
-    for name, off in (("top_k", 0), ("top_p", 1.0), ("min_p", 0.0)):
+    for name, off in (("top_p", 1.0), ("min_p", 0.0)):
         if settings[name] == off:
             settings[name] = None
     return preset, _Settings(**settings)  # type: ignore[arg-type]
 
 
 def _check_flags(flags: dict[str, float | int | None]) -> None:
-    temperature, top_k, top_p, min_p = (flags[name] for name in FIELDS)
-    if temperature is not None and temperature < 0:
-        raise CommandError(
-            f"--temperature must be >= 0 (below 1e-5 is greedy), got {temperature:g}"
-        )
-    if top_k is not None and top_k < 0:
-        raise CommandError(f"--top-k must be a whole number >= 0 (0 = off), got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise CommandError(f"--top-p must be in (0, 1] (1 = off), got {top_p:g}")
-    if min_p is not None and not 0 <= min_p <= 1:
-        raise CommandError(f"--min-p must be in [0, 1] (0 = off), got {min_p:g}")
+    """The library's per-call ranges (those of presets.yaml and ``run``), message per flag."""
+    from .._errors import ConfigError
+    from .._presets import check_sampling_values
+
+    for name, value in flags.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        try:
+            check_sampling_values({name: value}, source=flag)
+        except ConfigError as exc:
+            raise CommandError(str(exc).replace(" (or null)", f" (or omit {flag})")) from None
 
 
 # --------------------------------------------------------------------------- the command
@@ -242,8 +267,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     from .. import sampling
 
-    if args.width is not None and args.width < MIN_WIDTH:
-        raise CommandError(f"--width must be at least {MIN_WIDTH}, got {args.width}")
+    if args.width is not None and not MIN_WIDTH <= args.width <= MAX_WIDTH:
+        raise CommandError(f"--width must be from {MIN_WIDTH} to {MAX_WIDTH}, got {args.width}")
     if args.model is not None and args.prompt is None:
         raise CommandError("--model only applies with --prompt")
     book = load_book(args)
@@ -255,7 +280,8 @@ def _explain(args: argparse.Namespace) -> int:
         distribution = _from_prompt(args.prompt, model, book, args.use_case)
     else:
         distribution = _classic()
-    logits = np.log(np.asarray(distribution.probabilities, dtype=np.float64))
+    # Weights are positive and finite, so their logs are finite; softmax normalises them.
+    logits = np.log(np.asarray(distribution.weights, dtype=np.float64))
     try:
         result = sampling.steps(logits, **settings._asdict())
     except ValueError as exc:  # flags were checked above; this is the distribution
@@ -263,7 +289,8 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_as_json(distribution, preset, settings, result))
         return 0
-    width = args.width or max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+    columns = shutil.get_terminal_size((80, 24)).columns
+    width = args.width or min(max(MIN_WIDTH, columns), MAX_WIDTH)
     painter = _Painter(use_color())
     print("\n".join(_picture(distribution, preset, settings, result, width, painter)))
     return 0
@@ -392,7 +419,7 @@ def _picture(
     for number, step in enumerate(result, 1):
         lines.append("")
         if previous is None:
-            stats = f"{step.kept} tokens, entropy {step.entropy_bits:.2f} bits"
+            stats = f"{_plural(step.kept, 'token')}, entropy {step.entropy_bits:.2f} bits"
         else:
             cut = int(step.removed.sum())
             stats = (
@@ -414,7 +441,7 @@ def _picture(
     first, last = result[0], result[-1]
     lines.append("")
     say(
-        f"Sampling draws from {last.kept} of {vocabulary} tokens; entropy "
+        f"Sampling draws from {last.kept} of {_plural(vocabulary, 'token')}; entropy "
         f"{first.entropy_bits:.2f} → {last.entropy_bits:.2f} bits.",
         BOLD,
     )
@@ -449,6 +476,10 @@ def _bar(fraction: float, width: int) -> str:
     eighths = max(1, round(min(fraction, 1.0) * width * 8))
     full, part = divmod(eighths, 8)
     return "█" * full + (EIGHTHS[part] if part else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _percent(probability: float) -> str:
