@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,85 @@ def test_bad_output_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     """--max-output-tokens must be a whole number >= 1."""
     assert main(["count", "-", "--max-output-tokens", "0"]) == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def _strict_json(text: str) -> dict[str, Any]:
+    """Parse JSON as the standard defines it: Infinity and NaN are not JSON."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"not JSON: {name}")
+
+    result: dict[str, Any] = json.loads(text, parse_constant=refuse)
+    return result
+
+
+@pytest.mark.parametrize(("reserved", "verb"), [("9000", "exceed"), ("8192", "fill")])
+def test_output_reserved_past_the_window_says_there_is_no_room(
+    reserved: str,
+    verb: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Reserving the whole window (or more) for output: one line says no prompt can fit, with
+    the numbers; exit 1; no "inf%" and no negative limit."""
+    _stdin(monkeypatch, json.dumps(CHAT))
+
+    argv = ["count", "--messages", "--model", "gpt-4", "--max-output-tokens", reserved]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"none: the {int(reserved):,} tokens reserved for output {verb} the 8,192-token "
+        "context window, leaving no room for a prompt"
+    ) in out
+    assert "inf%" not in out and "used" not in out
+    assert not re.search(r"-\d", out.replace("gpt-4", ""))
+
+
+def test_output_reserved_over_the_models_max_output_is_noted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output reservation above the model's max output gets a note row."""
+    _stdin(monkeypatch, "hi")
+
+    main(["count", "--model", "gpt-4", "--max-output-tokens", "9000"])
+    assert "note       9,000 reserved for output is over gpt-4's max output" in (
+        capsys.readouterr().out
+    )
+
+
+def test_no_room_json_is_valid_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json with no room for a prompt: strict JSON (no Infinity), prompt_limit 0, remaining
+    minus the prompt, percent_used null, fits false; exit 1."""
+    _stdin(monkeypatch, json.dumps(CHAT))
+
+    argv = ["count", "--messages", "--json", "--model", "gpt-4", "--max-output-tokens", "9000"]
+    assert main(argv) == 1
+    result = _strict_json(capsys.readouterr().out)
+    tokens = count_message_tokens(CHAT, "gpt-4")
+    assert (result["prompt_limit"], result["remaining"]) == (0, -tokens)
+    assert (result["percent_used"], result["fits"]) == (None, False)
+    assert result["reserved_output_tokens"] == 9000
+
+
+def test_one_message_is_singular(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One message reads "in 1 message", not "in 1 messages"."""
+    _stdin(monkeypatch, json.dumps(CHAT[:1]))
+
+    assert main(["count", "--messages", "--model", "gpt-4o"]) == 0
+    out = capsys.readouterr().out
+    assert " in 1 message\n" in out
+
+
+def test_over_by_one_token_is_singular(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prompt one token over the limit reads "over the limit by 1 token"."""
+    text = "hello world"  # 2 tokens
+    _stdin(monkeypatch, text)
+
+    assert main(["count", "--model", "gpt-4", "--max-output-tokens", "8191"]) == 1
+    assert "none: over the limit by 1 token\n" in capsys.readouterr().out

@@ -23,8 +23,9 @@ EXAMPLES = """examples:
 "tools" (a whole chat request body works: its "model" and "max_tokens" /
 "max_completion_tokens" are used unless given here).
 
-Exit status: 0 when the input fits the model (or its limits are unknown), 1 when it does not,
-2 for unreadable input, invalid JSON or a bad message shape."""
+Exit status: 0 when the input fits the model (or its limits are unknown), 1 when it does not
+(or when the output reserved leaves no room for a prompt), 2 for unreadable input, invalid
+JSON or a bad message shape."""
 
 
 def register(subparsers: Any) -> None:
@@ -155,8 +156,16 @@ def _body_int(body: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def _no_room(budget: Budget) -> bool:
+    """The output reserved fills the whole context window: no prompt can fit."""
+    return budget.prompt_limit is not None and budget.prompt_limit <= 0
+
+
 def _as_json(budget: Budget, message_count: int | None) -> dict[str, Any]:
-    percent = budget.percent_used
+    # No room for a prompt: the limit is 0, not negative, and no percentage (not Infinity).
+    no_room = _no_room(budget)
+    percent = None if no_room else budget.percent_used
+    limit = 0 if no_room else budget.prompt_limit
     return {
         "model": budget.model,
         "encoding": budget.encoding,
@@ -166,8 +175,8 @@ def _as_json(budget: Budget, message_count: int | None) -> dict[str, Any]:
         "max_input_tokens": budget.max_input_tokens,
         "max_output_tokens": budget.max_output_tokens,
         "reserved_output_tokens": budget.reserved_output_tokens,
-        "prompt_limit": budget.prompt_limit,
-        "remaining": budget.remaining,
+        "prompt_limit": limit,
+        "remaining": None if limit is None else limit - budget.prompt_tokens,
         "percent_used": None if percent is None else round(percent, 2),
         "fits": budget.fits,
     }
@@ -177,8 +186,12 @@ def _number(value: int | None) -> str:
     return "unknown" if value is None else f"{value:,}"
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def _print(budget: Budget, message_count: int | None) -> None:
-    what = f" in {message_count} messages" if message_count is not None else ""
+    what = f" in {_plural(message_count, 'message')}" if message_count is not None else ""
     rows = [
         ("model", f"{budget.model} ({budget.encoding})"),
         ("tokens", f"{budget.prompt_tokens:,}{what}"),
@@ -188,8 +201,23 @@ def _print(budget: Budget, message_count: int | None) -> None:
             f"{_number(budget.max_input_tokens)}, max output {_number(budget.max_output_tokens)}",
         ),
     ]
+    reserved, model_max = budget.reserved_output_tokens, budget.max_output_tokens
+    if budget.known and model_max is not None and reserved > model_max:
+        rows.append(
+            ("note", f"{reserved:,} reserved for output is over {budget.model}'s max output")
+        )
     if budget.remaining is None:
         rows.append(("remaining", "unknown: declare the model under 'models:' in presets.yaml"))
+    elif _no_room(budget):
+        window = budget.context_window or 0
+        fills = "exceed" if reserved > window else "fill"
+        rows.append(
+            (
+                "remaining",
+                f"none: the {reserved:,} tokens reserved for output {fills} the {window:,}-token "
+                "context window, leaving no room for a prompt; reserve fewer",
+            )
+        )
     else:
         percent = budget.percent_used or 0.0
         shown = "<0.01" if 0 < percent < 0.01 else f"{percent:.2f}"
@@ -198,12 +226,13 @@ def _print(budget: Budget, message_count: int | None) -> None:
             rows.append(
                 (
                     "remaining",
-                    f"{budget.remaining:,} prompt tokens "
+                    f"{_plural(budget.remaining, 'prompt token')} "
                     f"({budget.reserved_output_tokens:,} kept for output)",
                 )
             )
         else:
-            rows.append(("remaining", f"none: over the limit by {-budget.remaining:,} tokens"))
+            over = _plural(-budget.remaining, "token")
+            rows.append(("remaining", f"none: over the limit by {over}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label.ljust(width)}  {value}")
