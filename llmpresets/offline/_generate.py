@@ -2,14 +2,16 @@
 
 Per step (the order inference engines use): the source's logits; OpenAI's penalties
 ``logit[j] -= count[j] * frequency_penalty + (count[j] > 0) * presence_penalty`` over the tokens
-generated so far; then :func:`llmpresets.sampling.sample` (temperature, top_k, top_p, min_p).
+generated so far; ``logit_bias`` added to its tokens' logits (a token the source gives no logit
+stays impossible; scripted candidates are whole completions, so it does not apply to them);
+then :func:`llmpresets.sampling.sample` (temperature, top_k, top_p, min_p).
 Sampling ``<|endoftext|>`` ends the reply (``stop``, not counted) unless the request says
 ``ignore_eos`` (vLLM's extension, through ``extra_body``); reaching the token cap ends it with
 ``length``; a stop sequence ends it with ``stop`` and is cut from the text.
 
 ``logprobs`` report the model's own distribution, ``log_softmax(logits)`` before penalties,
-temperature and filters (what the model believed, not what the sampler kept); ``-inf`` is
-reported as ``-9999.0`` as the API does.
+``logit_bias``, temperature and filters (what the model believed, not what the sampler kept);
+``-inf`` is reported as ``-9999.0`` as the API does.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class SamplingSettings:
     logprobs: bool = False
     top_logprobs: int = 0
     ignore_eos: bool = False
+    logit_bias: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass
@@ -214,6 +217,7 @@ def generate(
     if settings.ignore_eos:
         hits = np.flatnonzero(vocab == end_of_text) if vocab is not None else [end_of_text]
         masked = int(hits[0]) if len(hits) else None
+    biased, bias = _bias_positions(settings.logit_bias, vocab)
     positions: list[int] = []
     while not emitter.done:
         logits = step(positions)
@@ -222,6 +226,10 @@ def generate(
             if counts is None:
                 counts = np.zeros(len(logits))
             scores = logits - counts * frequency - (counts > 0) * presence
+        if len(biased):
+            scores = scores.copy() if scores is logits else scores
+            inside = biased < len(scores)
+            scores[biased[inside]] += bias[inside]
         if masked is not None and masked < len(scores):
             scores = scores.copy() if scores is logits else scores
             scores[masked] = -np.inf
@@ -247,6 +255,20 @@ def generate(
         if counts is not None:
             counts[position] += 1
     return emitter.result
+
+
+def _bias_positions(
+    logit_bias: tuple[tuple[int, float], ...], vocab: NDArray[np.int64] | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The positions in the source's logits of ``logit_bias``'s tokens, and their biases."""
+    if not logit_bias:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    by_token = dict(logit_bias)
+    if vocab is None:
+        tokens = np.fromiter(by_token, dtype=np.int64, count=len(by_token))
+        return tokens, np.array([by_token[int(token)] for token in tokens])
+    positions = np.flatnonzero(np.isin(vocab, list(by_token))).astype(np.int64)
+    return positions, np.array([by_token[int(vocab[position])] for position in positions])
 
 
 def choose_scripted(

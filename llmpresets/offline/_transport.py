@@ -3,7 +3,9 @@
 Routing is on the path's tail, so any ``base_url`` works: ``POST .../chat/completions``,
 ``GET .../models`` and ``GET .../models/{id}``. Another path is a 404 and another method a 405,
 in the API's error shape. Error answers carry ``x-should-retry: false`` so the SDK does not
-retry (and sleep) on them.
+retry (and sleep) on them. Requests are validated by ``_wire``; the answers (``chat.completion``
+bodies and the stream's SSE chunks) are built here from the SDK's own types, so they cannot
+drift from what the SDK parses.
 
 Randomness, per choice ``i`` of a request (``n`` choices are independent streams):
 
@@ -32,7 +34,8 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -50,16 +53,7 @@ from ._sources import (
     render_prompt,
     source_for_model,
 )
-from ._wire import (
-    ChatRequest,
-    Identity,
-    Usage,
-    WireError,
-    chunk_payloads,
-    completion_payload,
-    parse_body,
-    parse_request,
-)
+from ._wire import ChatRequest, WireError, parse_body, parse_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -234,7 +228,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         try:
             count = count_message_tokens(chat.messages, chat.model, chat.tools, config=self.config)
         except (ValueError, TypeError) as exc:  # MessageFormatError is both
-            raise WireError(400, f"Invalid 'messages': {exc}", param="messages") from None
+            raise _shape_error(str(exc)) from None
         window = spec.context_window
         limit = spec.max_input_tokens or window
         requested = count + (chat.explicit_max_tokens or 0)
@@ -259,7 +253,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return count
 
     def _entropy(self, chat: ChatRequest) -> tuple[list[int], bool]:
-        digest = int.from_bytes(chat.digest[:16], "big")
+        digest = int.from_bytes(request_digest(chat.body)[:16], "big")
         if chat.seed is not None:
             return [0, chat.seed & _MASK64, digest], True
         if self.seed is not None:
@@ -287,6 +281,15 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
         source = self._source(chat.model)
         encoding = get_encoding(getattr(source, "encoding_name", None) or spec.encoding)
+        for token, _ in chat.settings.logit_bias:
+            if token >= encoding.n_vocab:
+                raise WireError(
+                    400,
+                    f"Invalid key in 'logit_bias': {token}. Maximum value is "
+                    f"{encoding.n_vocab - 1}.",
+                    param="logit_bias",
+                    code="invalid_value",
+                )
         rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
         table = self._table(rule, encoding) if rule is not None else None
         stepper = None
@@ -316,6 +319,210 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         table = ScriptedTable.build(rule, encoding.encode_ordinary)
         self._tables[key] = (rule, table)
         return table
+
+
+# Fields that only cut, count or report a reply: they do not enter the request's hash, so a
+# reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
+# the n=1 reply, and streaming changes nothing.
+_NOT_SHAPING = frozenset(
+    {
+        "stream",
+        "stream_options",
+        "stop",
+        "max_tokens",
+        "max_completion_tokens",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+    }
+)
+
+
+def request_digest(body: Mapping[str, Any]) -> bytes:
+    """A hash of what shapes the sampled tokens (not the fields in ``_NOT_SHAPING``)."""
+    shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
+    canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
+
+
+# --------------------------------------------------------------------------- payloads
+# Response bodies are built from the SDK's own types, so they cannot drift from what it parses.
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What names one response: id, creation time and fingerprint."""
+
+    id: str
+    created: int
+    system_fingerprint: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+
+def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict[str, Any]]:
+    assert generation.logprobs is not None
+    return [
+        {
+            "token": entry.token,
+            "bytes": entry.bytes,
+            "logprob": entry.logprob,
+            "top_logprobs": [
+                {"token": token, "bytes": data, "logprob": value}
+                for token, data, value in entry.top
+            ],
+        }
+        for entry in generation.logprobs[start:stop]
+    ]
+
+
+def completion_payload(
+    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+) -> bytes:
+    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
+    from openai.types.chat import ChatCompletion
+
+    choices = []
+    for index, generation in enumerate(generations):
+        logprobs = (
+            {"content": _logprob_entries(generation, 0, len(generation.logprobs)), "refusal": None}
+            if generation.logprobs is not None
+            else None
+        )
+        choices.append(
+            {
+                "index": index,
+                "message": {
+                    "role": "assistant",
+                    "content": generation.text,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": logprobs,
+                "finish_reason": generation.finish_reason,
+            }
+        )
+    completion = ChatCompletion.model_validate(
+        {
+            "id": identity.id,
+            "object": "chat.completion",
+            "created": identity.created,
+            "model": request.model,
+            "choices": choices,
+            "usage": usage.as_dict(),
+            "service_tier": "default",
+            "system_fingerprint": identity.system_fingerprint,
+        }
+    )
+    return json.dumps(completion.model_dump(mode="json", exclude_unset=True)).encode("utf-8")
+
+
+def chunk_payloads(
+    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+) -> list[bytes]:
+    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
+    from openai.types.chat import ChatCompletionChunk
+
+    head = {
+        "id": identity.id,
+        "object": "chat.completion.chunk",
+        "created": identity.created,
+        "model": request.model,
+        "service_tier": "default",
+        "system_fingerprint": identity.system_fingerprint,
+    }
+    events: list[bytes] = []
+
+    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
+        data = {**head, "choices": choices, **extra}
+        if request.include_usage and "usage" not in extra:
+            data["usage"] = None
+        chunk = ChatCompletionChunk.model_validate(data)
+        text = json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+        events.append(f"data: {text}\n\n".encode())
+
+    for index, generation in enumerate(generations):
+        empty_logprobs: dict[str, Any] | None = (
+            {"content": [], "refusal": None} if generation.logprobs is not None else None
+        )
+        emit(
+            [
+                {
+                    "index": index,
+                    "delta": {"role": "assistant", "content": "", "refusal": None},
+                    "logprobs": empty_logprobs,
+                    "finish_reason": None,
+                }
+            ]
+        )
+        for position, piece in enumerate(generation.pieces):
+            logprobs = (
+                {"content": _logprob_entries(generation, position, position + 1), "refusal": None}
+                if generation.logprobs is not None
+                else None
+            )
+            emit(
+                [
+                    {
+                        "index": index,
+                        "delta": {"content": piece},
+                        "logprobs": logprobs,
+                        "finish_reason": None,
+                    }
+                ]
+            )
+        emit(
+            [
+                {
+                    "index": index,
+                    "delta": {},
+                    "logprobs": None,
+                    "finish_reason": generation.finish_reason,
+                }
+            ]
+        )
+    if request.include_usage:
+        emit([], usage=usage.as_dict())
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _shape_error(problem: str) -> WireError:
+    """A message or tool the token counter cannot read, as a 400 naming where it is.
+
+    The counter says ``"message 2: ..."`` or ``"tools[0]...: ..."``; the API's param is
+    ``messages[2]`` or ``tools[0]...``.
+    """
+    head, _, rest = problem.partition(": ")
+    if head.startswith("tools") and rest:
+        param = head
+    elif head.startswith("message ") and head[8:].isdigit() and rest:
+        param = f"messages[{head[8:]}]"
+    else:
+        param, rest = "messages", problem
+    return WireError(400, f"Invalid '{param}': {rest}", param=param)
 
 
 def _model_not_found(model: str) -> WireError:

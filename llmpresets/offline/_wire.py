@@ -1,38 +1,44 @@
-"""OpenAI's wire format: request validation with the API's errors, and response payloads.
+"""OpenAI's wire format for requests: validation with the API's status, messages and codes.
 
 Errors have the API's status and body shape, ``{"error": {"message", "type", "param",
 "code"}}``, with the API's messages and codes for the cases an application can hit: malformed
-JSON, missing or mistyped parameters, values out of range (``decimal_above_max_value``...),
-``top_logprobs`` without ``logprobs``, a model that rejects a parameter (reasoning models),
-``max_tokens`` above the model's limit, a prompt over the context window
-(``context_length_exceeded``), and, with strict models, an unknown model (404
-``model_not_found``). Payloads are built from the SDK's own types, so they cannot drift from
-what the SDK parses.
+JSON (lone surrogate escapes and ``NaN`` included), an unrecognized body field, missing or
+mistyped parameters, values out of range (``decimal_above_max_value``..., checked without
+converting a value first, so ``seed=10**400`` or ``1e400`` is a 400 and never an overflow),
+``top_logprobs`` without ``logprobs``, tool messages that answer no ``tool_calls``,
+``tool_choice`` without ``tools``, a model that rejects a parameter (reasoning models),
+``max_tokens`` above the model's limit, and, with strict models, an unknown model (404
+``model_not_found``). The transport adds the prompt checks (``context_length_exceeded``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import math
+import re
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._models import SamplingParameter
-from ._generate import Generation, SamplingSettings
+from ._generate import SamplingSettings
 
 if TYPE_CHECKING:
     from .._models import ModelSpec
 
-__all__ = ["ChatRequest", "WireError", "chunk_payloads", "completion_payload", "parse_request"]
+__all__ = ["ChatRequest", "WireError", "accepted_fields", "parse_body", "parse_request"]
 
 # The real API lets a reply run to the model's limit; a test double stops sooner.
 DEFAULT_MAX_TOKENS = 256
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 _MAX_STOP = 4
 _INT64 = 2**63
+_INT32_MAX = 2**31 - 1
+# The API takes top_p=0 (only the most likely token); the sampler wants top_p > 0, and this
+# smallest positive float keeps the same set: the top token (and any tied with it).
+_LEAST_TOP_P = 5e-324
 _PARSE_ERROR = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
     "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
@@ -89,7 +95,6 @@ class ChatRequest:
     seed: int | None = None
     tools: list[Any] | None = None
     explicit_max_tokens: int | None = None
-    digest: bytes = b""
     body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,37 +125,41 @@ def _bad_type(name: str, expected: str, value: Any) -> WireError:
 def _number(
     body: Mapping[str, Any],
     name: str,
-    low: float | None,
-    high: float | None,
+    low: float,
+    high: float,
     *,
     integer: bool = False,
 ) -> Any:
     value = body.get(name)
-    if value is None:
-        return None
+    return None if value is None else _check_number(name, value, low, high, integer=integer)
+
+
+def _check_number(name: str, value: Any, low: float, high: float, *, integer: bool) -> Any:
+    """``value`` as an int or float in ``[low, high]``, or the API's 400 for it.
+
+    Comparisons of Python ints (of any size) and floats (``inf`` from ``1e400`` in the JSON
+    included) are exact and never overflow; nothing converts a value before it is in range.
+    """
     kind = "integer" if integer else "decimal"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (integer and not (isinstance(value, int) or float(value).is_integer()))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad_type(name, "an integer" if integer else "a decimal", value)
+    if isinstance(value, float) and (
+        math.isnan(value) or (integer and math.isfinite(value) and not value.is_integer())
     ):
         raise _bad_type(name, "an integer" if integer else "a decimal", value)
-    if not math.isfinite(value):
-        raise _bad_type(name, "a decimal", value)
-    shown = _show(value)
-    if high is not None and value > high:
+    if value > high:
         raise WireError(
             400,
             f"Invalid '{name}': {kind} above maximum value. Expected a value <= {_show(high)}, "
-            f"but got {shown} instead.",
+            f"but got {_show(value)} instead.",
             param=name,
             code=f"{kind}_above_max_value",
         )
-    if low is not None and value < low:
+    if value < low:
         raise WireError(
             400,
             f"Invalid '{name}': {kind} below minimum value. Expected a value >= {_show(low)}, "
-            f"but got {shown} instead.",
+            f"but got {_show(value)} instead.",
             param=name,
             code=f"{kind}_below_min_value",
         )
@@ -158,7 +167,20 @@ def _number(
 
 
 def _show(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """A number as an error message shows it: huge ones in e-notation, never an overflow."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value) if math.isfinite(value) else ("-" if value < 0 else "") + "Infinity"
+    try:
+        digits = str(abs(value))
+    except ValueError:  # beyond int's string conversion limit
+        return "a very large integer"
+    if len(digits) <= 21:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    fraction = digits[1:16].rstrip("0")
+    return f"{sign}{digits[0]}{'.' if fraction else ''}{fraction}e+{len(digits) - 1}"
 
 
 def _boolean(body: Mapping[str, Any], name: str) -> bool:
@@ -218,6 +240,7 @@ def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                 param=f"{where}.content",
                 code="missing_required_parameter",
             )
+    _check_tool_turns(messages)
     return messages
 
 
@@ -238,6 +261,192 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
             code="array_above_max_length",
         )
     return tuple(item for item in stop if item)
+
+
+# vLLM-style body fields this backend honours besides the SDK's (through ``extra_body``).
+BODY_EXTRAS = ("top_k", "min_p", "ignore_eos")
+
+
+@functools.cache
+def accepted_fields() -> frozenset[str]:
+    """The body fields answered: the SDK's chat completion create params, plus ``BODY_EXTRAS``."""
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+
+    return frozenset(CompletionCreateParamsBase.__annotations__) | {"stream", *BODY_EXTRAS}
+
+
+def _check_known_fields(body: Mapping[str, Any]) -> None:
+    known = accepted_fields()
+    unknown = [key for key in body if key not in known]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise WireError(
+            400, f"Unrecognized request argument{plural} supplied: {', '.join(unknown)}"
+        )
+
+
+def _logit_bias(body: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
+    """``{"token id": bias}`` as (id, bias) pairs; ids are decimal strings, biases in ±100."""
+    bias = body.get("logit_bias")
+    if bias is None:
+        return ()
+    if not isinstance(bias, dict):
+        raise _bad_type("logit_bias", "an object", bias)
+    pairs = []
+    for key, value in bias.items():
+        if not (key.isascii() and key.isdigit() and len(key) <= 10):
+            raise WireError(
+                400,
+                f"Invalid key in 'logit_bias': {key}.",
+                param="logit_bias",
+                code="invalid_value",
+            )
+        pairs.append((int(key), _check_number("logit_bias", value, -100, 100, integer=False)))
+    return tuple(pairs)
+
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+_MAX_TOOL_NAME = 64
+
+
+def _tools(body: Mapping[str, Any]) -> list[Any] | None:
+    """``tools`` checked as the API checks it; ``tool_choice`` needs tools."""
+    tools = body.get("tools")
+    if tools is None:
+        for name in ("tool_choice", "parallel_tool_calls"):
+            if body.get(name) is not None:
+                raise WireError(
+                    400,
+                    f"Invalid value for '{name}': '{name}' is only allowed when 'tools' are "
+                    "specified.",
+                    param=name,
+                )
+        return None
+    if not isinstance(tools, list):
+        raise _bad_type("tools", "an array of objects", tools)
+    if not tools:
+        raise WireError(
+            400,
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an "
+            "empty array instead.",
+            param="tools",
+            code="empty_array",
+        )
+    for index, tool in enumerate(tools):
+        where = f"tools[{index}]"
+        if not isinstance(tool, dict):
+            raise _bad_type(where, "an object", tool)
+        kind = _required(tool, f"{where}.type")
+        if kind not in ("function", "custom"):
+            raise WireError(
+                400,
+                f"Invalid value: '{kind}'. Supported values are: 'function' and 'custom'.",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+        definition = _required(tool, f"{where}.{kind}")
+        if not isinstance(definition, dict):
+            raise _bad_type(f"{where}.{kind}", "an object", definition)
+        name = _required(definition, f"{where}.{kind}.name")
+        if not isinstance(name, str):
+            raise _bad_type(f"{where}.{kind}.name", "a string", name)
+        if not _TOOL_NAME.fullmatch(name):
+            raise WireError(
+                400,
+                f"Invalid '{where}.{kind}.name': string does not match pattern. Expected a "
+                "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                param=f"{where}.{kind}.name",
+                code="invalid_value",
+            )
+        if len(name) > _MAX_TOOL_NAME:
+            raise WireError(
+                400,
+                f"Invalid '{where}.{kind}.name': string too long. Expected a string with "
+                f"maximum length {_MAX_TOOL_NAME}, but got a string with length {len(name)} "
+                "instead.",
+                param=f"{where}.{kind}.name",
+                code="string_above_max_length",
+            )
+    return tools
+
+
+def _required(mapping: Mapping[str, Any], where: str) -> Any:
+    """``mapping[last part of where]``, or the API's missing_required_parameter."""
+    value = mapping.get(where.rsplit(".", 1)[-1])
+    if value is None:
+        raise WireError(
+            400,
+            f"Missing required parameter: '{where}'.",
+            param=where,
+            code="missing_required_parameter",
+        )
+    return value
+
+
+def _check_tool_turns(messages: list[dict[str, Any]]) -> None:
+    """Tool messages answer the ``tool_calls`` of the assistant message just before them.
+
+    As the API: a ``tool`` message needs ``tool_call_id``, must follow (after other tool
+    messages) an assistant message with ``tool_calls``, and must name one of its ids; and
+    every id of such an assistant message needs its answer before the next other message.
+    """
+    calls: set[str] | None = None  # ids of the assistant message the tool run answers
+    waiting: dict[str, None] = {}
+    owner = 0
+    for index, message in enumerate(messages):
+        if message["role"] == "tool":
+            call_id = _required(message, f"messages[{index}].tool_call_id")
+            if not isinstance(call_id, str):
+                raise _bad_type(f"messages[{index}].tool_call_id", "a string", call_id)
+            if calls is None:
+                raise WireError(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    param=f"messages.[{index}].role",
+                )
+            if call_id not in calls:
+                raise WireError(
+                    400,
+                    f"Invalid parameter: 'tool_call_id' of '{call_id}' not found in "
+                    "'tool_calls' of previous message.",
+                    param=f"messages.[{index}].tool_call_id",
+                )
+            waiting.pop(call_id, None)
+            continue
+        _check_answered(waiting, owner)
+        calls = None
+        tool_calls = message.get("tool_calls") if message["role"] == "assistant" else None
+        if tool_calls:
+            ids = _call_ids(tool_calls, index)
+            calls, waiting, owner = set(ids), dict.fromkeys(ids), index
+    _check_answered(waiting, owner)
+
+
+def _call_ids(tool_calls: Any, index: int) -> list[str]:
+    where = f"messages[{index}].tool_calls"
+    if not isinstance(tool_calls, list):
+        raise _bad_type(where, "an array of objects", tool_calls)
+    ids = []
+    for number, call in enumerate(tool_calls):
+        if not isinstance(call, dict):
+            raise _bad_type(f"{where}[{number}]", "an object", call)
+        call_id = _required(call, f"{where}[{number}].id")
+        if not isinstance(call_id, str):
+            raise _bad_type(f"{where}[{number}].id", "a string", call_id)
+        ids.append(call_id)
+    return ids
+
+
+def _check_answered(waiting: dict[str, None], owner: int) -> None:
+    if waiting:
+        raise WireError(
+            400,
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+            f"response messages: {', '.join(waiting)}",
+            param=f"messages.[{owner}].role",
+        )
 
 
 def _check_model_accepts(body: Mapping[str, Any], spec: ModelSpec) -> None:
@@ -274,17 +483,50 @@ def _check_model_accepts(body: Mapping[str, Any], spec: ModelSpec) -> None:
 
 
 def parse_body(content: bytes) -> dict[str, Any]:
+    """The JSON object of a request body, or the API's 400 for a body that is not one.
+
+    Not JSON: bytes that are not UTF-8, ``NaN`` / ``Infinity`` (not JSON, though Python reads
+    them), nesting too deep to read, and escapes of lone surrogates (``"\\ud800"``: text
+    no UTF-8 can carry, which would fail the tokenizer and the request hash).
+    """
     try:
-        body = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(content, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise WireError(400, _PARSE_ERROR) from None
     if not isinstance(body, dict):
+        raise WireError(400, _PARSE_ERROR)
+    if _SURROGATE_ESCAPE.search(content) and _has_lone_surrogate(body):
         raise WireError(400, _PARSE_ERROR)
     return body
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     """Validate a chat completion body (``spec_for(model) -> ModelSpec``); raise WireError."""
+    _check_known_fields(body)
     model = body.get("model")
     if model is None or model == "":
         raise WireError(400, "you must provide a model parameter")
@@ -297,10 +539,10 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     presence = _number(body, "presence_penalty", -2, 2)
     n = _number(body, "n", 1, 128, integer=True)
     seed = _number(body, "seed", -_INT64, _INT64 - 1, integer=True)
-    max_tokens = _number(body, "max_tokens", 1, None, integer=True)
-    max_completion = _number(body, "max_completion_tokens", 1, None, integer=True)
+    max_tokens = _number(body, "max_tokens", 1, _INT32_MAX, integer=True)
+    max_completion = _number(body, "max_completion_tokens", 1, _INT32_MAX, integer=True)
     top_logprobs = _number(body, "top_logprobs", 0, 20, integer=True)
-    top_k = _number(body, "top_k", -1, None, integer=True)
+    top_k = _number(body, "top_k", -1, _INT32_MAX, integer=True)
     min_p = _number(body, "min_p", 0, 1)
     logprobs = _boolean(body, "logprobs")
     stream = _boolean(body, "stream")
@@ -327,9 +569,8 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
             raise _bad_type("stream_options", "an object", stream_options)
         include_usage = _boolean(stream_options, "include_usage")
     stop = _stop(body)
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad_type("tools", "an array of objects", tools)
+    logit_bias = _logit_bias(body)
+    tools = _tools(body)
 
     spec = spec_for(model)
     _check_model_accepts(body, spec)
@@ -345,7 +586,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         )
     settings = SamplingSettings(
         temperature=1.0 if temperature is None else temperature,
-        top_p=top_p,
+        top_p=top_p if top_p != 0 else _LEAST_TOP_P,
         top_k=top_k if top_k is not None and top_k > 0 else None,
         min_p=min_p,
         frequency_penalty=frequency or 0.0,
@@ -355,6 +596,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         logprobs=logprobs,
         top_logprobs=top_logprobs or 0,
         ignore_eos=ignore_eos,
+        logit_bias=logit_bias,
     )
     return ChatRequest(
         model=model,
@@ -366,30 +608,8 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         seed=seed,
         tools=tools,
         explicit_max_tokens=limit,
-        digest=request_digest(body),
         body=body,
     )
-
-
-# Fields that only cut, count or report a reply: they do not enter the request's hash, so a
-# reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
-# the n=1 reply, and streaming changes nothing.
-_NOT_SHAPING = frozenset(
-    {
-        "stream",
-        "stream_options",
-        "stop",
-        "max_tokens",
-        "max_completion_tokens",
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "user",
-        "metadata",
-        "store",
-        "service_tier",
-    }
-)
 
 
 def _default_limit(spec: ModelSpec) -> int:
@@ -397,169 +617,3 @@ def _default_limit(spec: ModelSpec) -> int:
     if spec.max_output_tokens is not None:
         return min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
     return DEFAULT_MAX_TOKENS
-
-
-def request_digest(body: Mapping[str, Any]) -> bytes:
-    """A hash of what shapes the sampled tokens (not the fields in ``_NOT_SHAPING``)."""
-    shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
-    canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).digest()
-
-
-# --------------------------------------------------------------------------- payloads
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What names one response: id, creation time and fingerprint."""
-
-    id: str
-    created: int
-    system_fingerprint: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        }
-
-
-def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict[str, Any]]:
-    assert generation.logprobs is not None
-    return [
-        {
-            "token": entry.token,
-            "bytes": entry.bytes,
-            "logprob": entry.logprob,
-            "top_logprobs": [
-                {"token": token, "bytes": data, "logprob": value}
-                for token, data, value in entry.top
-            ],
-        }
-        for entry in generation.logprobs[start:stop]
-    ]
-
-
-def completion_payload(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
-) -> bytes:
-    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
-    from openai.types.chat import ChatCompletion
-
-    choices = []
-    for index, generation in enumerate(generations):
-        logprobs = (
-            {"content": _logprob_entries(generation, 0, len(generation.logprobs)), "refusal": None}
-            if generation.logprobs is not None
-            else None
-        )
-        choices.append(
-            {
-                "index": index,
-                "message": {
-                    "role": "assistant",
-                    "content": generation.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": logprobs,
-                "finish_reason": generation.finish_reason,
-            }
-        )
-    completion = ChatCompletion.model_validate(
-        {
-            "id": identity.id,
-            "object": "chat.completion",
-            "created": identity.created,
-            "model": request.model,
-            "choices": choices,
-            "usage": usage.as_dict(),
-            "service_tier": "default",
-            "system_fingerprint": identity.system_fingerprint,
-        }
-    )
-    return json.dumps(completion.model_dump(mode="json", exclude_unset=True)).encode("utf-8")
-
-
-def chunk_payloads(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
-) -> list[bytes]:
-    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
-    from openai.types.chat import ChatCompletionChunk
-
-    head = {
-        "id": identity.id,
-        "object": "chat.completion.chunk",
-        "created": identity.created,
-        "model": request.model,
-        "service_tier": "default",
-        "system_fingerprint": identity.system_fingerprint,
-    }
-    events: list[bytes] = []
-
-    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
-        data = {**head, "choices": choices, **extra}
-        if request.include_usage and "usage" not in extra:
-            data["usage"] = None
-        chunk = ChatCompletionChunk.model_validate(data)
-        text = json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
-        events.append(f"data: {text}\n\n".encode())
-
-    for index, generation in enumerate(generations):
-        empty_logprobs: dict[str, Any] | None = (
-            {"content": [], "refusal": None} if generation.logprobs is not None else None
-        )
-        emit(
-            [
-                {
-                    "index": index,
-                    "delta": {"role": "assistant", "content": "", "refusal": None},
-                    "logprobs": empty_logprobs,
-                    "finish_reason": None,
-                }
-            ]
-        )
-        for position, piece in enumerate(generation.pieces):
-            logprobs = (
-                {"content": _logprob_entries(generation, position, position + 1), "refusal": None}
-                if generation.logprobs is not None
-                else None
-            )
-            emit(
-                [
-                    {
-                        "index": index,
-                        "delta": {"content": piece},
-                        "logprobs": logprobs,
-                        "finish_reason": None,
-                    }
-                ]
-            )
-        emit(
-            [
-                {
-                    "index": index,
-                    "delta": {},
-                    "logprobs": None,
-                    "finish_reason": generation.finish_reason,
-                }
-            ]
-        )
-    if request.include_usage:
-        emit([], usage=usage.as_dict())
-    events.append(b"data: [DONE]\n\n")
-    return events
