@@ -394,7 +394,8 @@ class _BaseClient:
         config: ConfigSource,
         unsupported_params: Policy | None,
         openai_kwargs: dict[str, Any],
-    ) -> tuple[bool, str]:
+    ) -> str:
+        """Resolve configuration, model and offline mode; return the API key to use."""
         if isinstance(config, PresetBook):
             self.config = config
         else:
@@ -420,16 +421,21 @@ class _BaseClient:
                     "llmpresets.offline_mode()"
                 )
         self._secret = api_key if not offline else None
-        return offline, api_key
+        return api_key
 
-    def _transport(self, transport: Any) -> Any:
-        if transport is not None:
-            return transport
-        if self.offline:
+    def _wire_transport(
+        self, transport: Any, openai_kwargs: dict[str, Any], http_client_class: Any
+    ) -> None:
+        """Put ``transport`` (or, offline, a new OfflineTransport) under the SDK's client."""
+        if transport is None and self.offline:
             from .offline import OfflineTransport
 
-            return OfflineTransport(seed=self.seed, config=self.config)
-        return None
+            transport = OfflineTransport(seed=self.seed, config=self.config)
+        if transport is None:
+            return
+        if "http_client" in openai_kwargs:
+            raise ConfigError("give either transport= or http_client=, not both")
+        openai_kwargs["http_client"] = http_client_class(transport=transport)
 
     def _send_extras(self, params: dict[str, Any], use_case: str) -> dict[str, Any]:
         """``params`` plus, offline only, a header naming the use case for the local model.
@@ -508,12 +514,8 @@ class Client(_BaseClient):
         unsupported_params: Policy | None = None,
         **openai_kwargs: Any,
     ) -> None:
-        _, api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
-        chosen = self._transport(transport)
-        if chosen is not None:
-            if "http_client" in openai_kwargs:
-                raise ConfigError("give either transport= or http_client=, not both")
-            openai_kwargs["http_client"] = httpx2.Client(transport=chosen)
+        api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
+        self._wire_transport(transport, openai_kwargs, httpx2.Client)
         self.openai: openai.OpenAI = openai.OpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
@@ -657,12 +659,8 @@ class AsyncClient(_BaseClient):
         unsupported_params: Policy | None = None,
         **openai_kwargs: Any,
     ) -> None:
-        _, api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
-        chosen = self._transport(transport)
-        if chosen is not None:
-            if "http_client" in openai_kwargs:
-                raise ConfigError("give either transport= or http_client=, not both")
-            openai_kwargs["http_client"] = httpx2.AsyncClient(transport=chosen)
+        api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
+        self._wire_transport(transport, openai_kwargs, httpx2.AsyncClient)
         self.openai: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
