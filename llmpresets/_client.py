@@ -409,7 +409,7 @@ class _BaseClient:
             seed = override.seed
         self.offline = offline
         self.seed = seed
-        api_key = openai_kwargs.pop("api_key", None)
+        api_key: str | None = openai_kwargs.pop("api_key", None)
         if offline:
             api_key = "offline"
         else:
@@ -420,7 +420,7 @@ class _BaseClient:
                     "one, use Client(offline=True), set LLMPRESETS_OFFLINE=1, or wrap the code in "
                     "llmpresets.offline_mode()"
                 )
-        self._secret = api_key if not offline else None
+        self._secret = None if offline else api_key
         return api_key
 
     def _wire_transport(
