@@ -122,6 +122,16 @@ def _bad_type(name: str, expected: str, value: Any) -> WireError:
     )
 
 
+def _empty_array(name: str) -> WireError:
+    return WireError(
+        400,
+        f"Invalid '{name}': empty array. Expected an array with minimum length 1, but got an "
+        "empty array instead.",
+        param=name,
+        code="empty_array",
+    )
+
+
 def _number(
     body: Mapping[str, Any],
     name: str,
@@ -204,13 +214,7 @@ def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list):
         raise _bad_type("messages", "an array of objects", messages)
     if not messages:
-        raise WireError(
-            400,
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got "
-            "an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
+        raise _empty_array("messages")
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -325,13 +329,7 @@ def _tools(body: Mapping[str, Any]) -> list[Any] | None:
     if not isinstance(tools, list):
         raise _bad_type("tools", "an array of objects", tools)
     if not tools:
-        raise WireError(
-            400,
-            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an "
-            "empty array instead.",
-            param="tools",
-            code="empty_array",
-        )
+        raise _empty_array("tools")
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
         if not isinstance(tool, dict):
