@@ -6,10 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import numpy as np
-import openai
 import pytest
+from offline_sdk import sdk
 from openai.types.chat import ChatCompletionMessageParam
 
 import llmpresets
@@ -27,15 +26,6 @@ PROMPT: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "Write a Python function that returns the largest item in a list."}
 ]
 TINY_CORPUS = "### greet: hello\nHello there, friend.\n---\nHello again.\n"
-
-
-def sdk(transport: OfflineTransport) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key="offline",
-        base_url="http://offline.test/v1",
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport),
-    )
 
 
 def replies(use_case: str, seeds: range) -> list[str]:

@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import numpy as np
 import openai
 import pytest
+from offline_sdk import sdk
 from openai.types.chat import ChatCompletionMessageParam
 from scipy.stats import chisquare
 
@@ -22,15 +22,6 @@ WEAR: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "It is sunny. What should I wear today?"}
 ]
 TABLE = {"Sunglasses.": 0.7, "A hat.": 0.2, "A jacket.": 0.1}
-
-
-def sdk(transport: OfflineTransport) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key="offline",
-        base_url="http://offline.test/v1",
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport),
-    )
 
 
 def wear_transport(**kwargs: Any) -> OfflineTransport:

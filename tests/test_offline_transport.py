@@ -12,12 +12,11 @@ import httpx2
 import numpy as np
 import openai
 import pytest
+from offline_sdk import BASE_URL, async_sdk, sdk
 from openai.types.chat import ChatCompletionMessageParam
 
 from llmpresets import count_message_tokens, load_presets
 from llmpresets.offline import OfflineTransport
-
-BASE_URL = "http://offline.test/v1"
 
 
 def user(text: str) -> list[ChatCompletionMessageParam]:
@@ -26,24 +25,6 @@ def user(text: str) -> list[ChatCompletionMessageParam]:
 
 STORY = user("Tell me a story about a dragon.")
 CODE = user("Write a Python function that returns the largest item.")
-
-
-def sdk(transport: OfflineTransport, base_url: str = BASE_URL) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key="offline",
-        base_url=base_url,
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport),
-    )
-
-
-def async_sdk(transport: OfflineTransport) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        api_key="offline",
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx2.AsyncClient(transport=transport),
-    )
 
 
 def raw(transport: OfflineTransport) -> httpx2.Client:

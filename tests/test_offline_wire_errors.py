@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx2
 import numpy as np
 import openai
 import pytest
+from offline_sdk import sdk as offline_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from llmpresets._encodings import get_encoding
 from llmpresets.offline import OfflineTransport
 from llmpresets.offline._wire import accepted_fields
 
-BASE_URL = "http://offline.test/v1"
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell me about dragons."}]
 TOOL: Any = {
     "type": "function",
@@ -33,12 +32,7 @@ PARSE_ERROR = "We could not parse the JSON body of your request."
 
 
 def sdk(transport: OfflineTransport | None = None) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key="offline",
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx2.Client(transport=transport or OfflineTransport()),
-    )
+    return offline_sdk(transport or OfflineTransport())
 
 
 def error_of(call: Any) -> tuple[int, dict[str, Any]]:
