@@ -21,7 +21,8 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline._generate import SamplingSettings, generate
+from llmpresets.offline._generate import generate
+from llmpresets.offline._request import SamplingSettings
 from llmpresets.offline._sources import make_stepper
 
 MESSAGES: list[ChatCompletionMessageParam] = [

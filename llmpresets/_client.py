@@ -17,6 +17,7 @@ import httpx2
 import openai
 
 from ._errors import ConfigError, MissingAPIKeyError
+from ._headers import USE_CASE_HEADER
 from ._mode import env_offline, offline_mode, offline_override
 from ._presets import PresetBook, default_book, load_presets
 from ._request import CallContext, Prepared, prepare_chat
@@ -99,8 +100,6 @@ class _BaseClient:
         """
         if not self.offline:
             return params
-        from .offline._sources import USE_CASE_HEADER
-
         headers = {**(params.get("extra_headers") or {}), USE_CASE_HEADER: use_case}
         return {**params, "extra_headers": headers}
 

@@ -25,33 +25,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from ._request import SamplingSettings
 from ._scripted import ScriptedTable
 from ._sources import Stepper, token_text
 
 if TYPE_CHECKING:
     import tiktoken
 
+# SamplingSettings (defined in _request) is re-exported for callers that read it from here.
 __all__ = ["Generation", "SamplingSettings", "TokenLogprob", "generate", "generate_scripted"]
 
 _VERY_UNLIKELY = -9999.0
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """What shapes one choice: the sampling maths, penalties, limits and reporting."""
-
-    temperature: float = 1.0
-    top_p: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    max_tokens: int = 256
-    stop: tuple[str, ...] = ()
-    logprobs: bool = False
-    top_logprobs: int = 0
-    ignore_eos: bool = False
-    logit_bias: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from .._presets import PresetBook
 
 __all__ = [
-    "USE_CASE_HEADER",
     "CallableSource",
     "NextTokenSource",
     "as_source",
@@ -43,9 +42,6 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 Stepper = Callable[[Sequence[int]], FloatArray]
-
-# The Client tells the offline backend which use case a request is for; real APIs never see it.
-USE_CASE_HEADER = "x-llmpresets-use-case"
 
 
 @runtime_checkable
@@ -147,8 +143,9 @@ def make_stepper(
 ) -> tuple[Stepper, NDArray[np.int64] | None]:
     """A function from generated positions to checked logits, and the position -> id map.
 
-    ``style`` is the use case the Client sent (header ``x-llmpresets-use-case``); a source whose
-    ``bind`` takes a ``style`` keyword (the n-gram model) uses it to choose its section.
+    ``style`` is the use case the Client sent (header ``llmpresets._headers.USE_CASE_HEADER``);
+    a source whose ``bind`` takes a ``style`` keyword (the n-gram model) uses it to choose its
+    section.
     """
     vocabulary = getattr(source, "vocabulary", None)
     vocab = None if vocabulary is None else np.asarray(vocabulary, dtype=np.int64)

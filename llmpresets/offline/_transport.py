@@ -3,15 +3,20 @@
 Routing is on the path's tail, so any ``base_url`` works: ``POST .../chat/completions``,
 ``GET .../models`` and ``GET .../models/{id}``. Another path is a 404 and another method a 405,
 in the API's error shape. Error answers carry ``x-should-retry: false`` so the SDK does not
-retry (and sleep) on them. Requests are validated by ``_wire``; the answers (``chat.completion``
-bodies and the stream's SSE chunks) are built here from the SDK's own types, so they cannot
-drift from what the SDK parses.
+retry (and sleep) on them.
+
+The layers under it: ``_wire`` parses and validates a body (with ``_checks``' field checks)
+into a ``_request.ChatRequest``; ``_generate`` samples each choice from a next-token source
+(``_sources``) or a scripted table (``_scripted``); ``_payloads`` builds the answers
+(``chat.completion`` bodies and the stream's SSE chunks) from the SDK's own types, so they
+cannot drift from what the SDK parses. This module routes, counts the prompt, derives the
+randomness and ties those together.
 
 Randomness, per choice ``i`` of a request (``n`` choices are independent streams):
 
 - the request has ``seed``: ``SeedSequence([seed, hash(request), i])`` — a pure function of
   the seed and the request. The hash covers what shapes the tokens (model, messages, sampling
-  settings, tools...) and leaves out what only cuts, counts or reports them (``stream``,
+  settings, tools...) and leaves out what only cuts, counts or reports them (``_request.NOT_SHAPING``: ``stream``,
   ``stream_options``, ``stop``, ``max_tokens``, ``max_completion_tokens``, ``n``,
   ``logprobs``, ``top_logprobs``...): a streamed and a plain request give the same choices and
   usage, a lower ``max_tokens`` gives a prefix of the longer reply, choice 0 of ``n`` is the
@@ -28,24 +33,30 @@ The async entry point runs the (CPU-only, sub-millisecond per token) generation 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 import numpy as np
 
 from .._errors import LLMPresetsError
+from .._headers import USE_CASE_HEADER
+from ._checks import WireError, model_not_found, parse_body
 from ._generate import Generation, choose_scripted, generate, generate_scripted
+from ._payloads import (
+    OFFLINE_EPOCH,
+    Usage,
+    chunk_payloads,
+    completion_payload,
+    make_identity,
+)
+from ._request import ChatRequest, request_digest
 from ._scripted import ScriptedTable, find_rule, load_scripted
 from ._sources import (
-    USE_CASE_HEADER,
     NextTokenSource,
     as_source,
     last_user_text,
@@ -53,7 +64,7 @@ from ._sources import (
     render_prompt,
     source_for_model,
 )
-from ._wire import ChatRequest, WireError, parse_body, parse_request
+from ._wire import parse_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,8 +76,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OFFLINE_EPOCH", "OfflineTransport"]
 
-# `created` of reproducible responses: 2025-01-01T00:00:00Z.
-OFFLINE_EPOCH = 1735689600
 _MASK64 = (1 << 64) - 1
 
 
@@ -189,7 +198,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
     def _model_entry(self, name: str) -> dict[str, Any]:
         if not self.config.model(name).known:
-            raise _model_not_found(name)
+            raise model_not_found(name)
         return self._model_object(name)
 
     @staticmethod
@@ -199,7 +208,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def _spec(self, model: str) -> ModelSpec:
         spec = self.config.model(model)
         if self.strict_models and not spec.known:
-            raise _model_not_found(model)
+            raise model_not_found(model)
         return spec
 
     # ------------------------------------------------------------------ chat completions
@@ -211,7 +220,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         entropy, reproducible = self._entropy(chat)
         generations = self._generate(chat, spec, entropy, use_case)
         usage = Usage(prompt_tokens, sum(g.completion_tokens for g in generations))
-        identity = self._identity(entropy, reproducible)
+        identity = make_identity(entropy, reproducible)
         if chat.stream:
             events = chunk_payloads(chat, generations, usage, identity)
             return httpx2.Response(
@@ -263,14 +272,6 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             return [1, self.seed & _MASK64, number, digest], True
         return [2, secrets.randbits(128), digest], False
 
-    @staticmethod
-    def _identity(entropy: list[int], reproducible: bool) -> Identity:
-        fingerprint = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
-        if not reproducible:
-            return Identity(f"chatcmpl-{secrets.token_hex(14)}", int(time.time()), fingerprint)
-        tag = hashlib.sha256(repr(entropy).encode()).hexdigest()[:28]
-        return Identity(f"chatcmpl-{tag}", OFFLINE_EPOCH, fingerprint)
-
     def _source(self, model: str) -> NextTokenSource:
         return self.source if self.source is not None else source_for_model(self.config, model)
 
@@ -321,194 +322,6 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return table
 
 
-# Fields that only cut, count or report a reply: they do not enter the request's hash, so a
-# reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
-# the n=1 reply, and streaming changes nothing.
-_NOT_SHAPING = frozenset(
-    {
-        "stream",
-        "stream_options",
-        "stop",
-        "max_tokens",
-        "max_completion_tokens",
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "user",
-        "metadata",
-        "store",
-        "service_tier",
-    }
-)
-
-
-def request_digest(body: Mapping[str, Any]) -> bytes:
-    """A hash of what shapes the sampled tokens (not the fields in ``_NOT_SHAPING``)."""
-    shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
-    canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).digest()
-
-
-# --------------------------------------------------------------------------- payloads
-# Response bodies are built from the SDK's own types, so they cannot drift from what it parses.
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What names one response: id, creation time and fingerprint."""
-
-    id: str
-    created: int
-    system_fingerprint: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        }
-
-
-def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict[str, Any]]:
-    assert generation.logprobs is not None
-    return [
-        {
-            "token": entry.token,
-            "bytes": entry.bytes,
-            "logprob": entry.logprob,
-            "top_logprobs": [
-                {"token": token, "bytes": data, "logprob": value}
-                for token, data, value in entry.top
-            ],
-        }
-        for entry in generation.logprobs[start:stop]
-    ]
-
-
-def completion_payload(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
-) -> bytes:
-    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
-    from openai.types.chat import ChatCompletion
-
-    choices = []
-    for index, generation in enumerate(generations):
-        logprobs = (
-            {"content": _logprob_entries(generation, 0, len(generation.logprobs)), "refusal": None}
-            if generation.logprobs is not None
-            else None
-        )
-        choices.append(
-            {
-                "index": index,
-                "message": {
-                    "role": "assistant",
-                    "content": generation.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": logprobs,
-                "finish_reason": generation.finish_reason,
-            }
-        )
-    completion = ChatCompletion.model_validate(
-        {
-            "id": identity.id,
-            "object": "chat.completion",
-            "created": identity.created,
-            "model": request.model,
-            "choices": choices,
-            "usage": usage.as_dict(),
-            "service_tier": "default",
-            "system_fingerprint": identity.system_fingerprint,
-        }
-    )
-    return json.dumps(completion.model_dump(mode="json", exclude_unset=True)).encode("utf-8")
-
-
-def chunk_payloads(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
-) -> list[bytes]:
-    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
-    from openai.types.chat import ChatCompletionChunk
-
-    head = {
-        "id": identity.id,
-        "object": "chat.completion.chunk",
-        "created": identity.created,
-        "model": request.model,
-        "service_tier": "default",
-        "system_fingerprint": identity.system_fingerprint,
-    }
-    events: list[bytes] = []
-
-    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
-        data = {**head, "choices": choices, **extra}
-        if request.include_usage and "usage" not in extra:
-            data["usage"] = None
-        chunk = ChatCompletionChunk.model_validate(data)
-        text = json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
-        events.append(f"data: {text}\n\n".encode())
-
-    for index, generation in enumerate(generations):
-        empty_logprobs: dict[str, Any] | None = (
-            {"content": [], "refusal": None} if generation.logprobs is not None else None
-        )
-        emit(
-            [
-                {
-                    "index": index,
-                    "delta": {"role": "assistant", "content": "", "refusal": None},
-                    "logprobs": empty_logprobs,
-                    "finish_reason": None,
-                }
-            ]
-        )
-        for position, piece in enumerate(generation.pieces):
-            logprobs = (
-                {"content": _logprob_entries(generation, position, position + 1), "refusal": None}
-                if generation.logprobs is not None
-                else None
-            )
-            emit(
-                [
-                    {
-                        "index": index,
-                        "delta": {"content": piece},
-                        "logprobs": logprobs,
-                        "finish_reason": None,
-                    }
-                ]
-            )
-        emit(
-            [
-                {
-                    "index": index,
-                    "delta": {},
-                    "logprobs": None,
-                    "finish_reason": generation.finish_reason,
-                }
-            ]
-        )
-    if request.include_usage:
-        emit([], usage=usage.as_dict())
-    events.append(b"data: [DONE]\n\n")
-    return events
-
-
 def _shape_error(problem: str) -> WireError:
     """A message or tool the token counter cannot read, as a 400 naming where it is.
 
@@ -523,11 +336,3 @@ def _shape_error(problem: str) -> WireError:
     else:
         param, rest = "messages", problem
     return WireError(400, f"Invalid '{param}': {rest}", param=param)
-
-
-def _model_not_found(model: str) -> WireError:
-    return WireError(
-        404,
-        f"The model `{model}` does not exist or you do not have access to it.",
-        code="model_not_found",
-    )

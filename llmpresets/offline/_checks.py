@@ -1,0 +1,241 @@
+"""The API's error answers and the field checks every endpoint's parser shares.
+
+:class:`WireError` is an error answer (HTTP status and the body ``{"error": {"message", "type",
+"param", "code"}}``). The helpers check one field as the API does, with its messages and codes:
+:func:`bad_type` (``invalid_type``), :func:`empty_array`, :func:`number` /
+:func:`check_number` (ranges, checked without converting a value first, so ``seed=10**400`` or
+``1e400`` is a 400 and never an overflow), :func:`boolean`, :func:`required`
+(``missing_required_parameter``), and :func:`parse_body` (malformed JSON, lone surrogate escapes
+and ``NaN`` included). Parsers for each endpoint (``_wire`` for chat completions) build on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "WireError",
+    "bad_type",
+    "boolean",
+    "check_number",
+    "empty_array",
+    "model_not_found",
+    "number",
+    "parse_body",
+    "required",
+    "show_number",
+]
+
+_PARSE_ERROR = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON. If you have trouble figuring out how to fix this, please contact "
+    "us through our help center at help.openai.com.)"
+)
+
+
+class WireError(Exception):
+    """An API error answer: the HTTP status, and the body's message, type, param and code."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.type = type
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body the API answers with."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def bad_type(name: str, expected: str, value: Any) -> WireError:
+    """The API's 400 ``invalid_type`` for field ``name`` (``expected``: "a string"...)."""
+    got = _type_name(value)
+    return WireError(
+        400,
+        f"Invalid type for '{name}': expected {expected}, but got {got} instead.",
+        param=name,
+        code="invalid_type",
+    )
+
+
+def empty_array(name: str) -> WireError:
+    """The API's 400 ``empty_array`` for an array field that needs at least one item."""
+    return WireError(
+        400,
+        f"Invalid '{name}': empty array. Expected an array with minimum length 1, but got an "
+        "empty array instead.",
+        param=name,
+        code="empty_array",
+    )
+
+
+def number(
+    body: Mapping[str, Any],
+    name: str,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+) -> Any:
+    """``body[name]`` checked by :func:`check_number`, or None when absent or null."""
+    value = body.get(name)
+    return None if value is None else check_number(name, value, low, high, integer=integer)
+
+
+def check_number(name: str, value: Any, low: float, high: float, *, integer: bool) -> Any:
+    """``value`` as an int or float in ``[low, high]``, or the API's 400 for it.
+
+    Comparisons of Python ints (of any size) and floats (``inf`` from ``1e400`` in the JSON
+    included) are exact and never overflow; nothing converts a value before it is in range.
+    """
+    kind = "integer" if integer else "decimal"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_type(name, "an integer" if integer else "a decimal", value)
+    if isinstance(value, float) and (
+        math.isnan(value) or (integer and math.isfinite(value) and not value.is_integer())
+    ):
+        raise bad_type(name, "an integer" if integer else "a decimal", value)
+    if value > high:
+        raise WireError(
+            400,
+            f"Invalid '{name}': {kind} above maximum value. Expected a value <= "
+            f"{show_number(high)}, but got {show_number(value)} instead.",
+            param=name,
+            code=f"{kind}_above_max_value",
+        )
+    if value < low:
+        raise WireError(
+            400,
+            f"Invalid '{name}': {kind} below minimum value. Expected a value >= "
+            f"{show_number(low)}, but got {show_number(value)} instead.",
+            param=name,
+            code=f"{kind}_below_min_value",
+        )
+    return int(value) if integer else float(value)
+
+
+def show_number(value: float) -> str:
+    """A number as an error message shows it: huge ones in e-notation, never an overflow."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value) if math.isfinite(value) else ("-" if value < 0 else "") + "Infinity"
+    try:
+        digits = str(abs(value))
+    except ValueError:  # beyond int's string conversion limit
+        return "a very large integer"
+    if len(digits) <= 21:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    fraction = digits[1:16].rstrip("0")
+    return f"{sign}{digits[0]}{'.' if fraction else ''}{fraction}e+{len(digits) - 1}"
+
+
+def boolean(body: Mapping[str, Any], name: str) -> bool:
+    """``body[name]`` as a bool (absent or null: False), or the API's ``invalid_type``."""
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad_type(name, "a boolean", value)
+    return value
+
+
+def required(mapping: Mapping[str, Any], where: str) -> Any:
+    """``mapping[last part of where]``, or the API's missing_required_parameter."""
+    value = mapping.get(where.rsplit(".", 1)[-1])
+    if value is None:
+        raise WireError(
+            400,
+            f"Missing required parameter: '{where}'.",
+            param=where,
+            code="missing_required_parameter",
+        )
+    return value
+
+
+def parse_body(content: bytes) -> dict[str, Any]:
+    """The JSON object of a request body, or the API's 400 for a body that is not one.
+
+    Not JSON: bytes that are not UTF-8, ``NaN`` / ``Infinity`` (not JSON, though Python reads
+    them), nesting too deep to read, and escapes of lone surrogates (``"\\ud800"``: text
+    no UTF-8 can carry, which would fail the tokenizer and the request hash).
+    """
+    try:
+        body = json.loads(content, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise WireError(400, _PARSE_ERROR) from None
+    if not isinstance(body, dict):
+        raise WireError(400, _PARSE_ERROR)
+    if _SURROGATE_ESCAPE.search(content) and _has_lone_surrogate(body):
+        raise WireError(400, _PARSE_ERROR)
+    return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def model_not_found(model: str) -> WireError:
+    """The API's 404 for a model that does not exist (or that the caller cannot use)."""
+    return WireError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        code="model_not_found",
+    )

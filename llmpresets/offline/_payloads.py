@@ -1,0 +1,210 @@
+"""Chat completion response bodies, built from the SDK's own types so they cannot drift.
+
+- :func:`completion_payload`: the ``chat.completion`` JSON body of finished generations.
+- :func:`chunk_payloads`: the SSE events of the same generations streamed.
+- :class:`Identity` / :func:`make_identity`: a response's id, creation time and fingerprint,
+  reproducible when the randomness was (``created`` is then :data:`OFFLINE_EPOCH`).
+- :class:`Usage`: token counts.
+
+Nothing here parses requests or samples tokens; the transport passes finished
+:class:`~llmpresets.offline._generate.Generation` objects in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._generate import Generation
+from ._request import ChatRequest
+
+__all__ = [
+    "OFFLINE_EPOCH",
+    "Identity",
+    "Usage",
+    "chunk_payloads",
+    "completion_payload",
+    "make_identity",
+]
+
+# `created` of reproducible responses: 2025-01-01T00:00:00Z.
+OFFLINE_EPOCH = 1735689600
+_FINGERPRINT = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What names one response: id, creation time and fingerprint."""
+
+    id: str
+    created: int
+    system_fingerprint: str
+
+
+def make_identity(
+    entropy: Sequence[int], reproducible: bool, prefix: str = "chatcmpl-"
+) -> Identity:
+    """The id, ``created`` and fingerprint of a response drawn from ``entropy``.
+
+    Reproducible randomness gives a reproducible identity (an id derived from the entropy,
+    ``created`` = :data:`OFFLINE_EPOCH`); otherwise a fresh id and the current time.
+    """
+    if not reproducible:
+        return Identity(f"{prefix}{secrets.token_hex(14)}", int(time.time()), _FINGERPRINT)
+    tag = hashlib.sha256(repr(list(entropy)).encode()).hexdigest()[:28]
+    return Identity(f"{prefix}{tag}", OFFLINE_EPOCH, _FINGERPRINT)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one response (all its choices)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``usage`` object of a chat completion."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+
+def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict[str, Any]]:
+    assert generation.logprobs is not None
+    return [
+        {
+            "token": entry.token,
+            "bytes": entry.bytes,
+            "logprob": entry.logprob,
+            "top_logprobs": [
+                {"token": token, "bytes": data, "logprob": value}
+                for token, data, value in entry.top
+            ],
+        }
+        for entry in generation.logprobs[start:stop]
+    ]
+
+
+def completion_payload(
+    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+) -> bytes:
+    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
+    from openai.types.chat import ChatCompletion
+
+    choices = []
+    for index, generation in enumerate(generations):
+        logprobs = (
+            {"content": _logprob_entries(generation, 0, len(generation.logprobs)), "refusal": None}
+            if generation.logprobs is not None
+            else None
+        )
+        choices.append(
+            {
+                "index": index,
+                "message": {
+                    "role": "assistant",
+                    "content": generation.text,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": logprobs,
+                "finish_reason": generation.finish_reason,
+            }
+        )
+    completion = ChatCompletion.model_validate(
+        {
+            "id": identity.id,
+            "object": "chat.completion",
+            "created": identity.created,
+            "model": request.model,
+            "choices": choices,
+            "usage": usage.as_dict(),
+            "service_tier": "default",
+            "system_fingerprint": identity.system_fingerprint,
+        }
+    )
+    return json.dumps(completion.model_dump(mode="json", exclude_unset=True)).encode("utf-8")
+
+
+def chunk_payloads(
+    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+) -> list[bytes]:
+    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
+    from openai.types.chat import ChatCompletionChunk
+
+    head = {
+        "id": identity.id,
+        "object": "chat.completion.chunk",
+        "created": identity.created,
+        "model": request.model,
+        "service_tier": "default",
+        "system_fingerprint": identity.system_fingerprint,
+    }
+    events: list[bytes] = []
+
+    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
+        data = {**head, "choices": choices, **extra}
+        if request.include_usage and "usage" not in extra:
+            data["usage"] = None
+        chunk = ChatCompletionChunk.model_validate(data)
+        text = json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+        events.append(f"data: {text}\n\n".encode())
+
+    for index, generation in enumerate(generations):
+        empty_logprobs: dict[str, Any] | None = (
+            {"content": [], "refusal": None} if generation.logprobs is not None else None
+        )
+        emit(
+            [
+                {
+                    "index": index,
+                    "delta": {"role": "assistant", "content": "", "refusal": None},
+                    "logprobs": empty_logprobs,
+                    "finish_reason": None,
+                }
+            ]
+        )
+        for position, piece in enumerate(generation.pieces):
+            logprobs = (
+                {"content": _logprob_entries(generation, position, position + 1), "refusal": None}
+                if generation.logprobs is not None
+                else None
+            )
+            emit(
+                [
+                    {
+                        "index": index,
+                        "delta": {"content": piece},
+                        "logprobs": logprobs,
+                        "finish_reason": None,
+                    }
+                ]
+            )
+        emit(
+            [
+                {
+                    "index": index,
+                    "delta": {},
+                    "logprobs": None,
+                    "finish_reason": generation.finish_reason,
+                }
+            ]
+        )
+    if request.include_usage:
+        emit([], usage=usage.as_dict())
+    events.append(b"data: [DONE]\n\n")
+    return events
