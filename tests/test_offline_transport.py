@@ -185,6 +185,27 @@ def test_cutting_fields_do_not_change_the_sampled_tokens() -> None:
     assert full.startswith(short.choices[0].message.content)
 
 
+def test_routing_caching_and_tagging_fields_stay_out_of_the_seed() -> None:
+    """prompt_cache_key, safety_identifier, user, metadata, service_tier and store only route,
+    cache or tag: a seeded reply is the same with any of them (openai-agents sends a fresh
+    prompt_cache_key on every run)."""
+    client = sdk(OfflineTransport())
+    params: dict[str, Any] = {"model": "gpt-4o", "messages": STORY, "seed": 5, "temperature": 1.3}
+    plain = client.chat.completions.create(**params, max_tokens=30)
+    tagged = client.chat.completions.create(
+        **params,
+        max_tokens=30,
+        prompt_cache_key="run-8f2a",
+        safety_identifier="user-17",
+        user="someone",
+        metadata={"team": "qa"},
+        service_tier="auto",
+        store=False,
+    )
+    assert tagged.choices[0].message.content == plain.choices[0].message.content
+    assert tagged.id == plain.id
+
+
 def test_n_choices_are_independent_streams() -> None:
     """n choices are sampled from independent streams and all counted in usage."""
     reply = sdk(OfflineTransport()).chat.completions.create(

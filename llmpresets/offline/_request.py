@@ -132,9 +132,10 @@ class ChatRequest:
         )
 
 
-# Fields that only cut, count or report a reply: they do not enter the request's hash, so a
-# reply with a lower max_tokens or a stop sequence is a prefix of the full one, choice 0 of n is
-# the n=1 reply, and streaming changes nothing.
+# Fields that only cut, count or report a reply, or only route, cache or tag a request: they do
+# not enter the request's hash, so a reply with a lower max_tokens or a stop sequence is a prefix
+# of the full one, choice 0 of n is the n=1 reply, streaming changes nothing, and a framework
+# that sends a fresh prompt_cache_key per run (openai-agents) still gets the seeded reply.
 NOT_SHAPING = frozenset(
     {
         "stream",
@@ -145,6 +146,8 @@ NOT_SHAPING = frozenset(
         "n",
         "logprobs",
         "top_logprobs",
+        "prompt_cache_key",
+        "safety_identifier",
         "user",
         "metadata",
         "store",

@@ -16,11 +16,13 @@ Randomness, per choice ``i`` of a request (``n`` choices are independent streams
 
 - the request has ``seed``: ``SeedSequence([seed, hash(request), i])`` — a pure function of
   the seed and the request. The hash covers what shapes the tokens (model, messages, sampling
-  settings, tools...) and leaves out what only cuts, counts or reports them (``_request.NOT_SHAPING``: ``stream``,
-  ``stream_options``, ``stop``, ``max_tokens``, ``max_completion_tokens``, ``n``,
-  ``logprobs``, ``top_logprobs``...): a streamed and a plain request give the same choices and
-  usage, a lower ``max_tokens`` gives a prefix of the longer reply, choice 0 of ``n`` is the
-  ``n=1`` reply;
+  settings, tools...) and leaves out (``_request.NOT_SHAPING``) what only cuts, counts or
+  reports them (``stream``, ``stream_options``, ``stop``, ``max_tokens``,
+  ``max_completion_tokens``, ``n``, ``logprobs``, ``top_logprobs``) and what only routes,
+  caches or tags a request (``prompt_cache_key``, ``safety_identifier``, ``user``,
+  ``metadata``, ``service_tier``, ``store``): a streamed and a plain request give the same
+  choices and usage, a lower ``max_tokens`` gives a prefix of the longer reply, choice 0 of
+  ``n`` is the ``n=1`` reply, and a framework's random ``prompt_cache_key`` changes nothing;
 - else the transport has a seed: ``SeedSequence([transport seed, k, hash(request), i])`` for
   the transport's k-th request (a counter under a lock), the same sequence on every run;
 - else fresh OS entropy.
