@@ -57,6 +57,7 @@ from ._payloads import (
     make_identity,
 )
 from ._request import ChatRequest, request_digest
+from ._responses_endpoint import ResponsesEndpoint, is_responses_path
 from ._scripted import ScriptedTable, find_rule, load_scripted
 from ._sources import (
     NextTokenSource,
@@ -143,6 +144,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self._counter = 0
         self._lock = threading.Lock()
         self._tables: dict[tuple[int, str], tuple[ScriptedRule, ScriptedTable]] = {}
+        self.responses = ResponsesEndpoint(self)  # /responses, with its own bounded store
 
     # ------------------------------------------------------------------ httpx2 entry points
 
@@ -164,6 +166,14 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 if method != "POST":
                     raise WireError(405, f"Invalid method for URL ({method} {path})")
                 return self._chat(request.content, request.headers.get(USE_CASE_HEADER))
+            if is_responses_path(tail):
+                use_case = request.headers.get(USE_CASE_HEADER)
+                answer = self.responses.handle(
+                    method, path, request.content, use_case, request.url.params
+                )
+                if isinstance(answer, list):
+                    return self._stream(answer)
+                return self._json(200, answer)
             if tail.endswith("/models") and method == "GET":
                 return self._json(200, self._model_list())
             models_at = tail.rfind("/models/")
@@ -178,6 +188,11 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             status,
             headers=self._headers("application/json", error=error),
             content=json.dumps(body).encode("utf-8"),
+        )
+
+    def _stream(self, events: list[bytes]) -> httpx2.Response:
+        return httpx2.Response(
+            200, headers=self._headers("text/event-stream; charset=utf-8"), stream=_Events(events)
         )
 
     @staticmethod
@@ -225,11 +240,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         identity = make_identity(entropy, reproducible)
         if chat.stream:
             events = chunk_payloads(chat, generations, usage, identity)
-            return httpx2.Response(
-                200,
-                headers=self._headers("text/event-stream; charset=utf-8"),
-                stream=_Events(events),
-            )
+            return self._stream(events)
         body = completion_payload(chat, generations, usage, identity)
         return httpx2.Response(200, headers=self._headers("application/json"), content=body)
 
