@@ -73,6 +73,7 @@ _ACCEPTED = frozenset(
         "top_logprobs",
         "top_k",
         "min_p",
+        "ignore_eos",
     }
 )
 
@@ -96,6 +97,7 @@ class ResponsesRequest:
     top_p: float | None = None
     top_k: int | None = None
     min_p: float | None = None
+    ignore_eos: bool = False
     store: bool = True
     previous_response_id: str | None = None
     stream: bool = False
@@ -344,6 +346,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
         top_p=number(body, "top_p", 0, 1),
         top_k=number(body, "top_k", -1, _INT32_MAX, integer=True),
         min_p=number(body, "min_p", 0, 1),
+        ignore_eos=boolean(body, "ignore_eos"),
         store=store is not False,
         previous_response_id=previous,
         stream=boolean(body, "stream"),

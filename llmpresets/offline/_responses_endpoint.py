@@ -214,6 +214,7 @@ class ResponsesEndpoint:
             top_p=request.top_p,
             top_k=request.top_k,
             min_p=request.min_p,
+            ignore_eos=request.ignore_eos,
             body={"endpoint": "responses", **shaping},
         )
 
