@@ -1,10 +1,19 @@
-"""Preset + model -> the exact keyword arguments sent to the OpenAI SDK.
+"""Preset + model + endpoint -> the exact keyword arguments sent to the OpenAI SDK.
 
 Precedence, lowest to highest: the preset, then per-call overrides (``None`` removes a
-parameter). Then the model decides: parameters it does not accept are dropped under the
-``unsupported_params`` policy (``warn`` once per model and parameter, ``error``, ``silent``);
-reasoning models get ``max_completion_tokens``; ``top_k`` / ``min_p`` travel in ``extra_body``
-only for an OpenAI-compatible provider and are never sent to OpenAI itself.
+parameter). Then the model decides, per DESIGN §5, reading the parameter table (``_params``)
+and the model's capabilities (``_models``):
+
+- a model without reasoning efforts gets the sampling settings and no effort;
+- a model that runs at effort ``none`` gets, for a preset whose effort is ``none`` (chat,
+  creative, brainstorm), ``none`` plus the sampling settings, and for an accuracy preset (code,
+  factual) the preset's effort with sampling left out;
+- a model with no ``none`` gets the preset's effort, or the nearest it accepts, and no sampling.
+
+A value the user set (their file or the call) that the model rejects is dropped under the
+``unsupported_params`` policy (``warn`` once per model and parameter, ``error``, ``silent``); a
+value only the packaged defaults set is dropped quietly. Either way :class:`Resolution` records
+what was dropped and why (``ChatResult.dropped``, ``llmpresets presets --model``, ``explain``).
 """
 
 from __future__ import annotations
@@ -12,18 +21,24 @@ from __future__ import annotations
 import numbers
 import threading
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError, UnsupportedParameterError
-from ._models import CHAT_PARAMETERS, ModelSpec
+from ._models import ModelSpec
+from ._params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api
 from ._presets import PresetBook, check_sampling_values, default_book
 
 __all__ = [
+    "Policy",
     "Provider",
+    "Resolution",
     "UnsupportedParameterWarning",
     "get_model",
     "provider_for",
+    "resolve",
     "resolve_params",
 ]
 
@@ -31,8 +46,6 @@ Provider = Literal["openai", "openai-compatible"]
 Policy = Literal["warn", "error", "silent"]
 
 _OUTPUT_ALIASES = ("max_output_tokens", "max_tokens", "max_completion_tokens")
-# Parameters that only a vLLM-style server understands, sent through extra_body.
-_BODY_ONLY = ("top_k", "min_p")
 
 
 class UnsupportedParameterWarning(UserWarning):
@@ -43,11 +56,27 @@ _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What :func:`resolve` decided: the SDK kwargs, and what was left out and why.
+
+    ``dropped`` maps our parameter name to the reason it was not sent (or was changed, for a
+    reasoning effort the model lacks); ``effort`` is the effort the request runs at (sent, or
+    the model's default); ``api`` the endpoint the kwargs are for.
+    """
+
+    kwargs: dict[str, Any]
+    dropped: dict[str, str] = field(default_factory=dict)
+    effort: str | None = None
+    api: Api = "chat"
+
+
 def get_model(name: str, *, config: PresetBook | None = None, strict: bool = False) -> ModelSpec:
     """Limits and capabilities of ``name``; snapshots and aliases resolve to their model.
 
-    A model the registry lacks gets ``known=False``, unknown limits and tiktoken's encoding;
-    with ``strict=True`` it raises UnknownModelError listing the known models instead.
+    A model the registry lacks gets ``known=False``, unknown limits, and the rules of its
+    family when its name matches one (``gpt-6*``); with ``strict=True`` it raises
+    UnknownModelError listing the known models instead.
 
     >>> get_model("gpt-4o-2024-08-06").context_window
     128000
@@ -66,42 +95,6 @@ def provider_for(base_url: str | None, configured: str = "auto") -> Provider:
     return "openai" if is_openai else "openai-compatible"
 
 
-def _drop(
-    model: ModelSpec, names: list[str], policy: Policy, values: dict[str, Any], stacklevel: int
-) -> None:
-    if not names:
-        return
-    if policy == "error":
-        raise UnsupportedParameterError(model.name, names)
-    if policy == "warn":
-        with _warned_lock:
-            fresh = [name for name in names if (model.name, name) not in _warned]
-            _warned.update((model.name, name) for name in fresh)
-        if fresh:
-            warnings.warn(
-                _drop_message(model, fresh, values),
-                UnsupportedParameterWarning,
-                stacklevel=stacklevel + 1,
-            )
-
-
-def _drop_message(model: ModelSpec, names: list[str], values: dict[str, Any]) -> str:
-    def shown(group: list[str]) -> str:
-        return ", ".join(f"{name}={values[name]!r}" for name in group)
-
-    body_only = [name for name in names if name in _BODY_ONLY]
-    others = [name for name in names if name not in _BODY_ONLY]
-    parts = []
-    if others:
-        parts.append(f"model {model.name!r} does not accept {shown(others)}: dropped")
-    if body_only:
-        parts.append(
-            f"OpenAI's API has no {shown(body_only)} (only OpenAI-compatible servers such as "
-            f"vLLM take {' or '.join(body_only)}): not sent for {model.name!r}"
-        )
-    return "; ".join(parts) + " (unsupported_params: silent or error in presets.yaml changes this)"
-
-
 def _plain_number(value: Any) -> Any:
     """numpy scalars (np.float32(0.5), np.int64(5)) as the Python numbers JSON can carry."""
     if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float)):
@@ -111,8 +104,76 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
-def _check_output_limit(spec: ModelSpec, value: Any) -> None:
-    limit = spec.max_output_tokens
+class _Resolver:
+    """One resolution: the working values, who set them, and what was dropped."""
+
+    def __init__(
+        self, spec: ModelSpec, api: Api, provider: Provider, user_set: set[str]
+    ) -> None:
+        self.spec = spec
+        self.api = api
+        self.provider = provider
+        self.user_set = user_set
+        self.dropped: dict[str, str] = {}
+        self.rejected_by_user: list[str] = []
+
+    def drop(self, values: dict[str, Any], name: str, reason: str) -> None:
+        values.pop(name, None)
+        self.dropped[name] = reason
+        if name in self.user_set:
+            self.rejected_by_user.append(name)
+
+    def reason_not_accepted(self, name: str, effort: str | None) -> str | None:
+        """Why ``spec`` does not take ``name`` on this endpoint at ``effort`` (None: it does)."""
+        spec, entry = self.spec, PARAMETERS.get(name)
+        if entry is not None and entry.compatible_only:
+            if self.provider == "openai":
+                return (
+                    f"OpenAI's API has no {name} (only OpenAI-compatible servers such as vLLM "
+                    "take it)"
+                )
+            return None
+        if entry is not None and entry.spelling(self.api) is None:
+            return f"{ENDPOINTS[self.api]} has no {name}"
+        if name in spec.rejects:
+            return f"{spec.name} does not accept {name}"
+        if name == "reasoning_effort" and not spec.efforts(self.api):
+            return f"{spec.name} takes no reasoning_effort" + (
+                "" if spec.reasoning else " (not a reasoning model)"
+            )
+        if name == "verbosity" and not spec.verbosity:
+            return f"{spec.name} does not take verbosity"
+        if name in SAMPLING_RULE_PARAMETERS and not spec.sampling_allowed(effort):
+            if spec.sampling == "never":
+                return f"{spec.name} takes no {name} (a reasoning model: default sampling only)"
+            return f"{spec.name} takes {name} only at reasoning effort 'none' (running at {effort!r})"
+        return None
+
+
+def _lift_nested(overrides: dict[str, Any]) -> None:
+    """``reasoning={"effort": ...}`` / ``text={"verbosity": ...}`` as our flat names."""
+    for container, key, ours in (("reasoning", "effort", "reasoning_effort"), ("text", "verbosity", "verbosity")):
+        nested = overrides.get(container)
+        if isinstance(nested, Mapping) and key in nested:
+            if ours in overrides:
+                raise ConfigError(f"give {ours} once, not also as {container}.{key}")
+            rest = {k: v for k, v in nested.items() if k != key}
+            overrides[ours] = nested[key]
+            if rest:
+                overrides[container] = rest
+            else:
+                del overrides[container]
+
+
+def _check_call_values(spec: ModelSpec, overrides: dict[str, Any]) -> None:
+    """Per-call values in the table's ranges (a request known to be invalid is never sent)."""
+    check_sampling_values({k: v for k, v in overrides.items() if v is not None})
+    for name in ("n", "top_logprobs"):
+        value = overrides.get(name)
+        problem = PARAMETERS[name].check(value) if value is not None else None
+        if problem:
+            raise ConfigError(f"per-call override: {name}: {problem}", field=name)
+    limit, value = spec.max_output_tokens, overrides.get("max_output_tokens")
     if isinstance(value, int) and limit is not None and value > limit:
         raise ConfigError(
             f"per-call override: max_output_tokens: {value} is more than {spec.name}'s maximum "
@@ -121,44 +182,32 @@ def _check_output_limit(spec: ModelSpec, value: Any) -> None:
         )
 
 
-def _check_int(overrides: dict[str, Any], name: str, low: int, high: int) -> None:
-    value = overrides.get(name)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(
-            f"per-call override: {name}: {value!r} is out of range; allowed: an integer, "
-            f"{low} ≤ {name} ≤ {high}",
-            field=name,
-        )
+def _has_function_tools(tools: Any) -> bool:
+    return isinstance(tools, list) and any(
+        isinstance(tool, Mapping) and tool.get("type", "function") == "function" for tool in tools
+    )
 
 
-def resolve_params(
+def resolve(
     use_case: str,
     model: str | None = None,
     *,
+    api: Api = "chat",
     config: PresetBook | None = None,
     provider: Provider | Literal["auto"] | None = None,
     base_url: str | None = None,
     policy: Policy | None = None,
     stacklevel: int = 1,
     **overrides: Any,
-) -> dict[str, Any]:
-    """The exact keyword arguments ``client.chat.completions.create`` gets (minus messages).
+) -> Resolution:
+    """Like :func:`resolve_params`, with what was dropped and why (see :class:`Resolution`).
 
-    A per-call value beats the preset and ``None`` removes a parameter; ``max_output_tokens``,
-    ``max_tokens`` and ``max_completion_tokens`` are one setting, renamed for the model. A
-    preset's output limit above the model's maximum is lowered to it (the preset means "up to");
-    a per-call one above it is a ConfigError, as the API would refuse it. Numbers may be numpy
-    scalars; they are sent as Python numbers. Other SDK arguments (``seed``, ``stop``, ``n``,
-    ``response_format``, ...) pass through.
-    ``stacklevel`` is as for :func:`warnings.warn` (a wrapper passes 2 to name its caller).
-
-    >>> resolve_params("code", "gpt-4o", policy="silent")
-    {'model': 'gpt-4o', 'temperature': 0.2, 'top_p': 0.1, 'max_tokens': 1024}
-    >>> resolve_params("code", "o3-mini", policy="silent")
-    {'model': 'o3-mini', 'max_completion_tokens': 1024}
+    >>> r = resolve("code", "gpt-4o")
+    >>> r.kwargs["temperature"], r.dropped["top_k"][:22]
+    (0.2, "OpenAI's API has no to")
     """
+    if api not in ENDPOINTS:
+        raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(ENDPOINTS)}")
     book = config or default_book()
     model_name = model or book.settings.default_model
     spec = book.model(model_name)
@@ -167,50 +216,205 @@ def resolve_params(
         raise ConfigError(f"policy: {chosen_policy!r} is not allowed; allowed: warn, error, silent")
     chosen_provider = provider_for(base_url, provider or book.settings.provider)
 
-    values: dict[str, Any] = dict(book[use_case].sampling())
+    if api not in spec.endpoints:
+        only = " and ".join(ENDPOINTS[a] for a in spec.endpoints)  # type: ignore[index]
+        method = "respond()" if "responses" in spec.endpoints else "chat()"
+        raise ConfigError(
+            f"{model_name} is only available on {only}, not {ENDPOINTS[api]}; use {method}",
+            field="model",
+        )
+    preset = book[use_case]
+    values: dict[str, Any] = dict(preset.settings())
+    overrides = dict(overrides)
     given_output = [name for name in _OUTPUT_ALIASES if name in overrides]
     if len(given_output) > 1:
         raise ConfigError(
             f"give one output limit, not {' and '.join(given_output)} "
-            "(they are the same setting, renamed for the model)"
+            "(they are the same setting, renamed for the model and endpoint)"
         )
     for name in given_output:
         overrides["max_output_tokens"] = overrides.pop(name)
+    _lift_nested(overrides)
     overrides = {name: _plain_number(value) for name, value in overrides.items()}
-    check_sampling_values({k: v for k, v in overrides.items() if v is not None})
-    _check_output_limit(spec, overrides.get("max_output_tokens"))
-    _check_int(overrides, "n", 1, 128)
-    _check_int(overrides, "top_logprobs", 0, 20)
+    _check_call_values(spec, overrides)
     extra_body = dict(overrides.pop("extra_body", None) or {})
+    user_set = set(book.user_fields.get(use_case, ())) | set(overrides)
     for name, value in overrides.items():
         if value is None:
             values.pop(name, None)
         else:
             values[name] = value
 
+    resolver = _Resolver(spec, api, chosen_provider, user_set)
+    _settle_tools(resolver, values, _settle_effort(resolver, values))
+    effort = (values.get("reasoning_effort") or spec.default_effort) if spec.efforts(api) else None
+
     model_max = spec.max_output_tokens
     if model_max is not None and values.get("max_output_tokens", 0) > model_max:
         values["max_output_tokens"] = model_max  # only a preset's value can be over by now
-
-    # Reasoning models take only the default temperature: asking for 1 is not a conflict.
-    if spec.reasoning and values.get("temperature") == 1:
+    if (
+        spec.reasoning
+        and effort != "none"
+        and "max_output_tokens" in values
+        and "max_output_tokens" not in user_set
+    ):
+        resolver.drop(
+            values,
+            "max_output_tokens",
+            f"reasoning tokens count against it at effort {effort!r}; a preset's short limit "
+            "would cut the answer (set one per call to send it)",
+        )
+    # The API's default temperature is always accepted: asking for 1 is not a conflict.
+    if values.get("temperature") == 1 and not spec.sampling_allowed(effort):
         del values["temperature"]
 
-    kwargs: dict[str, Any] = {"model": model_name}
-    rejected: list[str] = []
-    for name, value in values.items():
-        if name == "max_output_tokens":
-            kwargs[spec.output_parameter] = value
-        elif name in _BODY_ONLY:
-            if chosen_provider == "openai-compatible":
-                extra_body.setdefault(name, value)
-            else:
-                rejected.append(name)
-        elif name in CHAT_PARAMETERS and name not in spec.accepts:
-            rejected.append(name)
+    for name in list(values):
+        reason = resolver.reason_not_accepted(name, effort)
+        if reason is not None:
+            resolver.drop(values, name, reason)
+
+    kwargs = _spell(model_name, spec, api, chosen_provider, values, extra_body)
+    _report(spec, resolver, chosen_policy, stacklevel + 1)
+    return Resolution(kwargs=kwargs, dropped=resolver.dropped, effort=effort, api=api)
+
+
+def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
+    """The preset's (or call's) effort, moved to the nearest the model accepts."""
+    spec, api = resolver.spec, resolver.api
+    wanted = values.get("reasoning_effort")
+    if wanted is None or not spec.efforts(api):
+        return wanted
+    nearest = spec.nearest_effort(wanted, api)
+    if nearest != wanted:
+        accepted = ", ".join(spec.efforts(api))
+        if "reasoning_effort" in resolver.user_set:
+            raise_or_note = (
+                f"{spec.name} does not accept reasoning_effort={wanted!r} on "
+                f"{ENDPOINTS[api]} (accepts {accepted}); sent {nearest!r}"
+            )
+            resolver.dropped["reasoning_effort"] = raise_or_note
+            resolver.rejected_by_user.append("reasoning_effort")
         else:
-            kwargs[name] = value
-    _drop(spec, rejected, chosen_policy, values, stacklevel + 1)
+            resolver.dropped["reasoning_effort"] = (
+                f"the preset's {wanted!r} is not among {spec.name}'s efforts ({accepted}); "
+                f"sent the nearest, {nearest!r}"
+            )
+        values["reasoning_effort"] = nearest
+    return nearest
+
+
+def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | None) -> None:
+    """Models that refuse function tools with an effort on /chat/completions (DESIGN §5)."""
+    spec = resolver.spec
+    if resolver.api != "chat" or spec.tools_with_effort or not _has_function_tools(values.get("tools")):
+        return
+    running = effort or spec.default_effort
+    if running in (None, "none"):
+        return
+    if "reasoning_effort" not in resolver.user_set and "none" in spec.efforts("chat"):
+        values["reasoning_effort"] = "none"
+        resolver.dropped["reasoning_effort"] = (
+            f"{spec.name} takes function tools on /v1/chat/completions only at effort 'none'; "
+            f"sent 'none' instead of {running!r} (use respond() to keep the effort)"
+        )
+        return
+    raise ConfigError(
+        f"Function tools with reasoning_effort are not supported for {spec.name} in "
+        "/v1/chat/completions. To use function tools, use /v1/responses (Client.respond) or "
+        "set reasoning_effort to 'none'.",
+        field="reasoning_effort",
+    )
+
+
+def _spell(
+    model_name: str,
+    spec: ModelSpec,
+    api: Api,
+    provider: Provider,
+    values: dict[str, Any],
+    extra_body: dict[str, Any],
+) -> dict[str, Any]:
+    """Our names -> the endpoint's spelling (nested for ``reasoning.effort``, ``text.verbosity``)."""
+    kwargs: dict[str, Any] = {"model": model_name}
+    for name, value in values.items():
+        entry = PARAMETERS.get(name)
+        if entry is None:
+            kwargs[name] = value  # an SDK argument the library does not govern
+            continue
+        if entry.compatible_only:
+            if provider == "openai-compatible":
+                extra_body.setdefault(name, value)
+            continue
+        spelled = entry.spelling(api, reasoning=spec.output_parameter == "max_completion_tokens")
+        if spelled is None:
+            continue
+        container, _, key = spelled.rpartition(".")
+        if container:
+            nested = dict(kwargs.get(container) or {})
+            nested[key] = value
+            kwargs[container] = nested
+        else:
+            kwargs[spelled] = value
     if extra_body:
         kwargs["extra_body"] = extra_body
     return kwargs
+
+
+def _report(spec: ModelSpec, resolver: _Resolver, policy: Policy, stacklevel: int) -> None:
+    names = list(dict.fromkeys(resolver.rejected_by_user))
+    if not names:
+        return
+    if policy == "error":
+        raise UnsupportedParameterError(spec.name, names)
+    if policy == "warn":
+        with _warned_lock:
+            fresh = [name for name in names if (spec.name, name) not in _warned]
+            _warned.update((spec.name, name) for name in fresh)
+        if fresh:
+            reasons = "; ".join(f"{name}: {resolver.dropped[name]}" for name in fresh)
+            warnings.warn(
+                f"not sent as asked for {spec.name!r}: {reasons} "
+                "(unsupported_params: silent or error in presets.yaml changes this)",
+                UnsupportedParameterWarning,
+                stacklevel=stacklevel + 1,
+            )
+
+
+def resolve_params(
+    use_case: str,
+    model: str | None = None,
+    *,
+    api: Api = "chat",
+    config: PresetBook | None = None,
+    provider: Provider | Literal["auto"] | None = None,
+    base_url: str | None = None,
+    policy: Policy | None = None,
+    stacklevel: int = 1,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The exact keyword arguments ``chat.completions.create`` gets (minus messages);
+    with ``api="responses"``, those of ``responses.create`` (minus input).
+
+    A per-call value beats the preset and ``None`` removes a parameter; ``max_output_tokens``,
+    ``max_tokens`` and ``max_completion_tokens`` are one setting, spelled for the model and
+    endpoint. A preset's output limit above the model's maximum is lowered to it; a per-call
+    one above it is a ConfigError, as the API would refuse it. Numbers may be numpy scalars.
+    Other SDK arguments (``seed``, ``stop``, ``response_format``, ...) pass through, unless
+    the model or endpoint rejects them. ``stacklevel`` is as for :func:`warnings.warn`.
+
+    >>> resolve_params("code", "gpt-4o")
+    {'model': 'gpt-4o', 'temperature': 0.2, 'top_p': 0.1, 'max_tokens': 1024}
+    >>> resolve_params("code", "o3-mini")
+    {'model': 'o3-mini', 'reasoning_effort': 'medium'}
+    """
+    return resolve(
+        use_case,
+        model,
+        api=api,
+        config=config,
+        provider=provider,
+        base_url=base_url,
+        policy=policy,
+        stacklevel=stacklevel + 1,
+        **overrides,
+    ).kwargs

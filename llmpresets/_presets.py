@@ -26,7 +26,8 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._errors import ConfigError, UnknownModelError, UnknownPresetError
-from ._models import ModelFields, ModelSpec, lookup_model
+from ._models import Effort, ModelFields, ModelSpec, family_for, lookup_model
+from ._params import PARAMETERS, PRESET_FIELDS, SAMPLING_FIELDS
 from ._yaml import LineMap, load_yaml_file
 
 __all__ = [
@@ -46,48 +47,38 @@ __all__ = [
     "user_config_paths",
 ]
 
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "max_output_tokens",
-)
-
-
 class _Strict(BaseModel):
     # strict: YAML's "0.5" (a string) is not silently taken as a number, nor true as 1.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _from_table(name: str) -> Any:
+    """A pydantic Field with the parameter table's range and description for ``name``."""
+    entry = PARAMETERS[name]
+    bounds: dict[str, float] = {}
+    if entry.low is not None:
+        bounds["gt" if entry.low_open else "ge"] = entry.low
+    if entry.high is not None:
+        bounds["le"] = entry.high
+    return Field(default=None, description=entry.description, **bounds)  # type: ignore[call-overload]
+
+
 class PresetFields(_Strict):
-    """The sampling settings of one use case, as written under ``presets:``."""
+    """The settings of one use case, as written under ``presets:``.
+
+    Ranges and descriptions come from the parameter table (``_params.py``).
+    """
 
     description: str | None = Field(default=None, description="What the preset is for.")
-    temperature: float | None = Field(
-        default=None, ge=0, le=2, description="Softmax temperature; below 1e-5 is greedy."
-    )
-    top_p: float | None = Field(
-        default=None,
-        gt=0,
-        le=1,
-        description="Nucleus: keep the smallest set of tokens with this mass.",
-    )
-    top_k: int | None = Field(default=None, ge=1, description="Keep the k most likely tokens.")
-    min_p: float | None = Field(
-        default=None, ge=0, le=1, description="Keep tokens with p >= min_p * p_max."
-    )
-    frequency_penalty: float | None = Field(
-        default=None, ge=-2, le=2, description="Penalise tokens by how often they appeared."
-    )
-    presence_penalty: float | None = Field(
-        default=None, ge=-2, le=2, description="Penalise tokens that appeared at all."
-    )
-    max_output_tokens: int | None = Field(
-        default=None, ge=1, description="Cap on the reply's tokens."
-    )
+    temperature: float | None = _from_table("temperature")
+    top_p: float | None = _from_table("top_p")
+    top_k: int | None = _from_table("top_k")
+    min_p: float | None = _from_table("min_p")
+    frequency_penalty: float | None = _from_table("frequency_penalty")
+    presence_penalty: float | None = _from_table("presence_penalty")
+    max_output_tokens: int | None = _from_table("max_output_tokens")
+    reasoning_effort: Effort | None = _from_table("reasoning_effort")
+    verbosity: Literal["low", "medium", "high"] | None = _from_table("verbosity")
     recommended: dict[str, list[float]] = Field(
         default_factory=dict,
         description="Recommended [low, high] range per sampling field, shown by `explain`.",
@@ -119,9 +110,15 @@ class Preset(PresetFields):
     name: str
 
     def sampling(self) -> dict[str, float | int]:
-        """The sampling fields that are set, by name."""
+        """The sampling fields (sampling, penalties, output limit) that are set, by name."""
         return {
             name: getattr(self, name) for name in SAMPLING_FIELDS if getattr(self, name) is not None
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """Every request setting the preset sets (sampling, reasoning effort, verbosity)."""
+        return {
+            name: getattr(self, name) for name in PRESET_FIELDS if getattr(self, name) is not None
         }
 
 
@@ -193,7 +190,17 @@ class ConfigFile(_Strict):
     settings: Settings = Field(default_factory=lambda: Settings())
     presets: dict[str, PresetFields] = Field(default_factory=dict)
     models: dict[str, ModelFields] = Field(default_factory=dict)
+    families: dict[str, str] = Field(
+        default_factory=dict,
+        description="fnmatch pattern -> registry model: a model the registry lacks takes the "
+        "rules (not the limits) of the model its longest matching pattern names.",
+    )
     offline: OfflineSettings = Field(default_factory=lambda: OfflineSettings())
+    out_of_scope: list[str] = Field(
+        default_factory=list,
+        description="Name patterns of models deliberately outside the registry (audio, search, "
+        "realtime); the registry-coverage test skips them.",
+    )
 
     @field_validator("presets", "models")
     @classmethod
@@ -210,7 +217,7 @@ def check_sampling_values(values: Mapping[str, Any], source: str = "per-call ove
     Raises ConfigError naming the parameter, the value and the allowed range, so a request the
     library knows to be invalid is never sent.
     """
-    fields = {name: value for name, value in values.items() if name in SAMPLING_FIELDS}
+    fields = {name: value for name, value in values.items() if name in PRESET_FIELDS}
     _validate([_Layer(source, {"presets": {"call": fields}}, {})], {"presets": {"call": fields}})
 
 
@@ -342,6 +349,10 @@ class PresetBook:
         return sorted(self.presets)
 
     aliases: dict[str, str] = field(default_factory=dict)
+    families: dict[str, str] = field(default_factory=dict)
+    # use case -> the fields a user file (not the packaged defaults) sets: a value the model
+    # rejects warns only when the user asked for it.
+    user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.
@@ -354,7 +365,7 @@ class PresetBook:
             return spec
         if strict:
             raise UnknownModelError(name, sorted(self.models))
-        return ModelSpec.unknown(name)
+        return ModelSpec.unknown(name, family_for(self.models, self.families, name))
 
 
 def load_presets(
@@ -390,6 +401,8 @@ def load_presets(
         presets=presets,
         models=models,
         aliases=_alias_index(config, layers),
+        families=_checked_families(config, layers),
+        user_fields=_user_fields(layers[1:]),
         settings=config.settings,
         offline=config.offline,
         sources=tuple(layer.source for layer in layers),
@@ -418,6 +431,34 @@ def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
         )
     offline = config.offline.model_copy(update={"corpus": str(path)})
     return config.model_copy(update={"offline": offline})
+
+
+def _user_fields(user_layers: list[_Layer]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for layer in user_layers:
+        presets = layer.data.get("presets")
+        for name, fields in (presets or {}).items() if isinstance(presets, dict) else ():
+            if isinstance(fields, dict):
+                found.setdefault(name, set()).update(str(key) for key in fields)
+    return {name: frozenset(fields) for name, fields in found.items()}
+
+
+def _checked_families(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+    """``families:`` with every target a registry model (else a ConfigError at its line)."""
+    for pattern, like in config.families.items():
+        if like not in config.models:
+            source, line = _line_for(("families", pattern), layers)
+            where = f"{source}:{line}" if line is not None else str(source)
+            close = difflib.get_close_matches(like, list(config.models), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{where}: families.{pattern}: {like!r} is not a model in the registry; "
+                f"{hint}give the name of a model under models:",
+                file=source,
+                line=line,
+                field=f"families.{pattern}",
+            )
+    return dict(config.families)
 
 
 def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:

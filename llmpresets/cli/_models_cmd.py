@@ -1,0 +1,147 @@
+"""``models``: the model registry — limits, efforts, sampling rule, rejected parameters, prices."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ._common import add_config_option, formatter, load_book, print_json
+
+if TYPE_CHECKING:
+    from .._models import ModelSpec
+
+EXAMPLES = """examples:
+  llmpresets models                  # one line per model
+  llmpresets models gpt-6.2-astra    # everything known about one model
+  llmpresets models --json | jq '.["gpt-5.1"].prices'
+
+Facts come from each model's official page (source, checked date); declare your own models
+under models: in presets.yaml (see `llmpresets schema`)."""
+
+_SAMPLING = {
+    "always": "always",
+    "effort_none": "at effort none",
+    "never": "never",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the model registry (limits, efforts, sampling rule, prices)",
+        description="Show the models the registry knows, or everything about NAME.",
+        epilog=EXAMPLES,
+        formatter_class=formatter,
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="one model (snapshots resolve)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_config_option(parser)
+    parser.set_defaults(handler=_models)
+
+
+def model_facts(spec: ModelSpec) -> dict[str, Any]:
+    """Everything the registry says of one model, as plain data."""
+    return {
+        "name": spec.name,
+        "known": spec.known,
+        "family": spec.family,
+        "context_window": spec.context_window,
+        "max_input_tokens": spec.max_input_tokens,
+        "max_output_tokens": spec.max_output_tokens,
+        "encoding": spec.encoding,
+        "encoding_published": spec.encoding_published,
+        "reasoning": spec.reasoning,
+        **spec.capabilities,
+        "prices": spec.prices.model_dump() if spec.prices is not None else None,
+        "source": spec.source,
+        "checked": spec.checked,
+    }
+
+
+def _number(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _price(spec: ModelSpec) -> str:
+    prices = spec.prices
+    if prices is None:
+        return "?"
+    cached = "" if prices.cached_input is None else f" (cached {prices.cached_input:g})"
+    return f"${prices.input:g}{cached} / ${prices.output:g}"
+
+
+def _efforts(spec: ModelSpec) -> str:
+    chat, responses = spec.efforts("chat"), spec.efforts("responses")
+    if not chat and not responses:
+        return "-"
+    text = ",".join(chat)
+    extra = [effort for effort in responses if effort not in chat]
+    if extra:
+        text += f" (+{','.join(extra)} on responses)"
+    return text
+
+
+def _models(args: argparse.Namespace) -> int:
+    book = load_book(args)
+    if args.name:
+        spec = book.model(args.name)
+        if args.json:
+            print_json(model_facts(spec))
+            return 0
+        _print_one(spec)
+        return 0
+    specs = [book.model(name) for name in sorted(book.models)]
+    if args.json:
+        print_json({spec.name: model_facts(spec) for spec in specs})
+        return 0
+    headers = ("model", "context", "output", "efforts", "sampling", "$/1M in / out")
+    rows = [
+        (
+            spec.name,
+            _number(spec.context_window),
+            _number(spec.max_output_tokens),
+            _efforts(spec),
+            _SAMPLING[spec.sampling],
+            _price(spec),
+        )
+        for spec in specs
+    ]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(f"\n{len(rows)} models; `llmpresets models NAME` for one in full", file=sys.stderr)
+    return 0
+
+
+def _print_one(spec: ModelSpec) -> None:
+    status = "" if spec.known else (
+        f"  (not in the registry: rules of {spec.family}, limits unknown)"
+        if spec.family
+        else "  (not in the registry: limits and rules unknown)"
+    )
+    lines = [
+        f"{spec.name}{status}",
+        f"  context window     {_number(spec.context_window)} tokens",
+        f"  max input          {_number(spec.max_input_tokens)} tokens",
+        f"  max output         {_number(spec.max_output_tokens)} tokens (reasoning included)",
+        f"  encoding           {spec.encoding} "
+        f"({'published' if spec.encoding_published else 'presumed'})",
+        f"  reasoning efforts  {_efforts(spec)}"
+        + (f"; default {spec.default_effort}" if spec.default_effort else ""),
+        f"  sampling params    {_SAMPLING[spec.sampling]} (temperature, top_p, logprobs)",
+        f"  rejects            {', '.join(sorted(spec.rejects)) or '-'}",
+        f"  verbosity          {'yes' if spec.verbosity else 'no'}",
+        f"  tools with effort  "
+        f"{'yes' if spec.tools_with_effort else 'only on /v1/responses (chat: effort none)'}",
+        f"  endpoints          {', '.join(spec.endpoints)}",
+        f"  prices per 1M      {_price(spec)}",
+    ]
+    if spec.prices is not None and spec.prices.long_context is not None:
+        long = spec.prices.long_context
+        lines.append(
+            f"  long prompts       above {long.above_input_tokens:,} input tokens: "
+            f"{long.input_multiplier:g}x input, {long.output_multiplier:g}x output"
+        )
+    lines.append(f"  source             {spec.source or '-'} (checked {spec.checked or '-'})")
+    print("\n".join(lines))
