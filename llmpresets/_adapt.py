@@ -107,9 +107,7 @@ def _plain_number(value: Any) -> Any:
 class _Resolver:
     """One resolution: the working values, who set them, and what was dropped."""
 
-    def __init__(
-        self, spec: ModelSpec, api: Api, provider: Provider, user_set: set[str]
-    ) -> None:
+    def __init__(self, spec: ModelSpec, api: Api, provider: Provider, user_set: set[str]) -> None:
         self.spec = spec
         self.api = api
         self.provider = provider
@@ -146,13 +144,18 @@ class _Resolver:
         if name in SAMPLING_RULE_PARAMETERS and not spec.sampling_allowed(effort):
             if spec.sampling == "never":
                 return f"{spec.name} takes no {name} (a reasoning model: default sampling only)"
-            return f"{spec.name} takes {name} only at reasoning effort 'none' (running at {effort!r})"
+            return (
+                f"{spec.name} takes {name} only at reasoning effort 'none' (running at {effort!r})"
+            )
         return None
 
 
 def _lift_nested(overrides: dict[str, Any]) -> None:
     """``reasoning={"effort": ...}`` / ``text={"verbosity": ...}`` as our flat names."""
-    for container, key, ours in (("reasoning", "effort", "reasoning_effort"), ("text", "verbosity", "verbosity")):
+    for container, key, ours in (
+        ("reasoning", "effort", "reasoning_effort"),
+        ("text", "verbosity", "verbosity"),
+    ):
         nested = overrides.get(container)
         if isinstance(nested, Mapping) and key in nested:
             if ours in overrides:
@@ -306,7 +309,11 @@ def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
 def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | None) -> None:
     """Models that refuse function tools with an effort on /chat/completions (DESIGN §5)."""
     spec = resolver.spec
-    if resolver.api != "chat" or spec.tools_with_effort or not _has_function_tools(values.get("tools")):
+    if (
+        resolver.api != "chat"
+        or spec.tools_with_effort
+        or not _has_function_tools(values.get("tools"))
+    ):
         return
     running = effort or spec.default_effort
     if running in (None, "none"):
@@ -334,12 +341,15 @@ def _spell(
     values: dict[str, Any],
     extra_body: dict[str, Any],
 ) -> dict[str, Any]:
-    """Our names -> the endpoint's spelling (nested for ``reasoning.effort``, ``text.verbosity``)."""
+    """Our names -> the endpoint's spelling (``reasoning.effort``, ``text.verbosity`` nest)."""
     kwargs: dict[str, Any] = {"model": model_name}
     for name, value in values.items():
         entry = PARAMETERS.get(name)
-        if entry is None:
-            kwargs[name] = value  # an SDK argument the library does not govern
+        if entry is None:  # an SDK argument the library does not govern
+            nested = kwargs.get(name)
+            if isinstance(nested, dict) and isinstance(value, Mapping):
+                value = {**value, **nested}  # reasoning={"summary": ...} beside the effort
+            kwargs[name] = value
             continue
         if entry.compatible_only:
             if provider == "openai-compatible":

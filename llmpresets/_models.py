@@ -342,7 +342,9 @@ class ModelSpec(BaseModel):
             default_effort=default_effort,
             sampling=sampling,
             rejects=frozenset(rejects),
-            tools_with_effort=True if fields.tools_with_effort is None else fields.tools_with_effort,
+            tools_with_effort=True
+            if fields.tools_with_effort is None
+            else fields.tools_with_effort,
             verbosity=bool(fields.verbosity),
             endpoints=tuple(fields.endpoints) if fields.endpoints else API_NAMES,
             prices=fields.prices,

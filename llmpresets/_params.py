@@ -85,7 +85,9 @@ class Parameter:
 
     def spelling(self, api: Api, *, reasoning: bool = False) -> str | None:
         """The body field (dotted for nested) on ``api``; ``None`` when the endpoint lacks it."""
-        spellings = self.spellings if self.spellings is not None else {a: self.name for a in API_NAMES}
+        spellings = (
+            self.spellings if self.spellings is not None else {a: self.name for a in API_NAMES}
+        )
         if api == "chat" and reasoning and "chat_reasoning" in spellings:
             return spellings["chat_reasoning"]
         return spellings.get(api)
@@ -114,11 +116,17 @@ class Parameter:
             return None if isinstance(value, bool) else f"{value!r} is not true or false"
         if self.kind == "strings":
             items = [value] if isinstance(value, str) else value
-            if isinstance(items, list) and len(items) <= 4 and all(isinstance(i, str) for i in items):
+            if (
+                isinstance(items, list)
+                and len(items) <= 4
+                and all(isinstance(i, str) for i in items)
+            ):
                 return None
             return f"{value!r} is not a string or a list of at most 4 strings"
         integer = self.kind == "int"
-        ok_type = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
+        ok_type = (
+            isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
+        )
         if isinstance(value, bool) or not ok_type:
             expected = "an integer" if integer else "a number"
             return f"{value!r} is not {expected}; allowed: {self.describe_range()}"

@@ -47,6 +47,7 @@ __all__ = [
     "user_config_paths",
 ]
 
+
 class _Strict(BaseModel):
     # strict: YAML's "0.5" (a string) is not silently taken as a number, nor true as 1.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)

@@ -9,37 +9,192 @@ import pytest
 
 import llmpresets
 from llmpresets import ConfigError, UnsupportedParameterError, get_model, resolve_params
-from llmpresets._adapt import UnsupportedParameterWarning, _warned
+from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
 
-GPT = {"model": "gpt-4o"}
-TABLE: list[tuple[str, str, dict[str, Any]]] = [
-    ("code", "gpt-4o", {"temperature": 0.2, "top_p": 0.1, "max_tokens": 1024}),
-    ("factual", "gpt-4o", {"temperature": 0.3, "top_p": 0.5, "max_tokens": 512}),
-    ("chat", "gpt-4o", {"temperature": 0.8, "top_p": 0.9, "max_tokens": 512}),
+CODE_4O = {"temperature": 0.2, "top_p": 0.1}
+# (use case, model) -> (chat.completions.create kwargs, responses.create kwargs), model omitted.
+# One row per rule of DESIGN §5, per family.
+TABLE: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    # Non-reasoning: the sampling settings, no effort, no verbosity; no penalties on responses.
+    (
+        "code",
+        "gpt-4o",
+        {**CODE_4O, "max_tokens": 1024},
+        {**CODE_4O, "max_output_tokens": 1024},
+    ),
     (
         "creative",
         "gpt-4o",
         {"temperature": 1.0, "top_p": 0.95, "frequency_penalty": 0.3, "max_tokens": 1024},
+        {"temperature": 1.0, "top_p": 0.95, "max_output_tokens": 1024},
     ),
     (
         "brainstorm",
-        "gpt-4o",
+        "gpt-3.5-turbo",
         {"temperature": 1.4, "top_p": 0.95, "presence_penalty": 0.6, "max_tokens": 768},
+        {"temperature": 1.4, "top_p": 0.95, "max_output_tokens": 768},
     ),
-    ("code", "gpt-3.5-turbo", {"temperature": 0.2, "top_p": 0.1, "max_tokens": 1024}),
-    ("code", "o3-mini", {"max_completion_tokens": 1024}),
-    ("creative", "gpt-5", {"max_completion_tokens": 1024}),
-    ("brainstorm", "o4-mini", {"max_completion_tokens": 768}),
-    ("chat", "gpt-5-nano", {"max_completion_tokens": 512}),
+    # o-series: low/medium/high, never sampling; a preset's none becomes the nearest, low.
+    ("code", "o3-mini", {"reasoning_effort": "medium"}, {"reasoning": {"effort": "medium"}}),
+    ("creative", "o4-mini", {"reasoning_effort": "low"}, {"reasoning": {"effort": "low"}}),
+    # o1-mini takes no effort at all, and no sampling: only the output limit remains.
+    ("chat", "o1-mini", {}, {}),
+    # gpt-5: minimal..high, no sampling at any effort; verbosity.
+    (
+        "factual",
+        "gpt-5",
+        {"reasoning_effort": "low", "verbosity": "low"},
+        {"reasoning": {"effort": "low"}, "text": {"verbosity": "low"}},
+    ),
+    (
+        "chat",
+        "gpt-5-nano",
+        {"reasoning_effort": "minimal", "verbosity": "medium"},
+        {"reasoning": {"effort": "minimal"}, "text": {"verbosity": "medium"}},
+    ),
+    # gpt-5.1 on: none + sampling for a sampling preset, the effort without sampling otherwise.
+    (
+        "chat",
+        "gpt-5.1",
+        {
+            "temperature": 0.8,
+            "top_p": 0.9,
+            "max_completion_tokens": 512,
+            "reasoning_effort": "none",
+            "verbosity": "medium",
+        },
+        {
+            "temperature": 0.8,
+            "top_p": 0.9,
+            "max_output_tokens": 512,
+            "reasoning": {"effort": "none"},
+            "text": {"verbosity": "medium"},
+        },
+    ),
+    (
+        "code",
+        "gpt-6-sol",
+        {"reasoning_effort": "medium", "verbosity": "low"},
+        {"reasoning": {"effort": "medium"}, "text": {"verbosity": "low"}},
+    ),
+    (
+        "brainstorm",
+        "gpt-6-luna",
+        {
+            "temperature": 1.4,
+            "top_p": 0.95,
+            "presence_penalty": 0.6,
+            "max_completion_tokens": 768,
+            "reasoning_effort": "none",
+            "verbosity": "high",
+        },
+        {
+            "temperature": 1.4,
+            "top_p": 0.95,
+            "max_output_tokens": 768,
+            "reasoning": {"effort": "none"},
+            "text": {"verbosity": "high"},
+        },
+    ),
+    # No none (astra, 6.1-sol, 6.2-sol): the nearest effort, never a sampling parameter.
+    (
+        "creative",
+        "gpt-6.2-astra",
+        {"reasoning_effort": "low", "verbosity": "high"},
+        {"reasoning": {"effort": "low"}, "text": {"verbosity": "high"}},
+    ),
+    (
+        "code",
+        "gpt-6.1-sol",
+        {"reasoning_effort": "medium", "verbosity": "low"},
+        {"reasoning": {"effort": "medium"}, "text": {"verbosity": "low"}},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("use_case", "model", "expected"), TABLE)
+@pytest.mark.parametrize(("use_case", "model", "chat", "responses"), TABLE)
 def test_sent_parameters_per_use_case_and_model(
-    use_case: str, model: str, expected: dict[str, Any]
+    use_case: str, model: str, chat: dict[str, Any], responses: dict[str, Any]
 ) -> None:
-    """The table of (use case x model) -> kwargs for chat.completions.create."""
-    assert resolve_params(use_case, model, policy="silent") == {"model": model, **expected}
+    """The table of (use case x model) -> kwargs, as both endpoints spell them."""
+    assert resolve_params(use_case, model, policy="error") == {"model": model, **chat}
+    sent = resolve_params(use_case, model, api="responses", policy="error")
+    assert sent == {"model": model, **responses}
+
+
+def test_default_run_is_quiet_and_reports_what_it_left_out() -> None:
+    """Values only the packaged defaults set are dropped without a warning, with a reason."""
+    _warned.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolution = resolve("code", "gpt-4o")
+        resolve("creative", "gpt-6.2-astra")
+    assert "OpenAI's API has no top_k" in resolution.dropped["top_k"]
+    assert "not a reasoning model" in resolution.dropped["reasoning_effort"]
+
+
+def test_gpt6_temperature_needs_an_explicit_none() -> None:
+    """No GPT-6 model defaults to none: a temperature alone is dropped (and warned)."""
+    _warned.clear()
+    with pytest.warns(UnsupportedParameterWarning, match="only at reasoning effort 'none'"):
+        assert "temperature" not in resolve_params("code", "gpt-6-sol", temperature=0.5)
+    sent = resolve_params("code", "gpt-6-sol", temperature=0.5, reasoning_effort="none")
+    assert sent["temperature"] == 0.5 and sent["reasoning_effort"] == "none"
+
+
+def test_effort_max_only_on_responses_for_gpt_6_astra() -> None:
+    """gpt-6-astra takes max on /responses; on chat the nearest, xhigh, is sent (warned)."""
+    _warned.clear()
+    assert resolve_params("code", "gpt-6-astra", api="responses", reasoning_effort="max")[
+        "reasoning"
+    ] == {"effort": "max"}
+    with pytest.warns(UnsupportedParameterWarning, match="sent 'xhigh'"):
+        sent = resolve_params("code", "gpt-6-astra", reasoning_effort="max")
+    assert sent["reasoning_effort"] == "xhigh"
+
+
+def test_nested_spellings_merge_with_other_fields() -> None:
+    """reasoning={"summary": ...} and text={"format": ...} keep their other fields."""
+    sent = resolve_params(
+        "code",
+        "gpt-6-sol",
+        api="responses",
+        reasoning={"effort": "high", "summary": "auto"},
+        text={"format": {"type": "text"}},
+    )
+    assert sent["reasoning"] == {"effort": "high", "summary": "auto"}
+    assert sent["text"] == {"format": {"type": "text"}, "verbosity": "low"}
+
+
+def test_function_tools_with_effort_on_chat_switch_a_default_effort_to_none() -> None:
+    """gpt-6-sol refuses function tools with an effort on chat: a preset's effort becomes none."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    resolution = resolve("code", "gpt-6-sol", tools=tools)
+    assert resolution.kwargs["reasoning_effort"] == "none"
+    assert "only at effort 'none'" in resolution.dropped["reasoning_effort"]
+    with pytest.raises(ConfigError, match="Function tools with reasoning_effort"):
+        resolve("code", "gpt-6-sol", tools=tools, reasoning_effort="high")
+    with pytest.raises(ConfigError, match="use /v1/responses"):
+        resolve("code", "gpt-6-astra", tools=tools)  # no none to fall back to
+    assert resolve("code", "gpt-6-sol", api="responses", tools=tools).kwargs["reasoning"] == {
+        "effort": "medium"
+    }
+
+
+def test_responses_only_model_refused_on_chat() -> None:
+    """codex-mini-latest is only on /v1/responses: chat is a ConfigError naming respond()."""
+    with pytest.raises(ConfigError, match=r"only available on /v1/responses.*respond\(\)"):
+        resolve_params("code", "codex-mini-latest")
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [("gpt-6.9-sol", "gpt-6-sol"), ("gpt-6.5-astra", "gpt-6-astra"), ("o5", None)],
+)
+def test_unknown_models_take_their_familys_rules(name: str, family: str | None) -> None:
+    """gpt-6* is GPT-6, not gpt-4o: its rules come from the family, its limits stay unknown."""
+    spec = get_model(name)
+    assert not spec.known and spec.family == family and spec.context_window is None
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "gpt-4.1-mini", "gpt-4", "o3"])
@@ -74,29 +229,27 @@ def test_openai_hosts_count_as_openai() -> None:
 
 
 def test_warn_policy_warns_once_per_model_and_parameter() -> None:
-    """The default policy drops and warns once, naming the model and the parameter."""
+    """A value the user set that the model rejects: dropped, warned once, naming both."""
     _warned.clear()
-    with pytest.warns(
-        UnsupportedParameterWarning, match=r"'o3' does not accept temperature=0\.2"
-    ) as record:
-        resolve_params("code", "o3")
+    with pytest.warns(UnsupportedParameterWarning, match=r"'o3'.*temperature") as record:
+        resolve_params("code", "o3", temperature=0.3, top_p=0.2)
     assert "top_p" in str(record[0].message)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        resolve_params("code", "o3")  # second time: silent
+        resolve_params("code", "o3", temperature=0.3, top_p=0.2)  # second time: silent
 
 
 def test_error_policy_raises_before_anything_is_sent() -> None:
-    """policy='error' turns a dropped parameter into UnsupportedParameterError."""
-    with pytest.raises(UnsupportedParameterError, match="'o1' does not accept temperature"):
-        resolve_params("chat", "o1", policy="error")
+    """policy='error' turns a dropped user value into UnsupportedParameterError."""
+    with pytest.raises(UnsupportedParameterError, match="'o1'.*temperature"):
+        resolve_params("chat", "o1", policy="error", temperature=0.5)
 
 
 def test_default_temperature_is_not_a_conflict_for_reasoning_models() -> None:
     """temperature=1 is the only value reasoning models take: dropped without complaint."""
     assert resolve_params("chat", "o3", policy="error", temperature=1, top_p=None) == {
         "model": "o3",
-        "max_completion_tokens": 512,
+        "reasoning_effort": "low",
     }
 
 
@@ -106,6 +259,7 @@ def test_output_limit_aliases_are_renamed_for_the_model() -> None:
     assert (
         resolve_params("chat", "o3", policy="silent", max_tokens=50)["max_completion_tokens"] == 50
     )
+    assert resolve_params("chat", "o3", api="responses", max_tokens=50)["max_output_tokens"] == 50
     assert "max_tokens" not in resolve_params("chat", "gpt-4o", max_output_tokens=None)
 
 
@@ -194,7 +348,7 @@ def test_dropped_parameter_warning_names_the_callers_line() -> None:
     """The warning is attributed to the line that called resolve_params."""
     _warned.clear()
     with pytest.warns(UnsupportedParameterWarning) as record:
-        resolve_params("code", "gpt-4.1-nano")
+        resolve_params("code", "gpt-4.1-nano", top_k=3)
     assert record[0].filename == __file__
 
 
@@ -223,7 +377,7 @@ def test_aliases_beat_snapshot_stripping(
 
 def test_strict_lookup_raises_unknown_model_error() -> None:
     """get_model(strict=True) names the known models instead of guessing."""
-    with pytest.raises(llmpresets.UnknownModelError, match=r"known models: gpt-3\.5-turbo"):
+    with pytest.raises(llmpresets.UnknownModelError, match=r"known models: codex-mini-latest"):
         get_model("gpt-17", strict=True)
 
 

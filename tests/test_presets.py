@@ -295,7 +295,14 @@ def test_presets_cli_shows_the_resolved_table(
 def test_schema_describes_the_file() -> None:
     """The published JSON Schema carries the sections and the ranges."""
     schema = config_json_schema()
-    assert set(schema["properties"]) == {"settings", "presets", "models", "offline"}
+    assert set(schema["properties"]) == {
+        "settings",
+        "presets",
+        "models",
+        "families",
+        "offline",
+        "out_of_scope",
+    }
     preset = schema["$defs"]["PresetFields"]["properties"]
     temperature = preset["temperature"]["anyOf"][0]
     assert (temperature["minimum"], temperature["maximum"]) == (0, 2)

@@ -109,16 +109,22 @@ def _models(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     print(f"\n{len(rows)} models; `llmpresets models NAME` for one in full", file=sys.stderr)
     return 0
 
 
 def _print_one(spec: ModelSpec) -> None:
-    status = "" if spec.known else (
-        f"  (not in the registry: rules of {spec.family}, limits unknown)"
-        if spec.family
-        else "  (not in the registry: limits and rules unknown)"
+    status = (
+        ""
+        if spec.known
+        else (
+            f"  (not in the registry: rules of {spec.family}, limits unknown)"
+            if spec.family
+            else "  (not in the registry: limits and rules unknown)"
+        )
     )
     lines = [
         f"{spec.name}{status}",

@@ -14,12 +14,12 @@ converting a value first, so ``seed=10**400`` or ``1e400`` is a 400 and never an
 from __future__ import annotations
 
 import functools
+import math
 import re
-import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._models import SamplingParameter
+from .._params import PARAMETERS
 from ._checks import (
     WireError,
     bad_type,
@@ -31,6 +31,7 @@ from ._checks import (
     required,
 )
 from ._request import ChatRequest
+from ._rules import check_model_rules
 
 if TYPE_CHECKING:
     from .._models import ModelSpec
@@ -42,13 +43,7 @@ __all__ = ["ChatRequest", "WireError", "accepted_fields", "parse_body", "parse_r
 DEFAULT_MAX_TOKENS = 256
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 _MAX_STOP = 4
-_INT64 = 2**63
 _INT32_MAX = 2**31 - 1
-# Parameters a model's ``accepts`` list governs on OpenAI's API (top_k / min_p are always
-# accepted here: the offline backend answers for vLLM-style servers too).
-_GOVERNED = tuple(
-    name for name in typing.get_args(SamplingParameter) if name not in ("top_k", "min_p")
-)
 
 
 def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -283,37 +278,13 @@ def _check_answered(waiting: dict[str, None], owner: int) -> None:
         )
 
 
-def _check_model_accepts(body: Mapping[str, Any], spec: ModelSpec) -> None:
-    if not spec.known:
-        return
-    for name in _GOVERNED:
-        value = body.get(name)
-        if value is None or name in spec.accepts:
-            continue
-        if name == "temperature" and value == 1:
-            continue  # the default is always allowed
-        if name == "temperature":
-            raise WireError(
-                400,
-                f"Unsupported value: 'temperature' does not support {value} with this model. "
-                "Only the default (1) value is supported.",
-                param="temperature",
-                code="unsupported_value",
-            )
-        raise WireError(
-            400,
-            f"Unsupported parameter: '{name}' is not supported with this model.",
-            param=name,
-            code="unsupported_parameter",
-        )
-    if spec.reasoning and body.get("max_tokens") is not None:
-        raise WireError(
-            400,
-            "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
-            "'max_completion_tokens' instead.",
-            param="max_tokens",
-            code="unsupported_parameter",
-        )
+def _ranged(body: Mapping[str, Any], name: str) -> Any:
+    """``body[name]`` checked against the parameter table's range (inclusive at both ends: the
+    API takes ``top_p=0``, which the sampler reads as "only the most likely token")."""
+    entry = PARAMETERS[name]
+    low = -math.inf if entry.low is None else entry.low
+    high = math.inf if entry.high is None else entry.high
+    return number(body, name, low, high, integer=entry.kind == "int")
 
 
 def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
@@ -325,15 +296,15 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     if not isinstance(model, str):
         raise bad_type("model", "a string", model)
     messages = _messages(body)
-    temperature = number(body, "temperature", 0, 2)
-    top_p = number(body, "top_p", 0, 1)
-    frequency = number(body, "frequency_penalty", -2, 2)
-    presence = number(body, "presence_penalty", -2, 2)
-    n = number(body, "n", 1, 128, integer=True)
-    seed = number(body, "seed", -_INT64, _INT64 - 1, integer=True)
+    temperature = _ranged(body, "temperature")
+    top_p = _ranged(body, "top_p")
+    frequency = _ranged(body, "frequency_penalty")
+    presence = _ranged(body, "presence_penalty")
+    n = _ranged(body, "n")
+    seed = _ranged(body, "seed")
     max_tokens = number(body, "max_tokens", 1, _INT32_MAX, integer=True)
     max_completion = number(body, "max_completion_tokens", 1, _INT32_MAX, integer=True)
-    top_logprobs = number(body, "top_logprobs", 0, 20, integer=True)
+    top_logprobs = _ranged(body, "top_logprobs")
     top_k = number(body, "top_k", -1, _INT32_MAX, integer=True)
     min_p = number(body, "min_p", 0, 1)
     logprobs = boolean(body, "logprobs")
@@ -365,7 +336,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     tools = _tools(body)
 
     spec = spec_for(model)
-    _check_model_accepts(body, spec)
+    check_model_rules(body, spec, "chat")
     limit = max_completion if max_completion is not None else max_tokens
     if limit is not None and spec.max_output_tokens is not None and limit > spec.max_output_tokens:
         name = "max_completion_tokens" if max_completion is not None else "max_tokens"
