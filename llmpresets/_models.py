@@ -195,7 +195,7 @@ class ModelFields(_Strict):
         return self
 
 
-def _all_efforts(efforts: Sequence[str] | Mapping[str, Sequence[str]] | None) -> list[str]:
+def _all_efforts(efforts: Sequence[str] | Mapping[Any, Sequence[str]] | None) -> list[str]:
     if not efforts:
         return []
     if isinstance(efforts, Mapping):
@@ -321,7 +321,7 @@ class ModelSpec(BaseModel):
             sampling = "always"
         else:
             sampling = "never"
-        default_effort = fields.default_effort
+        default_effort: str | None = fields.default_effort
         listed = efforts.get("chat") or efforts.get("responses") or ()
         if default_effort is None and listed:
             default_effort = "medium" if "medium" in listed else listed[0]

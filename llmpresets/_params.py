@@ -74,7 +74,7 @@ class Parameter:
     choices: tuple[str, ...] = ()
     # Endpoint -> dotted path in the request body; a missing endpoint has no such parameter.
     # "chat" may be overridden per model (reasoning models want max_completion_tokens).
-    spellings: Mapping[str, str] | None = None
+    spellings: Mapping[str, str] | None = None  # keys: "chat", "chat_reasoning", "responses"
     # Only OpenAI-compatible servers (vLLM, SGLang...) take it, through extra_body.
     compatible_only: bool = False
     # In presets.yaml (a preset may set it) and on the CLI (``--name-with-dashes``).
@@ -85,8 +85,8 @@ class Parameter:
 
     def spelling(self, api: Api, *, reasoning: bool = False) -> str | None:
         """The body field (dotted for nested) on ``api``; ``None`` when the endpoint lacks it."""
-        spellings = (
-            self.spellings if self.spellings is not None else {a: self.name for a in API_NAMES}
+        spellings: Mapping[str, str] = (
+            self.spellings if self.spellings is not None else dict.fromkeys(API_NAMES, self.name)
         )
         if api == "chat" and reasoning and "chat_reasoning" in spellings:
             return spellings["chat_reasoning"]
@@ -103,7 +103,7 @@ class Parameter:
         low = "" if self.low is None else f"{_number(self.low)} {'<' if self.low_open else '≤'} "
         high = "" if self.high is None else f" ≤ {_number(self.high)}"
         if low and not high:  # "top_k ≥ 1" reads better than "1 ≤ top_k"
-            return f"{self.name} {'>' if self.low_open else '≥'} {_number(self.low)}"
+            return f"{self.name} {'>' if self.low_open else '≥'} {low.split()[0]}"
         return f"{low}{self.name}{high}"
 
     def check(self, value: Any) -> str | None:

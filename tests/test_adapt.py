@@ -241,7 +241,7 @@ def test_warn_policy_warns_once_per_model_and_parameter() -> None:
 
 def test_error_policy_raises_before_anything_is_sent() -> None:
     """policy='error' turns a dropped user value into UnsupportedParameterError."""
-    with pytest.raises(UnsupportedParameterError, match="'o1'.*temperature"):
+    with pytest.raises(UnsupportedParameterError, match=r"'o1'.*temperature"):
         resolve_params("chat", "o1", policy="error", temperature=0.5)
 
 

@@ -16,7 +16,7 @@ from llmpresets import get_model, load_presets
 from llmpresets._models import ModelSpec
 from llmpresets.offline import OfflineTransport
 
-USER = [{"role": "user", "content": "Say hi"}]
+USER: list[Any] = [{"role": "user", "content": "Say hi"}]
 TOOLS: list[Any] = [
     {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 ]
@@ -139,7 +139,7 @@ def test_bad_capability_values_name_the_field_and_the_allowed_values(tmp_path: P
 def _refusal(**request: Any) -> openai.BadRequestError:
     client = sdk(OfflineTransport(seed=0))
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(messages=USER, **request)  # type: ignore[call-overload]
+        client.chat.completions.create(messages=USER, **request)
     return info.value
 
 
@@ -227,7 +227,7 @@ def test_offline_accepts_what_the_api_accepts() -> None:
         {"model": "gpt-6-sol", "tools": TOOLS, "reasoning_effort": "none"},
         {"model": "gpt-6-luna-2026-10-01", "reasoning_effort": "xhigh"},
     ):
-        reply = client.chat.completions.create(messages=USER, max_completion_tokens=5, **request)  # type: ignore[call-overload]
+        reply = client.chat.completions.create(messages=USER, max_completion_tokens=5, **request)
         assert reply.choices[0].message.role == "assistant"
 
 
