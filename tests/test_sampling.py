@@ -495,3 +495,15 @@ def test_unusable_logits_raise(logits: list[Any], message: str) -> None:
         sampling.probabilities(logits)
     with pytest.raises(ValueError, match=message):
         sampling.sample(logits, rng=0)
+
+
+def test_seeded_draws_on_float64_logits_match_the_pinned_outputs() -> None:
+    """The same seed gives the same tokens as recorded in tests/data/pinned_outputs.json, for
+    every size of vocabulary, shape of distribution and preset pinned there."""
+    from pinned_outputs import pinned, sample_outputs
+
+    expected = pinned()["sample"]
+    actual = sample_outputs()
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        assert actual[key] == value, key
