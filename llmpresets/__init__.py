@@ -23,8 +23,10 @@ from ._errors import (
     ContextWindowExceeded,
     IncompleteResponseError,
     LLMPresetsError,
+    MessageFormatError,
     MissingAPIKeyError,
     RateLimitError,
+    SourceError,
     TokenizerError,
     UnknownModelError,
     UnknownPresetError,
@@ -35,37 +37,29 @@ if TYPE_CHECKING:
     from . import sampling
     from ._adapt import UnsupportedParameterWarning, get_model, resolve_params
     from ._client import AsyncClient, ChatResult, Client, offline_mode
+    from ._fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
     from ._models import ModelSpec
     from ._presets import Preset, PresetBook, load_presets
-    from ._tokens import (
-        Budget,
-        MessageFormatError,
-        UnknownModelLimitsWarning,
-        check_context,
-        count_message_tokens,
-        count_tokens,
-        fit_messages,
-    )
+    from ._tokens import count_message_tokens, count_tokens
     from .offline import OfflineTransport
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "AsyncClient": "._client",
-    "Budget": "._tokens",
+    "Budget": "._fit",
     "ChatResult": "._client",
     "Client": "._client",
-    "MessageFormatError": "._tokens",
     "ModelSpec": "._models",
     "OfflineTransport": ".offline",
     "Preset": "._presets",
     "PresetBook": "._presets",
-    "UnknownModelLimitsWarning": "._tokens",
+    "UnknownModelLimitsWarning": "._fit",
     "UnsupportedParameterWarning": "._adapt",
-    "check_context": "._tokens",
+    "check_context": "._fit",
     "count_message_tokens": "._tokens",
     "count_tokens": "._tokens",
-    "fit_messages": "._tokens",
+    "fit_messages": "._fit",
     "get_model": "._adapt",
     "load_presets": "._presets",
     "offline_mode": "._client",
@@ -92,6 +86,7 @@ __all__ = [
     "Preset",
     "PresetBook",
     "RateLimitError",
+    "SourceError",
     "TokenizerError",
     "UnknownModelError",
     "UnknownModelLimitsWarning",

@@ -111,6 +111,9 @@ def seed_tiktoken_cache(name: str, cache_dir: str | None = None) -> Path | None:
 def get_encoding(name: str) -> tiktoken.Encoding:
     """Load a tiktoken encoding by name, offline, once per process.
 
+    The object is a :class:`~llmpresets._safe_encoding.SafeEncoding`: a ``tiktoken.Encoding``
+    with exactly tiktoken's ids that also encodes the huge whitespace runs tiktoken crashes on.
+
     >>> get_encoding("o200k_base").encode("hello world")
     [24912, 2375]
     """
@@ -145,8 +148,12 @@ def get_encoding(name: str) -> tiktoken.Encoding:
                 f"could not load the {name} tokenizer ({type(exc).__name__}: {exc}); with "
                 "TIKTOKEN_CACHE_DIR='' tiktoken must download it; unset it to use the packaged copy"
             ) from exc
-        _loaded[name] = encoding
-        return encoding
+        from ._safe_encoding import SafeEncoding
+
+        # Ours, not tiktoken's cached object: the same tables, with the long-whitespace
+        # workaround and tiktoken's panics translated (see _safe_encoding).
+        safe = _loaded[name] = SafeEncoding.wrap(encoding)
+        return safe
 
 
 def encoding_name_for_model(model: str) -> str:

@@ -9,7 +9,6 @@
     ├── UnsupportedParameterError (ValueError)  policy "error": the model rejects a parameter
     ├── TokenizerError                        an encoding's BPE file is missing or corrupt
     ├── MessageFormatError (ValueError, TypeError)  a chat message has a bad shape or text
-    │                                         (defined in _tokens.py, where messages are read)
     ├── ContextWindowExceeded (ValueError)    the prompt (or the output limit) cannot fit
     ├── MissingAPIKeyError                    online requested, no key anywhere
     └── APIError                              the provider (or the offline backend) failed
@@ -18,13 +17,17 @@
         ├── APIStatusError                    an HTTP error status (``status_code`` kept)
         │   └── RateLimitError                429 after the SDK's retries
         ├── IncompleteResponseError           a malformed body or a stream cut off mid-way
-        └── offline.SourceError               a user's next-token source failed (offline)
+        └── SourceError                       a user's next-token source failed (offline)
 
 Errors from lower libraries (openai, httpx2, yaml, tiktoken) are translated at exactly one
-boundary each, with ``raise ... from exc`` so the cause stays on ``__cause__``.
+boundary each, with ``raise ... from exc`` so the cause stays on ``__cause__``. Validation
+errors from pydantic are rendered by one function, :func:`describe_pydantic_error`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -35,12 +38,15 @@ __all__ = [
     "ContextWindowExceeded",
     "IncompleteResponseError",
     "LLMPresetsError",
+    "MessageFormatError",
     "MissingAPIKeyError",
     "RateLimitError",
+    "SourceError",
     "TokenizerError",
     "UnknownModelError",
     "UnknownPresetError",
     "UnsupportedParameterError",
+    "describe_pydantic_error",
 ]
 
 
@@ -118,6 +124,13 @@ class TokenizerError(LLMPresetsError):
     """An encoding could not be loaded; counting never falls back to an estimate."""
 
 
+class MessageFormatError(LLMPresetsError, ValueError, TypeError):
+    """A message, content part or tool has the wrong shape; the message names which and where.
+
+    It is both a ``ValueError`` and a ``TypeError`` so either ``except`` catches it.
+    """
+
+
 class ContextWindowExceeded(LLMPresetsError, ValueError):
     """The prompt (plus the reserved output) cannot fit the model's limits.
 
@@ -176,3 +189,57 @@ class RateLimitError(APIStatusError):
 
 class IncompleteResponseError(APIError):
     """A response body was malformed, or a stream ended before its final chunk."""
+
+
+class SourceError(APIError):
+    """A user's next-token source returned something unusable (offline; answered as HTTP 500)."""
+
+
+def describe_pydantic_error(
+    error: Mapping[str, Any],
+    *,
+    valid_fields: Sequence[str] | None = None,
+    allowed: str | None = None,
+) -> str:
+    """What one pydantic error (an item of ``ValidationError.errors()``) says, for a user.
+
+    ``valid_fields`` lists the names a misspelt field could have meant; ``allowed`` states the
+    field's range. The caller says *where* (file, line, field path); this says *what*.
+
+    >>> describe_pydantic_error({"type": "less_than_equal", "msg": "x", "input": 3},
+    ...                         allowed="0 to 2")
+    '3 is out of range; allowed: 0 to 2'
+    """
+    import difflib
+
+    kind = error.get("type", "")
+    value = error.get("input")
+    message = str(error.get("msg", "invalid value"))
+    if kind == "extra_forbidden":
+        loc = error.get("loc") or ("",)
+        valid = list(valid_fields or ())
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown field; {hint}valid fields: {', '.join(valid)}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{_short_repr(value)} is out of range; allowed: {allowed or message}"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{_short_repr(value)} is not allowed; allowed values: {expected}"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if kind == "missing":
+        return "required field is missing"
+    if value is None and kind in ("model_type", "dict_type"):
+        return "is empty; expected a mapping of its fields (or remove the key)"
+    what = f"{message[:1].lower()}{message[1:]}, got {type(value).__name__} {_short_repr(value)}"
+    return f"{what}; allowed: {allowed}" if allowed else what
+
+
+def _short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a user's value may be megabytes)."""
+    try:
+        text = repr(value)
+    except Exception:  # a user's object whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"

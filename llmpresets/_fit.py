@@ -184,15 +184,7 @@ def _budget(
         and model_max is not None
         and max_output_tokens > model_max
     ):
-        raise ContextWindowExceeded(
-            f"max_output_tokens {max_output_tokens:,} is more than {spec.name}'s maximum "
-            f"output of {model_max:,} tokens; lower it to at most {model_max:,}",
-            model=spec.name,
-            prompt_tokens=prompt_tokens,
-            max_input_tokens=max_input,
-            context_window=window,
-            reserved_output_tokens=max_output_tokens,
-        )
+        raise _over_max_output(spec, prompt_tokens, max_output_tokens, "max_output_tokens")
     if max_output_tokens is None:
         model_output = spec.max_output_tokens if spec.max_output_tokens is not None else window
         reserved = max(0, min(model_output, window - prompt_tokens))
@@ -213,6 +205,23 @@ def _budget(
     if strict and not budget.fits:
         raise _exceeded(budget, explicit_output=max_output_tokens is not None)
     return budget
+
+
+def _over_max_output(
+    spec: ModelSpec, prompt_tokens: int, output_tokens: int, name: str
+) -> ContextWindowExceeded:
+    """The error for an output reservation above the model's maximum output."""
+    assert spec.context_window is not None and spec.max_output_tokens is not None
+    window = spec.context_window
+    return ContextWindowExceeded(
+        f"{name} {output_tokens:,} is more than {spec.name}'s maximum output of "
+        f"{spec.max_output_tokens:,} tokens; lower it to at most {spec.max_output_tokens:,}",
+        model=spec.name,
+        prompt_tokens=prompt_tokens,
+        max_input_tokens=min(spec.max_input_tokens or window, window),
+        context_window=window,
+        reserved_output_tokens=output_tokens,
+    )
 
 
 def _exceeded(budget: Budget, *, explicit_output: bool, lead: str = "") -> ContextWindowExceeded:
@@ -288,8 +297,10 @@ def fit_messages(
     A turn is a user message with the messages that follow it up to the next user message (the
     messages before the first user message are a turn too). Every system and developer message
     is kept, and so is the newest turn; an assistant message with ``tool_calls`` and its
-    ``tool`` replies sit in one turn, so they are kept or dropped together. The result must pass
-    ``check_context(result, model, max_output_tokens=reserve_output_tokens, tools=tools)``.
+    ``tool`` replies sit in one turn, so they are kept or dropped together. The result passes
+    ``check_context(result, model, max_output_tokens=reserve_output_tokens, tools=tools)``
+    (``max_output_tokens=None`` for a reserve of 0: room for one output token), and a reserve
+    that check refuses whatever the prompt (above the model's max output) is refused here too.
     ``reserve_output_tokens`` defaults to ``min(4096, the model's max output, half its window)``.
 
     If that minimum still does not fit, ``truncate=True`` cuts the middle of the longest kept
@@ -324,7 +335,14 @@ def fit_messages(
     elif reserve_output_tokens < 0:
         raise ValueError(f"reserve_output_tokens must be >= 0, got {reserve_output_tokens}")
     max_input = min(spec.max_input_tokens or window, window)
-    limit = min(max_input, window - reserve_output_tokens)
+    if reserve_output_tokens == 0:
+        # As check_context without max_output_tokens: room for at least one output token.
+        limit = min(max_input, window - 1)
+    elif spec.max_output_tokens is not None and reserve_output_tokens > spec.max_output_tokens:
+        # check_context refuses this reservation whatever the prompt; so do we.
+        raise _over_max_output(spec, total, reserve_output_tokens, "reserve_output_tokens")
+    else:
+        limit = min(max_input, window - reserve_output_tokens)
     if total <= limit:
         return list(kept)
 

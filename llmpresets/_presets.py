@@ -25,7 +25,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._errors import ConfigError, UnknownModelError, UnknownPresetError
+from ._errors import ConfigError, UnknownModelError, UnknownPresetError, describe_pydantic_error
 from ._models import Effort, ModelFields, ModelSpec, family_for, lookup_model
 from ._params import PARAMETERS, PRESET_FIELDS, SAMPLING_FIELDS
 from ._yaml import LineMap, load_yaml_file
@@ -601,6 +601,21 @@ def _sets(data: Any, loc: tuple[str | int, ...]) -> bool:
     return True
 
 
+# Error kinds whose message needs no YAML-quoting hint.
+_PLAIN_KINDS = frozenset(
+    {
+        "extra_forbidden",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "literal_error",
+        "value_error",
+        "missing",
+    }
+)
+
+
 def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | None, str]:
     """Render one pydantic error as ``file:line: field.path: what is wrong; what is allowed``."""
     loc: tuple[str | int, ...] = tuple(
@@ -611,35 +626,17 @@ def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | 
         field_path = ".".join(str(part) for part in loc[2:])  # a per-call override
     kind = error["type"]
     value = error.get("input")
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        valid = list(parent.model_fields) if parent is not None else []
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        what = f"unknown field; {hint}valid fields: {', '.join(valid)}"
-    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        allowed = _allowed_range(loc) or error["msg"]
-        what = f"{value!r} is out of range; allowed: {allowed}"
-    elif kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        what = f"{value!r} is not allowed; allowed values: {expected}"
-    elif kind == "value_error":
-        what = str(error["msg"]).removeprefix("Value error, ")
-    elif kind == "missing":
-        what = "required field is missing"
-    elif value is None and kind in ("model_type", "dict_type"):
-        what = "is empty; expected a mapping of its fields (or remove the key)"
-    else:
-        what = f"{error['msg'].lower()}, got {type(value).__name__} {value!r}"
-        allowed = _allowed_range(loc) if loc else None
-        if allowed:
-            what += f"; allowed: {allowed}"
-        if isinstance(value, str) and _looks_numeric(value):
-            decimal = _decimal(value)
-            if decimal != value:
-                what += f" (YAML reads {value} as text; write {decimal})"
-            else:
-                what += " (quoted, so YAML reads it as text; remove the quotes)"
+    parent = _model_at(loc[:-1]) if kind == "extra_forbidden" else None
+    allowed = _allowed_range(loc) if loc else None
+    what = describe_pydantic_error(
+        error, valid_fields=list(parent.model_fields) if parent is not None else [], allowed=allowed
+    )
+    if kind not in _PLAIN_KINDS and isinstance(value, str) and _looks_numeric(value):
+        decimal = _decimal(value)
+        if decimal != value:
+            what += f" (YAML reads {value} as text; write {decimal})"
+        else:
+            what += " (quoted, so YAML reads it as text; remove the quotes)"
     source, line = _line_for(loc, layers)
     where = f"{source}:{line}" if line is not None else (source or "<config>")
     return f"{where}: {field_path}: {what}", source, line, field_path

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._adapt import resolve_params
 from ._errors import ConfigError
-from ._tokens import Budget, check_context
+from ._fit import Budget, check_context
 
 if TYPE_CHECKING:
     from ._adapt import Policy

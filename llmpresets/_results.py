@@ -9,7 +9,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.chat.chat_completion import Choice
 from openai.types.completion_usage import CompletionUsage
 
-from ._tokens import Budget
+from ._fit import Budget
 
 __all__ = ["ChatResult", "chat_result"]
 

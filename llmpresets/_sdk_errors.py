@@ -23,9 +23,9 @@ from ._errors import (
     APITimeoutError,
     IncompleteResponseError,
     LLMPresetsError,
+    MessageFormatError,
     RateLimitError,
 )
-from ._tokens import MessageFormatError
 
 __all__ = ["TRANSLATED", "sdk_errors", "translate"]
 

@@ -14,9 +14,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
 from ._errors import IncompleteResponseError
+from ._fit import Budget
 from ._results import ChatResult, chat_result
 from ._sdk_errors import sdk_errors
-from ._tokens import Budget
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAssembler"]
 

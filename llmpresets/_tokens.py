@@ -8,7 +8,7 @@ definition rule); where OpenAI publishes no rule (content parts, tool calls, ima
 the overhead is our documented estimate. Every rule, and why counts never go down when a message,
 part, tool call, tool, property or enum item is added, is in ``docs/token-counting.md``.
 
-The context check and fitting live in :mod:`llmpresets._fit` and are re-exported here.
+The context check and fitting build on this module and live in :mod:`llmpresets._fit`.
 """
 
 from __future__ import annotations
@@ -22,23 +22,18 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._encodings import get_encoding
-from ._errors import LLMPresetsError
+from ._errors import MessageFormatError
 
 if TYPE_CHECKING:
     import tiktoken
 
-    from ._fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
     from ._models import ModelSpec
     from ._presets import PresetBook
 
 __all__ = [
-    "Budget",
     "MessageFormatError",
-    "UnknownModelLimitsWarning",
-    "check_context",
     "count_message_tokens",
     "count_tokens",
-    "fit_messages",
 ]
 
 
@@ -53,13 +48,6 @@ ToolLike = Mapping[str, Any] | SupportsModelDump
 MessageT = TypeVar("MessageT", bound=MessageLike)
 
 
-class MessageFormatError(LLMPresetsError, ValueError, TypeError):
-    """A message, content part or tool has the wrong shape; the message names which and where.
-
-    It is both a ``ValueError`` and a ``TypeError`` so either ``except`` catches it.
-    """
-
-
 # The cookbook's chat-format constants (gpt-3.5-turbo-0613 onwards, gpt-4, gpt-4o, o-series).
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -70,6 +58,9 @@ TOKENS_PER_TOOL_CALL = 3
 _FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
 _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 
+# Token counts of the roles the API defines, per encoding: a bounded cache (any other role
+# string is counted each time, so a stream of odd roles cannot grow it).
+_CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _role_tokens: dict[tuple[str, str], int] = {}
 
 
@@ -113,15 +104,6 @@ def count_message_tokens(
     """
     counter = _counter(model, config)
     return counter.prompt(messages, tools)
-
-
-def __getattr__(name: str) -> Any:
-    # The context check and fitting build on this module; load them on first use.
-    if name in ("Budget", "UnknownModelLimitsWarning", "check_context", "fit_messages"):
-        from . import _fit
-
-        return getattr(_fit, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- the counter
@@ -182,7 +164,9 @@ class _Counter:
         key = (self.spec.encoding, role)
         tokens = _role_tokens.get(key)
         if tokens is None:
-            tokens = _role_tokens[key] = len(self.encode(role))
+            tokens = len(self.encode(role))
+            if role in _CACHED_ROLES:
+                _role_tokens[key] = tokens
         return tokens
 
     # -- messages

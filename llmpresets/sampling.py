@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, overload
 
@@ -44,6 +45,7 @@ import numpy.typing as npt
 
 __all__ = [
     "GREEDY_TEMPERATURE",
+    "Sampler",
     "SamplingStep",
     "entropy",
     "probabilities",
@@ -70,8 +72,13 @@ _FIRST_CAP = 256
 _SAMPLE = 2048
 # Relative safety margin on the candidate mass, far above the rounding error of the sums.
 _MASS_MARGIN = 1e-9
-# Sampling searches cumulative sums in blocks of this many weights (see _draw).
+# Sampling searches cumulative sums in blocks of this many weights (see _Prepared.draw).
 _BLOCK = 256
+# The dtypes computed in natively; narrower floats are computed in float32.
+_NATIVE = (np.dtype(np.float64), np.dtype(np.float32))
+_NARROW = (np.dtype(np.float16),)
+# Above this many weights, top_p finds its floor by selection, not by sorting them all.
+_SELECT = 8192
 
 
 # --------------------------------------------------------------------------- arguments
@@ -128,8 +135,15 @@ def _number(value: object) -> float:
 
 
 def _logits(logits: npt.ArrayLike) -> tuple[FloatArray, float]:
-    """The logits as a 1-D float64 array, and their maximum; rejects NaN, +inf, all -inf."""
-    z = np.asarray(logits, dtype=np.float64)
+    """The logits as a 1-D array, and their maximum; rejects NaN, +inf, all -inf.
+
+    float32 logits (what models emit) stay float32, and so does the maths on them (float16
+    becomes float32); everything else is computed in float64. See "Precision" in the module
+    docstring.
+    """
+    z = np.asarray(logits)
+    if z.dtype not in _NATIVE:
+        z = z.astype(np.float32 if z.dtype in _NARROW else np.float64)
     if z.ndim != 1 or z.size == 0:
         raise ValueError(f"logits must be a non-empty 1-D array, got shape {z.shape}")
     m = float(_max(z))  # NaN propagates through max, so this one check finds any NaN
@@ -195,7 +209,7 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             # z < max + T * ln(min_p). The margin (1e-3 in units of z / T, plus a relative term
             # for huge logits) dwarfs the rounding of (z - max) / T and of exp, so each token
             # pruned here is one the exact test below would remove.
-            margin = 1e-3 * temperature + 1e-12 * abs(m)
+            margin = 1e-3 * temperature + _relative_error(z) * abs(m)
             tokens = (z >= m + temperature * math.log(mp) - margin).nonzero()[0]
             candidates = z[tokens]
         if k is not None and p is not None and tokens is not None and candidates.size < k:
@@ -227,13 +241,56 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
 def _nucleus_floor(weight: FloatArray, mass: float) -> float:
     """The smallest weight top_p keeps: that of the last token (in descending order) whose
     exclusive running weight is < ``mass``. Tokens tied with it are kept too."""
+    if weight.size > _SELECT:
+        floor = _selected_floor(weight, mass)
+        if floor is not None:
+            return floor
     ordered = weight.copy()
     ordered.sort()
-    ordered = ordered[::-1]
+    return _floor_in(ordered[::-1], mass)
+
+
+def _floor_in(ordered: FloatArray, mass: float) -> float:
     # Position i stays while the running sum before it is < mass, i.e. up to and including the
     # first position whose inclusive running sum reaches mass (position 0 always stays).
     last = _running_search(ordered, mass, "left")
     return float(ordered[min(last, ordered.size - 1)])
+
+
+def _selected_floor(weight: FloatArray, mass: float) -> float | None:
+    """:func:`_nucleus_floor` for a large nucleus without sorting it (None: not found).
+
+    Conceptually the weights are sorted descending; the floor is where their running sum
+    reaches ``mass``. A strided sample of the weights estimates that rank, ``np.partition``
+    splits the weights at both ends of a window around it (every weight above the window is
+    >= every weight in it, which is >= every weight below), and only the window is sorted.
+    The guess is verified (the mass above the window falls short of ``mass``, with the window
+    it reaches it); a wrong guess widens the window once, then gives up (None: sort all).
+    """
+    n = weight.size
+    stride = max(1, n // _SAMPLE)
+    sampled = weight[::stride].copy()
+    sampled.sort()
+    sampled = sampled[::-1]
+    scale = n / sampled.size
+    rank = _running_search(sampled, mass / scale, "left") * scale
+    for spread in (0.02, 0.1):
+        low = max(0, int(rank - spread * n) - 2 * stride)
+        high = min(n, int(rank + spread * n) + 2 * stride)
+        if (high - low) * 2 > n:
+            return None
+        # Ascending partition: the top ``low`` weights end up last, the window just below them.
+        kth = [index for index in (n - high, n - low) if 0 < index < n]
+        parted = np.partition(weight, kth) if kth else np.sort(weight)
+        above = float(_sum(parted[n - low :])) if low else 0.0
+        window = parted[n - high : n - low]
+        if above >= mass:
+            continue
+        window = np.sort(window)[::-1]
+        if above + float(_sum(window)) < mass and high < n:
+            continue
+        return _floor_in(window, mass - above)
+    return None
 
 
 def _running_search(values: FloatArray, target: float, side: Side) -> int:
@@ -261,6 +318,16 @@ def _running_search(values: FloatArray, target: float, side: Side) -> int:
     return start + int(within.searchsorted(target - below, side=side))
 
 
+def _relative_error(values: FloatArray) -> float:
+    """A bound, far above the rounding of one operation, relative to a value's magnitude."""
+    return 1e-12 if values.dtype == np.float64 else 1e-5
+
+
+def _mass_margin(values: FloatArray) -> float:
+    """A relative margin on a sum of weights, far above the rounding error of the sum."""
+    return _MASS_MARGIN if values.dtype == np.float64 else 1e-4
+
+
 def _nucleus_candidates(
     e: FloatArray, total: float, top_p: float, min_p: float | None
 ) -> IntArray | None:
@@ -280,7 +347,7 @@ def _nucleus_candidates(
     ``top_p * total`` tokens, as weights are <= 1), the answer is None: sort everything.
     """
     n = e.size
-    need = top_p * total * (1.0 + _MASS_MARGIN)
+    need = top_p * total * (1.0 + _mass_margin(e))
     floor = min_p or 0.0
     if n <= _SMALL or need * 4 > n:
         return _floor_candidates(e, floor)
@@ -352,12 +419,59 @@ def _dense(filtered: _Filtered) -> FloatArray:
     size, tokens, weight = filtered
     if weight is None:
         return np.full(size, 1.0 / size)
+    weight = weight.astype(np.float64, copy=False)  # float32 maths, float64 answer
     if tokens is None:
         dense: FloatArray = weight / _sum(weight)
         return dense
     out = np.zeros(size)
     out[tokens] = weight / _sum(weight)
     return out
+
+
+class _Prepared:
+    """A filtered distribution made ready for draws: each draw costs one search.
+
+    ``single`` is the token when only one can be drawn (no random number is used then);
+    otherwise ``weight`` over ``tokens`` (None: the whole vocabulary) is searched with the
+    running sums precomputed where they are short (``cumulative``) or, on long arrays, in the
+    blocks of :func:`_running_search` -- the same arithmetic :func:`sample` always used, so a
+    seed draws the same token either way.
+    """
+
+    __slots__ = ("cumulative", "nbytes", "single", "size", "tokens", "total", "weight")
+
+    def __init__(self, filtered: _Filtered) -> None:
+        size, tokens, weight = filtered
+        self.size = size
+        self.tokens = tokens
+        self.weight = weight
+        self.single: int | None = None
+        self.cumulative: FloatArray | None = None
+        self.total = 0.0
+        if tokens is not None and tokens.size == 1:
+            self.single = int(tokens[0])
+        elif weight is not None:
+            if weight.size <= 2 * _BLOCK:
+                self.cumulative = weight.cumsum()
+            else:
+                self.total = float(_sum(weight))
+        self.nbytes = 2 * (weight.nbytes if weight is not None else 0) + 200
+
+    def draw(self, u: float) -> int:
+        """The token for a uniform number ``u`` in [0, 1)."""
+        weight = self.weight
+        if weight is None:  # uniform over the whole vocabulary
+            return min(int(u * self.size), self.size - 1)
+        cumulative = self.cumulative
+        if cumulative is not None:
+            position = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
+        else:
+            position = _running_search(weight, u * self.total, "right")
+        # Weight-0 positions are never chosen: the search finds the first running sum > target,
+        # which a 0 cannot raise; rounding at the very end takes the last positive weight.
+        if position >= weight.size or weight[position] == 0.0:
+            position = int(np.flatnonzero(weight[: position + 1])[-1])
+        return position if self.tokens is None else int(self.tokens[position])
 
 
 @overload
@@ -397,7 +511,8 @@ def sample(
     ``rng`` is a ``numpy.random.Generator``, an int seed, or None (fresh entropy); the same seed
     gives the same token. Each draw uses one ``rng.random()`` value; greedy decoding
     (temperature < 1e-5), or filters that leave a single token, use none. ``size=n`` draws ``n``
-    tokens at once (an int64 array).
+    tokens at once (an int64 array). For many draws with the same settings, :class:`Sampler`
+    checks them once.
 
     >>> import numpy as np
     >>> logits = np.log([0.40, 0.25, 0.18, 0.10, 0.05, 0.02])
@@ -407,43 +522,135 @@ def sample(
     True
     """
     params = _params(temperature, top_k, top_p, min_p)
+    if size is not None:
+        return _sample_many(logits, params, rng, size)
+    z, m = _logits(logits)
+    prepared = _Prepared(_filter(z, m, params))
+    if prepared.single is not None:
+        return prepared.single
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return prepared.draw(generator.random())
+
+
+def _sample_many(
+    logits: npt.ArrayLike, params: _Params, rng: np.random.Generator | int | None, size: int
+) -> IntArray:
     z, m = _logits(logits)
     n, tokens, weight = _filter(z, m, params)
-    if size is None and tokens is not None and tokens.size == 1:
-        return int(tokens[0])
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    if size is not None:
-        uniform = generator.random(size)
-        if weight is None:  # uniform over the whole vocabulary
-            return np.minimum((uniform * n).astype(np.int64), n - 1)
-        cumulative = weight.cumsum()
-        positions = cumulative.searchsorted(uniform * cumulative[-1], side="right")
-        positions = _last_positive_clip(positions, weight)
-        return positions if tokens is None else tokens[positions]
-    u = generator.random()
-    if weight is None:
-        return min(int(u * n), n - 1)
-    position = _draw(weight, u)
-    return position if tokens is None else int(tokens[position])
-
-
-def _last_positive_clip(positions: IntArray, weight: FloatArray) -> IntArray:
+    uniform = generator.random(size)
+    if weight is None:  # uniform over the whole vocabulary
+        return np.minimum((uniform * n).astype(np.int64), n - 1)
+    cumulative = weight.cumsum()
+    found: IntArray = cumulative.searchsorted(uniform * cumulative[-1], side="right")
     # u * total can round up to total; such a draw takes the last token with weight > 0.
-    last = int(np.flatnonzero(weight)[-1])
-    return np.minimum(positions, last)
+    positions: IntArray = np.minimum(found, int(np.flatnonzero(weight)[-1]))
+    return positions if tokens is None else tokens[positions]
 
 
-def _draw(weight: FloatArray, u: float) -> int:
-    """The position whose running-weight interval holds ``u * total``. Weight-0 positions are
-    never chosen: the search finds the first running sum > target, which a 0 cannot raise."""
-    if weight.size <= 2 * _BLOCK:
-        cumulative = weight.cumsum()
-        position = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
-    else:
-        position = _running_search(weight, u * float(_sum(weight)), "right")
-    if position >= weight.size or weight[position] == 0.0:  # rounding at the very end
-        position = int(np.flatnonzero(weight[: position + 1])[-1])
-    return position
+class Sampler:
+    """:func:`sample` with its settings fixed: checked once, then token after token.
+
+    ``sampler.sample(logits, rng)`` draws exactly the token ``sample(logits, rng=rng, **settings)``
+    would. ``reuse=True`` promises that ``logits`` is never changed after the call (the
+    offline model's cached, read-only arrays): its filtered distribution is then kept in a
+    bounded cache and the next draw from the same array costs one search.
+
+    >>> import numpy as np
+    >>> sampler = Sampler(temperature=0.8, top_p=0.9)
+    >>> rng = np.random.default_rng(7)
+    >>> [sampler.sample(np.log([0.40, 0.25, 0.18, 0.10, 0.05, 0.02]), rng) for _ in range(3)]
+    [1, 2, 2]
+    """
+
+    __slots__ = ("_params",)
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        min_p: float | None = None,
+    ) -> None:
+        self._params = _params(temperature, top_k, top_p, min_p)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={value!r}" for name, value in self._params._asdict().items())
+        return f"Sampler({settings})"
+
+    def sample(
+        self,
+        logits: npt.ArrayLike,
+        rng: np.random.Generator,
+        *,
+        reuse: bool = False,
+        exclude: int | None = None,
+    ) -> int:
+        """Draw one token index with a ``numpy.random.Generator`` (see the class docstring).
+
+        ``exclude`` is a position that is never drawn (as if its logit were -inf; vLLM's
+        ``ignore_eos`` masks ``<|endoftext|>`` this way).
+        """
+        if reuse and isinstance(logits, np.ndarray):
+            key = (id(logits), exclude, self._params)
+            entry = _reusable.get(key)
+            if entry is not None and entry[0] is logits:
+                prepared = entry[1]
+            else:
+                prepared = self._prepare(logits, exclude)
+                _reusable.put(key, (logits, prepared), prepared.nbytes)
+        else:
+            prepared = self._prepare(logits, exclude)
+        if prepared.single is not None:
+            return prepared.single
+        return prepared.draw(rng.random())
+
+    def _prepare(self, logits: npt.ArrayLike, exclude: int | None) -> _Prepared:
+        z, m = _logits(logits)
+        if exclude is not None and 0 <= exclude < z.size:
+            z = z.copy()
+            z[exclude] = -np.inf
+            m = float(_max(z))
+            if m == -math.inf:
+                raise ValueError("every logit is -inf: no token can be sampled")
+        return _Prepared(_filter(z, m, self._params))
+
+
+class _BoundedCache:
+    """A dict with a byte budget that forgets its oldest entries first (thread-safe enough:
+    lookups are single dict operations; insertions and evictions take a lock)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._entries: dict[object, tuple[object, _Prepared, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> tuple[object, _Prepared] | None:
+        entry = self._entries.get(key)
+        return None if entry is None else (entry[0], entry[1])
+
+    def put(self, key: object, value: tuple[object, _Prepared], nbytes: int) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.used -= old[2]
+            while self._entries and self.used + nbytes > self.budget:
+                oldest = next(iter(self._entries))
+                self.used -= self._entries.pop(oldest)[2]
+            self._entries[key] = (*value, nbytes)
+            self.used += nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.used = 0
+
+
+# Filtered distributions of arrays the caller promised never to change (Sampler reuse=True),
+# keyed by the array's identity; each entry holds the array, so the identity stays its own.
+_reusable = _BoundedCache(32 << 20)
 
 
 # --------------------------------------------------------------------------- explanation

@@ -44,6 +44,10 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> PresetBook:
         "    context_window: 200\n"
         "    max_output_tokens: 50\n"
         "    encoding: o200k_base\n"
+        "  tiny-wide:\n"
+        "    context_window: 200\n"
+        "    max_output_tokens: 200\n"
+        "    encoding: o200k_base\n"
         "  tiny-capped:\n"
         "    context_window: 200\n"
         "    max_input_tokens: 120\n"
@@ -306,7 +310,7 @@ def test_oldest_turns_go_first_and_pinned_messages_stay(book: PresetBook) -> Non
     total = count_message_tokens(messages, "tiny")
     first_turn = count_message_tokens(messages[1:5], "tiny") - 3
     fitted = fit_messages(
-        messages, "tiny", reserve_output_tokens=200 - (total - first_turn), config=book
+        messages, "tiny-wide", reserve_output_tokens=200 - (total - first_turn), config=book
     )
 
     assert fitted == [messages[0], *messages[5:]]
@@ -316,7 +320,7 @@ def test_oldest_turns_go_first_and_pinned_messages_stay(book: PresetBook) -> Non
 def test_minimum_keeps_system_developer_and_the_newest_turn(book: PresetBook) -> None:
     """Under pressure every older turn goes; system, developer and the newest turn remain."""
     messages = _conversation()
-    fitted = fit_messages(messages, "tiny", reserve_output_tokens=130, config=book)
+    fitted = fit_messages(messages, "tiny-wide", reserve_output_tokens=130, config=book)
 
     assert fitted == [SYSTEM, DEVELOPER, *messages[-3:]]
     assert fitted[-1]["role"] == "tool"
@@ -335,12 +339,42 @@ def test_result_passes_the_context_check(book: PresetBook) -> None:
 def test_tool_calls_and_replies_are_never_separated(book: PresetBook, reserve: int) -> None:
     """For any reservation, a fitted result keeps each tool call with its reply, and fits."""
     try:
-        fitted = fit_messages(_conversation(), "tiny", reserve_output_tokens=reserve, config=book)
+        fitted = fit_messages(
+            _conversation(), "tiny-wide", reserve_output_tokens=reserve, config=book
+        )
     except ContextWindowExceeded:
         assert reserve > 200 - count_message_tokens([SYSTEM, DEVELOPER, *_conversation()[-3:]])
         return
     _check_tool_pairs(fitted)
-    assert count_message_tokens(fitted, "tiny", config=book) <= 200 - reserve
+    assert count_message_tokens(fitted, "tiny-wide", config=book) <= 200 - reserve
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=st.sampled_from(["tiny", "tiny-wide", "tiny-capped"]),
+    reserve=st.integers(min_value=0, max_value=260),
+    turns=st.integers(min_value=1, max_value=12),
+    truncate=st.booleans(),
+)
+def test_fit_and_check_agree_for_every_reserve(
+    book: PresetBook, model: str, reserve: int, turns: int, truncate: bool
+) -> None:
+    """Whatever the reserve, fit_messages either refuses or returns what check_context passes.
+
+    A reserve of 0 is checked as check_context without max_output_tokens (room for one token);
+    a reserve above the model's max output is refused by both.
+    """
+    messages = [SYSTEM, *[_user(9 + turn) for turn in range(turns)]]
+    output = reserve or None
+    try:
+        fitted = fit_messages(
+            messages, model, reserve_output_tokens=reserve, truncate=truncate, config=book
+        )
+    except ContextWindowExceeded:
+        with pytest.raises(ContextWindowExceeded):
+            check_context([SYSTEM, messages[-1]], model, max_output_tokens=output, config=book)
+        return
+    assert check_context(fitted, model, max_output_tokens=output, config=book).fits
 
 
 def test_impossible_fit_raises_with_the_numbers(book: PresetBook) -> None:
@@ -394,7 +428,7 @@ def test_fitting_does_not_change_the_input(book: PresetBook) -> None:
     """The caller's list and messages are left as they were."""
     messages = _conversation()
     snapshot = copy.deepcopy(messages)
-    fit_messages(messages, "tiny", reserve_output_tokens=100, config=book)
+    fit_messages(messages, "tiny-wide", reserve_output_tokens=100, config=book)
 
     assert messages == snapshot
 

@@ -225,3 +225,15 @@ def test_train_command_rejects_bad_input_with_exit_2(tmp_path: Path, capsys: Any
     corpus.write_text(TINY_CORPUS)
     assert main(["train", str(corpus), "--output", str(tmp_path / "model.bin")]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_seeded_replies_match_the_pinned_outputs() -> None:
+    """Speed work keeps every seeded reply, logprob and finish reason of the default model
+    exactly as recorded in tests/data/pinned_outputs.json (regenerate only on purpose)."""
+    from pinned_outputs import chat_outputs, pinned
+
+    expected = pinned()["chat"]
+    actual = chat_outputs()
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        assert actual[key] == value, key

@@ -495,3 +495,42 @@ def test_unusable_logits_raise(logits: list[Any], message: str) -> None:
         sampling.probabilities(logits)
     with pytest.raises(ValueError, match=message):
         sampling.sample(logits, rng=0)
+
+
+def test_seeded_draws_on_float64_logits_match_the_pinned_outputs() -> None:
+    """The same seed gives the same tokens as recorded in tests/data/pinned_outputs.json, for
+    every size of vocabulary, shape of distribution and preset pinned there."""
+    from pinned_outputs import pinned, sample_outputs
+
+    expected = pinned()["sample"]
+    actual = sample_outputs()
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        assert actual[key] == value, key
+
+
+@given(logits_with_masks(), settings_strategy, st.integers(0, 2**32), st.booleans())
+def test_sampler_draws_what_sample_draws(
+    logits: FloatArray, options: dict[str, Any], seed: int, reuse: bool
+) -> None:
+    """Sampler(**settings).sample(logits, rng) is sample(logits, rng=rng, **settings), token
+    for token, whether or not its filtered distribution is reused."""
+    sampler = sampling.Sampler(**options)
+    logits.setflags(write=False)
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(3):
+        assert sampler.sample(logits, ours, reuse=reuse) == sampling.sample(
+            logits, rng=theirs, **options
+        )
+
+
+def test_sampler_exclude_never_draws_that_position() -> None:
+    """exclude= masks one position as a -inf logit would (vLLM's ignore_eos)."""
+    logits = np.log(np.array([0.7, 0.2, 0.1]))
+    sampler = sampling.Sampler()
+    rng = np.random.default_rng(0)
+    assert 0 not in {sampler.sample(logits, rng, exclude=0) for _ in range(200)}
+    masked = logits.copy()
+    masked[0] = -np.inf
+    expected = [sampling.sample(masked, rng=np.random.default_rng(1)) for _ in range(1)]
+    assert [sampler.sample(logits, np.random.default_rng(1), exclude=0)] == expected

@@ -692,3 +692,26 @@ def test_adding_a_tool_never_lowers_the_count(tools: list[dict[str, Any]], model
     before = count_message_tokens(HELLO, model, tools=definitions)
     after = count_message_tokens(HELLO, model, tools=[*definitions, _tool({})])
     assert after > before
+
+
+def test_role_cache_is_bounded() -> None:
+    """Counting messages with ever-new role strings does not grow the role cache."""
+    from llmpresets import _tokens
+
+    before = len(_tokens._role_tokens)
+    for number in range(500):
+        count_message_tokens([{"role": f"role-{number}", "content": "hi"}])
+    assert len(_tokens._role_tokens) <= max(before, 2 * len(_tokens._CACHED_ROLES))
+
+
+def test_counting_module_does_not_import_fitting() -> None:
+    """_tokens sits below _fit: no import circle, no lazy re-export of the budget names."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, llmpresets._tokens as t; "
+        "assert 'llmpresets._fit' not in sys.modules; "
+        "assert not hasattr(t, 'check_context')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

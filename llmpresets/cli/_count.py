@@ -116,8 +116,9 @@ def _request(source: str, text: str) -> tuple[list[Any], list[Any] | None, dict[
 
 def _count(args: argparse.Namespace) -> int:
     # An unknown model's UnknownModelLimitsWarning is shown by the CLI's warning display.
+    from .._errors import MessageFormatError
     from .._fit import budget_for_tokens
-    from .._tokens import MessageFormatError, count_message_tokens, count_tokens
+    from .._tokens import count_message_tokens, count_tokens
 
     book = load_book(args)
     source, text = _read(args.file)

@@ -189,8 +189,14 @@ def generate(
     rng: np.random.Generator,
 ) -> Generation:
     """Sample one choice from a next-token source (see the module docstring)."""
-    from ..sampling import sample
+    from ..sampling import Sampler
 
+    sampler = Sampler(
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        top_p=settings.top_p,
+        min_p=settings.min_p,
+    )
     emitter = _Emitter(encoding, settings)
     end_of_text = encoding.eot_token
     frequency, presence = settings.frequency_penalty, settings.presence_penalty
@@ -214,17 +220,10 @@ def generate(
             scores = scores.copy() if scores is logits else scores
             inside = biased < len(scores)
             scores[biased[inside]] += bias[inside]
-        if masked is not None and masked < len(scores):
-            scores = scores.copy() if scores is logits else scores
-            scores[masked] = -np.inf
-        position = sample(
-            scores,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            min_p=settings.min_p,
-            rng=rng,
-        )
+        # A source's cached, read-only logits (the n-gram model's) keep their filtered
+        # distribution between tokens and requests: a repeated context costs one search.
+        reuse = scores is logits and not logits.flags.writeable and logits.flags.owndata
+        position = sampler.sample(scores, rng, reuse=reuse, exclude=masked)
         token = int(vocab[position]) if vocab is not None else int(position)
         if token == end_of_text:
             emitter.finish("stop")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._errors import APIError, ConfigError
+from .._errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
     import tiktoken
@@ -128,10 +128,6 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
 
 def end_of_prompt(encoding: tiktoken.Encoding) -> int:
     return int(encoding.encode_single_token("<|endofprompt|>"))
-
-
-class SourceError(APIError):
-    """A user's next-token source returned something unusable (answered as HTTP 500)."""
 
 
 def make_stepper(
