@@ -33,6 +33,7 @@ from ._yaml import LineMap, load_yaml_file
 __all__ = [
     "SAMPLING_FIELDS",
     "ConfigFile",
+    "FaultRule",
     "OfflineSettings",
     "Preset",
     "PresetBook",
@@ -171,6 +172,42 @@ class ScriptedRule(_Strict):
         return self.match.casefold() in text.casefold()
 
 
+class FaultRule(_Strict):
+    """Answer matching requests with a fault, ``times`` times (``llmpresets.offline._faults``)."""
+
+    fault: Literal["rate_limit", "server_error", "unavailable", "stall", "reset", "cut_stream"]
+    match: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Substring (case-insensitive) or regex of any text in the request body; "
+        "none: every request.",
+    )
+    regex: bool = False
+    endpoint: str | None = Field(
+        default=None, min_length=1, description="Path tail, e.g. chat/completions or embeddings."
+    )
+    times: int | None = Field(default=1, ge=1, description="How many requests; null: all.")
+    retry_after: float | None = Field(
+        default=None, ge=0, le=3600, description="rate_limit / unavailable: Retry-After, seconds."
+    )
+    after_events: int = Field(default=0, ge=0, description="cut_stream: events sent first.")
+    stall_seconds: float = Field(
+        default=600, gt=0, le=3600, description="stall: how long the answer is held back."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FaultRule:
+        if self.regex:
+            if self.match is None:
+                raise ValueError("regex: true needs a match")
+            try:
+                re.compile(self.match)
+            except re.error as exc:
+                raise ValueError(f"match: invalid regex {self.match!r}: {exc}") from None
+        return self
+
+
 class OfflineSettings(_Strict):
     """The ``offline:`` section: the backend used with no API key."""
 
@@ -178,6 +215,7 @@ class OfflineSettings(_Strict):
         default=False, description="Answer 404 model_not_found for models not in the registry."
     )
     scripted: list[ScriptedRule] = Field(default_factory=list)
+    faults: list[FaultRule] = Field(default_factory=list, max_length=1000)
     corpus: str | None = Field(
         default=None,
         description="Text corpus (or a saved model, .npz/.json) for the offline language "

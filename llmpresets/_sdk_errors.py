@@ -2,8 +2,9 @@
 
 Every call into the openai SDK (a request, or reading a stream) runs inside
 :func:`sdk_errors`; it translates what the SDK raises into the tree drawn in ``_errors`` and
-chains the original with ``raise ... from exc``. The API key is scrubbed from the message and
-from the chained SDK exception first (a server may echo it back).
+chains the original with ``raise ... from exc``. The API key is scrubbed (:mod:`._secrets`:
+whole, partial, case-changed or masked) from the message and from every exception in the
+chain, and from exceptions that pass through untranslated (a user transport's own errors).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx2
 import openai
@@ -21,11 +21,13 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    ConfigError,
     IncompleteResponseError,
     LLMPresetsError,
     MessageFormatError,
     RateLimitError,
 )
+from ._secrets import scrub, scrub_exception
 
 __all__ = ["TRANSLATED", "sdk_errors", "translate"]
 
@@ -44,33 +46,11 @@ def sdk_errors(secret: str | None) -> Iterator[None]:
         yield
     except TRANSLATED as exc:
         raise translate(exc, secret) from exc
-
-
-def _redact(text: str, secret: str | None) -> str:
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[redacted]")
-    return text
-
-
-def _scrub(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return _redact(value, secret)
-    if isinstance(value, dict):
-        return {key: _scrub(item, secret) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secret) for item in value]
-    return value
-
-
-def _scrub_exception(exc: BaseException, secret: str | None) -> None:
-    """Redact the key from an SDK exception kept as ``__cause__`` (a server may echo it)."""
-    if not secret:
-        return
-    exc.args = tuple(_scrub(arg, secret) for arg in exc.args)
-    for attribute in ("message", "body"):
-        if hasattr(exc, attribute):
-            with contextlib.suppress(AttributeError):
-                setattr(exc, attribute, _scrub(getattr(exc, attribute), secret))
+    except BaseException as exc:
+        # Anything else (ours, a user transport's own exception, Ctrl-C) leaves as it is, but
+        # never with the key in it.
+        scrub_exception(exc, secret)
+        raise
 
 
 def _status_message(exc: openai.APIStatusError) -> str:
@@ -85,15 +65,13 @@ def _status_message(exc: openai.APIStatusError) -> str:
 
 def translate(exc: Exception, secret: str | None) -> LLMPresetsError:
     """The llmpresets error for an SDK or transport error (the key scrubbed from both)."""
-    _scrub_exception(exc, secret)
-    if exc.__cause__ is not None:
-        _scrub_exception(exc.__cause__, secret)
-    message = _redact(str(exc), secret)
+    scrub_exception(exc, secret)
+    message = scrub(str(exc), secret)
     if isinstance(exc, openai.APITimeoutError):
         return APITimeoutError(f"the request timed out: {message}")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
-        detail = f" ({type(cause).__name__}: {_redact(str(cause), secret)})" if cause else ""
+        detail = f" ({type(cause).__name__}: {scrub(str(cause), secret)})" if cause else ""
         return APIConnectionError(f"connection failed: {message}{detail}")
     if isinstance(exc, openai.APIResponseValidationError):
         return IncompleteResponseError(
@@ -105,12 +83,20 @@ def translate(exc: Exception, secret: str | None) -> LLMPresetsError:
         request_id = exc.request_id
         suffix = f" (request id {request_id})" if request_id else ""
         error_class = RateLimitError if status == 429 else APIStatusError
-        detail = _redact(_status_message(exc), secret)
+        detail = scrub(_status_message(exc), secret)
         return error_class(f"HTTP {status}: {detail}{suffix}", status_code=status)
     if isinstance(exc, openai.APIError):
         return APIError(f"the API reported an error: {message}")
     if isinstance(exc, json.JSONDecodeError):
         return IncompleteResponseError(f"the API's response body is not valid JSON: {message}")
+    if isinstance(exc, UnicodeEncodeError) and exc.encoding != "utf-8":
+        # Headers are ASCII (or Latin-1): the key, or a header value, has a character they lack.
+        return ConfigError(
+            f"the API key or a header value has a character HTTP headers cannot carry "
+            f"({exc.reason}); check OPENAI_API_KEY / api_key= and default_headers for "
+            "pasted non-ASCII characters",
+            field="api_key",
+        )
     if isinstance(exc, UnicodeEncodeError):  # the request's text cannot be sent as UTF-8
         return MessageFormatError(
             f"the messages contain text that cannot be encoded as UTF-8 ({exc.reason} at "

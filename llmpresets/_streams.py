@@ -104,16 +104,25 @@ class StreamAssembler:
         self.last: ChatCompletionChunk | None = None
 
     def feed(self, chunk: ChatCompletionChunk) -> str:
-        """Take one chunk; return the text it adds to choice 0."""
-        self.last = chunk
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        first_delta = ""
-        for choice in chunk.choices:
-            text = self.choices.setdefault(choice.index, _ChoiceParts()).add(choice)
-            if choice.index == 0:
-                first_delta += text
-        return first_delta
+        """Take one chunk; return the text it adds to choice 0.
+
+        A chunk of the wrong shape (the SDK does not validate them) is an
+        :class:`IncompleteResponseError`, not an ``AttributeError``.
+        """
+        try:
+            self.last = chunk
+            if chunk.usage is not None:
+                self.usage = chunk.usage
+            first_delta = ""
+            for choice in chunk.choices:
+                text = self.choices.setdefault(choice.index, _ChoiceParts()).add(choice)
+                if choice.index == 0:
+                    first_delta += text
+            return first_delta
+        except (AttributeError, TypeError) as exc:
+            raise IncompleteResponseError(
+                f"a streamed chunk is not a chat.completion.chunk ({exc})"
+            ) from exc
 
     def result(self) -> ChatResult:
         unfinished = [index for index, parts in self.choices.items() if parts.finish_reason is None]

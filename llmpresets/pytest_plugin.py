@@ -10,6 +10,11 @@ to change it), so a test's replies are the same on every run.
   ``openai.AsyncOpenAI`` wired to the offline transport (base URL :data:`OFFLINE_BASE_URL`).
 - ``llm_offline_transport``: the transport itself, to wire into your own client.
 - ``llm_scripted``: scripted candidates for this test only, ahead of any in ``presets.yaml``.
+- ``llm_server_url``: the base URL (``http://127.0.0.1:PORT/v1``) of a real local HTTP server
+  answering with the offline backend, for code that only takes a URL (or is not Python).
+  One server per test session (a free port, loopback only, stopped at the end);
+  ``llm_server`` is its :class:`~llmpresets.offline.ServerThread` (``.app.transport.faults``
+  scripts faults on it).
 
 Example (a user's test file)::
 
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
 
     from llmpresets import Client
     from llmpresets._presets import ScriptedRule
-    from llmpresets.offline import OfflineTransport
+    from llmpresets.offline import OfflineTransport, ServerThread
 
 __all__ = [
     "OFFLINE_BASE_URL",
@@ -45,6 +50,8 @@ __all__ = [
     "llm_offline_seed",
     "llm_offline_transport",
     "llm_scripted",
+    "llm_server",
+    "llm_server_url",
 ]
 
 OFFLINE_BASE_URL = "http://offline.llmpresets.invalid/v1"
@@ -162,3 +169,20 @@ def llm_offline_async_openai(
         max_retries=0,
         http_client=httpx2.AsyncClient(transport=llm_offline_transport),
     )
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[ServerThread]:
+    """A running local server with the offline backend (seed 0), shared by the session."""
+    from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
+
+    server = ServerThread(OfflineApp(OfflineTransport(seed=0)), host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_server_url(llm_server: ServerThread) -> str:
+    """The base URL of :func:`llm_server`: ``http://127.0.0.1:PORT/v1``."""
+    return llm_server.base_url

@@ -123,10 +123,11 @@ def test_replies_repeat_across_tests_and_the_seed_is_overridable(
 
 
 def test_plugin_import_is_light() -> None:
-    """Importing the plugin loads neither openai, numpy nor httpx2."""
+    """Importing the plugin loads neither openai, numpy, httpx2 nor uvicorn."""
     code = (
         "import sys, llmpresets.pytest_plugin\n"
-        "print(sorted(m for m in ('openai', 'numpy', 'httpx2', 'tiktoken') if m in sys.modules))"
+        "print(sorted(m for m in ('openai', 'numpy', 'httpx2', 'tiktoken', 'uvicorn')"
+        " if m in sys.modules))"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -29,7 +29,7 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "CommandError", "main"]
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 # Command modules, in the order `--help` lists them.
-_COMMANDS = ("_config_cmds", "_models_cmd", "_count", "_run", "_explain", "_train")
+_COMMANDS = ("_config_cmds", "_models_cmd", "_count", "_run", "_explain", "_train", "_serve")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -12,6 +12,10 @@ Public names:
   first reply token for a prompt, for ``llmpresets explain --prompt``.
 - :func:`load_scripted` / :func:`make_rule` — scripted candidates from YAML or from code.
 - :func:`render_prompt` — the prompt text a source sees for a list of messages.
+- :class:`OfflineApp` — the ASGI app of ``llmpresets serve``; :class:`ServerThread` runs it on a
+  background thread; :class:`Latency` simulates model latency.
+- :func:`embed` — the offline embedding vectors ``POST /embeddings`` answers with.
+- :func:`make_fault` / :class:`FaultPlan` — scripted faults (``transport.faults.add(...)``).
 
 >>> from llmpresets.offline import next_token_distribution
 >>> next_token_distribution("Write a Python function", top=1)[0][0]
@@ -20,8 +24,11 @@ Public names:
 
 from __future__ import annotations
 
+from ._embeddings import embed
+from ._faults import FaultPlan, make_fault
 from ._lm import NGramModel, corpus_documents, default_language_model
 from ._scripted import load_scripted, make_rule
+from ._server import Latency, OfflineApp, ServerThread
 from ._sources import (
     CallableSource,
     NextTokenSource,
@@ -32,12 +39,18 @@ from ._transport import OfflineTransport
 
 __all__ = [
     "CallableSource",
+    "FaultPlan",
+    "Latency",
     "NGramModel",
     "NextTokenSource",
+    "OfflineApp",
     "OfflineTransport",
+    "ServerThread",
     "corpus_documents",
     "default_language_model",
+    "embed",
     "load_scripted",
+    "make_fault",
     "make_rule",
     "next_token_distribution",
     "render_prompt",

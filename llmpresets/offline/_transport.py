@@ -48,6 +48,8 @@ import numpy as np
 from .._errors import LLMPresetsError
 from .._headers import USE_CASE_HEADER
 from ._checks import WireError, model_not_found, parse_body
+from ._embeddings import embeddings_payload, parse_embeddings_request
+from ._faults import FaultPlan, inject, inject_async
 from ._generate import Generation, choose_scripted, generate, generate_scripted
 from ._payloads import (
     OFFLINE_EPOCH,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from .._models import ModelSpec
-    from .._presets import PresetBook, ScriptedRule
+    from .._presets import FaultRule, PresetBook, ScriptedRule
 
 __all__ = ["OFFLINE_EPOCH", "OfflineTransport"]
 
@@ -123,6 +125,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         source: NextTokenSource | Callable[[Sequence[int]], ArrayLike] | None = None,
         scripted: list[ScriptedRule] | str | os.PathLike[str] | None = None,
         strict_models: bool | None = None,
+        faults: Sequence[FaultRule] | str | os.PathLike[str] | None = None,
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
@@ -141,6 +144,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.strict_models = (
             config.offline.strict_models if strict_models is None else strict_models
         )
+        self.faults = FaultPlan(config.offline.faults if faults is None else faults)
         self._counter = 0
         self._lock = threading.Lock()
         self._tables: dict[tuple[int, str], tuple[ScriptedRule, ScriptedTable]] = {}
@@ -150,10 +154,22 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        return self._respond(request)
+        fault = self.faults.take(request)
+        return self.answer(request) if fault is None else inject(fault, request, self.answer)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
+        fault = self.faults.take(request)
+        if fault is None:
+            return self.answer(request)
+
+        async def answer(request: httpx2.Request) -> httpx2.Response:
+            return self.answer(request)
+
+        return await inject_async(fault, request, answer)
+
+    def answer(self, request: httpx2.Request) -> httpx2.Response:
+        """The answer to a request whose body has been read, without scripted faults."""
         return self._respond(request)
 
     # ------------------------------------------------------------------ routing
@@ -174,6 +190,11 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 if isinstance(answer, list):
                     return self._stream(answer)
                 return self._json(200, answer)
+            if tail.endswith("/embeddings") or tail == "embeddings":
+                if method != "POST":
+                    raise WireError(405, f"Invalid method for URL ({method} {path})")
+                request_body = parse_embeddings_request(parse_body(request.content))
+                return self._json(200, embeddings_payload(request_body))
             if tail.endswith("/models") and method == "GET":
                 return self._json(200, self._model_list())
             models_at = tail.rfind("/models/")

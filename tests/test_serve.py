@@ -1,0 +1,186 @@
+"""``llmpresets serve``'s app over real HTTP: an httpx2 client against a running server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+
+import httpx2
+import openai
+import pytest
+
+from llmpresets.offline import Latency, OfflineApp, OfflineTransport, ServerThread
+
+KEY = "sk-local-0123456789"
+CHAT = {
+    "model": "gpt-4o",
+    "messages": [{"role": "user", "content": "Tell me a story"}],
+    "max_tokens": 12,
+    "seed": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    thread = ServerThread(OfflineApp(OfflineTransport(seed=0), max_body_bytes=4096))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed() -> Iterator[ServerThread]:
+    thread = ServerThread(OfflineApp(OfflineTransport(seed=0), api_key=KEY))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+def stream_text(client: httpx2.Client, url: str) -> tuple[str, list[str]]:
+    """The text of a streamed chat completion, and its raw SSE data lines."""
+    lines = []
+    with client.stream("POST", f"{url}/chat/completions", json={**CHAT, "stream": True}) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        for line in reply.iter_lines():
+            if line.startswith("data: "):
+                lines.append(line[6:])
+    pieces = [
+        json.loads(line)["choices"][0]["delta"].get("content") or ""
+        for line in lines
+        if line != "[DONE]" and json.loads(line)["choices"]
+    ]
+    return "".join(pieces), lines
+
+
+def test_chat_completion_over_http(server: ServerThread) -> None:
+    """The SDK, given only the base URL, gets a chat.completion; streaming gives the same text."""
+    client = openai.OpenAI(api_key="anything", base_url=server.base_url, max_retries=0)
+    reply = client.chat.completions.create(**CHAT)  # type: ignore[call-overload]
+    assert reply.object == "chat.completion"
+    with httpx2.Client() as http:
+        text, lines = stream_text(http, server.base_url)
+    assert text == reply.choices[0].message.content
+    assert lines[-1] == "[DONE]"
+
+
+def test_many_simultaneous_streams(server: ServerThread) -> None:
+    """16 concurrent streams all finish, each with the text a lone request gets."""
+    with httpx2.Client() as http:
+        expected, _ = stream_text(http, server.base_url)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with httpx2.Client(timeout=60) as http:
+                results.append(stream_text(http, server.base_url)[0])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert results == [expected] * 16
+
+
+def test_routes_are_whatever_the_transport_answers(server: ServerThread) -> None:
+    """Models, embeddings, and the transport's own 404 for an unknown path."""
+    with httpx2.Client(base_url=server.base_url) as http:
+        models = http.get("/models").json()
+        assert "gpt-4o" in [entry["id"] for entry in models["data"]]
+        embedding = http.post(
+            "/embeddings", json={"model": "text-embedding-3-small", "input": "hi"}
+        )
+        assert embedding.status_code == 200
+        missing = http.get("/no/such/endpoint")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["message"] == "Invalid URL (GET /v1/no/such/endpoint)"
+
+
+def test_body_limit_is_a_413_in_the_api_shape(server: ServerThread) -> None:
+    """A body over the limit, declared or streamed without a length, gets a 413."""
+    big = json.dumps({**CHAT, "padding": "x" * 5000}).encode()
+    with httpx2.Client(base_url=server.base_url) as http:
+        declared = http.post("/chat/completions", content=big)
+
+        def chunks() -> Iterator[bytes]:
+            yield big[:3000]
+            yield big[3000:]
+
+        undeclared = http.post("/chat/completions", content=chunks())
+    for reply in (declared, undeclared):
+        assert reply.status_code == 413
+        error = reply.json()["error"]
+        assert error["code"] == "request_too_large"
+        assert "at most 4096 bytes" in error["message"]
+
+
+def test_api_key_is_checked(keyed: ServerThread) -> None:
+    """Missing key: the API's 401; wrong key: invalid_api_key; right key: answered."""
+    with httpx2.Client(base_url=keyed.base_url) as http:
+        missing = http.get("/models")
+        wrong = http.get("/models", headers={"Authorization": "Bearer sk-wrong-key-123"})
+        right = http.get("/models", headers={"Authorization": f"Bearer {KEY}"})
+    assert missing.status_code == wrong.status_code == 401
+    assert "You didn't provide an API key" in missing.json()["error"]["message"]
+    assert wrong.json()["error"]["code"] == "invalid_api_key"
+    assert "sk-wrong" not in wrong.text
+    assert right.status_code == 200
+    client = openai.OpenAI(api_key="sk-nope", base_url=keyed.base_url, max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+
+
+def test_one_access_log_line_per_request_without_secrets(
+    keyed: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each request logs one line (client, method, path, status); no key, no query string."""
+    with caplog.at_level(logging.INFO, logger="llmpresets.serve"), httpx2.Client() as http:
+        http.get(
+            f"{keyed.base_url}/models?api-key=secret", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        http.get(f"{keyed.base_url}/models")
+    lines = [r.getMessage() for r in caplog.records if r.name == "llmpresets.serve"]
+    assert len(lines) == 2
+    assert '"GET /v1/models" 200' in lines[0] and '"GET /v1/models" 401' in lines[1]
+    assert not any(KEY in line or "secret" in line for line in lines)
+    assert KEY not in repr(keyed.app)
+
+
+def test_fixture_gives_a_running_server(llm_server_url: str) -> None:
+    """The pytest plugin's llm_server_url is a live loopback base URL."""
+    assert llm_server_url.startswith("http://127.0.0.1:") and llm_server_url.endswith("/v1")
+    client = openai.OpenAI(api_key="x", base_url=llm_server_url, max_retries=0)
+    assert client.models.retrieve("gpt-4o").id == "gpt-4o"
+
+
+def test_latency_streams_the_same_events() -> None:
+    """Simulated latency delays events but changes none of them (no clock is asserted)."""
+    app = OfflineApp(OfflineTransport(seed=0), latency=Latency(0.01, 2000))
+    with ServerThread(app) as url, httpx2.Client() as http:
+        slow, _ = stream_text(http, url)
+    with ServerThread(OfflineApp(OfflineTransport(seed=0))) as url, httpx2.Client() as http:
+        fast, _ = stream_text(http, url)
+    assert slow == fast
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0.2", Latency(0.2, None)), ("0,50", Latency(0.0, 50.0)), ("1.5, 10", Latency(1.5, 10.0))],
+)
+def test_latency_parses(text: str, expected: Latency) -> None:
+    """--latency is SECONDS or SECONDS,TOKENS_PER_SECOND."""
+    assert Latency.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["fast", "-1", "0.1,0", "0.1,x", "1000"])
+def test_bad_latency_says_what_is_allowed(text: str) -> None:
+    """A bad --latency is a ValueError naming the expected form."""
+    with pytest.raises(ValueError, match="SECONDS,TOKENS_PER_SECOND"):
+        Latency.parse(text)
