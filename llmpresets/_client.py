@@ -114,6 +114,10 @@ class _BaseClient:
     def _prepare(
         self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any], stacklevel: int
     ) -> Prepared:
+        if self.seed is not None and not self.offline:
+            # One meaning for seed: reproducible sampling. Offline it seeds the backend (exact);
+            # online it is the API's own best-effort `seed` on every chat request.
+            overrides = {"seed": self.seed, **overrides}
         return prepare_chat(self._context(), messages, use_case, overrides, stacklevel + 1)
 
     def __repr__(self) -> str:
@@ -128,6 +132,8 @@ class Client(_BaseClient):
     "offline if ``LLMPRESETS_OFFLINE`` is set or inside :func:`offline_mode`". ``transport``
     replaces the HTTP transport (any ``httpx2`` transport); other keyword arguments go to
     ``openai.OpenAI`` (``api_key``, ``base_url``, ``max_retries``, ``timeout``, ...).
+    ``seed`` asks for reproducible sampling: offline it seeds the backend, so a run repeats
+    exactly; online it is sent as the API's own ``seed`` (best effort) on every chat request.
 
     >>> client = Client(offline=True, seed=7)
     >>> messages = [{"role": "user", "content": "Write a sort function"}]
@@ -172,7 +178,13 @@ class Client(_BaseClient):
             response = self.openai.chat.completions.create(
                 messages=prepared.messages, **self._send_extras(prepared.params, use_case)
             )
-        return chat_result(response, prepared.params, prepared.budget)
+        return chat_result(
+            response,
+            prepared.params,
+            prepared.budget,
+            dropped=prepared.dropped,
+            spec=prepared.spec,
+        )
 
     def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
@@ -189,7 +201,9 @@ class Client(_BaseClient):
                 stream=True,
                 **self._send_extras(prepared.params, use_case),
             )
-        assembler = StreamAssembler(prepared.params, prepared.budget)
+        assembler = StreamAssembler(
+            prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
+        )
         return ChatStream(sdk_stream, assembler, self._secret)
 
     def close(self) -> None:
@@ -247,7 +261,13 @@ class AsyncClient(_BaseClient):
             response = await self.openai.chat.completions.create(
                 messages=prepared.messages, **self._send_extras(prepared.params, use_case)
             )
-        return chat_result(response, prepared.params, prepared.budget)
+        return chat_result(
+            response,
+            prepared.params,
+            prepared.budget,
+            dropped=prepared.dropped,
+            spec=prepared.spec,
+        )
 
     async def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
@@ -261,7 +281,9 @@ class AsyncClient(_BaseClient):
                 stream=True,
                 **self._send_extras(prepared.params, use_case),
             )
-        assembler = StreamAssembler(prepared.params, prepared.budget)
+        assembler = StreamAssembler(
+            prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
+        )
         return AsyncChatStream(sdk_stream, assembler, self._secret)
 
     async def close(self) -> None:

@@ -12,15 +12,17 @@ import functools
 import inspect
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._adapt import resolve_params
+from ._adapt import resolve
 from ._errors import ConfigError
 from ._fit import Budget, check_context
+from ._params import PARAMETERS
 
 if TYPE_CHECKING:
     from ._adapt import Policy
+    from ._models import ModelSpec
     from ._presets import PresetBook
 
 __all__ = ["CallContext", "Prepared", "as_messages", "check_overrides", "prepare_chat"]
@@ -28,8 +30,8 @@ __all__ = ["CallContext", "Prepared", "as_messages", "check_overrides", "prepare
 log = logging.getLogger("llmpresets")
 
 _OUTPUT_KEYS = ("max_tokens", "max_completion_tokens")
-# Our names for settings the SDK spells differently (resolve_params renames them).
-_OWN_ARGUMENTS = frozenset({"max_output_tokens", "top_k", "min_p"})
+# Our names for settings the SDK spells differently or lacks (the parameter table's).
+_OWN_ARGUMENTS = frozenset(PARAMETERS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Prepared:
     messages: list[Any]
     params: dict[str, Any]
     budget: Budget
+    dropped: dict[str, str] = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
 
 @functools.cache
@@ -122,7 +126,7 @@ def prepare_chat(
     """
     check_overrides(overrides)
     model = overrides.pop("model", None) or context.model
-    params = resolve_params(
+    resolution = resolve(
         use_case,
         model,
         config=context.config,
@@ -131,6 +135,7 @@ def prepare_chat(
         stacklevel=stacklevel,
         **overrides,
     )
+    params = resolution.kwargs
     message_list = as_messages(messages)
     max_output = next((params[k] for k in _OUTPUT_KEYS if k in params), None)
     # The pre-flight: a request that cannot fit is refused here and never sent.
@@ -143,4 +148,5 @@ def prepare_chat(
         stacklevel=stacklevel,  # the unknown-model warning names the user's line
     )
     log.debug("chat.completions.create %s", params)
-    return Prepared(model, message_list, params, budget)
+    spec = context.config.model(model)
+    return Prepared(model, message_list, params, budget, resolution.dropped, spec)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai.types.chat import ChatCompletion
 from openai.types.chat.chat_completion import Choice
@@ -12,7 +12,10 @@ from openai.types.completion_usage import CompletionUsage
 from ._errors import IncompleteResponseError
 from ._fit import Budget
 
-__all__ = ["ChatResult", "chat_result"]
+if TYPE_CHECKING:
+    from ._models import ModelSpec
+
+__all__ = ["ChatResult", "chat_result", "usage_cost"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class ChatResult:
     params: dict[str, Any]
     budget: Budget
     response: ChatCompletion = field(repr=False)
+    # What the preset asked for that was not sent, and why (``resolve`` decided it).
+    dropped: dict[str, str] = field(default_factory=dict)
+    # USD from usage at the model's prices (cached input and reasoning tokens as the API
+    # bills them); None where the prices are unknown or the response has no usage.
+    cost: float | None = None
 
     @property
     def texts(self) -> list[str]:
@@ -37,7 +45,23 @@ class ChatResult:
         return [choice.message.content or "" for choice in self.choices]
 
 
-def chat_result(response: ChatCompletion, params: dict[str, Any], budget: Budget) -> ChatResult:
+def usage_cost(spec: ModelSpec | None, usage: CompletionUsage | None) -> float | None:
+    """USD for a chat completion's usage (reasoning tokens are in completion_tokens)."""
+    if spec is None or usage is None:
+        return None
+    details = usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return spec.cost(usage.prompt_tokens, usage.completion_tokens, cached_tokens=cached)
+
+
+def chat_result(
+    response: ChatCompletion,
+    params: dict[str, Any],
+    budget: Budget,
+    *,
+    dropped: dict[str, str] | None = None,
+    spec: ModelSpec | None = None,
+) -> ChatResult:
     """The ChatResult of a whole ``chat.completion``.
 
     The SDK builds its objects from a 200 body without validating them, so a body of the wrong
@@ -65,6 +89,8 @@ def chat_result(response: ChatCompletion, params: dict[str, Any], budget: Budget
             params=params,
             budget=budget,
             response=response,
+            dropped=dict(dropped or {}),
+            cost=usage_cost(spec, response.usage),
         )
     except (AttributeError, TypeError) as exc:
         raise IncompleteResponseError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
@@ -17,6 +17,9 @@ from ._errors import IncompleteResponseError
 from ._fit import Budget
 from ._results import ChatResult, chat_result
 from ._sdk_errors import sdk_errors
+
+if TYPE_CHECKING:
+    from ._models import ModelSpec
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAssembler"]
 
@@ -96,9 +99,18 @@ class StreamAssembler:
     """Builds a ChatResult from chunks (text, tool calls, logprobs, usage) and notices a
     stream that ended too soon."""
 
-    def __init__(self, params: dict[str, Any], budget: Budget) -> None:
+    def __init__(
+        self,
+        params: dict[str, Any],
+        budget: Budget,
+        *,
+        dropped: dict[str, str] | None = None,
+        spec: ModelSpec | None = None,
+    ) -> None:
         self.params = params
         self.budget = budget
+        self.dropped = dropped
+        self.spec = spec
         self.choices: dict[int, _ChoiceParts] = {}
         self.usage: CompletionUsage | None = None
         self.last: ChatCompletionChunk | None = None
@@ -151,7 +163,7 @@ class StreamAssembler:
                 ],
             }
         )
-        return chat_result(response, self.params, self.budget)
+        return chat_result(response, self.params, self.budget, dropped=self.dropped, spec=self.spec)
 
 
 class ChatStream:

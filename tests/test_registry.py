@@ -244,3 +244,61 @@ def test_what_resolve_params_sends_the_offline_backend_accepts() -> None:
         for use_case in book.names():
             kwargs = resolve_params(use_case, name, policy="silent", max_output_tokens=4)
             client.chat.completions.create(messages=USER, **kwargs)
+
+
+def test_chat_result_reports_dropped_and_cost() -> None:
+    """ChatResult.dropped says what the preset asked for and why it was not sent; cost in USD."""
+    from llmpresets import Client
+
+    result = Client(offline=True, seed=1, model="gpt-6-sol").chat(USER, use_case="code")
+    assert "temperature" in result.dropped and "temperature" not in result.params
+    assert result.usage is not None
+    expected = get_model("gpt-6-sol").cost(
+        result.usage.prompt_tokens, result.usage.completion_tokens
+    )
+    assert result.cost == pytest.approx(expected) and expected is not None and expected > 0
+    assert Client(offline=True, model="gpt-6.2-astra").chat(USER).cost is None  # no price
+
+
+def test_client_seed_is_sent_online_as_the_apis_seed() -> None:
+    """Client(seed=7) online sends seed=7 on chat requests (offline it seeds the backend)."""
+    import json
+
+    import httpx2
+
+    from llmpresets import Client
+
+    bodies: list[dict[str, Any]] = []
+    inner = OfflineTransport(seed=0)
+
+    def record(request: httpx2.Request) -> httpx2.Response:
+        bodies.append(json.loads(request.read()))
+        return inner.handle_request(request)
+
+    client = Client(api_key="sk-test", seed=7, transport=httpx2.MockTransport(record))
+    client.chat(USER)
+    assert bodies[0]["seed"] == 7
+
+
+def test_models_command_lists_and_describes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmpresets models` lists every model; NAME shows its rules, prices and source."""
+    from llmpresets.cli import main
+
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "gpt-6.2-astra" in listing and "at effort none" in listing
+    assert main(["models", "gpt-6-astra"]) == 0
+    one = capsys.readouterr().out
+    assert "low,medium,high,xhigh (+max on responses)" in one and "$10 (cached 1) / $50" in one
+    assert main(["models", "gpt-6-sol", "--json"]) == 0
+    assert '"sampling": "effort_none"' in capsys.readouterr().out
+
+
+def test_default_run_prints_no_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first command a user runs: no warning about the packaged defaults themselves."""
+    from llmpresets.cli import main
+
+    for model in ("gpt-4o", "gpt-6.2-astra", "o3"):
+        code = main(["run", "Write a function", "--use-case", "code", "--offline", "-m", model])
+        assert code == 0
+        assert "warning" not in capsys.readouterr().err

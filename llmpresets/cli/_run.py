@@ -8,6 +8,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .._params import PARAMETERS
 from . import CommandError
 from ._common import add_config_option, formatter, load_book, print_json
 
@@ -26,14 +27,16 @@ Offline (the local sampler, no key, no network) is the default when OPENAI_API_K
 --offline forces it. The sampling settings are the preset's, adapted to --model, with your
 overrides on top."""
 
-_OVERRIDES = (
-    ("--temperature", float, "temperature"),
-    ("--top-p", float, "top_p"),
-    ("--top-k", int, "top_k"),
-    ("--min-p", float, "min_p"),
-    ("--frequency-penalty", float, "frequency_penalty"),
-    ("--presence-penalty", float, "presence_penalty"),
-    ("--max-tokens", int, "max_output_tokens"),
+
+def _flag_type(kind: str) -> Any:
+    return {"float": float, "int": int}.get(kind, str)
+
+
+# The sampling / reasoning flags come from the parameter table: (flag, type, choices, name).
+_OVERRIDES = tuple(
+    (entry.cli_flag, _flag_type(entry.kind), entry.choices or None, name)
+    for name, entry in PARAMETERS.items()
+    if entry.cli_flag is not None
 )
 
 
@@ -60,9 +63,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--samples", type=int, default=3, help="samples per preset with --compare (default: 3)"
     )
-    group = parser.add_argument_group("sampling overrides (beat the preset)")
-    for flag, kind, _ in _OVERRIDES:
-        group.add_argument(flag, type=kind, metavar="X")
+    group = parser.add_argument_group("sampling and reasoning overrides (beat the preset)")
+    for flag, kind, choices, _ in _OVERRIDES:
+        group.add_argument(flag, type=kind, choices=choices, metavar="X" if not choices else None)
     add_config_option(parser)
     parser.set_defaults(handler=_run)
 
@@ -81,7 +84,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    values = {name: getattr(args, flag[2:].replace("-", "_")) for flag, _, name in _OVERRIDES}
+    values = {name: getattr(args, flag[2:].replace("-", "_")) for flag, _, _, name in _OVERRIDES}
     overrides = {name: value for name, value in values.items() if value is not None}
     if args.n is not None:
         if args.n < 1:
@@ -131,6 +134,8 @@ def _result_json(result: ChatResult, use_case: str, offline: bool) -> dict[str, 
         "finish_reason": result.finish_reason,
         "usage": result.usage.model_dump() if result.usage else None,
         "params": result.params,
+        "dropped": result.dropped,
+        "cost_usd": result.cost,
         "budget": dataclasses.asdict(result.budget),
     }
 
