@@ -270,6 +270,7 @@ def resolve(
     # The API's default temperature is always accepted: asking for 1 is not a conflict.
     if values.get("temperature") == 1 and not spec.sampling_allowed(effort):
         del values["temperature"]
+        resolver.dropped["temperature"] = f"1 is {spec.name}'s own (and only) temperature here"
 
     for name in list(values):
         reason = resolver.reason_not_accepted(name, effort)

@@ -133,6 +133,7 @@ def test_json_output_fields(
         "remaining": 126998,
         "percent_used": 0.0,
         "fits": True,
+        "input_cost_usd": 2 * 2.5 / 1_000_000,  # gpt-4o: $2.50 per 1M input tokens
     }
 
 

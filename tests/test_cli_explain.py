@@ -63,7 +63,23 @@ def test_use_case_shows_description_and_recommended_ranges(
     assert "use case creative — Stories and prose" in out
     assert "recommended: temperature 0.7–1.2, top_p 0.9–0.95, min_p 0.02–0.1" in out
     titles = re.findall(r"^\d\. .*$", out, flags=re.MULTILINE)
-    assert titles == ["1. input (softmax at temperature 1)", "2. top_p 0.95", "3. min_p 0.05"]
+    # What run sends to gpt-4o: OpenAI has no min_p, so explain does not apply it either.
+    assert titles == ["1. input (softmax at temperature 1)", "2. top_p 0.95"]
+    assert "adapted: min_p: OpenAI's API has no min_p" in " ".join(out.split())
+
+
+def test_explain_applies_what_run_sends_to_the_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """An OpenAI-compatible provider takes min_p; a reasoning model at an effort takes no
+    sampling parameter, so explain shows the model's own temperature 1."""
+    config = tmp_path / "p.yaml"
+    config.write_text("settings:\n  provider: openai-compatible\n", encoding="utf-8")
+    out = _run(capsys, "-u", "creative", "--config", str(config), "--width", "100")
+    assert "3. min_p 0.05" in out
+    out = _run(capsys, "-u", "code", "-m", "gpt-6-sol", "--width", "100")
+    assert "settings: temperature 1" in out
+    assert "sent to gpt-6-sol: reasoning_effort=medium, verbosity=low" in " ".join(out.split())
 
 
 def test_flags_override_the_preset_and_say_when_outside_its_range(
@@ -71,7 +87,7 @@ def test_flags_override_the_preset_and_say_when_outside_its_range(
 ) -> None:
     """--temperature beats the preset's value, and a value outside its range is pointed out."""
     out = _run(capsys, "-u", "creative", "--temperature", "1.5", "--width", "100")
-    assert "temperature 1.5 (outside the recommended 0.7–1.2), top_p 0.95, min_p 0.05" in out
+    assert "temperature 1.5 (outside the recommended 0.7–1.2), top_p 0.95" in out
     assert "2. temperature 1.5" in out
 
 
@@ -151,7 +167,6 @@ def test_bad_probs_is_a_usage_error(
         (["--use-case", "nope"], "unknown use case 'nope'"),
         (["--width", "30"], "--width must be from 40 to 400, got 30"),
         (["--width", "1000000"], "--width must be from 40 to 400, got 1000000"),
-        (["--model", "gpt-4o"], "--model only applies with --prompt"),
         (["--probs", "a=1", "--prompt", "hi"], "not allowed with argument"),
     ],
     ids=lambda value: value if isinstance(value, str) else " ".join(value),

@@ -11,6 +11,7 @@ from ._common import add_config_option, formatter, load_book, print_json
 
 EXAMPLES_PRESETS = """examples:
   llmpresets presets
+  llmpresets presets --model gpt-6-sol --api responses
   llmpresets presets --config my-presets.yaml --json"""
 EXAMPLES_VALIDATE = """examples:
   llmpresets validate presets.yaml      # exit 0 when valid, 2 with file:line: field: problem"""
@@ -26,8 +27,22 @@ _COLUMNS = (
     "frequency_penalty",
     "presence_penalty",
     "max_output_tokens",
+    "reasoning_effort",
+    "verbosity",
 )
-_HEADERS = ("use case", "temp", "top_p", "top_k", "min_p", "freq", "pres", "max_out", "description")
+_HEADERS = (
+    "use case",
+    "temp",
+    "top_p",
+    "top_k",
+    "min_p",
+    "freq",
+    "pres",
+    "max_out",
+    "effort",
+    "verbosity",
+    "description",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -40,6 +55,17 @@ def register(subparsers: Any) -> None:
     )
     add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument(
+        "--model",
+        "-m",
+        help="show what each preset sends to this model, and what it leaves out and why",
+    )
+    parser.add_argument(
+        "--api",
+        choices=("chat", "responses"),
+        default="chat",
+        help="with --model: the endpoint (default: chat)",
+    )
     parser.set_defaults(handler=_presets)
 
     parser = subparsers.add_parser(
@@ -68,6 +94,8 @@ def _cell(value: object) -> str:
 
 def _presets(args: argparse.Namespace) -> int:
     book = load_book(args)
+    if args.model:
+        return _presets_for_model(args, book)
     if args.json:
         print_json(
             {
@@ -84,10 +112,11 @@ def _presets(args: argparse.Namespace) -> int:
         ]
         for name in book.names()
     ]
-    widths = [max(len(str(row[i])) for row in [list(_HEADERS), *rows]) for i in range(8)]
+    last = len(_HEADERS) - 1  # the description, not padded
+    widths = [max(len(str(row[i])) for row in [list(_HEADERS), *rows]) for i in range(last)]
     for row in [list(_HEADERS), *rows]:
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[8]]).rstrip())
+        print("  ".join([*cells, row[last]]).rstrip())
     print(f"\nsources: {' < '.join(book.sources)}", file=sys.stderr)
     return 0
 
@@ -104,4 +133,24 @@ def _schema(args: argparse.Namespace) -> int:
     from .._presets import config_json_schema
 
     print(json.dumps(config_json_schema(), indent=2))
+    return 0
+
+
+def _presets_for_model(args: argparse.Namespace, book: Any) -> int:
+    """Each preset as sent to ``--model`` on ``--api``: the kwargs, then what was adapted."""
+    from .._adapt import resolve
+
+    report = {}
+    for name in book.names():
+        resolution = resolve(name, args.model, api=args.api, config=book, policy="silent")
+        report[name] = {"sent": resolution.kwargs, "adapted": resolution.dropped}
+    if args.json:
+        print_json({"model": args.model, "api": args.api, "presets": report})
+        return 0
+    for name, entry in report.items():
+        sent = {k: v for k, v in entry["sent"].items() if k != "model"}
+        shown = ", ".join(f"{key}={value}" for key, value in sent.items()) or "(nothing)"
+        print(f"{name}: {shown}")
+        for parameter, why in entry["adapted"].items():
+            print(f"  {parameter}: {why}")
     return 0

@@ -140,10 +140,12 @@ def _count(args: argparse.Namespace) -> int:
         model = model or book.settings.default_model
         tokens = count_tokens(text, model, config=book)
     budget = budget_for_tokens(tokens, model, max_output, config=book, strict=False)
+    # What the prompt costs as input at the model's list price (None: prices unknown).
+    input_cost = book.model(model).cost(tokens, 0)
     if args.json:
-        print_json(_as_json(budget, message_count))
+        print_json({**_as_json(budget, message_count), "input_cost_usd": input_cost})
     else:
-        _print(budget, message_count)
+        _print(budget, message_count, input_cost)
     return 0 if budget.fits else 1
 
 
@@ -191,7 +193,13 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def _print(budget: Budget, message_count: int | None) -> None:
+def _cost(input_cost: float | None) -> str:
+    if input_cost is None:
+        return "unknown (no price for this model in the registry)"
+    return f"${input_cost:.6f}".rstrip("0").rstrip(".") + " as input, uncached"
+
+
+def _print(budget: Budget, message_count: int | None, input_cost: float | None = None) -> None:
     what = f" in {_plural(message_count, 'message')}" if message_count is not None else ""
     rows = [
         ("model", f"{budget.model} ({budget.encoding})"),
@@ -202,6 +210,7 @@ def _print(budget: Budget, message_count: int | None) -> None:
             f"{_number(budget.max_input_tokens)}, max output {_number(budget.max_output_tokens)}",
         ),
     ]
+    rows.append(("cost", _cost(input_cost)))
     reserved, model_max = budget.reserved_output_tokens, budget.max_output_tokens
     if budget.known and model_max is not None and reserved > model_max:
         rows.append(

@@ -7,6 +7,7 @@ runs, step by step.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ EXAMPLES = """examples:
   llmpresets explain --use-case factual --prompt "The capital of France is"
   llmpresets explain --use-case chat --json | jq '.steps[-1].kept'
 
-With no --use-case and no sampling flags, the chat preset is shown. Sampling flags override the
-preset's values and take the ranges run and presets.yaml take (temperature 0-2, top-k >= 1,
-top-p in (0, 1], min-p in [0, 1]); --top-p 1 and --min-p 0 filter nothing. The default
+With no --use-case and no sampling flags, the chat preset is shown. With a use case, the settings
+are those run would send to --model (OpenAI has no top-k / min-p; reasoning models take no
+sampling parameters at an effort), and the notes say what is not sent and why. Sampling flags
+override the preset's values and take the ranges run and presets.yaml take (temperature 0-2,
+top-k >= 1, top-p in (0, 1], min-p in [0, 1]); --top-p 1 and --min-p 0 filter nothing. The default
 distribution is the classic example: after "The cat", sat 40%, walked 25%, jumped 18%, ran 10%,
 flew 5%, other 2%. --prompt asks the offline model for its first reply token instead."""
 
@@ -81,7 +84,10 @@ def register(subparsers: Any) -> None:
         "--prompt", metavar="TEXT", help="use the offline model's first reply token for TEXT"
     )
     parser.add_argument(
-        "--model", "-m", help="model for --prompt (default: settings.default_model)"
+        "--model",
+        "-m",
+        help="the model whose rules decide what is sent, as run does; with --prompt also its "
+        "tokenizer (default: settings.default_model)",
     )
     parser.add_argument(
         "--width",
@@ -223,25 +229,43 @@ class _Settings(NamedTuple):
     min_p: float | None
 
 
-def _settings(args: argparse.Namespace, book: PresetBook) -> tuple[Preset | None, _Settings]:
-    """The preset (if any) and the settings to explain: the preset's, overridden by flags.
+def _settings(
+    args: argparse.Namespace, book: PresetBook
+) -> tuple[Preset | None, _Settings, list[str]]:
+    """The preset (if any), the settings to explain, and notes on what the model takes.
+
+    With a use case, the settings are exactly what ``run`` would send to ``--model`` (the
+    library's own resolution: OpenAI has no top_k / min_p, reasoning models take no sampling
+    parameters at an effort); flags are per-call overrides. With flags only, the flags as given.
     Filters that filter nothing (top_p 1, min_p 0) become None."""
+    from .._adapt import resolve
+
     flags = {name: getattr(args, name) for name in FIELDS}
     _check_flags(flags)
     use_case = args.use_case
     if use_case is None and all(value is None for value in flags.values()):
         use_case = "chat"
     preset = book[use_case] if use_case is not None else None
-    settings: dict[str, float | int | None] = {
-        name: getattr(preset, name) if preset is not None else None for name in FIELDS
-    }
-    settings.update({name: value for name, value in flags.items() if value is not None})
+    notes: list[str] = []
+    if preset is not None:
+        model = args.model or book.settings.default_model
+        given = {name: value for name, value in flags.items() if value is not None}
+        resolution = resolve(preset.name, model, config=book, policy="silent", **given)
+        sent = {**resolution.kwargs, **resolution.kwargs.get("extra_body", {})}
+        settings: dict[str, float | int | None] = {name: sent.get(name) for name in FIELDS}
+        shown = ", ".join(
+            f"{name}={value}" for name, value in resolution.kwargs.items() if name != "model"
+        )
+        notes.append(f"sent to {model}: {shown or 'nothing but the prompt'}")
+        notes.extend(f"adapted: {name}: {why}" for name, why in resolution.dropped.items())
+    else:
+        settings = dict(flags)
     if settings["temperature"] is None:
         settings["temperature"] = 1.0
     for name, off in (("top_p", 1.0), ("min_p", 0.0)):
         if settings[name] == off:
             settings[name] = None
-    return preset, _Settings(**settings)  # type: ignore[arg-type]
+    return preset, _Settings(**settings), notes  # type: ignore[arg-type]
 
 
 def _check_flags(flags: dict[str, float | int | None]) -> None:
@@ -269,10 +293,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.width is not None and not MIN_WIDTH <= args.width <= MAX_WIDTH:
         raise CommandError(f"--width must be from {MIN_WIDTH} to {MAX_WIDTH}, got {args.width}")
-    if args.model is not None and args.prompt is None:
-        raise CommandError("--model only applies with --prompt")
     book = load_book(args)
-    preset, settings = _settings(args, book)
+    preset, settings, sent_notes = _settings(args, book)
     if args.probs is not None:
         distribution = _parse_probs(args.probs)
     elif args.prompt is not None:
@@ -286,6 +308,7 @@ def _explain(args: argparse.Namespace) -> int:
         result = sampling.steps(logits, **settings._asdict())
     except ValueError as exc:  # flags were checked above; this is the distribution
         raise CommandError(str(exc)) from None
+    distribution = dataclasses.replace(distribution, notes=[*sent_notes, *distribution.notes])
     if args.json:
         print_json(_as_json(distribution, preset, settings, result))
         return 0
