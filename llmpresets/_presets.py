@@ -495,7 +495,7 @@ def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
     if problem is not None:
         where = f"{source}:{line}" if line is not None else str(source)
         raise ConfigError(
-            f"{where}: offline.corpus: {corpus!r} {problem}; give a UTF-8 text corpus or a "
+            f"{path}: {problem} (offline.corpus, {where}); give a UTF-8 text corpus or a "
             "model saved by `llmpresets train --output`",
             file=source,
             line=line,

@@ -119,10 +119,11 @@ def test_default_model_must_be_a_model_name(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize(
     ("filename", "content", "match"),
     [
-        ("corpus.txt", b"\x00\x01\x02binary", "binary"),
-        ("corpus.txt", b"caf\xe9 latin-1", "not UTF-8"),
-        ("model.npz", b"not a zip", "not an .npz archive"),
-        ("model.json", b"[1, 2]", "not a JSON object"),
+        ("corpus.txt", b"\x00\x01\x02binary", "NUL bytes"),
+        ("corpus.txt", b"caf\xe9 latin-1", "not a UTF-8 text corpus"),
+        ("corpus.txt", b"", "empty"),
+        ("model.npz", b"not a zip", "not a zip archive"),
+        ("model.json", b"\xff\xfe{", "binary, not JSON text"),
     ],
 )
 def test_a_bad_corpus_is_caught_when_the_file_is_validated(
