@@ -33,6 +33,7 @@ from ._params import (
 )
 
 __all__ = [
+    "MODEL_NAME",
     "EncodingName",
     "LongContextPricing",
     "ModelFields",
@@ -42,6 +43,9 @@ __all__ = [
     "family_for",
     "lookup_model",
 ]
+
+# What a model name (or alias) may look like: no blanks, no control characters.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*")
 
 EncodingName = Literal["o200k_base", "cl100k_base"]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
@@ -165,6 +169,17 @@ class ModelFields(_Strict):
             if name not in _REJECTABLE:
                 raise ValueError(
                     f"unknown parameter {name!r}; allowed: {', '.join(sorted(_REJECTABLE))}"
+                )
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_are_names(cls, value: list[str] | None) -> list[str] | None:
+        for alias in value or ():
+            if not MODEL_NAME.fullmatch(alias):
+                raise ValueError(
+                    f"alias {alias!r} is not a model name: use letters, digits and . _ - : / "
+                    "only, starting with a letter or digit"
                 )
         return value
 

@@ -14,6 +14,7 @@ and line that caused it; then the merged result is validated again.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import types
@@ -25,9 +26,11 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ._corpus_file import corpus_problem
 from ._errors import ConfigError, UnknownModelError, UnknownPresetError, describe_pydantic_error
-from ._models import Effort, ModelFields, ModelSpec, family_for, lookup_model
+from ._models import MODEL_NAME, Effort, ModelFields, ModelSpec, family_for, lookup_model
 from ._params import PARAMETERS, PRESET_FIELDS, SAMPLING_FIELDS
+from ._regex import bounded_search, regex_problem
 from ._yaml import LineMap, load_yaml_file
 
 __all__ = [
@@ -94,9 +97,19 @@ class PresetFields(_Strict):
                 raise ValueError(
                     f"recommended.{name}: unknown field; allowed: {', '.join(SAMPLING_FIELDS)}"
                 )
-            if len(bounds) != 2 or bounds[0] > bounds[1]:
+            if len(bounds) != 2 or not all(math.isfinite(bound) for bound in bounds):
+                raise ValueError(
+                    f"recommended.{name}: expected [low, high], two finite numbers, got {bounds}"
+                )
+            if bounds[0] > bounds[1]:
                 raise ValueError(
                     f"recommended.{name}: expected [low, high] with low <= high, got {bounds}"
+                )
+            outside = [bound for bound in bounds if not _within_field(cls, name, bound)]
+            if outside:
+                raise ValueError(
+                    f"recommended.{name}: {outside[0]:g} is outside the field's own range; "
+                    f"allowed: {_allowed_range(('presets', '_', name))}"
                 )
         return value
 
@@ -139,6 +152,16 @@ class Settings(_Strict):
         default="gpt-4o", min_length=1, description="Model used when none given."
     )
 
+    @field_validator("default_model")
+    @classmethod
+    def _model_is_a_name(cls, value: str) -> str:
+        if not MODEL_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a model name: use letters, digits and . _ - : / only, "
+                "starting with a letter or digit (e.g. gpt-4o)"
+            )
+        return value
+
 
 class ScriptedCompletion(_Strict):
     """One whole completion of a scripted rule and its probability."""
@@ -157,18 +180,18 @@ class ScriptedRule(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ScriptedRule:
         if self.regex:
-            try:
-                re.compile(self.match)
-            except re.error as exc:
-                raise ValueError(f"match: invalid regex {self.match!r}: {exc}") from None
+            problem = regex_problem(self.match)
+            if problem is not None:
+                raise ValueError(f"match: {problem}")
         total = sum(c.probability for c in self.completions)
         if total > 1 + 1e-6:
             raise ValueError(f"completions: probabilities sum to {total:g}; allowed: at most 1")
         return self
 
     def matches(self, text: str) -> bool:
+        """Whether ``text`` (the last user message) matches; a regex search is time-bounded."""
         if self.regex:
-            return re.search(self.match, text) is not None
+            return bounded_search(self.match, text)
         return self.match.casefold() in text.casefold()
 
 
@@ -245,7 +268,7 @@ class ConfigFile(_Strict):
     @classmethod
     def _names_are_plain(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*", name):
+            if not MODEL_NAME.fullmatch(name):
                 raise ValueError(f"invalid name {name!r}: use letters, digits and . _ - : / only")
         return value
 
@@ -468,6 +491,16 @@ def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
             line=line,
             field="offline.corpus",
         )
+    problem = corpus_problem(path)
+    if problem is not None:
+        where = f"{source}:{line}" if line is not None else str(source)
+        raise ConfigError(
+            f"{path}: {problem} (offline.corpus, {where}); give a UTF-8 text corpus or a "
+            "model saved by `llmpresets train --output`",
+            file=source,
+            line=line,
+            field="offline.corpus",
+        )
     offline = config.offline.model_copy(update={"corpus": str(path)})
     return config.model_copy(update={"offline": offline})
 
@@ -572,6 +605,21 @@ def _unwrap_optional(annotation: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return annotation
+
+
+def _within_field(model: type[BaseModel], name: str, value: float) -> bool:
+    """Whether ``value`` passes the numeric constraints of ``model``'s field ``name``."""
+    for constraint in model.model_fields[name].metadata:
+        ge, gt = getattr(constraint, "ge", None), getattr(constraint, "gt", None)
+        le, lt = getattr(constraint, "le", None), getattr(constraint, "lt", None)
+        if (
+            (ge is not None and value < ge)
+            or (gt is not None and value <= gt)
+            or (le is not None and value > le)
+            or (lt is not None and value >= lt)
+        ):
+            return False
+    return True
 
 
 def _allowed_range(loc: tuple[str | int, ...]) -> str | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
+from .._errors import ConfigError, describe_pydantic_error
 from .._presets import ScriptedCompletion, ScriptedRule, _Layer, _validate
 from .._yaml import load_yaml_file
 
@@ -104,7 +104,7 @@ def make_rule(
         )
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, error['loc'])) or 'rule'}: {error['msg']}"
+            f"{'.'.join(map(str, error['loc'])) or 'rule'}: {describe_pydantic_error(error)}"
             for error in exc.errors()
         )
         raise ConfigError(f"invalid scripted rule for {match!r}: {problems}") from None
