@@ -35,16 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._response_items import chat_tools, conversation_messages
 from ._checks import WireError, parse_body
 from ._payloads import make_identity
 from ._reasoning import reasoning_tokens, summary_text
 from ._request import ChatRequest
-from ._responses import (
-    ResponsesRequest,
-    chat_tools,
-    conversation_messages,
-    parse_responses_request,
-)
+from ._responses import ResponsesRequest, parse_responses_request
 from ._responses_payloads import FunctionCall, Outcome, item_id, response_events, response_object
 from ._responses_store import ResponseStore, StoredResponse
 from ._rules import check_model_rules, request_effort
