@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._tokens import MessageFormatError
+from ._errors import MessageFormatError
 
 __all__ = ["as_input_items", "chat_tools", "content_text", "conversation_messages"]
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import MessageFormatError
 from .._response_items import content_text
-from .._tokens import MessageFormatError
 from ._checks import WireError, bad_type, boolean, number
 
 __all__ = [
