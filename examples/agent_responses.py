@@ -53,10 +53,8 @@ def run_agent(client: Client, question: str, max_turns: int = 4) -> str:
     shown = {k: v for k, v in result.params.items() if k not in ("tools", "instructions")}
     print("sent:", shown)
     for turn in range(1, max_turns + 1):
-        print(
-            f"turn {turn}: {result.status}, {result.usage.total_tokens if result.usage else 0} tokens, "
-            f"reasoning {result.reasoning_tokens}"
-        )
+        tokens = result.usage.total_tokens if result.usage else 0
+        print(f"turn {turn}: {result.status}, {tokens} tokens, reasoning {result.reasoning_tokens}")
         if not result.function_calls:
             return result.text
         outputs = []
