@@ -151,24 +151,40 @@ def response_result(
     spec: ModelSpec,
     text_format: Any = None,
 ) -> ResponseResult:
-    """The ResponseResult of a finished ``response`` (parsed with ``text_format`` if given)."""
-    usage = response.usage
-    cost = None
-    if usage is not None:
-        cost = spec.cost(
-            usage.input_tokens, usage.output_tokens, usage.input_tokens_details.cached_tokens
+    """The ResponseResult of a finished ``response`` (parsed with ``text_format`` if given).
+
+    The SDK builds ``Response`` from a 200 body without validating it, so a body of the wrong
+    shape is an :class:`IncompleteResponseError` here, not an ``AttributeError`` later.
+    """
+    if not isinstance(response, Response) or not isinstance(response.output, list):
+        raise IncompleteResponseError(
+            "the API's 200 response is not a Responses API response (got "
+            f"{type(getattr(response, 'output', response)).__name__} where a list of output "
+            "items belongs)"
         )
-    text = response.output_text
+    try:
+        usage = response.usage
+        cost = None
+        if usage is not None:
+            cost = spec.cost(
+                usage.input_tokens, usage.output_tokens, usage.input_tokens_details.cached_tokens
+            )
+        text = response.output_text
+        details = response.incomplete_details
+        reason = details.reason if details is not None else None
+    except (AttributeError, TypeError) as exc:
+        raise IncompleteResponseError(
+            f"the API's 200 response is missing parts of a Responses API response ({exc})"
+        ) from exc
     parsed = None
     if text_format is not None and response.status == "completed" and text:
         parsed = text_format.model_validate_json(text)
-    details = response.incomplete_details
     return ResponseResult(
         text=text,
         output=list(response.output),
         parsed=parsed,
         status=response.status,
-        incomplete_reason=details.reason if details is not None else None,
+        incomplete_reason=reason,
         usage=usage,
         id=response.id,
         model=response.model,

@@ -16,6 +16,7 @@ from llmpresets import (
     Client,
     ConfigError,
     ContextWindowExceeded,
+    IncompleteResponseError,
     get_model,
 )
 
@@ -198,3 +199,17 @@ def test_async_client_mirrors_respond_and_respond_stream() -> None:
 
     plain, streamed = asyncio.run(run())
     assert plain == streamed == offline(5).respond("Hello there").text
+
+
+class Malformed(httpx2.BaseTransport):
+    """Answers 200 with a body that is not a response."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"id": "resp_1", "output": "nope"})
+
+
+def test_malformed_response_body_is_incomplete_response_error() -> None:
+    """A 200 body of the wrong shape is IncompleteResponseError, not an AttributeError."""
+    client = Client(model="gpt-4o", api_key="sk-test", transport=Malformed())
+    with pytest.raises(IncompleteResponseError):
+        client.respond("Hi")
