@@ -36,7 +36,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from . import sampling
     from ._adapt import UnsupportedParameterWarning, get_model, resolve_params
-    from ._client import AsyncClient, ChatResult, Client, offline_mode
+    from ._client import AsyncClient, ChatResult, Client, ResponseResult, offline_mode
     from ._fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
     from ._models import ModelSpec
     from ._presets import Preset, PresetBook, load_presets
@@ -54,6 +54,7 @@ _LAZY = {
     "OfflineTransport": ".offline",
     "Preset": "._presets",
     "PresetBook": "._presets",
+    "ResponseResult": "._client",
     "UnknownModelLimitsWarning": "._fit",
     "UnsupportedParameterWarning": "._adapt",
     "check_context": "._fit",
@@ -86,6 +87,7 @@ __all__ = [
     "Preset",
     "PresetBook",
     "RateLimitError",
+    "ResponseResult",
     "SourceError",
     "TokenizerError",
     "UnknownModelError",

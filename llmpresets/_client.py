@@ -20,15 +20,32 @@ from ._errors import ConfigError, MissingAPIKeyError
 from ._headers import USE_CASE_HEADER
 from ._mode import env_offline, offline_mode, offline_override
 from ._presets import PresetBook, default_book, load_presets
-from ._request import CallContext, Prepared, prepare_chat
-from ._results import ChatResult, chat_result
+from ._request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response
+from ._results import ChatResult, ResponseResult, chat_result, response_result
 from ._sdk_errors import sdk_errors
-from ._streams import AsyncChatStream, ChatStream, StreamAssembler
+from ._streams import (
+    AsyncChatStream,
+    AsyncResponseStream,
+    ChatStream,
+    ResponseAssembler,
+    ResponseStream,
+    StreamAssembler,
+)
 
 if TYPE_CHECKING:
     from ._adapt import Policy
 
-__all__ = ["AsyncChatStream", "AsyncClient", "ChatResult", "ChatStream", "Client", "offline_mode"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncClient",
+    "AsyncResponseStream",
+    "ChatResult",
+    "ChatStream",
+    "Client",
+    "ResponseResult",
+    "ResponseStream",
+    "offline_mode",
+]
 
 log = logging.getLogger("llmpresets")
 
@@ -120,6 +137,41 @@ class _BaseClient:
             overrides = {"seed": self.seed, **overrides}
         return prepare_chat(self._context(), messages, use_case, overrides, stacklevel + 1)
 
+    def _prepare_response(
+        self,
+        input: Any,
+        use_case: str,
+        named: dict[str, Any],
+        overrides: dict[str, Any],
+        stacklevel: int,
+    ) -> PreparedResponse:
+        """``respond``'s named arguments (when given) join the overrides, then the preparation."""
+        for name in ("instructions", "tools", "previous_response_id"):
+            if named.get(name) is not None:
+                overrides[name] = named[name]
+        return prepare_response(
+            self._context(),
+            input,
+            use_case,
+            overrides,
+            stacklevel + 1,
+            text_format=named.get("text_format"),
+        )
+
+    def _response_result(self, response: Any, prepared: PreparedResponse) -> ResponseResult:
+        spec = self.config.model(prepared.model)
+        return response_result(
+            response,
+            prepared.params,
+            prepared.dropped,
+            prepared.budget,
+            spec,
+            prepared.text_format,
+        )
+
+    def _response_assembler(self, prepared: PreparedResponse) -> ResponseAssembler:
+        return ResponseAssembler(prepared, self.config.model(prepared.model))
+
     def __repr__(self) -> str:
         mode = "offline" if self.offline else self._base_url()
         return f"{type(self).__name__}(model={self.model!r}, {mode})"
@@ -206,6 +258,67 @@ class Client(_BaseClient):
         )
         return ChatStream(sdk_stream, assembler, self._secret)
 
+    def respond(
+        self,
+        input: str | Iterable[Any],
+        use_case: str = "chat",
+        *,
+        instructions: str | None = None,
+        tools: list[Any] | None = None,
+        text_format: Any = None,
+        previous_response_id: str | None = None,
+        **overrides: Any,
+    ) -> ResponseResult:
+        """Send ``input`` through the Responses API with the ``use_case`` preset.
+
+        The preset is resolved for ``/v1/responses`` (``reasoning.effort``, ``text.verbosity``,
+        ``max_output_tokens``; temperature / top_p only where the model takes them).
+        ``text_format`` is a pydantic model class (the result's ``parsed``) or a ``text.format``
+        dict. Raises ContextWindowExceeded before sending when the input cannot fit.
+
+        >>> client = Client(offline=True, seed=2)
+        >>> client.respond("Say hello", use_case="chat").status
+        'completed'
+        """
+        named = {
+            "instructions": instructions,
+            "tools": tools,
+            "text_format": text_format,
+            "previous_response_id": previous_response_id,
+        }
+        # Frames up to the user's line: prepare_response, _prepare_response, respond, caller.
+        prepared = self._prepare_response(input, use_case, named, overrides, 3)
+        with sdk_errors(self._secret):
+            response = self.openai.responses.create(
+                input=prepared.input, **self._send_extras(prepared.params, use_case)
+            )
+        return self._response_result(response, prepared)
+
+    def respond_stream(
+        self,
+        input: str | Iterable[Any],
+        use_case: str = "chat",
+        *,
+        instructions: str | None = None,
+        tools: list[Any] | None = None,
+        text_format: Any = None,
+        previous_response_id: str | None = None,
+        **overrides: Any,
+    ) -> ResponseStream:
+        """Stream a Responses API call: iterate for the SDK's events; then ``.result``."""
+        named = {
+            "instructions": instructions,
+            "tools": tools,
+            "text_format": text_format,
+            "previous_response_id": previous_response_id,
+        }
+        prepared = self._prepare_response(input, use_case, named, overrides, 3)
+        with sdk_errors(self._secret):
+            sdk_stream = self.openai.responses.create(
+                input=prepared.input, stream=True, **self._send_extras(prepared.params, use_case)
+            )
+        return ResponseStream(sdk_stream, self._response_assembler(prepared), self._secret)
+
     def close(self) -> None:
         self.openai.close()
 
@@ -285,6 +398,56 @@ class AsyncClient(_BaseClient):
             prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
         )
         return AsyncChatStream(sdk_stream, assembler, self._secret)
+
+    async def respond(
+        self,
+        input: str | Iterable[Any],
+        use_case: str = "chat",
+        *,
+        instructions: str | None = None,
+        tools: list[Any] | None = None,
+        text_format: Any = None,
+        previous_response_id: str | None = None,
+        **overrides: Any,
+    ) -> ResponseResult:
+        """Awaitable :meth:`Client.respond`."""
+        named = {
+            "instructions": instructions,
+            "tools": tools,
+            "text_format": text_format,
+            "previous_response_id": previous_response_id,
+        }
+        prepared = self._prepare_response(input, use_case, named, overrides, 3)
+        with sdk_errors(self._secret):
+            response = await self.openai.responses.create(
+                input=prepared.input, **self._send_extras(prepared.params, use_case)
+            )
+        return self._response_result(response, prepared)
+
+    async def respond_stream(
+        self,
+        input: str | Iterable[Any],
+        use_case: str = "chat",
+        *,
+        instructions: str | None = None,
+        tools: list[Any] | None = None,
+        text_format: Any = None,
+        previous_response_id: str | None = None,
+        **overrides: Any,
+    ) -> AsyncResponseStream:
+        """Awaitable :meth:`Client.respond_stream`: ``async for event in await ...``."""
+        named = {
+            "instructions": instructions,
+            "tools": tools,
+            "text_format": text_format,
+            "previous_response_id": previous_response_id,
+        }
+        prepared = self._prepare_response(input, use_case, named, overrides, 3)
+        with sdk_errors(self._secret):
+            sdk_stream = await self.openai.responses.create(
+                input=prepared.input, stream=True, **self._send_extras(prepared.params, use_case)
+            )
+        return AsyncResponseStream(sdk_stream, self._response_assembler(prepared), self._secret)
 
     async def close(self) -> None:
         await self.openai.close()

@@ -19,13 +19,22 @@ from ._adapt import resolve
 from ._errors import ConfigError
 from ._fit import Budget, check_context
 from ._params import PARAMETERS
+from ._response_items import as_input_items, chat_tools, conversation_messages
 
 if TYPE_CHECKING:
     from ._adapt import Policy
     from ._models import ModelSpec
     from ._presets import PresetBook
 
-__all__ = ["CallContext", "Prepared", "as_messages", "check_overrides", "prepare_chat"]
+__all__ = [
+    "CallContext",
+    "Prepared",
+    "PreparedResponse",
+    "as_messages",
+    "check_overrides",
+    "prepare_chat",
+    "prepare_response",
+]
 
 log = logging.getLogger("llmpresets")
 
@@ -54,6 +63,18 @@ class Prepared:
     budget: Budget
     dropped: dict[str, str] = field(default_factory=dict)
     spec: ModelSpec | None = None
+
+
+@dataclass(frozen=True)
+class PreparedResponse:
+    """A Responses request ready to send: ``input`` as sent, params, what was dropped, budget."""
+
+    model: str
+    input: Any  # the string as given, or the items as dicts
+    params: dict[str, Any]
+    dropped: dict[str, str]
+    budget: Budget
+    text_format: Any = None  # a pydantic model class to parse the text into
 
 
 @functools.cache
@@ -150,3 +171,95 @@ def prepare_chat(
     log.debug("chat.completions.create %s", params)
     spec = context.config.model(model)
     return Prepared(model, message_list, params, budget, resolution.dropped, spec)
+
+
+@functools.cache
+def _responses_arguments() -> frozenset[str]:
+    """Keyword arguments ``responses.create`` takes, read from the installed SDK."""
+    from openai.resources.responses import Responses
+
+    return frozenset(inspect.signature(Responses.create).parameters) - {"self", "input", "stream"}
+
+
+# Our names the Responses API spells otherwise (resolve renames or nests them).
+_OWN_RESPONSES_ARGUMENTS = _OWN_ARGUMENTS | {"reasoning_effort", "verbosity"}
+
+
+def _text_format_param(text_format: Any) -> tuple[dict[str, Any] | None, Any]:
+    """``text.format`` for ``text_format``, and the pydantic class to parse with (if one).
+
+    A pydantic model class becomes the SDK's strict ``json_schema`` format (as
+    ``responses.parse`` builds it); a dict is sent as the format itself.
+    """
+    if text_format is None:
+        return None, None
+    if isinstance(text_format, Mapping):
+        return dict(text_format), None
+    if isinstance(text_format, type) and hasattr(text_format, "model_validate_json"):
+        from openai.lib._parsing._responses import type_to_text_format_param
+
+        return dict(type_to_text_format_param(text_format)), text_format
+    raise ConfigError(
+        f"text_format: expected a pydantic model class or a text.format dict, got "
+        f"{type(text_format).__name__}",
+        field="text_format",
+    )
+
+
+def prepare_response(
+    context: CallContext,
+    input: Any,
+    use_case: str,
+    overrides: dict[str, Any],
+    stacklevel: int,
+    *,
+    text_format: Any = None,
+) -> PreparedResponse:
+    """Check, resolve and pre-flight one ``responses.create`` call.
+
+    The pre-flight counts ``instructions``, the input items and the function tools (see
+    ``_response_items``) against the model's limits. A server-side ``previous_response_id``
+    chain cannot be seen from here: only the new input is counted.
+    """
+    if "stream" in overrides:
+        raise ConfigError(
+            "stream= is chosen by the method: use client.respond_stream(...) to stream, "
+            "client.respond(...) for a whole response"
+        )
+    check_model_argument(overrides)
+    allowed = _responses_arguments() | _OWN_RESPONSES_ARGUMENTS
+    for name in overrides:
+        if name not in allowed:
+            raise unknown_argument(name, allowed, "responses.create", _responses_arguments())
+    items = as_input_items(input)
+    format_param, parse_into = _text_format_param(text_format)
+    if format_param is not None:
+        text = dict(overrides.get("text") or {})
+        text["format"] = format_param
+        overrides["text"] = text
+    model = overrides.pop("model", None) or context.model
+    resolution = resolve(
+        use_case,
+        model,
+        api="responses",
+        config=context.config,
+        base_url=context.base_url,
+        policy=context.policy,
+        stacklevel=stacklevel,
+        **overrides,
+    )
+    params = resolution.kwargs
+    messages = conversation_messages(params.get("instructions"), items)
+    tools = chat_tools(params.get("tools")) or None
+    # The pre-flight: a request that cannot fit is refused here and never sent.
+    budget = check_context(
+        messages,
+        model,
+        params.get("max_output_tokens"),
+        tools=tools,
+        config=context.config,
+        stacklevel=stacklevel,
+    )
+    log.debug("responses.create %s", params)
+    sent_input: str | list[dict[str, Any]] = input if isinstance(input, str) else items
+    return PreparedResponse(model, sent_input, params, dict(resolution.dropped), budget, parse_into)

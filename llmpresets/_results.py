@@ -1,4 +1,5 @@
-"""What the client's calls return: :class:`ChatResult` (chat completions)."""
+"""What the client's calls return: :class:`ChatResult` (chat completions) and
+:class:`ResponseResult` (the Responses API)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import TYPE_CHECKING, Any
 from openai.types.chat import ChatCompletion
 from openai.types.chat.chat_completion import Choice
 from openai.types.completion_usage import CompletionUsage
+from openai.types.responses import (
+    Response,
+    ResponseFunctionToolCall,
+    ResponseOutputItem,
+    ResponseUsage,
+)
 
 from ._errors import IncompleteResponseError
 from ._fit import Budget
@@ -15,7 +22,7 @@ from ._fit import Budget
 if TYPE_CHECKING:
     from ._models import ModelSpec
 
-__all__ = ["ChatResult", "chat_result", "usage_cost"]
+__all__ = ["ChatResult", "ResponseResult", "chat_result", "response_result", "usage_cost"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +103,94 @@ def chat_result(
         raise IncompleteResponseError(
             f"the API's 200 response is missing parts of a chat completion ({exc})"
         ) from exc
+
+
+@dataclass(frozen=True)
+class ResponseResult:
+    """What a Responses API call returns (``Client.respond`` / ``respond_stream``).
+
+    ``text`` is the response's ``output_text`` (empty when it ended before any text);
+    ``output`` every output item (reasoning, messages, function calls); ``parsed`` the
+    ``text_format`` model built from the text (``None`` without one, or when the response is
+    incomplete); ``usage`` includes ``output_tokens_details.reasoning_tokens``; ``params`` what
+    was sent besides ``input``; ``dropped`` what the preset asked for that the model does not
+    take, and why; ``cost`` in USD from the model's prices (reasoning tokens priced as output;
+    ``None`` when its prices are unknown); ``response`` the SDK's ``Response``.
+    """
+
+    text: str
+    output: list[ResponseOutputItem]
+    parsed: Any
+    status: str | None
+    incomplete_reason: str | None
+    usage: ResponseUsage | None
+    id: str
+    model: str
+    params: dict[str, Any]
+    dropped: dict[str, str]
+    cost: float | None
+    budget: Budget
+    response: Response = field(repr=False)
+
+    @property
+    def function_calls(self) -> list[ResponseFunctionToolCall]:
+        """The function calls the model made, in order."""
+        return [item for item in self.output if isinstance(item, ResponseFunctionToolCall)]
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Reasoning tokens spent (0 when the usage does not say)."""
+        return self.usage.output_tokens_details.reasoning_tokens if self.usage else 0
+
+
+def response_result(
+    response: Response,
+    params: dict[str, Any],
+    dropped: dict[str, str],
+    budget: Budget,
+    spec: ModelSpec,
+    text_format: Any = None,
+) -> ResponseResult:
+    """The ResponseResult of a finished ``response`` (parsed with ``text_format`` if given).
+
+    The SDK builds ``Response`` from a 200 body without validating it, so a body of the wrong
+    shape is an :class:`IncompleteResponseError` here, not an ``AttributeError`` later.
+    """
+    if not isinstance(response, Response) or not isinstance(response.output, list):
+        raise IncompleteResponseError(
+            "the API's 200 response is not a Responses API response (got "
+            f"{type(getattr(response, 'output', response)).__name__} where a list of output "
+            "items belongs)"
+        )
+    try:
+        usage = response.usage
+        cost = None
+        if usage is not None:
+            cost = spec.cost(
+                usage.input_tokens, usage.output_tokens, usage.input_tokens_details.cached_tokens
+            )
+        text = response.output_text
+        details = response.incomplete_details
+        reason = details.reason if details is not None else None
+    except (AttributeError, TypeError) as exc:
+        raise IncompleteResponseError(
+            f"the API's 200 response is missing parts of a Responses API response ({exc})"
+        ) from exc
+    parsed = None
+    if text_format is not None and response.status == "completed" and text:
+        parsed = text_format.model_validate_json(text)
+    return ResponseResult(
+        text=text,
+        output=list(response.output),
+        parsed=parsed,
+        status=response.status,
+        incomplete_reason=reason,
+        usage=usage,
+        id=response.id,
+        model=response.model,
+        params=params,
+        dropped=dropped,
+        cost=cost,
+        budget=budget,
+        response=response,
+    )

@@ -1,4 +1,5 @@
-"""Assembling streamed replies: chunks (chat completions) into the result a whole reply gives.
+"""Assembling streamed replies into the result a whole reply gives: chunks (chat completions)
+into a ChatResult, Responses API events into a ResponseResult.
 
 The wrappers (:class:`ChatStream`, :class:`AsyncChatStream`) yield what the caller reads and
 keep the assembled result; reading the SDK stream runs inside the one error boundary.
@@ -13,15 +14,23 @@ from typing import TYPE_CHECKING, Any
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
-from ._errors import IncompleteResponseError
+from ._errors import APIError, IncompleteResponseError
 from ._fit import Budget
-from ._results import ChatResult, chat_result
+from ._results import ChatResult, ResponseResult, chat_result, response_result
 from ._sdk_errors import sdk_errors
 
 if TYPE_CHECKING:
     from ._models import ModelSpec
+    from ._request import PreparedResponse
 
-__all__ = ["AsyncChatStream", "ChatStream", "StreamAssembler"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncResponseStream",
+    "ChatStream",
+    "ResponseAssembler",
+    "ResponseStream",
+    "StreamAssembler",
+]
 
 
 @dataclass
@@ -224,6 +233,115 @@ class AsyncChatStream:
 
     async def get_result(self) -> ChatResult:
         """The whole reply (reads the rest of the stream if needed)."""
+        if self._result is None:
+            async for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+
+# Events that end a Responses stream and carry the whole response.
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+class ResponseAssembler:
+    """Watches Responses events for the terminal one; builds the ResponseResult from it."""
+
+    def __init__(self, prepared: PreparedResponse, spec: ModelSpec) -> None:
+        self.prepared = prepared
+        self.spec = spec
+        self.final: Any = None
+        self.text_parts: list[str] = []
+
+    def feed(self, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            self.text_parts.append(event.delta)
+        elif kind in _TERMINAL:
+            self.final = event.response
+
+    def result(self) -> ResponseResult:
+        final = self.final
+        if final is None:
+            raise IncompleteResponseError(
+                f"the stream ended before its final event ({len(''.join(self.text_parts))} "
+                "characters received, no response.completed); the text is incomplete"
+            )
+        if final.status == "failed":
+            error = final.error
+            detail = f"{error.code}: {error.message}" if error is not None else "no detail"
+            raise APIError(f"the response failed ({detail})")
+        prepared = self.prepared
+        return response_result(
+            final,
+            prepared.params,
+            prepared.dropped,
+            prepared.budget,
+            self.spec,
+            prepared.text_format,
+        )
+
+
+class ResponseStream:
+    """Iterate for the SDK's Responses events (``ResponseStreamEvent``); then ``.result``.
+
+    A stream that stops before ``response.completed`` / ``.incomplete`` raises
+    IncompleteResponseError; ``response.failed`` raises APIError.
+    """
+
+    def __init__(self, sdk_stream: Any, assembler: ResponseAssembler, secret: str | None) -> None:
+        self._sdk_stream = sdk_stream
+        self._assembler = assembler
+        self._secret = secret
+        self._result: ResponseResult | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            with sdk_errors(self._secret):
+                for event in self._sdk_stream:
+                    self._assembler.feed(event)
+                    yield event
+        finally:
+            self._sdk_stream.close()
+        self._result = self._assembler.result()
+
+    @property
+    def result(self) -> ResponseResult:
+        """The whole response, once the stream has been read to the end."""
+        if self._result is None:
+            for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+    def __enter__(self) -> ResponseStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._sdk_stream.close()
+
+
+class AsyncResponseStream:
+    """``async for`` the SDK's Responses events; ``await stream.get_result()`` afterwards."""
+
+    def __init__(self, sdk_stream: Any, assembler: ResponseAssembler, secret: str | None) -> None:
+        self._sdk_stream = sdk_stream
+        self._assembler = assembler
+        self._secret = secret
+        self._result: ResponseResult | None = None
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        try:
+            with sdk_errors(self._secret):
+                async for event in self._sdk_stream:
+                    self._assembler.feed(event)
+                    yield event
+        finally:
+            await self._sdk_stream.close()
+        self._result = self._assembler.result()
+
+    async def get_result(self) -> ResponseResult:
+        """The whole response (reads the rest of the stream if needed)."""
         if self._result is None:
             async for _ in self:
                 pass

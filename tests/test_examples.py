@@ -22,6 +22,11 @@ EXPECTED = {
         "'extra_body': {'top_k': 10}",
         "sql reply:",
     ],
+    "agent_responses.py": [
+        "sent: {'model': 'gpt-5.1', 'reasoning': {'effort': 'low'}",
+        'called get_weather({"city": "Paris"})',
+        "answer: ",
+    ],
     "token_budget.py": ["gpt-4         does not fit", "after truncating the document's middle"],
 }
 

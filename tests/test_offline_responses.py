@@ -370,3 +370,24 @@ def test_async_client_streams_too() -> None:
 
     text = asyncio.run(run())
     assert text == client(4).responses.create(model="gpt-4o", input="Hi").output_text
+
+
+def test_model_rules_refuse_an_effort_the_model_lacks() -> None:
+    """gpt-5.1 has no 'minimal' on /responses: the API's unsupported_value."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client().responses.create(model="gpt-5.1", input="Hi", reasoning={"effort": "minimal"})
+    assert caught.value.code == "unsupported_value"
+
+
+def test_model_rules_allow_sampling_only_at_effort_none() -> None:
+    """From gpt-5.1 on, temperature is accepted at effort none and refused above it."""
+    openai_client = client()
+    accepted = openai_client.responses.create(
+        model="gpt-5.1", input="Hi", reasoning={"effort": "none"}, temperature=0.7
+    )
+    assert accepted.temperature == 0.7
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.responses.create(
+            model="gpt-5.1", input="Hi", reasoning={"effort": "low"}, temperature=0.7
+        )
+    assert caught.value.param == "temperature"

@@ -90,7 +90,7 @@ def test_many_simultaneous_streams(server: ServerThread) -> None:
 
 
 def test_routes_are_whatever_the_transport_answers(server: ServerThread) -> None:
-    """Models, embeddings, and the transport's own 404 for an unknown path."""
+    """Models, embeddings, completions, and the transport's own 404 for an unknown path."""
     with httpx2.Client(base_url=server.base_url) as http:
         models = http.get("/models").json()
         assert "gpt-4o" in [entry["id"] for entry in models["data"]]
@@ -98,6 +98,8 @@ def test_routes_are_whatever_the_transport_answers(server: ServerThread) -> None
             "/embeddings", json={"model": "text-embedding-3-small", "input": "hi"}
         )
         assert embedding.status_code == 200
+        legacy = http.post("/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": "Hi"})
+        assert legacy.json()["object"] == "text_completion"
         missing = http.get("/no/such/endpoint")
         assert missing.status_code == 404
         assert missing.json()["error"]["message"] == "Invalid URL (GET /v1/no/such/endpoint)"
@@ -184,3 +186,14 @@ def test_bad_latency_says_what_is_allowed(text: str) -> None:
     """A bad --latency is a ValueError naming the expected form."""
     with pytest.raises(ValueError, match="SECONDS,TOKENS_PER_SECOND"):
         Latency.parse(text)
+
+
+def test_responses_api_over_http(server: ServerThread) -> None:
+    """The Responses API (create, retrieve, delete) works through the server unchanged."""
+    client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+    response = client.responses.create(model="gpt-4o", input="Say hi", max_output_tokens=16)
+    assert response.object == "response"
+    assert client.responses.retrieve(response.id).id == response.id
+    client.responses.delete(response.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(response.id)

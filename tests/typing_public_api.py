@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import llmpresets
-from llmpresets import Budget, ChatResult, Client, ModelSpec, Preset, PresetBook
+from llmpresets import (
+    Budget,
+    ChatResult,
+    Client,
+    ModelSpec,
+    Preset,
+    PresetBook,
+    ResponseResult,
+)
 
 
 def typed_usage() -> None:
@@ -18,4 +26,6 @@ def typed_usage() -> None:
     client = Client(offline=True, seed=1)
     result: ChatResult = client.complete("hi", use_case="code")
     text: str = result.text
-    print(temperature, window, params, tokens, budget, text)
+    response: ResponseResult = client.respond("hi", use_case="code")
+    cost: float | None = response.cost
+    print(temperature, window, params, tokens, budget, text, response.text, cost)

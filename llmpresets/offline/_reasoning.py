@@ -19,19 +19,14 @@ They come before the text, are reported in ``usage.output_tokens_details.reasoni
 are part of ``usage.output_tokens`` (so they are priced as output) and count against
 ``max_output_tokens``: a budget at or below the effort's amount ends ``incomplete``
 (``max_output_tokens``) with no text, as it does online. A request without ``reasoning.effort``
-gets the model's default effort (from its ModelSpec when the registry records one, else
-``medium``, the API's default for reasoning models); a non-reasoning model does not reason.
+runs at the model's default effort (``ModelSpec.default_effort``, read through the model rules'
+``request_effort``); a model with no efforts does not reason.
 The tokens are counted, not generated, so a high effort costs no time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .._models import ModelSpec
-
-__all__ = ["REASONING_TOKENS", "effective_effort", "reasoning_tokens", "summary_text"]
+__all__ = ["REASONING_TOKENS", "reasoning_tokens", "summary_text"]
 
 REASONING_TOKENS: dict[str, int] = {
     "none": 0,
@@ -42,20 +37,6 @@ REASONING_TOKENS: dict[str, int] = {
     "xhigh": 1024,
     "max": 2048,
 }
-_API_DEFAULT_EFFORT = "medium"
-
-
-def effective_effort(spec: ModelSpec, requested: str | None) -> str | None:
-    """The effort a request runs at: the requested one, else the model's default.
-
-    ``None`` for a model that does not reason (and was not asked to).
-    """
-    if requested is not None:
-        return requested
-    if not spec.reasoning:
-        return None
-    default = getattr(spec, "default_effort", None)  # recorded by the model table
-    return default if isinstance(default, str) else _API_DEFAULT_EFFORT
 
 
 def reasoning_tokens(effort: str | None) -> int:

@@ -7,12 +7,8 @@ stored items of a ``previous_response_id`` chain) into chat-shaped messages: the
 token counter, the prompt renderer and the generator read, so ``usage.input_tokens`` and
 ``POST /responses/input_tokens`` are the same count.
 
-Conversion rules (documented in docs/offline.md): ``instructions`` -> a leading ``developer``
-message (instructions of earlier responses in a chain are not carried over, as online); a
-message item -> a message with its parts' text joined; ``function_call`` -> an assistant
-message with one ``tool_calls`` entry; ``function_call_output`` -> a ``tool`` message;
-``reasoning`` items are kept for the record but add no tokens (the API does not bill earlier
-reasoning as input either when it is dropped from context).
+The conversion to messages is ``llmpresets._response_items`` (shared with the client's
+pre-flight); instructions of earlier responses in a chain are not carried over, as online.
 """
 
 from __future__ import annotations
@@ -21,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import MessageFormatError
+from .._response_items import content_text
 from ._checks import WireError, bad_type, boolean, number
 
 __all__ = [
     "REASONING_EFFORTS",
     "ResponsesRequest",
-    "chat_tools",
-    "conversation_messages",
     "parse_responses_request",
 ]
 
@@ -153,32 +149,12 @@ def _object(body: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def _content_text(content: Any, param: str) -> str:
-    """The text of a message's ``content``: a string or a list of text parts."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise bad_type(param, "a string or an array of content parts", content)
-    texts = []
-    for index, part in enumerate(content):
-        if not isinstance(part, dict):
-            raise bad_type(f"{param}[{index}]", "an object", part)
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise bad_type(f"{param}[{index}].text", "a string", text)
-            texts.append(text)
-        elif kind == "refusal":
-            texts.append(str(part.get("refusal", "")))
-        else:
-            raise WireError(
-                400,
-                f"Invalid value: '{kind}'. The offline backend reads text parts "
-                "(input_text, output_text).",
-                param=f"{param}[{index}].type",
-                code="invalid_value",
-            )
-    return "".join(texts)
+    """The text of a message's ``content``, or the API's 400 naming where it is wrong."""
+    try:
+        return content_text(content, param)
+    except MessageFormatError as exc:
+        where, _, problem = str(exc).partition(": ")
+        raise WireError(400, f"Invalid '{where}': {problem}", param=where) from None
 
 
 def _input_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -353,43 +329,3 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
         metadata=metadata,
         body=body,
     )
-
-
-def chat_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Responses function tools in the chat shape the token counter reads."""
-    converted = []
-    for tool in tools:
-        function: dict[str, Any] = {"name": tool["name"]}
-        if tool.get("description"):
-            function["description"] = tool["description"]
-        if tool.get("parameters") is not None:
-            function["parameters"] = tool["parameters"]
-        converted.append({"type": "function", "function": function})
-    return converted
-
-
-def conversation_messages(
-    instructions: str | None, items: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Chat-shaped messages for ``instructions`` and conversation ``items`` (module docstring)."""
-    messages: list[dict[str, Any]] = []
-    if instructions:
-        messages.append({"role": "developer", "content": instructions})
-    for item in items:
-        kind = item.get("type", "message")
-        if kind == "message":
-            messages.append(
-                {"role": item["role"], "content": _content_text(item["content"], "input")}
-            )
-        elif kind == "function_call":
-            call = {
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
-            }
-            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
-            output = item["output"]
-            text = output if isinstance(output, str) else _content_text(output, "output")
-            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": text})
-    return messages

@@ -35,18 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._response_items import chat_tools, conversation_messages
 from ._checks import WireError, parse_body
 from ._payloads import make_identity
-from ._reasoning import effective_effort, reasoning_tokens, summary_text
+from ._reasoning import reasoning_tokens, summary_text
 from ._request import ChatRequest
-from ._responses import (
-    ResponsesRequest,
-    chat_tools,
-    conversation_messages,
-    parse_responses_request,
-)
+from ._responses import ResponsesRequest, parse_responses_request
 from ._responses_payloads import FunctionCall, Outcome, item_id, response_events, response_object
 from ._responses_store import ResponseStore, StoredResponse
+from ._rules import check_model_rules, request_effort
 from ._schema_values import schema_value
 
 if TYPE_CHECKING:
@@ -124,13 +121,13 @@ class ResponsesEndpoint:
     def create(self, body: dict[str, Any], use_case: str | None) -> dict[str, Any] | list[bytes]:
         request = parse_responses_request(body)
         spec = self.transport._spec(request.model)
-        check_model_rules(request, spec)
+        check_model_rules(body, spec, "responses")
         messages, input_tokens = self._conversation(request, spec)
         shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
-        chat = self._chat_request(request, messages, shaping, spec)
+        effort = request_effort(body, spec, "responses")
+        chat = self._chat_request(request, messages, shaping, spec, reasoning_tokens(effort))
         entropy, reproducible = self.transport._entropy(chat)
         identity = make_identity(entropy, reproducible, prefix="resp_")
-        effort = effective_effort(spec, request.effort)
         thinking = reasoning_tokens(effort)
         outcome = Outcome(
             request=request,
@@ -195,16 +192,13 @@ class ResponsesEndpoint:
         messages: list[dict[str, Any]],
         shaping: dict[str, Any],
         spec: ModelSpec,
+        thinking: int,
     ) -> ChatRequest:
         cap = DEFAULT_TEXT_TOKENS[request.verbosity or "medium"]
         if spec.max_output_tokens is not None:
             cap = min(cap, spec.max_output_tokens)
         if request.max_output_tokens is not None:
-            cap = max(
-                request.max_output_tokens
-                - reasoning_tokens(effective_effort(spec, request.effort)),
-                1,
-            )
+            cap = max(request.max_output_tokens - thinking, 1)
         return ChatRequest(
             model=request.model,
             messages=messages,
@@ -355,17 +349,6 @@ class ResponsesEndpoint:
             "has_more": len(items) > limit,
         }
         return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
-
-
-def check_model_rules(request: ResponsesRequest, spec: ModelSpec) -> None:
-    """The model's rules on ``/responses``: efforts it takes, sampling only where it may."""
-    if spec.known and not spec.reasoning and request.effort is not None:
-        raise WireError(
-            400,
-            "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
-            param="reasoning.effort",
-            code="unsupported_parameter",
-        )
 
 
 def _pieces(encoding: tiktoken.Encoding, text: str) -> list[str]:

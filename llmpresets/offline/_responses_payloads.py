@@ -3,7 +3,7 @@
 - :func:`response_object`: the ``response`` object of a finished :class:`Outcome` (the body of
   ``POST /responses`` and ``GET /responses/{id}``), validated by the SDK's ``Response``.
 - :func:`response_events`: the same outcome as the API streams it, every event validated by
-  the SDK's ``ResponseStreamEvent`` and numbered by ``sequence_number``::
+  its member of the SDK's ``ResponseStreamEvent`` union and numbered by ``sequence_number``::
 
       response.created, response.in_progress,
       [reasoning item]  response.output_item.added,
@@ -26,10 +26,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from ._responses import ResponsesRequest
 
@@ -204,13 +203,14 @@ def response_object(outcome: Outcome) -> dict[str, Any]:
 
 def response_events(outcome: Outcome, final: dict[str, Any]) -> list[bytes]:
     """The SSE events of ``outcome`` streamed; ``final`` is its :func:`response_object`."""
-    adapter = _event_adapter()
+    classes = _event_classes()
     events: list[bytes] = []
 
     def emit(kind: str, **fields: Any) -> None:
-        event = adapter.validate_python({"type": kind, "sequence_number": len(events), **fields})
-        data = json.dumps(event.model_dump(mode="json", exclude_unset=True))
-        events.append(f"event: {kind}\ndata: {data}\n\n".encode())
+        data = {"type": kind, "sequence_number": len(events), **fields}
+        event = classes[kind].model_validate(data)
+        text = json.dumps(event.model_dump(mode="json", exclude_unset=True))
+        events.append(f"event: {kind}\ndata: {text}\n\n".encode())
 
     started = _validated_response(_body(outcome, status="in_progress", output=[]))
     emit("response.created", response=started)
@@ -231,11 +231,18 @@ def response_events(outcome: Outcome, final: dict[str, Any]) -> list[bytes]:
 
 
 @functools.cache
-def _event_adapter() -> TypeAdapter[Any]:
-    """The SDK's ``ResponseStreamEvent`` union as a validator (built once)."""
+def _event_classes() -> dict[str, Any]:
+    """Each member of the SDK's ``ResponseStreamEvent`` union by its ``type`` (built once).
+
+    Validating with the event's own class costs ~9 us; the undiscriminated union ~140 us.
+    """
     from openai.types.responses import ResponseStreamEvent
 
-    return TypeAdapter(ResponseStreamEvent)
+    (union, *_) = typing.get_args(ResponseStreamEvent)
+    return {
+        typing.get_args(member.model_fields["type"].annotation)[0]: member
+        for member in typing.get_args(union)
+    }
 
 
 def _emit_reasoning(emit: Any, outcome: Outcome, index: int) -> None:

@@ -298,8 +298,11 @@ class OfflineApp:
         ]
         streamed = response.headers.get("content-type", "").startswith("text/event-stream")
         if not streamed:
-            body = await self._in_thread(response.read)
-            if response.status_code == 200:
+            try:
+                body = response.content
+            except httpx2.ResponseNotRead:
+                body = await self._in_thread(response.read)
+            if response.status_code == 200 and self.latency != Latency():
                 await asyncio.sleep(self.latency.whole(_completion_tokens(body)))
             headers.append((b"content-length", str(len(body)).encode()))
             await send(

@@ -1,9 +1,12 @@
 """``OfflineTransport``: an httpx2 transport that answers like OpenAI's chat completions API.
 
 Routing is on the path's tail, so any ``base_url`` works: ``POST .../chat/completions``,
-``GET .../models`` and ``GET .../models/{id}``. Another path is a 404 and another method a 405,
-in the API's error shape. Error answers carry ``x-should-retry: false`` so the SDK does not
-retry (and sleep) on them.
+``.../responses`` (``_responses``), legacy ``POST .../completions`` (``_completions``),
+``POST .../embeddings`` (``_embeddings``), ``GET .../models`` and ``GET .../models/{id}``.
+Another path is a 404 and another method a 405, in the API's error shape. Error answers carry
+``x-should-retry: false`` so the SDK does not retry (and sleep) on them. Scripted faults
+(``faults``, ``_faults``) are taken before routing; :meth:`OfflineTransport.answer` is the
+path without them (``llmpresets serve`` does the faults itself, over a real socket).
 
 The layers under it: ``_wire`` parses and validates a body (with ``_checks``' field checks)
 into a ``_request.ChatRequest``; ``_generate`` samples each choice from a next-token source
@@ -48,7 +51,13 @@ import numpy as np
 from .._errors import LLMPresetsError
 from .._headers import USE_CASE_HEADER
 from ._checks import WireError, model_not_found, parse_body
-from ._embeddings import embeddings_payload, parse_embeddings_request
+from ._completions import (
+    LEGACY_MODELS,
+    completions_chunks,
+    completions_payload,
+    parse_completions_request,
+)
+from ._embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
 from ._faults import FaultPlan, inject, inject_async
 from ._generate import Generation, choose_scripted, generate, generate_scripted
 from ._payloads import (
@@ -107,6 +116,8 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     so rules appended later apply) or a YAML file path; default: ``offline.scripted``.
     ``strict_models``: answer 404 ``model_not_found`` for a model the registry lacks; default:
     ``offline.strict_models``.
+    ``faults``: scripted faults (:class:`~llmpresets._presets.FaultRule` list or a presets file);
+    default: ``offline.faults``. ``transport.faults.add("rate_limit", times=2)`` adds one.
 
     >>> import httpx2, openai
     >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",
@@ -182,6 +193,10 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 if method != "POST":
                     raise WireError(405, f"Invalid method for URL ({method} {path})")
                 return self._chat(request.content, request.headers.get(USE_CASE_HEADER))
+            if tail.endswith("/completions") or tail == "completions":
+                if method != "POST":
+                    raise WireError(405, f"Invalid method for URL ({method} {path})")
+                return self._completions(request.content, request.headers.get(USE_CASE_HEADER))
             if is_responses_path(tail):
                 use_case = request.headers.get(USE_CASE_HEADER)
                 answer = self.responses.handle(
@@ -231,13 +246,17 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def _model_list(self) -> dict[str, Any]:
         return {
             "object": "list",
-            "data": [self._model_object(name) for name in sorted(self.config.models)],
+            "data": [self._model_object(name) for name in sorted(self._served_models())],
         }
 
     def _model_entry(self, name: str) -> dict[str, Any]:
-        if not self.config.model(name).known:
+        if not self.config.model(name).known and name not in self._served_models():
             raise model_not_found(name)
         return self._model_object(name)
+
+    def _served_models(self) -> set[str]:
+        """The registry's models, and the embedding and legacy models this backend serves."""
+        return {*self.config.models, *EMBEDDING_MODELS, *LEGACY_MODELS}
 
     @staticmethod
     def _model_object(name: str) -> dict[str, Any]:
@@ -264,6 +283,22 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             return self._stream(events)
         body = completion_payload(chat, generations, usage, identity)
         return httpx2.Response(200, headers=self._headers("application/json"), content=body)
+
+    def _completions(self, content: bytes, use_case: str | None) -> httpx2.Response:
+        """Legacy ``/completions``: each prompt sampled as a one-message chat request."""
+        legacy = parse_completions_request(
+            parse_body(content),
+            lambda model: self.config.model(model) if model in LEGACY_MODELS else self._spec(model),
+        )
+        results, entropies, reproducible = [], [], True
+        for chat in legacy.chats:
+            entropy, reproducible = self._entropy(chat)
+            entropies.extend(entropy)
+            results.append(self._generate(chat, self.config.model(chat.model), entropy, use_case))
+        identity = make_identity(entropies, reproducible, prefix="cmpl-")
+        if legacy.stream:
+            return self._stream(completions_chunks(legacy, results, identity))
+        return self._json(200, completions_payload(legacy, results, identity))
 
     def _prompt_tokens(self, chat: ChatRequest, spec: ModelSpec) -> int:
         from .._tokens import count_message_tokens
