@@ -1,7 +1,7 @@
 """Next-token sampling maths: temperature, top-k, top-p (nucleus) and min-p, exact and fast.
 
 Pure numpy, no I/O. Given logits ``z`` over a vocabulary, in this order (the order and the rules
-of HuggingFace transformers' logits warpers and of vLLM; DESIGN.md §7):
+of HuggingFace transformers' logits warpers and of vLLM; ``docs/offline.md``, "Sampling"):
 
 1. **temperature** ``T``: ``T < 1e-5`` is greedy (all mass on the argmax, the lowest index wins a
    tie); otherwise ``z / T``.
