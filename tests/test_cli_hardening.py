@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from llmpresets import cli
-from llmpresets.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
-from llmpresets.cli import _common
+from llmpresets.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _common, main
 
 
 def run_cli(*argv: str, stdout: object = subprocess.PIPE, stdin: bytes = b"") -> tuple[int, str]:
