@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -15,14 +16,16 @@ from llmpresets import cli
 from llmpresets.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _common, main
 
 
-def run_cli(*argv: str, stdout: object = subprocess.PIPE, stdin: bytes = b"") -> tuple[int, str]:
+def run_cli(
+    *argv: str, stdout: IO[Any] | int = subprocess.PIPE, stdin: bytes = b""
+) -> tuple[int, str]:
     """Run ``python -m llmpresets`` in a child process; (exit code, stderr)."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("LLMPRESETS_DEBUG", None)
     done = subprocess.run(
         [sys.executable, "-m", "llmpresets", *argv],
         input=stdin,
-        stdout=stdout,  # type: ignore[arg-type]
+        stdout=stdout,
         stderr=subprocess.PIPE,
         env=env,
         timeout=120,
