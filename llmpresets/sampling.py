@@ -1,7 +1,7 @@
 """Next-token sampling maths: temperature, top-k, top-p (nucleus) and min-p, exact and fast.
 
 Pure numpy, no I/O. Given logits ``z`` over a vocabulary, in this order (the order and the rules
-of HuggingFace transformers' logits warpers and of vLLM; DESIGN.md §7):
+of HuggingFace transformers' logits warpers and of vLLM; ``docs/offline.md``, "Sampling"):
 
 1. **temperature** ``T``: ``T < 1e-5`` is greedy (all mass on the argmax, the lowest index wins a
    tie); otherwise ``z / T``.
@@ -253,7 +253,8 @@ def _nucleus_floor(weight: FloatArray, mass: float) -> float:
 def _floor_in(ordered: FloatArray, mass: float) -> float:
     # Position i stays while the running sum before it is < mass, i.e. up to and including the
     # first position whose inclusive running sum reaches mass (position 0 always stays).
-    last = _running_search(ordered, mass, "left")
+    # Running sums in float64 even for float32 weights: a float32 sum drifts with its length.
+    last = _running_search(ordered.astype(np.float64, copy=False), mass, "left")
     return float(ordered[min(last, ordered.size - 1)])
 
 
@@ -261,35 +262,40 @@ def _selected_floor(weight: FloatArray, mass: float) -> float | None:
     """:func:`_nucleus_floor` for a large nucleus without sorting it (None: not found).
 
     Conceptually the weights are sorted descending; the floor is where their running sum
-    reaches ``mass``. A strided sample of the weights estimates that rank, ``np.partition``
-    splits the weights at both ends of a window around it (every weight above the window is
-    >= every weight in it, which is >= every weight below), and only the window is sorted.
-    The guess is verified (the mass above the window falls short of ``mass``, with the window
-    it reaches it); a wrong guess widens the window once, then gives up (None: sort all).
+    reaches ``mass``. A sorted strided sample of the weights estimates that point, and two
+    values of the sample bracket it: the weights above the upper one come first in the sorted
+    order (only their sum is needed), those between the two (the window, a few percent of the
+    vocabulary) next, and only the window is sorted. The bracket is checked (the mass above
+    it falls short of ``mass``, with the window it reaches it); a wrong guess widens the
+    bracket once, then gives up (None: sort everything).
     """
     n = weight.size
     stride = max(1, n // _SAMPLE)
     sampled = weight[::stride].copy()
     sampled.sort()
     sampled = sampled[::-1]
-    scale = n / sampled.size
-    rank = _running_search(sampled, mass / scale, "left") * scale
-    for spread in (0.02, 0.1):
-        low = max(0, int(rank - spread * n) - 2 * stride)
-        high = min(n, int(rank + spread * n) + 2 * stride)
-        if (high - low) * 2 > n:
+    rank = _running_search(sampled.astype(np.float64), mass * sampled.size / n, "left")
+    total = float(_sum(weight))
+    for spread in (0.01, 0.05):
+        reach = int(spread * sampled.size) + 4
+        upper = float(sampled[rank - reach]) if rank >= reach else math.inf
+        lower = float(sampled[rank + reach]) if rank + reach < sampled.size else -math.inf
+        below = weight < lower
+        inside = weight <= upper
+        np.logical_and(inside, ~below, out=inside)
+        window = weight[np.flatnonzero(inside)]
+        if window.size * 2 > n:
             return None
-        # Ascending partition: the top ``low`` weights end up last, the window just below them.
-        kth = [index for index in (n - high, n - low) if 0 < index < n]
-        parted = np.partition(weight, kth) if kth else np.sort(weight)
-        above = float(_sum(parted[n - low :])) if low else 0.0
-        window = parted[n - high : n - low]
-        if above >= mass:
+        window_mass = float(_sum(window))
+        # The mass above the window is the total less the rest; the weights below are summed
+        # through a 0/1 mask (gathering them scatters through memory and is slower).
+        below_mass = float(_sum(np.multiply(weight, below))) if lower > -math.inf else 0.0
+        above_mass = total - window_mass - below_mass if upper < math.inf else 0.0
+        if above_mass >= mass or (lower > -math.inf and above_mass + window_mass < mass):
             continue
-        window = np.sort(window)[::-1]
-        if above + float(_sum(window)) < mass and high < n:
-            continue
-        return _floor_in(window, mass - above)
+        window.sort()
+        window = window[::-1]
+        return _floor_in(window, mass - above_mass)
     return None
 
 
@@ -429,25 +435,41 @@ def _dense(filtered: _Filtered) -> FloatArray:
 
 
 class _Prepared:
-    """A filtered distribution made ready for draws: each draw costs one search.
+    """A filtered distribution made ready for draws: each draw costs one or two searches.
 
     ``single`` is the token when only one can be drawn (no random number is used then);
-    otherwise ``weight`` over ``tokens`` (None: the whole vocabulary) is searched with the
-    running sums precomputed where they are short (``cumulative``) or, on long arrays, in the
-    blocks of :func:`_running_search` -- the same arithmetic :func:`sample` always used, so a
-    seed draws the same token either way.
+    otherwise ``weight`` over ``tokens`` (None: the whole vocabulary) is searched with its
+    running sums precomputed: whole (``cumulative``) when short, else in the blocks of
+    :func:`_running_search` (the running sum of the block sums, and each block's own running
+    sums). The arithmetic is exactly :func:`_running_search`'s, so a seed draws the same token
+    from a prepared distribution as from a fresh one.
     """
 
-    __slots__ = ("cumulative", "nbytes", "single", "size", "tokens", "total", "weight")
+    __slots__ = (
+        "blocks",
+        "cumulative",
+        "nbytes",
+        "running",
+        "single",
+        "size",
+        "tail",
+        "tokens",
+        "total",
+        "weight",
+    )
 
-    def __init__(self, filtered: _Filtered) -> None:
+    def __init__(self, filtered: _Filtered, *, reused: bool = False) -> None:
         size, tokens, weight = filtered
         self.size = size
         self.tokens = tokens
         self.weight = weight
         self.single: int | None = None
         self.cumulative: FloatArray | None = None
+        self.running: FloatArray | None = None
+        self.blocks: FloatArray | None = None
+        self.tail: FloatArray | None = None
         self.total = 0.0
+        self.nbytes = 200
         if tokens is not None and tokens.size == 1:
             self.single = int(tokens[0])
         elif weight is not None:
@@ -455,7 +477,14 @@ class _Prepared:
                 self.cumulative = weight.cumsum()
             else:
                 self.total = float(_sum(weight))
-        self.nbytes = 2 * (weight.nbytes if weight is not None else 0) + 200
+            if reused and weight.size > 2 * _BLOCK:
+                # Worth it only for a distribution drawn from again and again.
+                full = weight.size // _BLOCK
+                blocks = weight[: full * _BLOCK].reshape(full, _BLOCK)
+                self.running = _sum(blocks, axis=1).cumsum()
+                self.blocks = blocks.cumsum(axis=1)
+                self.tail = weight[full * _BLOCK :].cumsum()
+            self.nbytes += 2 * weight.nbytes
 
     def draw(self, u: float) -> int:
         """The token for a uniform number ``u`` in [0, 1)."""
@@ -465,6 +494,8 @@ class _Prepared:
         cumulative = self.cumulative
         if cumulative is not None:
             position = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
+        elif self.running is not None:
+            position = self._block_search(u * self.total)
         else:
             position = _running_search(weight, u * self.total, "right")
         # Weight-0 positions are never chosen: the search finds the first running sum > target,
@@ -472,6 +503,17 @@ class _Prepared:
         if position >= weight.size or weight[position] == 0.0:
             position = int(np.flatnonzero(weight[: position + 1])[-1])
         return position if self.tokens is None else int(self.tokens[position])
+
+    def _block_search(self, target: float) -> int:
+        # _running_search(weight, target, "right"), with its running sums computed once.
+        running, blocks, tail = self.running, self.blocks, self.tail
+        assert running is not None and blocks is not None and tail is not None
+        block = int(running.searchsorted(target, side="right"))
+        below = float(running[block - 1]) if block else 0.0
+        if block < running.size:
+            position = int(blocks[block].searchsorted(target - below, side="right"))
+            return block * _BLOCK + min(position, _BLOCK - 1)
+        return block * _BLOCK + int(tail.searchsorted(target - below, side="right"))
 
 
 @overload
@@ -598,7 +640,7 @@ class Sampler:
             if entry is not None and entry[0] is logits:
                 prepared = entry[1]
             else:
-                prepared = self._prepare(logits, exclude)
+                prepared = self._prepare(logits, exclude, reused=True)
                 _reusable.put(key, (logits, prepared), prepared.nbytes)
         else:
             prepared = self._prepare(logits, exclude)
@@ -606,7 +648,9 @@ class Sampler:
             return prepared.single
         return prepared.draw(rng.random())
 
-    def _prepare(self, logits: npt.ArrayLike, exclude: int | None) -> _Prepared:
+    def _prepare(
+        self, logits: npt.ArrayLike, exclude: int | None, *, reused: bool = False
+    ) -> _Prepared:
         z, m = _logits(logits)
         if exclude is not None and 0 <= exclude < z.size:
             z = z.copy()
@@ -614,7 +658,7 @@ class Sampler:
             m = float(_max(z))
             if m == -math.inf:
                 raise ValueError("every logit is -inf: no token can be sampled")
-        return _Prepared(_filter(z, m, self._params))
+        return _Prepared(_filter(z, m, self._params), reused=reused)
 
 
 class _BoundedCache:
@@ -650,7 +694,7 @@ class _BoundedCache:
 
 # Filtered distributions of arrays the caller promised never to change (Sampler reuse=True),
 # keyed by the array's identity; each entry holds the array, so the identity stays its own.
-_reusable = _BoundedCache(32 << 20)
+_reusable = _BoundedCache(64 << 20)
 
 
 # --------------------------------------------------------------------------- explanation

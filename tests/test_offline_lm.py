@@ -237,3 +237,83 @@ def test_seeded_replies_match_the_pinned_outputs() -> None:
     assert actual.keys() == expected.keys()
     for key, value in expected.items():
         assert actual[key] == value, key
+
+
+def _cached_model(directory: Path, monkeypatch: pytest.MonkeyPatch) -> NGramModel:
+    from llmpresets.offline._corpus import packaged_corpus_text
+    from llmpresets.offline._lmfile import cached_model
+
+    monkeypatch.setenv("LLMPRESETS_CACHE_DIR", str(directory))
+    return cached_model(packaged_corpus_text(), encoding="o200k_base", order=5)
+
+
+def test_trained_model_is_cached_on_disk_and_reads_back_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first use writes one cache file (no temporary left behind); the next process reads
+    it instead of training, and its logits are bit for bit the trained model's."""
+    trained = _cached_model(tmp_path, monkeypatch)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("ngram-o200k_base-o5-")
+    loaded = _cached_model(tmp_path, monkeypatch)
+    assert loaded is not trained
+    assert loaded.stats() | {"training_seconds": 0} == trained.stats() | {"training_seconds": 0}
+    prompt = trained.encoding.encode("Write a Python function")
+    for generated in ([], [3], [3, 17, 40], [1, 2, 3, 4, 5, 6]):
+        np.testing.assert_array_equal(
+            loaded.bind(prompt)(generated), trained.bind(prompt)(generated)
+        )
+
+
+def test_a_damaged_cache_file_is_retrained_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A truncated or foreign cache file is never an error: the model is trained again and
+    the file rewritten."""
+    _cached_model(tmp_path, monkeypatch)
+    (cache_file,) = tmp_path.iterdir()
+    cache_file.write_bytes(cache_file.read_bytes()[:1000])
+    model = _cached_model(tmp_path, monkeypatch)
+    assert model.stats()["documents"] == default_language_model().stats()["documents"]
+    assert cache_file.stat().st_size > 1000
+
+
+def test_an_unwritable_cache_falls_back_to_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache directory that cannot be created (here: a path under a file) just means the
+    model is trained in memory, as without a cache."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    model = _cached_model(blocker / "cache", monkeypatch)
+    assert model.stats()["vocabulary"] == default_language_model().stats()["vocabulary"]
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLMPRESETS_CACHE_DIR wins (empty: no cache), then $XDG_CACHE_HOME/llmpresets, then
+    ~/.cache/llmpresets."""
+    from llmpresets.offline._lmfile import cache_directory
+
+    monkeypatch.setenv("LLMPRESETS_CACHE_DIR", "/somewhere/models")
+    assert cache_directory() == Path("/somewhere/models")
+    monkeypatch.setenv("LLMPRESETS_CACHE_DIR", "")
+    assert cache_directory() is None
+    monkeypatch.delenv("LLMPRESETS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert cache_directory() == Path("/xdg/llmpresets")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    assert cache_directory() == Path.home() / ".cache" / "llmpresets"
+
+
+def test_logits_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's logits cache never holds more than its limit; the oldest entries go
+    first, and evicting changes no result."""
+    model = NGramModel.train(TINY_CORPUS * 3 + "### other\nSomething else entirely here.\n")
+    monkeypatch.setattr(model, "_cache_limit", 3)
+    step = model.bind([])
+    first = [step([position]).copy() for position in range(6)]
+    assert len(model._cache) <= 3
+    again = [step([position]) for position in range(6)]
+    for before, after in zip(first, again, strict=True):
+        np.testing.assert_array_equal(before, after)

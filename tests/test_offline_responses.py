@@ -391,3 +391,51 @@ def test_model_rules_allow_sampling_only_at_effort_none() -> None:
             model="gpt-5.1", input="Hi", reasoning={"effort": "low"}, temperature=0.7
         )
     assert caught.value.param == "temperature"
+
+
+EVERY_EVENT_TYPE = {
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
+    "response.completed",
+    "response.incomplete",
+}
+
+
+def test_every_event_type_the_backend_emits_is_validated_by_the_sdk() -> None:
+    """Across text, reasoning with a summary, a call and an incomplete reply, every event
+    type the offline backend can emit appears, each validated by ResponseStreamEvent."""
+    openai_client = client()
+    seen: set[str] = set()
+    for request in (
+        {"model": "gpt-5", "input": "Hi", "reasoning": {"effort": "low", "summary": "auto"}},
+        {"model": "gpt-4o", "input": "Weather in Paris?", "tools": [WEATHER_TOOL]},
+        {"model": "gpt-5", "input": "Hi", "max_output_tokens": 16},
+    ):
+        seen |= {event.type for event in streamed_events(openai_client, **request)}
+    assert seen == EVERY_EVENT_TYPE
+
+
+def test_responses_api_over_llmpresets_serve() -> None:
+    """The same endpoints behind the local HTTP server: a stored, streamed conversation."""
+    from llmpresets.offline import OfflineApp, ServerThread
+
+    with ServerThread(OfflineApp(OfflineTransport(seed=2))) as base_url:
+        over_http = openai.OpenAI(api_key="anything", base_url=base_url, max_retries=0)
+        first = over_http.responses.create(model="gpt-4o", input="My name is Ada.")
+        events = streamed_events(
+            over_http, model="gpt-4o", input="And yours?", previous_response_id=first.id
+        )
+        assert events[-1].type == "response.completed"
+        assert over_http.responses.retrieve(events[-1].response.id).id == events[-1].response.id

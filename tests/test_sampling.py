@@ -534,3 +534,59 @@ def test_sampler_exclude_never_draws_that_position() -> None:
     masked[0] = -np.inf
     expected = [sampling.sample(masked, rng=np.random.default_rng(1)) for _ in range(1)]
     assert [sampler.sample(logits, np.random.default_rng(1), exclude=0)] == expected
+
+
+FLOAT32_CASES = [
+    {"temperature": 0.8, "top_p": 0.9},
+    {"temperature": 1.0, "top_p": 0.95, "min_p": 0.05},
+    {"temperature": 0.7, "top_k": 40},
+    {"temperature": 1.3, "min_p": 0.1},
+    {"temperature": 0.7, "top_k": 40, "top_p": 0.9, "min_p": 0.02},
+]
+
+
+@pytest.mark.parametrize("options", FLOAT32_CASES, ids=repr)
+@pytest.mark.parametrize("shape", ["peaked", "zipf", "flat"])
+def test_float32_logits_are_computed_in_float32_within_tolerance(
+    options: dict[str, Any], shape: str
+) -> None:
+    """float32 logits keep float32 maths (the documented precision: probabilities within 1e-4
+    relative of the float64 reference on the same values, the kept set equal away from
+    float32 near-ties); the answer is still a float64 distribution summing to 1."""
+    rng = np.random.default_rng(5)
+    size = 200_000
+    if shape == "peaked":
+        logits = peaked_logits(size, seed=5)
+    elif shape == "zipf":
+        logits = rng.permutation(-1.5 * np.log(np.arange(1, size + 1)) + rng.normal(0, 0.05, size))
+    else:
+        logits = rng.normal(0.0, 0.05, size)
+    single = logits.astype(np.float32)
+    expected = reference_probabilities(single.astype(np.float64), **options)
+    actual = sampling.probabilities(single, **options)
+    assert actual.dtype == np.float64
+    assert math.isclose(actual.sum(), 1.0, rel_tol=1e-12)
+    differ = np.flatnonzero((actual > 0) != (expected > 0))
+    # Tokens whose decision flips sit at the boundary: within float32 rounding of the last kept.
+    boundary = expected[expected > 0].min() if np.any(expected > 0) else 0.0
+    assert differ.size <= 4
+    for token in differ:
+        assert math.isclose(
+            max(actual[token], expected[token]), boundary, rel_tol=1e-3
+        ) or math.isclose(float(single[token]), float(single[expected > 0].min()), rel_tol=1e-5)
+    kept = (actual > 0) & (expected > 0)
+    np.testing.assert_allclose(actual[kept], expected[kept], rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("top_p", [0.3, 0.9, 0.99])
+def test_flat_200k_top_p_finds_its_threshold_by_selection(dtype: Any, top_p: float) -> None:
+    """A nucleus of most of a 200,000-token vocabulary is found without a full sort (the
+    selection path returns a floor) and equals the reference's kept set."""
+    logits = np.random.default_rng(9).normal(0.0, 0.02, 200_000)
+    z = logits.astype(dtype)
+    weights = np.exp(z - z.max())
+    assert sampling._selected_floor(weights, top_p * float(weights.sum())) is not None
+    expected = reference_probabilities(z.astype(np.float64), top_p=top_p)
+    actual = sampling.probabilities(z, top_p=top_p)
+    assert np.count_nonzero((actual > 0) != (expected > 0)) <= (0 if dtype == np.float64 else 2)

@@ -1,8 +1,13 @@
 """The ``llmpresets`` command line: parse, call the library, print. No logic of its own.
 
 Each command lives in its own module exposing ``register(subparsers)``; the module's heavy
-imports happen inside its handler, so ``llmpresets --help`` stays quick. Exit codes: 0 success,
-1 runtime or API error, 2 usage or configuration error. User errors never print a traceback.
+imports happen inside its handler, so ``llmpresets --help`` stays quick.
+
+Exit codes: 0 success (also when the reader of the output goes away, ``| head``), 1 runtime or
+API error (including output that cannot be written, e.g. ``> /dev/full``), 2 usage or
+configuration error (bad arguments, files, input past its bounds), 130 interrupted (Ctrl-C, at
+any point after the interpreter has started). None of them prints a traceback; an unexpected
+internal error prints one line (and the traceback only with ``LLMPRESETS_DEBUG=1``).
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from .._errors import (
     UnsupportedParameterError,
 )
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "CommandError", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CommandError", "main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Command modules, in the order `--help` lists them.
 _COMMANDS = ("_config_cmds", "_models_cmd", "_count", "_run", "_explain", "_train", "_serve")
@@ -84,13 +89,34 @@ def _show_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
-    with warnings.catch_warnings():
-        # The CLI is an application: it owns the warning filters (each warning shown once).
-        warnings.resetwarnings()
-        warnings.simplefilter("default")
-        warnings.showwarning = _show_warning
-        return _dispatch(parser, argv)
+    try:
+        parser = build_parser()  # imports every command module: Ctrl-C may land here
+        with warnings.catch_warnings():
+            # The CLI is an application: it owns the warning filters (each warning shown once).
+            warnings.resetwarnings()
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            code = _dispatch(parser, argv)
+        sys.stdout.flush()  # a full disk shows here, not as an error at interpreter exit
+        return code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (`| head`)
+        return EXIT_OK
+    except OSError as exc:  # stdout (or stderr) cannot be written: /dev/full, a closed pipe
+        _silence_stdout()
+        _error(f"cannot write the output ({exc.strerror or exc})")
+        return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at interpreter exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to silence
+        pass
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -113,10 +139,21 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except LLMPresetsError as exc:
         _error(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`| head`); silence the flush at exit too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise  # main() ends these quietly
+    except OSError as exc:  # e.g. a write to a full disk while printing
+        _silence_stdout()
+        where = f" ({exc.filename})" if exc.filename else ""
+        _error(f"input/output error: {exc.strerror or exc}{where}")
+        return EXIT_ERROR
+    except RecursionError:
+        _error("the input is nested too deeply")
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("LLMPRESETS_DEBUG"):
+            raise
+        _error(
+            f"internal error: {type(exc).__name__}: {exc} (please report it; set "
+            "LLMPRESETS_DEBUG=1 to see the traceback)"
+        )
+        return EXIT_ERROR

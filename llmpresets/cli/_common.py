@@ -13,6 +13,82 @@ if TYPE_CHECKING:
 
 formatter = argparse.RawDescriptionHelpFormatter
 
+# Bounds on what a command reads (DESIGN §9): text from a file or stdin, and JSON nesting.
+MAX_INPUT_CHARS = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+
+def read_input(file: str, *, what: str = "input") -> tuple[str, str]:
+    """(source name, text) of FILE, or of standard input for ``-``; at most MAX_INPUT_CHARS.
+
+    Every failure is a CommandError (exit 2) naming the file and why.
+    """
+    from pathlib import Path
+
+    from . import CommandError
+
+    if file == "-":
+        source, text = "<stdin>", sys.stdin.read(MAX_INPUT_CHARS + 1)
+    else:
+        source = file
+        try:
+            with Path(file).open(encoding="utf-8") as stream:
+                text = stream.read(MAX_INPUT_CHARS + 1)
+        except FileNotFoundError:
+            raise CommandError(f"{file}: no such file") from None
+        except IsADirectoryError:
+            raise CommandError(f"{file}: is a directory") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+        except OSError as exc:
+            raise CommandError(f"{file}: cannot read ({exc.strerror})") from None
+    if len(text) > MAX_INPUT_CHARS:
+        raise CommandError(
+            f"{source}: the {what} is longer than {MAX_INPUT_CHARS:,} characters (the limit)"
+        )
+    return source, text
+
+
+def load_json(source: str, text: str) -> Any:
+    """Parse JSON text, refusing nesting deeper than MAX_JSON_DEPTH (a CommandError, exit 2)."""
+    from . import CommandError
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        data = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise CommandError(f"{source}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and objects nest in ``data`` (iteratively: no recursion limit)."""
+    deepest = 0
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

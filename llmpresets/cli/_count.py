@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import CommandError
-from ._common import add_config_option, formatter, load_book, print_json
+from ._common import add_config_option, formatter, load_book, load_json, print_json, read_input
 
 if TYPE_CHECKING:
     from .._fit import Budget
@@ -72,33 +71,16 @@ def _positive_int(text: str) -> int:
 
 
 def _read(file: str | None) -> tuple[str, str]:
-    """(source name, text) of FILE, or of standard input."""
-    if file is None or file == "-":
-        if file is None and sys.stdin.isatty():
-            raise CommandError("no input: give a FILE, or pipe text in (use - for stdin)")
-        return "<stdin>", sys.stdin.read()
-    try:
-        return file, Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CommandError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise CommandError(f"{file}: is a directory") from None
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise CommandError(f"{file}: cannot read ({exc.strerror})") from None
+    """(source name, text) of FILE, or of standard input (bounded, see read_input)."""
+    if file is None and sys.stdin.isatty():
+        raise CommandError("no input: give a FILE, or pipe text in (use - for stdin)")
+    return read_input(file or "-")
 
 
 def _request(source: str, text: str) -> tuple[list[Any], list[Any] | None, dict[str, Any]]:
     """(messages, tools, the request body's own settings) from JSON text."""
-    import json
 
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
+    data = load_json(source, text)
     if isinstance(data, list):
         return data, None, {}
     if not isinstance(data, dict) or "messages" not in data:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._params import PARAMETERS
 from . import CommandError
-from ._common import add_config_option, formatter, load_book, print_json
+from ._common import add_config_option, formatter, load_book, print_json, read_input
 
 if TYPE_CHECKING:
     from .._client import ChatResult, Client
@@ -77,7 +77,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
     if prompt is None:
         raise CommandError("give a PROMPT argument, or - to read it from stdin")
     if prompt == "-":
-        prompt = sys.stdin.read()
+        prompt = read_input("-", what="prompt")[1]
     if not prompt.strip():
         raise CommandError("the prompt is empty")
     return str(prompt)

@@ -15,6 +15,7 @@ function of the *positions* generated so far (a fast path the n-gram model uses)
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -130,6 +131,12 @@ def end_of_prompt(encoding: tiktoken.Encoding) -> int:
     return int(encoding.encode_single_token("<|endofprompt|>"))
 
 
+@functools.lru_cache(maxsize=64)
+def _takes_style(function: Callable[..., object]) -> bool:
+    # Once per source class, not per request: inspecting a signature costs tens of µs.
+    return "style" in inspect.signature(function).parameters
+
+
 def make_stepper(
     source: NextTokenSource,
     prompt_ids: Sequence[int],
@@ -147,7 +154,11 @@ def make_stepper(
     vocab = None if vocabulary is None else np.asarray(vocabulary, dtype=np.int64)
     bind = getattr(source, "bind", None)
     if callable(bind):
-        takes_style = "style" in inspect.signature(bind).parameters
+        function = getattr(bind, "__func__", bind)
+        try:
+            takes_style = _takes_style(function)
+        except TypeError:  # an unhashable callable object
+            takes_style = "style" in inspect.signature(bind).parameters
         bound: Stepper = bind(prompt_ids, style=style) if takes_style else bind(prompt_ids)
         return bound, vocab
     context = [*prompt_ids, end_of_prompt(encoding)]
@@ -222,7 +233,8 @@ _corpus_lock = threading.Lock()
 def source_for_model(book: PresetBook, model: str) -> NextTokenSource:
     """The default source for ``model``: ``offline.corpus`` when configured, else the packaged
     model, in the model's encoding (each trained once per process)."""
-    from ._lm import NGramModel, default_language_model
+    from ._lmfile import default_language_model
+    from ._ngram import NGramModel
 
     encoding = book.model(model).encoding
     corpus = book.offline.corpus

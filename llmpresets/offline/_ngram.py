@@ -1,0 +1,526 @@
+"""The default next-token source: a small interpolated n-gram model over tokenizer ids.
+
+The model (Witten-Bell interpolation, the classic smoothing for small corpora):
+
+    P_s(w | h) = (c_s(h, w) + T_s(h) * P_s(w | h')) / (c_s(h) + T_s(h))
+
+where ``h'`` drops the oldest token of ``h``, ``T_s(h)`` is the number of distinct tokens seen
+after ``h`` in section ``s``, and the recursion ends in the section's unigram, itself
+interpolated with the unigram of the whole corpus. Every token of the corpus vocabulary keeps a
+non-zero probability after every context: the tail is real, so temperature and top_p visibly
+change what is sampled. (The corpus format is in :mod:`._corpus`; model files and the on-disk
+cache of the trained default model in :mod:`._lmfile`.)
+
+Which section answers a request is decided once per request from the prompt (a naive Bayes
+classifier over lower-cased prompt tokens, fed by each section's text and its header words),
+with the request's use case, when the Client sends it, as a prior of :data:`STYLE_PRIOR` nats
+for its section; generation then starts at a document start of that section. While the history
+still reaches back to that start (the first ``order - 1`` tokens), tokens that occur in the
+prompt, or whose word shares a stem with a prompt word ("reverses" / "reverse"), are
+:data:`PROMPT_BOOST` times likelier (then renormalised), so "the largest item" opens
+``def largest`` rather than another function. Exact ties between counts are broken by a
+1e-9 nudge towards the lower token id, as a real model's logits never tie.
+
+The model works in a compact index space (the corpus vocabulary, a few thousand ids):
+``vocabulary[i]`` is the tokenizer id of position ``i`` of every logits vector it returns.
+
+Speed: training leaves, per section and history length, the counts in compressed-row form
+(each history's interpolation weight and its scaled counts, ready to add), so the logits of a
+context not seen before cost a few vector operations; logits already computed are kept in a
+cache bounded by :data:`CACHE_BYTES` and returned read-only, so the sampler can keep their
+filtered distributions too (see :class:`llmpresets.sampling.Sampler`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._encodings import get_encoding
+from .._errors import ConfigError
+from ._corpus import Section, corpus_documents
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["CACHE_BYTES", "DEFAULT_ORDER", "PROMPT_BOOST", "STYLE_PRIOR", "NGramModel"]
+
+DEFAULT_ORDER = 5
+# Logits kept per model (1,792 float64 each for the packaged corpus: about 2,300 contexts).
+CACHE_BYTES = 32 << 20
+_PROMPT_CACHE_LIMIT = 256
+# Per prompt, the boosted logits of the reply's opening steps kept for the next request.
+_OPENING_CACHE_LIMIT = 64
+# In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
+PROMPT_BOOST = 3.0
+# Head start, in nats, of the section named by the request's use case (see section_for).
+STYLE_PRIOR = 3.0
+# Use cases whose corpus section has another name.
+_STYLE_SECTIONS = {"creative": "stories"}
+# Weight of a section's header words against one occurrence in its text, for classification.
+_KEYWORD_WEIGHT = 10.0
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Arrays = dict[str, NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One section's histories of one length: history -> row, the rows in compressed form.
+
+    Row ``r`` holds ``lambdas[r]`` = T(h) / (c(h) + T(h)) and, for ``i`` in
+    ``offsets[r]:offsets[r + 1]``, ``scaled[i]`` = c(h, w) / (c(h) + T(h)) for ``w = targets[i]``.
+    """
+
+    index: dict[tuple[int, ...], int]
+    lambdas: list[float]
+    offsets: list[int]
+    targets: IntArray
+    scaled: FloatArray
+
+
+class _Reading:
+    """What a prompt decides for its whole reply: the section, the opening boost, and the
+    boosted logits of the opening steps already computed."""
+
+    __slots__ = ("boost", "openings", "section")
+
+    def __init__(self, section: int, boost: FloatArray | None) -> None:
+        self.section = section
+        self.boost = boost
+        self.openings: dict[tuple[int, ...], FloatArray] = {}
+
+
+class NGramModel:
+    """A smoothed n-gram language model over one tokenizer's ids, in sections of style.
+
+    Train it on your own text, save it, and give it to the offline transport:
+
+    >>> model = NGramModel.train("def add(a, b):\\n    return a + b\\n", encoding="o200k_base")
+    >>> model.stats()["documents"]
+    1
+    >>> logits = model.next_logits(model.encoding.encode("def"))
+    >>> len(logits) == len(model.vocabulary)
+    True
+
+    ``OfflineTransport(source=model)`` then answers every request from it.
+    """
+
+    def __init__(
+        self,
+        sections: Sequence[Section],
+        *,
+        encoding: str = "o200k_base",
+        order: int = DEFAULT_ORDER,
+        arrays: Arrays | None = None,
+    ) -> None:
+        if order < 1:
+            raise ValueError(f"order must be at least 1, got {order}")
+        if not sections or not any(section.documents for section in sections):
+            raise ConfigError("an n-gram model needs at least one non-empty document")
+        started = time.perf_counter()
+        self.encoding_name = encoding
+        self.encoding: tiktoken.Encoding = get_encoding(encoding)
+        self.order = order
+        self.sections: tuple[Section, ...] = tuple(sections)
+        self.end_of_text: int = self.encoding.eot_token
+        # ``arrays``: what training derives (see derived_arrays), e.g. read back from the cache.
+        self._install(arrays if arrays is not None else self._derive())
+        self.training_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def train(
+        cls,
+        texts: str | Iterable[str],
+        *,
+        encoding: str = "o200k_base",
+        order: int = DEFAULT_ORDER,
+    ) -> NGramModel:
+        """Train on corpus text (one string, or several joined; format in :mod:`._corpus`).
+
+        >>> NGramModel.train(["### a\\nOne.\\n---\\nTwo.\\n"]).stats()["sections"]
+        ['a']
+        """
+        text = texts if isinstance(texts, str) else "\n".join(texts)
+        return cls(tokenized_sections(text, encoding), encoding=encoding, order=order)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, encoding: str = "o200k_base", order: int = DEFAULT_ORDER
+    ) -> NGramModel:
+        """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
+        from ._lmfile import model_from_file
+
+        return model_from_file(cls, Path(path), encoding=encoding, order=order)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``.npz`` (compact) or ``.json``; :meth:`load` reads it back.
+
+        The file holds the tokenized corpus and settings; loading rebuilds the counts.
+        """
+        from ._lmfile import save_model
+
+        return save_model(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> NGramModel:
+        """Read a model written by :meth:`save`; a bad file is a ConfigError naming it."""
+        from ._lmfile import load_model
+
+        return load_model(cls, Path(path))
+
+    def derived_arrays(self) -> Arrays:
+        """What training computed from the counts, as plain arrays (for the on-disk cache)."""
+        return dict(self._arrays)
+
+    def _derive(self) -> Arrays:
+        """Count the corpus and derive every table the model reads (the training proper)."""
+        eot = self.encoding.eot_token
+        ids: set[int] = {eot}
+        for section in self.sections:
+            for document in section.documents:
+                ids.update(document)
+        vocabulary = np.array(sorted(ids), dtype=np.int64)
+        position_of = {int(token): index for index, token in enumerate(vocabulary)}
+        eot_position = position_of[eot]
+        size = len(vocabulary)
+        pad = (eot_position,) * (self.order - 1)
+        arrays: Arrays = {"vocabulary": vocabulary}
+
+        global_counts = np.zeros(size)
+        section_counts: list[FloatArray] = []
+        for number, section in enumerate(self.sections):
+            # tables[n]: history of n positions -> {next position: count}
+            tables: list[dict[tuple[int, ...], dict[int, int]]] = [{} for _ in range(self.order)]
+            counts = np.zeros(size)
+            for document in section.documents:
+                positions = [*pad, *(position_of[token] for token in document)]
+                positions.append(eot_position)
+                for index in range(len(pad), len(positions)):
+                    target = positions[index]
+                    counts[target] += 1
+                    for n in range(1, self.order):
+                        history = tuple(positions[index - n : index])
+                        row = tables[n].setdefault(history, {})
+                        row[target] = row.get(target, 0) + 1
+            for n in range(1, self.order):
+                arrays.update(_compress(tables[n], n, f"s{number}n{n}"))
+            section_counts.append(counts)
+            global_counts += counts
+        global_unigram = global_counts / global_counts.sum()
+        unigrams = []
+        for counts in section_counts:
+            types = float(np.count_nonzero(counts))
+            unigrams.append((counts + types * global_unigram) / (counts.sum() + types))
+        arrays["unigrams"] = np.array(unigrams)
+        classifier = self._derive_classifier()
+        if classifier is not None:
+            arrays["classifier_tokens"], arrays["classifier_table"] = classifier
+        return arrays
+
+    def _derive_classifier(self) -> tuple[IntArray, FloatArray] | None:
+        """Per section, log P(lower-cased token | section), for picking a section."""
+        if len(self.sections) < 2:
+            return None
+        per_section: list[dict[int, float]] = []
+        for section in self.sections:
+            counts: dict[int, float] = {}
+            text = "\n".join(self.encoding.decode(list(doc)) for doc in section.documents)
+            for token in self.encoding.encode_ordinary(text.lower()):
+                counts[token] = counts.get(token, 0.0) + 1.0
+            for word in section.keywords.replace(",", " ").lower().split():
+                for token in self.encoding.encode_ordinary(" " + word):
+                    counts[token] = counts.get(token, 0.0) + _KEYWORD_WEIGHT
+            per_section.append(counts)
+        tokens = sorted(set().union(*per_section))
+        index = {token: i for i, token in enumerate(tokens)}
+        table = np.full((len(self.sections), len(index)), 0.5)
+        for row, counts in enumerate(per_section):
+            for token, count in counts.items():
+                table[row, index[token]] += count
+        table = np.log(table / table.sum(axis=1, keepdims=True))
+        return np.array(tokens, dtype=np.int64), table
+
+    def _install(self, arrays: Arrays) -> None:
+        """Set the model up from derived arrays (fresh from training or from the cache)."""
+        self._arrays = arrays
+        vocabulary: IntArray = arrays["vocabulary"]
+        vocabulary.setflags(write=False)
+        self.vocabulary = vocabulary
+        self._position = dict(zip(vocabulary.tolist(), range(len(vocabulary)), strict=True))
+        self._eot_position = self._position[self.end_of_text]
+        self._tables: list[list[_Table | None]] = [
+            [None, *(_expand(arrays, f"s{number}n{n}", n) for n in range(1, self.order))]
+            for number in range(len(self.sections))
+        ]
+        self._section_unigram: list[FloatArray] = list(arrays["unigrams"])
+        self._classifier: tuple[dict[int, int], FloatArray] | None = None
+        if "classifier_tokens" in arrays:
+            tokens = arrays["classifier_tokens"].tolist()
+            index = dict(zip(tokens, range(len(tokens)), strict=True))
+            self._classifier = (index, arrays["classifier_table"])
+        self._stem_index = self._build_stems()
+        size = len(vocabulary)
+        self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
+        self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
+        self._cache_limit = max(16, CACHE_BYTES // (8 * size))
+        self._prompts: dict[tuple[object, ...], _Reading] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ querying
+
+    def section_for(self, prompt_ids: Sequence[int], style: str | None = None) -> int:
+        """The index of the section whose style best matches the prompt (0 when no signal).
+
+        ``style``, a use case such as ``"code"``, is a prior: its section (``creative`` is the
+        ``stories`` section) gets a head start of :data:`STYLE_PRIOR` nats, enough to settle an
+        ambiguous prompt, not enough to turn "Ideas for a party" into Python.
+
+        >>> from llmpresets.offline import default_language_model
+        >>> model = default_language_model()
+        >>> enc = model.encoding
+        >>> model.sections[model.section_for(enc.encode("Write a Python function"))].name
+        'code'
+        >>> model.sections[model.section_for(enc.encode("Is 7 prime?"), style="code")].name
+        'code'
+        """
+        wanted = _STYLE_SECTIONS.get(style, style) if style is not None else None
+        hinted = [i for i, section in enumerate(self.sections) if section.name == wanted]
+        if self._classifier is None or not prompt_ids:
+            return hinted[0] if hinted else 0
+        index, table = self._classifier
+        text = self.encoding.decode(list(prompt_ids)).lower()
+        columns = [index[token] for token in self.encoding.encode_ordinary(text) if token in index]
+        if not columns:
+            return hinted[0] if hinted else 0
+        scores = table[:, columns].sum(axis=1)
+        if hinted:
+            scores[hinted[0]] += STYLE_PRIOR
+        return int(np.argmax(scores))
+
+    def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
+        """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
+        tables = self._tables[section]
+        start = max(0, len(positions) - self.order + 1)
+        history = tuple(positions[start:]) if self.order > 1 else ()
+        if len(history) < self.order - 1:
+            history = (self._eot_position,) * (self.order - 1 - len(history)) + history
+        longest = 0
+        for n in range(len(history), 0, -1):
+            table = tables[n]
+            if table is not None and history[len(history) - n :] in table.index:
+                longest = n
+                break
+        key = (section, history[len(history) - longest :] if longest else ())
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        probabilities = self._section_unigram[section].copy()
+        for n in range(1, longest + 1):
+            table = tables[n]
+            assert table is not None
+            row = table.index[history[len(history) - n :]]
+            probabilities *= table.lambdas[row]
+            begin, end = table.offsets[row], table.offsets[row + 1]
+            probabilities[table.targets[begin:end]] += table.scaled[begin:end]
+        # Real models never tie exactly; counts do. A 1e-9 nudge towards the lower position
+        # makes greedy-ish settings pick one continuation instead of a coin flip.
+        logits: FloatArray = np.log(probabilities)
+        np.subtract(logits, self._tie_break, out=logits)
+        logits.setflags(write=False)
+        with self._lock:
+            while len(self._cache) >= self._cache_limit:
+                # The oldest entry goes first (dicts keep insertion order).
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = logits
+        return logits
+
+    def _positions(self, token_ids: Iterable[int]) -> list[int]:
+        # A token outside the corpus vocabulary matches no history: the model backs off.
+        return [self._position.get(int(token), -1) for token in token_ids]
+
+    def _prompt_boost(self, prompt_ids: Sequence[int]) -> FloatArray | None:
+        """Per vocabulary position, the factor an opening token gets for being in the prompt.
+
+        A token counts when it is one of the prompt's tokens, or when its word shares a stem with
+        a prompt word (one a prefix of the other, 4+ letters): "reverses" favours "reverse".
+        """
+        positions = {
+            position
+            for position in self._positions(prompt_ids)
+            if position >= 0 and position != self._eot_position
+        }
+        words = {
+            word
+            for word in re.findall(r"[a-z]{4,}", self.encoding.decode(list(prompt_ids)).lower())
+        }
+        for word in words:
+            for position, stem in self._stem_index.get(word[:4], ()):
+                if word.startswith(stem) or stem.startswith(word):
+                    positions.add(position)
+        positions.discard(self._eot_position)
+        if not positions:
+            return None
+        boost: FloatArray = np.ones(len(self.vocabulary))
+        boost[sorted(positions)] = PROMPT_BOOST
+        return boost
+
+    def _build_stems(self) -> dict[str, list[tuple[int, str]]]:
+        """Vocabulary words of 4+ letters as (position, lower-case word), by their first 4."""
+        stems: dict[str, list[tuple[int, str]]] = {}
+        decode = self.encoding.decode_single_token_bytes
+        for position, token in enumerate(self.vocabulary.tolist()):
+            word = decode(token).decode("utf-8", "replace").strip(" _\n\t").lower()
+            if len(word) >= 4 and word.isalpha():
+                stems.setdefault(word[:4], []).append((position, word))
+        return stems
+
+    def _step(self, section: int, boost: FloatArray | None, generated: Sequence[int]) -> FloatArray:
+        logits = self._logits(section, generated)
+        if boost is None or len(generated) >= self.order - 1:
+            return logits
+        # The reply's opening still sees the document start: among the continuations the model
+        # finds plausible, favour the prompt's own words (a product of the two, renormalised).
+        weights = np.exp(logits) * boost
+        mixed: FloatArray = np.log(weights / weights.sum())
+        return mixed
+
+    def _opening(self, reading: _Reading, generated: Sequence[int]) -> FloatArray:
+        """:meth:`_step` for a reply's opening, kept per prompt (read-only) for the next reply."""
+        key = tuple(generated)
+        logits = reading.openings.get(key)
+        if logits is None:
+            logits = self._step(reading.section, reading.boost, generated)
+            logits.setflags(write=False)
+            with self._lock:
+                if len(reading.openings) >= _OPENING_CACHE_LIMIT:
+                    reading.openings.clear()
+                reading.openings[key] = logits
+        return logits
+
+    def bind(
+        self, prompt_ids: Sequence[int], style: str | None = None
+    ) -> Callable[[Sequence[int]], FloatArray]:
+        """Fast path for generation: read the prompt once; then logits from positions.
+
+        The returned function takes the *positions* (indices into :attr:`vocabulary`) of all
+        the tokens generated so far and returns the next logits (read-only arrays, which the
+        model may hand out again). ``style`` is as for :meth:`section_for`.
+        """
+        key = (style, *prompt_ids)
+        reading = self._prompts.get(key)
+        if reading is None:
+            reading = _Reading(self.section_for(prompt_ids, style), self._prompt_boost(prompt_ids))
+            with self._lock:
+                if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
+                    self._prompts.clear()
+                self._prompts[key] = reading
+        section, boost, opening = reading.section, reading.boost, self.order - 1
+        logits_after = self._logits
+
+        def step(generated_positions: Sequence[int]) -> FloatArray:
+            if boost is not None and len(generated_positions) < opening:
+                return self._opening(reading, generated_positions)
+            return logits_after(section, generated_positions)
+
+        return step
+
+    def next_logits(self, context_ids: Sequence[int]) -> FloatArray:
+        """Logits over :attr:`vocabulary` after ``context_ids`` (the source protocol).
+
+        The context is the prompt's tokenizer ids, then ``<|endofprompt|>``, then the ids
+        generated so far; without ``<|endofprompt|>`` the whole context counts as generated
+        and the first section is used.
+        """
+        context = list(context_ids)
+        marker = int(self.encoding.encode_single_token("<|endofprompt|>"))
+        if marker in context:
+            cut = len(context) - 1 - context[::-1].index(marker)
+            prompt_ids, generated = context[:cut], context[cut + 1 :]
+        else:
+            prompt_ids, generated = [], context
+        section = self.section_for(prompt_ids)
+        return self._step(section, self._prompt_boost(prompt_ids), self._positions(generated))
+
+    # ------------------------------------------------------------------ reporting
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes of the model: tokens, vocabulary, n-gram histories, training time."""
+        tokens = sum(len(doc) for section in self.sections for doc in section.documents)
+        histories = {
+            f"{n + 1}-gram contexts": sum(
+                len(table.index) for tables in self._tables if (table := tables[n]) is not None
+            )
+            for n in range(1, self.order)
+        }
+        return {
+            "encoding": self.encoding_name,
+            "order": self.order,
+            "sections": [section.name for section in self.sections],
+            "documents": sum(len(section.documents) for section in self.sections),
+            "tokens": tokens,
+            "vocabulary": len(self.vocabulary),
+            **histories,
+            "training_seconds": round(self.training_seconds, 4),
+        }
+
+
+def tokenized_sections(text: str, encoding: str) -> list[Section]:
+    """The corpus text's sections, each document as the encoding's token ids."""
+    encoder = get_encoding(encoding)
+    sections = [
+        Section(
+            name,
+            keywords,
+            tuple(tuple(encoder.encode_ordinary(document)) for document in documents),
+        )
+        for name, keywords, documents in corpus_documents(text)
+    ]
+    if not sections:
+        raise ConfigError("the corpus is empty: no document to train on")
+    return sections
+
+
+def _compress(rows: dict[tuple[int, ...], dict[int, int]], n: int, prefix: str) -> Arrays:
+    """One table of counts in compressed-row form, with each row's interpolation weights.
+
+    The same floating-point operations, element by element, as interpolating from the counts
+    directly: ``types / (total + types)`` and ``count / (total + types)``.
+    """
+    lengths = [len(row) for row in rows.values()]
+    targets = [target for row in rows.values() for target in row]
+    counts = np.array([count for row in rows.values() for count in row.values()], dtype=np.float64)
+    totals = np.array([float(sum(row.values())) for row in rows.values()])
+    types = np.array(lengths, dtype=np.float64)
+    denominators = totals + types
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return {
+        f"{prefix}_histories": np.array(list(rows), dtype=np.int64).reshape(len(rows), n),
+        f"{prefix}_lambdas": types / denominators,
+        f"{prefix}_offsets": offsets,
+        f"{prefix}_targets": np.array(targets, dtype=np.int64),
+        f"{prefix}_scaled": counts / np.repeat(denominators, lengths),
+    }
+
+
+def _expand(arrays: Arrays, prefix: str, n: int) -> _Table:
+    histories = arrays[f"{prefix}_histories"].reshape(-1, n).tolist()
+    return _Table(
+        index=dict(zip(map(tuple, histories), range(len(histories)), strict=True)),
+        lambdas=arrays[f"{prefix}_lambdas"].tolist(),
+        offsets=arrays[f"{prefix}_offsets"].tolist(),
+        targets=arrays[f"{prefix}_targets"],
+        scaled=arrays[f"{prefix}_scaled"],
+    )
