@@ -170,7 +170,9 @@ def _lift_nested(overrides: dict[str, Any]) -> None:
 
 def _check_call_values(spec: ModelSpec, overrides: dict[str, Any]) -> None:
     """Per-call values in the table's ranges (a request known to be invalid is never sent)."""
-    check_sampling_values({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        check_sampling_values(given)
     for name in ("n", "top_logprobs"):
         value = overrides.get(name)
         problem = PARAMETERS[name].check(value) if value is not None else None

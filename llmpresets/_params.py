@@ -83,12 +83,14 @@ class Parameter:
     # The value the API treats as "not set" (temperature 1): sending it is never a conflict.
     default: Any = None
 
+    def __post_init__(self) -> None:
+        if self.spellings is None:  # the same name on every endpoint
+            object.__setattr__(self, "spellings", dict.fromkeys(API_NAMES, self.name))
+
     def spelling(self, api: Api, *, reasoning: bool = False) -> str | None:
         """The body field (dotted for nested) on ``api``; ``None`` when the endpoint lacks it."""
-        spellings: Mapping[str, str] = (
-            self.spellings if self.spellings is not None else dict.fromkeys(API_NAMES, self.name)
-        )
-        if api == "chat" and reasoning and "chat_reasoning" in spellings:
+        spellings = self.spellings or {}
+        if reasoning and api == "chat" and "chat_reasoning" in spellings:
             return spellings["chat_reasoning"]
         return spellings.get(api)
 
@@ -143,6 +145,8 @@ class Parameter:
 
 
 def _number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)  # exact, however large (seed's int64 bounds)
     return f"{value:g}"
 
 

@@ -415,6 +415,8 @@ class PresetBook:
     # use case -> the fields a user file (not the packaged defaults) sets: a value the model
     # rejects warns only when the user asked for it.
     user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Resolved specs by requested name (snapshots, aliases and unknown names included).
+    _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.
@@ -422,12 +424,18 @@ class PresetBook:
         A name the registry lacks gets a spec with unknown limits, or, with ``strict=True``,
         raises UnknownModelError listing the known models.
         """
+        cached = self._specs.get(name)
+        if cached is not None and (cached.known or not strict):
+            return cached
         spec = lookup_model(self.models, name, self.aliases)
-        if spec is not None:
-            return spec
-        if strict:
-            raise UnknownModelError(name, sorted(self.models))
-        return ModelSpec.unknown(name, family_for(self.models, self.families, name))
+        if spec is None:
+            if strict:
+                raise UnknownModelError(name, sorted(self.models))
+            spec = ModelSpec.unknown(name, family_for(self.models, self.families, name))
+        if len(self._specs) >= 512:  # bounded: any string can be a model name
+            self._specs.clear()
+        self._specs[name] = spec
+        return spec
 
 
 def load_presets(

@@ -10,6 +10,7 @@ from ._common import add_config_option, formatter, load_book, print_json
 
 if TYPE_CHECKING:
     from .._models import ModelSpec
+    from .._presets import PresetBook
 
 EXAMPLES = """examples:
   llmpresets models                  # one line per model
@@ -36,6 +37,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("name", nargs="?", metavar="NAME", help="one model (snapshots resolve)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the rules per model and the resolution table as Markdown (docs/models.md)",
+    )
     add_config_option(parser)
     parser.set_defaults(handler=_models)
 
@@ -84,6 +90,9 @@ def _efforts(spec: ModelSpec) -> str:
 
 def _models(args: argparse.Namespace) -> int:
     book = load_book(args)
+    if args.markdown:
+        print(render_markdown(book), end="")
+        return 0
     if args.name:
         spec = book.model(args.name)
         if args.json:
@@ -151,3 +160,103 @@ def _print_one(spec: ModelSpec) -> None:
         )
     lines.append(f"  source             {spec.source or '-'} (checked {spec.checked or '-'})")
     print("\n".join(lines))
+
+
+# One model per rule set, for the resolution table of docs/models.md.
+RESOLUTION_MODELS = (
+    "gpt-4o",
+    "o3",
+    "gpt-5",
+    "gpt-5.1",
+    "gpt-6-sol",
+    "gpt-6-astra",
+    "gpt-6.2-astra",
+)
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def render_markdown(book: PresetBook) -> str:
+    """The registry's rules per model and what each preset sends, as Markdown tables."""
+    from .._adapt import resolve
+    from .._params import API_NAMES, PARAMETERS
+
+    lines = [
+        "## The parameter table",
+        "",
+        "| our name | " + " | ".join(f"`{api}` endpoint" for api in API_NAMES) + " | values | "
+        "providers |",
+        "|---|" + "---|" * len(API_NAMES) + "---|---|",
+    ]
+    for name, entry in PARAMETERS.items():
+        spelled = []
+        for api in API_NAMES:
+            plain, reasoning = entry.spelling(api), entry.spelling(api, reasoning=True)
+            text = "–" if plain is None else f"`{plain}`"
+            if reasoning != plain and reasoning is not None:
+                text += f" (reasoning models: `{reasoning}`)"
+            spelled.append(text)
+        providers = "OpenAI-compatible only (`extra_body`)" if entry.compatible_only else "all"
+        lines.append(
+            f"| `{name}` | "
+            + " | ".join(spelled)
+            + f" | {_cell(entry.describe_range())} | {providers} |"
+        )
+    lines += [
+        "",
+        "## Rules per model",
+        "",
+        "| model | context | max output | efforts (default) | sampling | rejects | "
+        "tools + effort on chat | verbosity | $/1M in / cached / out | checked |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(book.models):
+        spec = book.model(name)
+        default = f" ({spec.default_effort})" if spec.default_effort else ""
+        prices = spec.prices
+        price = (
+            "?"
+            if prices is None
+            else f"{prices.input:g} / "
+            f"{'-' if prices.cached_input is None else f'{prices.cached_input:g}'} / "
+            f"{prices.output:g}" + (" (long: 2x / 1.5x)" if prices.long_context else "")
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(cell)
+                for cell in (
+                    f"[{name}]({spec.source})" if spec.source else name,
+                    _number(spec.context_window),
+                    _number(spec.max_output_tokens),
+                    _efforts(spec) + default,
+                    _SAMPLING[spec.sampling],
+                    ", ".join(sorted(spec.rejects)) or "-",
+                    "yes" if spec.tools_with_effort else "no",
+                    "yes" if spec.verbosity else "no",
+                    price,
+                    spec.checked or "unverified",
+                )
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "## What each preset sends",
+        "",
+        "`resolve_params(use_case, model)` for `/v1/chat/completions` (what `Client.chat` "
+        "sends); packaged defaults the model does not take are left out quietly.",
+        "",
+        "| use case | " + " | ".join(RESOLUTION_MODELS) + " |",
+        "|---|" + "---|" * len(RESOLUTION_MODELS),
+    ]
+    for use_case in book.names():
+        cells = []
+        for model in RESOLUTION_MODELS:
+            sent = resolve(use_case, model, config=book, policy="silent").kwargs
+            shown = ", ".join(f"{k}={v}" for k, v in sent.items() if k != "model")
+            cells.append(_cell(shown or "(nothing)"))
+        lines.append(f"| {use_case} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
