@@ -182,3 +182,17 @@ def test_bad_fault_rules_are_config_errors(tmp_path: Path) -> None:
         load_presets(path)
     with pytest.raises(ConfigError, match="times"):
         make_fault("reset", times=0)
+
+
+def test_regex_rules_match_and_dangerous_patterns_are_refused() -> None:
+    """regex: true matches any text of the body; a pattern that backtracks is a ConfigError."""
+    from llmpresets import ConfigError
+
+    transport = OfflineTransport(seed=0)
+    transport.faults.add("server_error", match=r"fl[a-z]+y", regex=True)
+    with pytest.raises(openai.InternalServerError):
+        ask(in_process(transport, retries=0))
+    with pytest.raises(ConfigError, match="match"):
+        make_fault("reset", match=r"(a+)+$", regex=True)
+    with pytest.raises(ConfigError, match="regex: true needs a match"):
+        make_fault("reset", regex=True)

@@ -197,3 +197,34 @@ def test_responses_api_over_http(server: ServerThread) -> None:
     client.responses.delete(response.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(response.id)
+
+
+def test_readme_curl_example_is_answered(server: ServerThread) -> None:
+    """The JSON body of the README's curl example gets a chat.completion from the server."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    body = readme.split("curl http://127.0.0.1:8000/v1/chat/completions", 1)[1]
+    data = body.split("-d '", 1)[1].split("'", 1)[0]
+    reply = httpx2.post(
+        f"{server.base_url}/chat/completions",
+        content=data.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status_code == 200
+    assert reply.json()["object"] == "chat.completion"
+
+
+def test_warm_up_leaves_a_seeded_sequence_alone() -> None:
+    """warm_up() loads the model without taking a turn of the transport's seeded sequence."""
+    body = {k: v for k, v in CHAT.items() if k != "seed"}
+
+    def first_reply(warm: bool) -> str:
+        app = OfflineApp(OfflineTransport(seed=5))
+        if warm:
+            app.warm_up()
+        request = httpx2.Request("POST", "http://x/v1/chat/completions", json=body)
+        request.read()
+        return str(json.loads(app.transport.answer(request).content)["choices"][0])
+
+    assert first_reply(warm=True) == first_reply(warm=False)

@@ -159,6 +159,23 @@ class OfflineApp:
         key = "set" if self._api_key else "none"
         return f"OfflineApp(api_key={key}, latency={self.latency}, max_body={self.max_body_bytes})"
 
+    def warm_up(self, model: str | None = None) -> None:
+        """Load the tokenizer and language model before the first request needs them.
+
+        A seeded one-token request through the transport; with ``seed`` in the body it does
+        not advance a seeded transport's sequence.
+        """
+        model = model or self.transport.config.settings.default_model
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_tokens": 1,
+            "seed": 0,
+        }
+        request = httpx2.Request("POST", "http://llmpresets.local/v1/chat/completions", json=body)
+        request.read()
+        self.transport.answer(request)
+
     def close(self) -> None:
         """Stop the worker threads (a later request starts them again)."""
         with self._pool_lock:
