@@ -228,3 +228,18 @@ def test_warm_up_leaves_a_seeded_sequence_alone() -> None:
         return str(json.loads(app.transport.answer(request).content)["choices"][0])
 
     assert first_reply(warm=True) == first_reply(warm=False)
+
+
+def test_client_leaving_mid_stream_frees_the_server() -> None:
+    """A client that disconnects mid-stream ends that stream; the server keeps answering."""
+    app = OfflineApp(OfflineTransport(seed=0), latency=Latency(0, 200))
+    with ServerThread(app) as url:
+        with (
+            httpx2.Client() as http,
+            http.stream(
+                "POST", f"{url}/chat/completions", json={**CHAT, "stream": True, "max_tokens": 200}
+            ) as reply,
+        ):
+            next(reply.iter_lines())
+        with httpx2.Client() as http:
+            assert http.get(f"{url}/models").status_code == 200
