@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -224,10 +223,9 @@ class FaultRule(_Strict):
         if self.regex:
             if self.match is None:
                 raise ValueError("regex: true needs a match")
-            try:
-                re.compile(self.match)
-            except re.error as exc:
-                raise ValueError(f"match: invalid regex {self.match!r}: {exc}") from None
+            problem = regex_problem(self.match)
+            if problem is not None:
+                raise ValueError(f"match: {problem}")
         return self
 
 

@@ -176,7 +176,9 @@ def llm_server() -> Iterator[ServerThread]:
     """A running local server with the offline backend (seed 0), shared by the session."""
     from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
 
-    server = ServerThread(OfflineApp(OfflineTransport(seed=0)), host="127.0.0.1", port=0)
+    app = OfflineApp(OfflineTransport(seed=0))
+    app.warm_up()
+    server = ServerThread(app, host="127.0.0.1", port=0)
     server.start()
     yield server
     server.stop()

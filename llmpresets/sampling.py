@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import operator
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, overload
 
@@ -448,26 +449,39 @@ class _Prepared:
     __slots__ = (
         "blocks",
         "cumulative",
+        "has_zero",
+        "length",
         "nbytes",
+        "recompute",
         "running",
         "single",
         "size",
         "tail",
         "tokens",
         "total",
+        "uniform",
         "weight",
     )
 
-    def __init__(self, filtered: _Filtered, *, reused: bool = False) -> None:
+    def __init__(
+        self,
+        filtered: _Filtered,
+        *,
+        recompute: Callable[[], FloatArray | None] | None = None,
+    ) -> None:
         size, tokens, weight = filtered
         self.size = size
         self.tokens = tokens
         self.weight = weight
+        self.uniform = weight is None
+        self.length = 0 if weight is None else weight.size
         self.single: int | None = None
         self.cumulative: FloatArray | None = None
         self.running: FloatArray | None = None
         self.blocks: FloatArray | None = None
         self.tail: FloatArray | None = None
+        self.recompute = recompute
+        self.has_zero = True
         self.total = 0.0
         self.nbytes = 200
         if tokens is not None and tokens.size == 1:
@@ -477,19 +491,23 @@ class _Prepared:
                 self.cumulative = weight.cumsum()
             else:
                 self.total = float(_sum(weight))
-            if reused and weight.size > 2 * _BLOCK:
-                # Worth it only for a distribution drawn from again and again.
+            if recompute is not None and weight.size > 2 * _BLOCK:
+                # A distribution drawn from again and again: keep the block running sums,
+                # and not the weights (they are recomputed in the rare case they are needed).
                 full = weight.size // _BLOCK
                 blocks = weight[: full * _BLOCK].reshape(full, _BLOCK)
                 self.running = _sum(blocks, axis=1).cumsum()
                 self.blocks = blocks.cumsum(axis=1)
                 self.tail = weight[full * _BLOCK :].cumsum()
-            self.nbytes += 2 * weight.nbytes
+                self.has_zero = bool(np.count_nonzero(weight) < weight.size)
+                self.weight = None
+                self.nbytes += weight.nbytes + self.running.nbytes
+            else:
+                self.nbytes += 2 * weight.nbytes
 
     def draw(self, u: float) -> int:
         """The token for a uniform number ``u`` in [0, 1)."""
-        weight = self.weight
-        if weight is None:  # uniform over the whole vocabulary
+        if self.uniform:  # uniform over the whole vocabulary
             return min(int(u * self.size), self.size - 1)
         cumulative = self.cumulative
         if cumulative is not None:
@@ -497,12 +515,38 @@ class _Prepared:
         elif self.running is not None:
             position = self._block_search(u * self.total)
         else:
-            position = _running_search(weight, u * self.total, "right")
+            assert self.weight is not None
+            position = _running_search(self.weight, u * self.total, "right")
         # Weight-0 positions are never chosen: the search finds the first running sum > target,
         # which a 0 cannot raise; rounding at the very end takes the last positive weight.
-        if position >= weight.size or weight[position] == 0.0:
+        if position >= self.length or (self.has_zero and self._weight_at(position) == 0.0):
+            weight = self._weights()
             position = int(np.flatnonzero(weight[: position + 1])[-1])
         return position if self.tokens is None else int(self.tokens[position])
+
+    def _weights(self) -> FloatArray:
+        weight = self.weight
+        if weight is None:
+            assert self.recompute is not None
+            weight = self.recompute()
+            assert weight is not None
+        return weight
+
+    def _weight_at(self, position: int) -> float:
+        """The weight at ``position``, or a number with the same zero-ness.
+
+        Without the weights, a running sum that rose at ``position`` proves a weight > 0 there
+        (a 0 adds nothing); one that did not (a weight too small to register, or 0) is
+        settled by recomputing the weights.
+        """
+        if self.weight is not None:
+            return float(self.weight[position])
+        blocks, tail = self.blocks, self.tail
+        assert blocks is not None and tail is not None
+        block, index = divmod(position, _BLOCK)
+        sums = blocks[block] if block < blocks.shape[0] else tail
+        rise = float(sums[index]) - (float(sums[index - 1]) if index else 0.0)
+        return rise if rise > 0.0 else float(self._weights()[position])
 
     def _block_search(self, target: float) -> int:
         # _running_search(weight, target, "right"), with its running sums computed once.
@@ -651,6 +695,12 @@ class Sampler:
     def _prepare(
         self, logits: npt.ArrayLike, exclude: int | None, *, reused: bool = False
     ) -> _Prepared:
+        filtered = self._filtered(logits, exclude)
+        if not reused:
+            return _Prepared(filtered)
+        return _Prepared(filtered, recompute=lambda: self._filtered(logits, exclude).weight)
+
+    def _filtered(self, logits: npt.ArrayLike, exclude: int | None) -> _Filtered:
         z, m = _logits(logits)
         if exclude is not None and 0 <= exclude < z.size:
             z = z.copy()
@@ -658,7 +708,7 @@ class Sampler:
             m = float(_max(z))
             if m == -math.inf:
                 raise ValueError("every logit is -inf: no token can be sampled")
-        return _Prepared(_filter(z, m, self._params), reused=reused)
+        return _filter(z, m, self._params)
 
 
 class _BoundedCache:
@@ -694,7 +744,7 @@ class _BoundedCache:
 
 # Filtered distributions of arrays the caller promised never to change (Sampler reuse=True),
 # keyed by the array's identity; each entry holds the array, so the identity stays its own.
-_reusable = _BoundedCache(64 << 20)
+_reusable = _BoundedCache(48 << 20)
 
 
 # --------------------------------------------------------------------------- explanation

@@ -182,3 +182,53 @@ def test_bad_fault_rules_are_config_errors(tmp_path: Path) -> None:
         load_presets(path)
     with pytest.raises(ConfigError, match="times"):
         make_fault("reset", times=0)
+
+
+def test_regex_rules_match_and_dangerous_patterns_are_refused() -> None:
+    """regex: true matches any text of the body; a pattern that backtracks is a ConfigError."""
+    from llmpresets import ConfigError
+
+    transport = OfflineTransport(seed=0)
+    transport.faults.add("server_error", match=r"fl[a-z]+y", regex=True)
+    with pytest.raises(openai.InternalServerError):
+        ask(in_process(transport, retries=0))
+    with pytest.raises(ConfigError, match="match"):
+        make_fault("reset", match=r"(a+)+$", regex=True)
+    with pytest.raises(ConfigError, match="regex: true needs a match"):
+        make_fault("reset", regex=True)
+
+
+def test_async_sdk_sees_the_same_faults() -> None:
+    """The async entry point injects faults too: retried 429, stall timeout, cut stream."""
+    import asyncio
+
+    transport = OfflineTransport(seed=0)
+    client = openai.AsyncOpenAI(
+        api_key="offline",
+        base_url=BASE_URL,
+        max_retries=1,
+        timeout=0.3,
+        http_client=httpx2.AsyncClient(transport=transport),
+    )
+
+    async def scenario() -> int:
+        transport.faults.add("rate_limit", times=1, retry_after=0.01)
+        await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=2)
+        transport.faults.add("stall", times=2, stall_seconds=30)
+        with pytest.raises(openai.APITimeoutError):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=2)
+        transport.faults.add("cut_stream", after_events=2)
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, max_tokens=10, stream=True
+        )
+        received: list[object] = []
+
+        async def drain() -> None:
+            async for chunk in stream:
+                received.append(chunk)
+
+        with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
+            await drain()
+        return len(received)
+
+    assert asyncio.run(scenario()) == 2

@@ -590,3 +590,25 @@ def test_flat_200k_top_p_finds_its_threshold_by_selection(dtype: Any, top_p: flo
     expected = reference_probabilities(z.astype(np.float64), top_p=top_p)
     actual = sampling.probabilities(z, top_p=top_p)
     assert np.count_nonzero((actual > 0) != (expected > 0)) <= (0 if dtype == np.float64 else 2)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.7}, {"min_p": 1e-4}], ids=repr)
+def test_reused_block_distributions_draw_like_fresh_ones_with_masked_tokens(
+    options: dict[str, Any],
+) -> None:
+    """A reused distribution over a large vocabulary keeps only running sums, not weights;
+    with many -inf tokens and an excluded one, every draw is still sample()'s."""
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0.0, 3.0, 5000)
+    logits[rng.choice(5000, 3000, replace=False)] = -np.inf
+    logits[:256] = -np.inf  # a whole block of zero weights
+    logits.setflags(write=False)
+    masked = logits.copy()
+    masked[np.flatnonzero(np.isfinite(logits))[0]] = -np.inf
+    excluded = int(np.flatnonzero(np.isfinite(logits))[0])
+    sampler = sampling.Sampler(**options)
+    ours, theirs = np.random.default_rng(8), np.random.default_rng(8)
+    for _ in range(300):
+        assert sampler.sample(logits, ours, reuse=True, exclude=excluded) == sampling.sample(
+            masked, rng=theirs, **options
+        )

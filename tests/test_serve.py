@@ -197,3 +197,49 @@ def test_responses_api_over_http(server: ServerThread) -> None:
     client.responses.delete(response.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(response.id)
+
+
+def test_readme_curl_example_is_answered(server: ServerThread) -> None:
+    """The JSON body of the README's curl example gets a chat.completion from the server."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    body = readme.split("curl http://127.0.0.1:8000/v1/chat/completions", 1)[1]
+    data = body.split("-d '", 1)[1].split("'", 1)[0]
+    reply = httpx2.post(
+        f"{server.base_url}/chat/completions",
+        content=data.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status_code == 200
+    assert reply.json()["object"] == "chat.completion"
+
+
+def test_warm_up_leaves_a_seeded_sequence_alone() -> None:
+    """warm_up() loads the model without taking a turn of the transport's seeded sequence."""
+    body = {k: v for k, v in CHAT.items() if k != "seed"}
+
+    def first_reply(warm: bool) -> str:
+        app = OfflineApp(OfflineTransport(seed=5))
+        if warm:
+            app.warm_up()
+        request = httpx2.Request("POST", "http://x/v1/chat/completions", json=body)
+        request.read()
+        return str(json.loads(app.transport.answer(request).content)["choices"][0])
+
+    assert first_reply(warm=True) == first_reply(warm=False)
+
+
+def test_client_leaving_mid_stream_frees_the_server() -> None:
+    """A client that disconnects mid-stream ends that stream; the server keeps answering."""
+    app = OfflineApp(OfflineTransport(seed=0), latency=Latency(0, 200))
+    with ServerThread(app) as url:
+        with (
+            httpx2.Client() as http,
+            http.stream(
+                "POST", f"{url}/chat/completions", json={**CHAT, "stream": True, "max_tokens": 200}
+            ) as reply,
+        ):
+            next(reply.iter_lines())
+        with httpx2.Client() as http:
+            assert http.get(f"{url}/models").status_code == 200

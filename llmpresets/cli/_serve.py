@@ -82,7 +82,8 @@ def _is_loopback(host: str) -> bool:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..offline import OfflineTransport
-    from ..offline._server import DEFAULT_MAX_BODY_BYTES, Latency, OfflineApp, run_server
+    from ..offline._asgi import DEFAULT_MAX_BODY_BYTES, Latency, OfflineApp
+    from ..offline._server import run_server
     from ._common import load_book
 
     if not 0 <= args.port <= 65535:
@@ -119,6 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
         key = " (API key required)" if api_key else ""
         print(f"llmpresets: serving the offline backend at {base_url}{key}", flush=True)
 
+    app.warm_up()  # the first request should not pay for loading the language model
     try:
         run_server(app, args.host, args.port, on_ready=ready)
     except OSError as exc:

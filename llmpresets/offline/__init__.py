@@ -24,13 +24,14 @@ Public names:
 
 from __future__ import annotations
 
+from ._asgi import Latency, OfflineApp
 from ._corpus import corpus_documents
 from ._embeddings import embed
 from ._faults import FaultPlan, make_fault
 from ._lmfile import default_language_model
 from ._ngram import NGramModel
 from ._scripted import load_scripted, make_rule
-from ._server import Latency, OfflineApp, ServerThread
+from ._server import ServerThread
 from ._sources import (
     CallableSource,
     NextTokenSource,

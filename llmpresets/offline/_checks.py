@@ -203,12 +203,16 @@ def parse_body(content: bytes) -> dict[str, Any]:
         raise WireError(400, _PARSE_ERROR) from None
     if not isinstance(body, dict):
         raise WireError(400, _PARSE_ERROR)
-    if _SURROGATE_ESCAPE.search(content) and _has_lone_surrogate(body):
+    if (
+        _SURROGATE_ESCAPE.search(content) or _RAW_SURROGATE.search(content)
+    ) and _has_lone_surrogate(body):
         raise WireError(400, _PARSE_ERROR)
     return body
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# json.loads decodes bytes with "surrogatepass": UTF-8-encoded surrogates (ED A0..BF xx) get in.
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 def _not_json(name: str) -> Any:

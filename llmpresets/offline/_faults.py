@@ -28,8 +28,8 @@ for a reset or a cut), the server really stalls, closes the socket, or stops mid
 from __future__ import annotations
 
 import json
+import logging
 import math
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -79,6 +79,7 @@ _BODIES: dict[str, dict[str, Any]] = {
         "code": None,
     },
 }
+log = logging.getLogger("llmpresets")
 # How much of a request body is searched for a rule's text (bodies are bounded elsewhere).
 _MAX_SEARCHED = 1 << 20
 
@@ -285,8 +286,14 @@ def _texts(content: bytes) -> list[str]:
 def _matches(rule: FaultRule, texts: list[str]) -> bool:
     assert rule.match is not None
     if rule.regex:
-        pattern = re.compile(rule.match)
-        return any(pattern.search(text) for text in texts)
+        from .._errors import ConfigError
+        from .._regex import bounded_search
+
+        try:
+            return any(bounded_search(rule.match, text) for text in texts)
+        except ConfigError as exc:  # a pathological pattern: the rule does not fire
+            log.warning("fault rule skipped: %s", exc)
+            return False
     needle = rule.match.casefold()
     return any(needle in text.casefold() for text in texts)
 

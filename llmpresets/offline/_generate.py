@@ -146,6 +146,42 @@ def _report(value: float) -> float:
     return value if value > _VERY_UNLIKELY else _VERY_UNLIKELY
 
 
+# The model's own distribution at a step, summarised once per logits array: a source's cached,
+# read-only arrays (the n-gram model's) recur across tokens and requests, so logprobs cost a
+# dictionary lookup there instead of a pass over the whole vocabulary (bounded, oldest out).
+_SUMMARY_CACHE_SIZE = 512
+_summaries: dict[int, tuple[NDArray[np.float64], tuple[float, float], list[int]]] = {}
+# Alternatives are looked for among tokens within this many nats of the best first.
+_ALTERNATIVE_WINDOW = 30.0
+
+
+def _summary(logits: NDArray[np.float64], top: int) -> tuple[tuple[float, float], list[int]]:
+    """((peak, log of the shifted softmax's sum), the ``top`` best positions, best first).
+
+    A logprob is ``(logit - peak) - log_sum``: the same arithmetic as a full log-softmax.
+    """
+    cacheable = not logits.flags.writeable
+    if cacheable:
+        hit = _summaries.get(id(logits))
+        if hit is not None and hit[0] is logits and len(hit[2]) >= top:
+            return hit[1], hit[2][:top]
+    peak = float(np.max(logits))
+    normaliser = (peak, math.log(float(np.exp(logits - peak).sum())))
+    best: list[int] = []
+    if top:
+        # Only tokens near the peak can be among the best few: select among them.
+        near = np.flatnonzero(logits >= peak - _ALTERNATIVE_WINDOW)
+        pool = near if len(near) >= top else np.arange(len(logits))
+        count = min(top, len(pool))
+        chosen = pool[np.argpartition(-logits[pool], count - 1)[:count]]
+        best = [int(index) for index in chosen[np.lexsort((chosen, -logits[chosen]))]]
+    if cacheable:
+        if len(_summaries) >= _SUMMARY_CACHE_SIZE:
+            del _summaries[next(iter(_summaries))]
+        _summaries[id(logits)] = (logits, normaliser, best)  # the array is kept: ids stay unique
+    return normaliser, best
+
+
 def _logprob_info(
     encoding: tiktoken.Encoding,
     logits: NDArray[np.float64],
@@ -153,32 +189,41 @@ def _logprob_info(
     vocab: NDArray[np.int64] | None,
     top: int,
 ) -> TokenLogprob:
-    logprobs = _log_softmax(logits)
+    normaliser, best = _summary(logits, top)
 
     def token_of(index: int) -> int:
         return int(vocab[index]) if vocab is not None else index
 
-    alternatives: list[tuple[str, list[int], float]] = []
-    if top:
-        count = min(top, len(logprobs))
-        best = np.argpartition(-logprobs, count - 1)[:count]
-        best = best[np.lexsort((best, -logprobs[best]))]
-        for index in best:
-            token = token_of(int(index))
-            alternatives.append(
-                (
-                    token_text(encoding, token),
-                    list(_token_bytes(encoding, token)),
-                    _report(float(logprobs[index])),
-                )
+    # The alternatives depend on the step's distribution only: built once per cached array.
+    key = (id(logits), id(vocab), encoding.name, top)
+    cached = _alternatives.get(key)
+    if cached is not None and cached[0] is logits:
+        alternatives = cached[1]
+    else:
+        alternatives = [
+            (
+                token_text(encoding, token_of(index)),
+                list(_token_bytes(encoding, token_of(index))),
+                _report(float(logits[index]) - normaliser[0] - normaliser[1]),
             )
+            for index in best
+        ]
+        if not logits.flags.writeable:
+            if len(_alternatives) >= _SUMMARY_CACHE_SIZE:
+                del _alternatives[next(iter(_alternatives))]
+            _alternatives[key] = (logits, alternatives)
     token = token_of(position)
     return TokenLogprob(
         token_text(encoding, token),
         list(_token_bytes(encoding, token)),
-        _report(float(logprobs[position])),
+        _report(float(logits[position]) - normaliser[0] - normaliser[1]),
         alternatives,
     )
+
+
+_alternatives: dict[
+    tuple[int, int, str, int], tuple[NDArray[np.float64], list[tuple[str, list[int], float]]]
+] = {}
 
 
 def generate(

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._response_items import chat_tools, conversation_messages
+from ._bounds import choice_token_limit
 from ._checks import WireError, parse_body
 from ._payloads import make_identity
 from ._reasoning import reasoning_tokens, summary_text
@@ -202,7 +203,7 @@ class ResponsesEndpoint:
         return ChatRequest(
             model=request.model,
             messages=messages,
-            max_tokens=cap,
+            max_tokens=choice_token_limit(cap),
             explicit_max_tokens=request.max_output_tokens,
             temperature=request.temperature,
             top_p=request.top_p,

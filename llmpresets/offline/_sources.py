@@ -260,8 +260,16 @@ def source_for_model(book: PresetBook, model: str) -> NextTokenSource:
 
 def token_text(encoding: tiktoken.Encoding, token: int) -> str:
     """A token as the API shows it: its text, or ``bytes:\\xNN`` for a partial character."""
-    data = encoding.decode_single_token_bytes(token)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "bytes:" + "".join(f"\\x{byte:02x}" for byte in data)
+    key = (encoding.name, token)
+    text = _token_texts.get(key)  # at most one entry per vocabulary id: bounded
+    if text is None:
+        data = encoding.decode_single_token_bytes(token)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "bytes:" + "".join(f"\\x{byte:02x}" for byte in data)
+        _token_texts[key] = text
+    return text
+
+
+_token_texts: dict[tuple[str, int], str] = {}

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._params import PARAMETERS
+from ._bounds import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ._checks import (
     WireError,
     bad_type,
@@ -32,6 +33,7 @@ from ._checks import (
 )
 from ._request import ChatRequest
 from ._rules import check_model_rules
+from ._validate import check_chat_body
 
 if TYPE_CHECKING:
     from .._models import ModelSpec
@@ -113,6 +115,27 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 # vLLM-style body fields this backend honours besides the SDK's (through ``extra_body``).
 BODY_EXTRAS = ("top_k", "min_p", "ignore_eos")
+# Fields parse_request checks itself, with the API's own ranges and messages (numbers written
+# as 100.0 are integers there, as the API reads them): _validate checks the rest.
+_CHECKED_HERE = frozenset(
+    {
+        *BODY_EXTRAS,
+        "model",
+        "temperature",
+        "top_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "n",
+        "seed",
+        "max_tokens",
+        "max_completion_tokens",
+        "top_logprobs",
+        "logprobs",
+        "stream",
+        "stop",
+        "logit_bias",
+    }
+)
 
 
 @functools.cache
@@ -334,23 +357,27 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     stop = _stop(body)
     logit_bias = _logit_bias(body)
     tools = _tools(body)
+    # Every other field (and the messages' and tools' inner shapes) against the SDK's types.
+    check_chat_body(body, skip=_CHECKED_HERE)
 
     spec = spec_for(model)
     check_model_rules(body, spec, "chat")
     limit = max_completion if max_completion is not None else max_tokens
-    if limit is not None and spec.max_output_tokens is not None and limit > spec.max_output_tokens:
+    # A model without a known output limit gets the offline backend's (see _bounds).
+    model_max = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
+    if limit is not None and limit > model_max:
         name = "max_completion_tokens" if max_completion is not None else "max_tokens"
         raise WireError(
             400,
             f"{name} is too large: {limit}. This model supports at most "
-            f"{spec.max_output_tokens} completion tokens, whereas you provided {limit}.",
+            f"{model_max} completion tokens, whereas you provided {limit}.",
             param=name,
             code="invalid_value",
         )
     return ChatRequest(
         model=model,
         messages=messages,
-        max_tokens=limit if limit is not None else _default_limit(spec),
+        max_tokens=choice_token_limit(limit if limit is not None else _default_limit(spec), n or 1),
         explicit_max_tokens=limit,
         temperature=temperature,
         top_p=top_p,
