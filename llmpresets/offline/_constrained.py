@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from ._request import SamplingSettings
 
 __all__ = [
+    "COMMON_WORDS",
     "CONTAINER_CLOSE_SLOPE",
     "DATA_MASS",
     "FLOOR_MASS",
@@ -247,7 +248,8 @@ def _shape_prior(
     result -= np.where(opens_with_text, STRING_OPEN_PENALTY, 0.0)
     if commas == 0:  # an empty container is possible, not typical
         result -= np.where(first == closer, CONTAINER_CLOSE_SLOPE * TYPICAL_ITEMS, 0.0)
-    return result
+    shaped: FloatArray = result
+    return shaped
 
 
 # --------------------------------------------------------------------------- sampling
@@ -275,7 +277,7 @@ def sample_with_floor(
         settings.top_p,
         settings.min_p,
     )
-    if floor_count == 0 or len(scores) and temperature < _GREEDY:
+    if floor_count == 0 or (len(scores) and temperature < _GREEDY):
         return int(
             sample(scores, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, rng=rng)
         )
@@ -315,7 +317,8 @@ def sample_with_floor(
 
 
 def _allowed(words: NDArray[np.uint32], ids: IntArray) -> NDArray[np.bool_]:
-    return ((words[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)
+    bits: NDArray[np.bool_] = ((words[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)
+    return bits
 
 
 def _popcount(words: NDArray[np.uint32]) -> int:
@@ -337,13 +340,16 @@ def _all_allowed(words: NDArray[np.uint32], size: int) -> IntArray:
 
 
 _WORD = re.compile(r"[^\W_]+")
-_STOPWORDS = frozenset(
+# Words too common to say what a prompt is about (hints, and tool relevance in _structured).
+_COMMON_TEXT = (
     "the and for are but not you all any can had her was one our out has his how its may new "
     "now see who did get let put say she too use what when where which while with this that "
     "from have they will would there their about into than then them these those some such "
     "your each many most other only over also just like make made very more tell give please "
-    "extract write answer return find show list name".split()
+    "extract write answer return returns find show list name call tool function value result "
+    "results given input output data"
 )
+COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 
 
 def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
@@ -359,7 +365,7 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
     ids: set[int] = set()
     for text in texts:
         for word in set(_WORD.findall(text)):
-            if (len(word) < 3 and not word.isdigit()) or word.lower() in _STOPWORDS:
+            if (len(word) < 3 and not word.isdigit()) or word.lower() in COMMON_WORDS:
                 continue
             for form in (word, " " + word):
                 tokens = encoding.encode_ordinary(form)
@@ -469,7 +475,6 @@ def generate_constrained(
         generated.append(token)
         counts[token] = counts.get(token, 0) + 1
         if shape is not None:
-            was_open = shape.in_string
             shape.feed(_token_bytes(encoding, token))
             shape.last_hinted = shape.in_string and token in hint_key
             if shape.last_hinted:
@@ -538,7 +543,8 @@ def _model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
     values = shifted - log_norm
     slots = candidates.source_slot
     scores[slots] = np.where(finite, values, scores[slots])
-    return scores
+    result: FloatArray = scores
+    return result
 
 
 def _adjust(

@@ -39,8 +39,6 @@ __all__ = [
     "tokenizer_for",
 ]
 
-# Compact JSON, the API's own style; no whitespace choices for the sampler to waste tokens on.
-_JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
 # Compiled grammars kept per process (least recently used dropped first).
 _GRAMMAR_CACHE_LIMIT = 256
 
@@ -92,8 +90,11 @@ def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
 
     tokenizer = tokenizer_for(encoding)
     try:
+        # JSON is compact, the API's own style: no whitespace choices to waste tokens on.
         if kind == "json":
-            source = llguidance.LLMatcher.grammar_from_json_schema(text, overrides=_JSON_OPTIONS)
+            source = llguidance.LLMatcher.grammar_from_json_schema(
+                text, overrides={"whitespace_flexible": False}
+            )
         elif kind == "lark":
             source = llguidance.LLMatcher.grammar_from_lark(text)
         else:
@@ -115,7 +116,9 @@ def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
 
 
 def _first_line(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else "invalid grammar"
+    """llguidance's message on one line, bounded (it can quote a whole grammar)."""
+    text = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    return (text[:300] + "...") if len(text) > 300 else (text or "invalid grammar")
 
 
 def json_schema_grammar(encoding: tiktoken.Encoding, schema: Mapping[str, Any]) -> Grammar:
