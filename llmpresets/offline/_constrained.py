@@ -92,7 +92,7 @@ DECISION_BASE = -2.0
 STRING_OPEN_PENALTY = 3.0
 
 _GREEDY = 1e-5
-_DATA_BYTES = frozenset(b'{}[]",:.-+0123456789eE')
+_DATA_BYTES = frozenset(b'{}[]",:.-+0123456789eE@/_')
 _LITERALS = ("true", "false", "null")
 
 
@@ -108,6 +108,7 @@ class _Classes:
     first: NDArray[np.uint8]  # first byte
     digits: NDArray[np.int8]  # all ASCII digits: how many; else 0
     long: NDArray[np.bool_]  # more than one byte
+    separator: NDArray[np.int8]  # 1.. for the one-byte separators of formats (@ . - : / _ +)
     alnum: NDArray[np.bool_]  # starts with an ASCII letter or digit (or a non-ASCII character)
 
 
@@ -136,7 +137,11 @@ def _classes(encoding: tiktoken.Encoding) -> _Classes:
             digits[token] = min(len(raw), 127)
         if all(byte in _DATA_BYTES for byte in raw) or raw in literal_prefixes:
             data.append(token)
-    return _Classes(np.unique(np.array(data, dtype=np.int64)), quote, first, digits, long, alnum)
+    data_ids = np.unique(np.array(data, dtype=np.int64))
+    separator = np.zeros(size, dtype=np.int8)
+    for rank, byte in enumerate(b"@.-:/_+", start=1):
+        separator[ranks[bytes([byte])]] = rank
+    return _Classes(data_ids, quote, first, digits, long, separator, alnum)
 
 
 # --------------------------------------------------------------------------- JSON shape
@@ -215,7 +220,14 @@ def _shape_prior(
         close = STRING_CLOSE_SLOPE * (shape.length - typical)
         if shape.last_hinted:  # a word copied from the prompt is often the whole value
             close += HINT_BONUS
-        result = np.where(first == 0x22, DECISION_BASE + close, scores)
+        closing = first == 0x22
+        result = np.where(closing, DECISION_BASE + close, scores)
+        if close > 0 and not closing.any():
+            # The grammar (a format, a pattern) wants something else before the string may
+            # end: the separators formats use ('@', '.', '-', ':'...) grow likelier, as
+            # closing would.
+            rank = classes.separator[ids]
+            result = np.where(rank > 0, DECISION_BASE + close - 0.5 * rank, result)
         if shape.length == 0:
             # A string often copies one prompt word, each word once ("Alice" for the name,
             # then "Paris" for the city); and data starts with a letter or a digit.
@@ -415,6 +427,30 @@ class _Candidates:
         )
 
 
+_candidate_cache: dict[tuple[str, bytes, bytes], _Candidates] = {}
+_CANDIDATE_CACHE_LIMIT = 64
+
+
+def _candidates(
+    encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray | None
+) -> _Candidates:
+    """:meth:`_Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
+    and tool calls, and the requests of an agent loop, share one."""
+    hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
+    key = (
+        encoding.name,
+        b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
+        np.asarray(hints, dtype=np.int64).tobytes(),
+    )
+    cached = _candidate_cache.get(key)
+    if cached is None:
+        cached = _Candidates.build(encoding, vocab, hints)
+        if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
+            _candidate_cache.clear()
+        _candidate_cache[key] = cached
+    return cached
+
+
 def generate_constrained(
     step: TokenStep,
     vocab: IntArray | None,
@@ -449,9 +485,7 @@ def generate_constrained(
     ('{"ok":false}', 'stop')
     """
     classes = _classes(encoding)
-    candidates = _Candidates.build(
-        encoding, vocab, hints if hints is not None else np.zeros(0, dtype=np.int64)
-    )
+    candidates = _candidates(encoding, vocab, hints)
     ids = candidates.ids
     shape = _JsonShape() if (grammar.kind == "json" if json_shape is None else json_shape) else None
     matcher = grammar.matcher()

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 from ._checks import WireError
 from ._constrained import COMMON_WORDS, generate_constrained, hint_tokens
-from ._generate import Generation, ToolCall, generate
+from ._generate import Generation, ToolCall, generate, generate_scripted
 from ._grammar import (
     Grammar,
     GrammarError,
@@ -50,13 +50,23 @@ from ._grammar import (
     lark_grammar,
     regex_grammar,
 )
-from ._request import ChatRequest, Tool
+from ._request import ChatRequest, SamplingSettings, Tool
+from ._scripted import ScriptedTable
 
 if TYPE_CHECKING:
     import tiktoken
 
 
-__all__ = ["MAX_PARALLEL_CALLS", "StructuredPlan", "call_id", "choose_tools", "make_plan"]
+__all__ = [
+    "MAX_PARALLEL_CALLS",
+    "StructuredPlan",
+    "call_id",
+    "choose_allowed",
+    "choose_tools",
+    "make_plan",
+    "scripted_allowed",
+    "scripted_generation",
+]
 
 MAX_PARALLEL_CALLS = 4
 _ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
@@ -147,6 +157,19 @@ class StructuredPlan:
     answer: Grammar | None  # the response_format grammar, if JSON
     arguments: dict[str, Grammar | None]  # per tool: its grammar (None: free text)
     hints: NDArray[np.int64]
+
+    @property
+    def callable(self) -> frozenset[str]:
+        """The tools this request lets the model call."""
+        names = self.request.tool_choice.names
+        if self.request.tool_choice.mode == "none":
+            return frozenset()
+        return frozenset(name for name in self.arguments if names is None or name in names)
+
+    @property
+    def must_call(self) -> bool:
+        """Whether ``tool_choice`` requires a call."""
+        return self.request.tool_choice.mode == "required"
 
     def generate(
         self,
@@ -264,3 +287,81 @@ def _tool_grammar(tool: Tool, encoding: tiktoken.Encoding) -> Grammar | None:
     if not parameters or ("properties" not in parameters and parameters.get("type") == "object"):
         parameters = _NO_ARGUMENTS
     return json_schema_grammar(encoding, parameters)
+
+
+# --------------------------------------------------------------------------- scripted answers
+
+
+def _accepts(grammar: Grammar, tokens: Sequence[int]) -> bool:
+    matcher = grammar.matcher()
+    return bool(matcher.consume_tokens(list(tokens))) and bool(matcher.is_accepting())
+
+
+def scripted_allowed(plan: StructuredPlan | None, table: ScriptedTable) -> list[bool] | None:
+    """Which of a scripted table's candidates this request can take (None: all of them).
+
+    A tool call needs its tool offered and allowed by ``tool_choice`` and arguments its
+    grammar accepts; a text or JSON answer must be valid for ``response_format`` and is out
+    when ``tool_choice`` requires a call. The fall-through remainder always stays.
+    """
+    allowed: list[bool] = []
+    for index, tokens in enumerate(table.token_ids):
+        name = table.tool_names[index] if index < len(table.tool_names) else None
+        if name is not None:
+            ok = plan is not None and name in plan.callable
+            if ok and plan is not None:
+                grammar = plan.arguments[name]
+                ok = grammar is None or _accepts(grammar, tokens)
+        elif plan is None:
+            ok = True
+        else:
+            ok = not plan.must_call and (plan.answer is None or _accepts(plan.answer, tokens))
+        allowed.append(ok)
+    if all(allowed):
+        return None
+    return allowed + [True] * (len(table.logits) - len(allowed))
+
+
+def choose_allowed(
+    table: ScriptedTable,
+    allowed: Sequence[bool],
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> int | None:
+    """A candidate drawn with the request's sampling settings among the allowed ones."""
+    from ..sampling import sample
+
+    logits = np.where(allowed, np.asarray(table.logits, dtype=np.float64), -np.inf)
+    if not np.isfinite(logits).any():
+        return None
+    return int(
+        sample(
+            logits,
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+            rng=rng,
+        )
+    )
+
+
+def scripted_generation(
+    table: ScriptedTable,
+    candidate: int,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> Generation:
+    """A chosen scripted candidate as a reply: its text, or a tool call with its arguments."""
+    name = table.tool_names[candidate] if candidate < len(table.tool_names) else None
+    if name is None:
+        return generate_scripted(table, candidate, encoding, settings)
+    name_tokens = len(encoding.encode_ordinary(name))
+    capped = replace(settings, max_tokens=max(1, settings.max_tokens - name_tokens), stop=())
+    made = generate_scripted(table, candidate, encoding, capped)
+    return Generation(
+        finish_reason="length" if made.finish_reason == "length" else "tool_calls",
+        completion_tokens=name_tokens + made.completion_tokens,
+        tool_calls=[ToolCall(call_id(rng), name, "function", made.pieces)],
+    )

@@ -59,7 +59,7 @@ from ._completions import (
 )
 from ._embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
 from ._faults import FaultPlan, inject, inject_async
-from ._generate import Generation, choose_scripted, generate, generate_scripted
+from ._generate import Generation, choose_scripted, generate
 from ._payloads import (
     OFFLINE_EPOCH,
     Usage,
@@ -79,7 +79,7 @@ from ._sources import (
     render_prompt,
     source_for_model,
 )
-from ._structured import make_plan
+from ._structured import choose_allowed, make_plan, scripted_allowed, scripted_generation
 from ._wire import parse_request
 
 if TYPE_CHECKING:
@@ -382,9 +382,16 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         for index in range(chat.n):
             rng = np.random.default_rng(np.random.SeedSequence([*entropy, index]))
             if table is not None:
-                candidate = choose_scripted(table, chat.settings, rng)
-                if not table.falls_through(candidate):
-                    generations.append(generate_scripted(table, candidate, encoding, chat.settings))
+                allowed = scripted_allowed(plan, table)
+                candidate = (
+                    choose_scripted(table, chat.settings, rng)
+                    if allowed is None
+                    else choose_allowed(table, allowed, chat.settings, rng)
+                )
+                if candidate is not None and not table.falls_through(candidate):
+                    generations.append(
+                        scripted_generation(table, candidate, encoding, chat.settings, rng)
+                    )
                     continue
             try:
                 made = None
