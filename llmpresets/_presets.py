@@ -162,11 +162,44 @@ class Settings(_Strict):
         return value
 
 
-class ScriptedCompletion(_Strict):
-    """One whole completion of a scripted rule and its probability."""
+class ScriptedToolCall(_Strict):
+    """A scripted reply that calls a tool: its ``name`` and JSON ``arguments``."""
 
-    text: str
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$", description="The tool's name.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The call's arguments.")
+
+
+class ScriptedCompletion(_Strict):
+    """One whole completion of a scripted rule and its probability.
+
+    Exactly one of ``text`` (a text reply), ``json`` (a JSON value, written compactly: a
+    structured-output answer) or ``tool_call`` (a call to a tool the request offers).
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    text: str | None = None
+    json_value: Any = Field(default=None, alias="json", description="A JSON answer.")
+    tool_call: ScriptedToolCall | None = None
     probability: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> ScriptedCompletion:
+        given = [
+            name
+            for name, value in (
+                ("text", self.text),
+                ("json", self.json_value),
+                ("tool_call", self.tool_call),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of text, json or tool_call"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
 
 
 class ScriptedRule(_Strict):

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     import tiktoken
 
 # SamplingSettings (defined in _request) is re-exported for callers that read it from here.
-__all__ = ["Generation", "SamplingSettings", "TokenLogprob", "generate", "generate_scripted"]
+__all__ = [
+    "Generation",
+    "SamplingSettings",
+    "TokenLogprob",
+    "ToolCall",
+    "generate",
+    "generate_scripted",
+]
 
 _VERY_UNLIKELY = -9999.0
 
@@ -49,13 +56,32 @@ class TokenLogprob:
 
 
 @dataclass
+class ToolCall:
+    """One tool call of a reply: ``pieces`` are the arguments' per-token texts (the stream's
+    fragments); ``kind`` is ``function`` (JSON arguments) or ``custom`` (free input)."""
+
+    id: str
+    name: str
+    kind: str = "function"
+    pieces: list[str] = field(default_factory=list)
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass
 class Generation:
-    """A finished choice. ``pieces`` are the stream's per-token texts; they join to ``text``."""
+    """A finished choice. ``pieces`` are the stream's per-token texts; they join to ``text``.
+
+    A choice that calls tools has ``tool_calls`` (and no text).
+    """
 
     pieces: list[str] = field(default_factory=list)
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str = "stop"
     completion_tokens: int = 0
+    tool_calls: list[ToolCall] | None = None
 
     @property
     def text(self) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._generate import Generation
+from ._generate import Generation, ToolCall
 from ._request import ChatRequest
 
 __all__ = [
@@ -99,6 +99,48 @@ def _logprob_entries(generation: Generation, start: int, stop: int) -> list[dict
     ]
 
 
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    if call.kind == "custom":
+        return {
+            "id": call.id,
+            "type": "custom",
+            "custom": {"name": call.name, "input": call.arguments},
+        }
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def _tool_call_deltas(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """Streamed tool calls as the API chunks them: per call, a first delta with its index, id,
+    type and name (the first also carries the role), then one delta per argument fragment."""
+    deltas: list[dict[str, Any]] = []
+    for number, call in enumerate(calls):
+        field = "custom" if call.kind == "custom" else "function"
+        argument = "input" if call.kind == "custom" else "arguments"
+        head: dict[str, Any] = {
+            "tool_calls": [
+                {
+                    "index": number,
+                    "id": call.id,
+                    "type": call.kind,
+                    field: {"name": call.name, argument: ""},
+                }
+            ]
+        }
+        if number == 0:
+            head = {"role": "assistant", "content": None, "refusal": None, **head}
+        deltas.append(head)
+        deltas.extend(
+            {"tool_calls": [{"index": number, field: {argument: piece}}]}
+            for piece in call.pieces
+            if piece
+        )
+    return deltas
+
+
 def completion_payload(
     request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
 ) -> bytes:
@@ -112,15 +154,20 @@ def completion_payload(
             if generation.logprobs is not None
             else None
         )
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": generation.text,
+            "refusal": None,
+            "annotations": [],
+        }
+        if generation.tool_calls is not None:
+            message["content"] = None
+            message["tool_calls"] = [_tool_call(call) for call in generation.tool_calls]
+            logprobs = None
         choices.append(
             {
                 "index": index,
-                "message": {
-                    "role": "assistant",
-                    "content": generation.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": message,
                 "logprobs": logprobs,
                 "finish_reason": generation.finish_reason,
             }
@@ -165,6 +212,20 @@ def chunk_payloads(
         events.append(f"data: {text}\n\n".encode())
 
     for index, generation in enumerate(generations):
+        if generation.tool_calls is not None:
+            for delta in _tool_call_deltas(generation.tool_calls):
+                emit([{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}])
+            emit(
+                [
+                    {
+                        "index": index,
+                        "delta": {},
+                        "logprobs": None,
+                        "finish_reason": generation.finish_reason,
+                    }
+                ]
+            )
+            continue
         empty_logprobs: dict[str, Any] | None = (
             {"content": [], "refusal": None} if generation.logprobs is not None else None
         )

@@ -4,6 +4,8 @@
   top-k / top-p / min-p, penalties, length cap, stop sequences, logprob reporting). The
   generator (``_generate``) reads only this; :meth:`SamplingSettings.from_api` maps the API's
   values (``None`` meaning the API default) onto it, for every endpoint.
+- :class:`OutputFormat`, :class:`Tool`, :class:`ToolChoice`: what the reply must be (plain
+  text, a JSON object, JSON for a schema), the tools it may call and how it must choose.
 - :class:`ChatRequest`: a validated ``POST /chat/completions`` body (``_wire`` builds it).
 - :func:`request_digest`: the hash of what shapes the sampled tokens, for seeded determinism.
 """
@@ -17,7 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NOT_SHAPING", "ChatRequest", "SamplingSettings", "request_digest"]
+__all__ = [
+    "NOT_SHAPING",
+    "ChatRequest",
+    "OutputFormat",
+    "SamplingSettings",
+    "Tool",
+    "ToolChoice",
+    "request_digest",
+]
 
 # The API takes top_p=0 (only the most likely token); the sampler wants top_p > 0, and this
 # smallest positive float keeps the same set: the top token (and any tied with it).
@@ -82,13 +92,54 @@ class SamplingSettings:
         )
 
 
+@dataclass(frozen=True)
+class OutputFormat:
+    """The reply's text: ``kind`` ``text``, ``json_object`` or ``json_schema`` (then ``name``,
+    ``schema`` and ``strict``, as the request's ``response_format.json_schema`` gives them)."""
+
+    kind: str = "text"
+    name: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool = False
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the reply is constrained to JSON."""
+        return self.kind in ("json_object", "json_schema")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool the model may call: a ``function`` (JSON ``parameters``) or a ``custom`` tool
+    (free text, or text of a ``grammar`` in ``syntax`` ``lark`` or ``regex``)."""
+
+    name: str
+    kind: str = "function"
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    strict: bool = False
+    grammar: str | None = None
+    syntax: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """``mode`` ``auto`` / ``none`` / ``required``; ``names``: the tools it may choose from
+    (``None``: all; a named function: ``required`` with that one name; ``allowed_tools``:
+    its mode and list)."""
+
+    mode: str = "auto"
+    names: tuple[str, ...] | None = None
+
+
 @dataclass
 class ChatRequest:
     """A validated ``POST /chat/completions`` body.
 
     Sampling fields hold the API's values (``None``: not given); ``max_tokens`` is the
     effective cap (the request's ``max_completion_tokens`` / ``max_tokens``, else the backend's
-    default) and ``explicit_max_tokens`` what the request said. ``body`` is the raw JSON.
+    default) and ``explicit_max_tokens`` what the request said. ``tools`` is the raw list (for
+    token counting), ``tool_list`` the parsed one. ``body`` is the raw JSON.
     """
 
     model: str
@@ -111,6 +162,10 @@ class ChatRequest:
     include_usage: bool = False
     seed: int | None = None
     tools: list[Any] | None = None
+    output: OutputFormat = field(default_factory=OutputFormat)
+    tool_list: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
     body: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property

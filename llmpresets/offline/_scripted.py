@@ -16,10 +16,22 @@ File shape (also accepted under ``offline:`` as in ``presets.yaml``)::
           - {text: "Sunglasses.", probability: 0.7}
           - {text: "A hat.", probability: 0.2}
           - {text: "A jacket.", probability: 0.1}
+      - match: "weather in"
+        completions:
+          - {tool_call: {name: get_weather, arguments: {city: Paris}}, probability: 0.9}
+          - {json: {city: Paris, forecast: sunny}, probability: 0.1}
+
+A ``json`` completion is its value written as compact JSON; a ``tool_call`` completion is a
+call to a tool the request offers (arguments as compact JSON). Candidates a request cannot
+take are masked out before the draw, as a grammar masks tokens: a tool call needs its tool
+in ``tools`` and allowed by ``tool_choice``; under ``response_format`` JSON, a text or JSON
+candidate must be valid for the schema; when ``tool_choice`` requires a call, only calls
+are left. The others keep their probabilities (renormalised by the sampler).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -84,14 +96,21 @@ def load_scripted(path: str | os.PathLike[str]) -> list[ScriptedRule]:
 
 def make_rule(
     match: str,
-    completions: Mapping[str, float] | Sequence[tuple[str, float]],
+    completions: Mapping[str, float] | Sequence[tuple[str | Mapping[str, Any], float]],
     *,
     regex: bool = False,
 ) -> ScriptedRule:
     """A validated rule from ``{text: probability}`` (a ConfigError if it is not valid).
 
+    An answer may also be ``{"json": value}`` or ``{"tool_call": {"name": ..., "arguments":
+    {...}}}`` (pairs then, as a mapping's keys must be strings).
+
     >>> make_rule("wear", {"Sunglasses.": 0.7, "A hat.": 0.3}).completions[1].text
     'A hat.'
+    >>> rule = make_rule("weather", [({"tool_call": {"name": "get_weather",
+    ...     "arguments": {"city": "Paris"}}}, 1.0)])
+    >>> rule.completions[0].tool_call.name
+    'get_weather'
     """
     from pydantic import ValidationError
 
@@ -100,7 +119,14 @@ def make_rule(
         return ScriptedRule(
             match=match,
             regex=regex,
-            completions=[ScriptedCompletion(text=text, probability=p) for text, p in pairs],
+            completions=[
+                ScriptedCompletion.model_validate(
+                    {"text": answer, "probability": p}
+                    if isinstance(answer, str)
+                    else {**answer, "probability": p}
+                )
+                for answer, p in pairs
+            ],
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -108,6 +134,18 @@ def make_rule(
             for error in exc.errors()
         )
         raise ConfigError(f"invalid scripted rule for {match!r}: {problems}") from None
+
+
+def _answer_text(completion: ScriptedCompletion) -> str:
+    """A candidate's text: the reply, the compact JSON answer, or the call's arguments."""
+    if completion.text is not None:
+        return completion.text
+    value = (
+        completion.tool_call.arguments
+        if completion.tool_call is not None
+        else completion.json_value
+    )
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def find_rule(rules: Sequence[ScriptedRule], last_user_text: str | None) -> ScriptedRule | None:
@@ -139,10 +177,15 @@ class ScriptedTable:
     token_ids: list[list[int]]
     logits: list[float]
     root: _Node
+    tool_names: list[str | None] = field(default_factory=list)  # per candidate: a call's tool
 
     @classmethod
     def build(cls, rule: ScriptedRule, encode: Any) -> ScriptedTable:
-        texts = [completion.text for completion in rule.completions]
+        texts = [_answer_text(completion) for completion in rule.completions]
+        tool_names = [
+            completion.tool_call.name if completion.tool_call is not None else None
+            for completion in rule.completions
+        ]
         probabilities = [completion.probability for completion in rule.completions]
         token_ids = [list(encode(text)) for text in texts]
         root = _Node()
@@ -156,7 +199,7 @@ class ScriptedTable:
         remainder = 1.0 - sum(probabilities)
         if remainder > 1e-9:
             logits.append(math.log(remainder))
-        return cls(texts, token_ids, logits, root)
+        return cls(texts, token_ids, logits, root, tool_names)
 
     def falls_through(self, candidate: int) -> bool:
         return candidate >= len(self.texts)

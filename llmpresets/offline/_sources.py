@@ -171,20 +171,63 @@ def make_stepper(
             context.extend(int(vocab[position]) for position in positions)
         else:
             context.extend(positions)
-        try:
-            logits = np.asarray(source.next_logits(list(context)), dtype=np.float64)
-        except Exception as exc:
-            raise SourceError(f"the next-token source {source!r} failed: {exc!r}") from exc
-        if logits.ndim != 1 or not 0 < logits.shape[0] <= limit:
-            raise SourceError(
-                f"the next-token source returned logits of shape {logits.shape}; expected a 1-D "
-                f"array of at most {limit} values (one per token id)"
-            )
-        if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all():
-            raise SourceError("the next-token source returned NaN or +inf logits, or all -inf")
-        return logits
+        return _checked_logits(source, context, limit)
 
     return step, vocab
+
+
+def _checked_logits(source: NextTokenSource, context: list[int], limit: int) -> FloatArray:
+    """``source.next_logits(context)`` as float64, or a SourceError saying what was wrong."""
+    try:
+        logits = np.asarray(source.next_logits(list(context)), dtype=np.float64)
+    except Exception as exc:
+        raise SourceError(f"the next-token source {source!r} failed: {exc!r}") from exc
+    if logits.ndim != 1 or not 0 < logits.shape[0] <= limit:
+        raise SourceError(
+            f"the next-token source returned logits of shape {logits.shape}; expected a 1-D "
+            f"array of at most {limit} values (one per token id)"
+        )
+    if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all():
+        raise SourceError("the next-token source returned NaN or +inf logits, or all -inf")
+    return logits
+
+
+def make_token_stepper(
+    source: NextTokenSource,
+    prompt_ids: Sequence[int],
+    encoding: tiktoken.Encoding,
+    *,
+    style: str | None = None,
+) -> tuple[Stepper, NDArray[np.int64] | None]:
+    """As :func:`make_stepper`, but the function takes the generated *token ids*.
+
+    For constrained decoding, where a grammar may force tokens the source's vocabulary lacks
+    (JSON punctuation the n-gram corpus never saw): such a token is passed to a ``bind``
+    source as position ``-1`` (no history matches it; the n-gram model backs off past it),
+    and to any other source as itself, in the context of ids.
+    """
+    step, vocab = make_stepper(source, prompt_ids, encoding, style=style)
+    if vocab is None:
+        return step, None
+    if callable(getattr(source, "bind", None)):
+        position_of = {int(token): index for index, token in enumerate(vocab)}
+        positions: list[int] = []
+
+        def by_position(token_ids: Sequence[int]) -> FloatArray:
+            del positions[len(token_ids) :]
+            positions.extend(position_of.get(int(t), -1) for t in token_ids[len(positions) :])
+            return step(positions)
+
+        return by_position, vocab
+    context = [*prompt_ids, end_of_prompt(encoding)]
+    fixed = len(context)
+
+    def by_id(token_ids: Sequence[int]) -> FloatArray:
+        del context[fixed:]
+        context.extend(int(token) for token in token_ids)
+        return _checked_logits(source, context, len(vocab))
+
+    return by_id, vocab
 
 
 def next_token_distribution(

@@ -59,7 +59,7 @@ from ._completions import (
 )
 from ._embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
 from ._faults import FaultPlan, inject, inject_async
-from ._generate import Generation, choose_scripted, generate, generate_scripted
+from ._generate import Generation, choose_scripted, generate
 from ._payloads import (
     OFFLINE_EPOCH,
     Usage,
@@ -75,9 +75,11 @@ from ._sources import (
     as_source,
     last_user_text,
     make_stepper,
+    make_token_stepper,
     render_prompt,
     source_for_model,
 )
+from ._structured import choose_allowed, make_plan, scripted_allowed, scripted_generation
 from ._wire import parse_request
 
 if TYPE_CHECKING:
@@ -362,20 +364,43 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 )
         rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
         table = self._table(rule, encoding) if rule is not None else None
-        stepper = None
+        plan = make_plan(chat, encoding)
+        prompt_ids: list[int] | None = None
+        steppers: dict[str, Any] = {}
+
+        def stepper(kind: str) -> Any:
+            # One free-text stepper (by positions) and one by token ids, made on first use.
+            nonlocal prompt_ids
+            if kind not in steppers:
+                if prompt_ids is None:
+                    prompt_ids = encoding.encode_ordinary(render_prompt(chat.messages))
+                make = make_stepper if kind == "text" else make_token_stepper
+                steppers[kind] = make(source, prompt_ids, encoding, style=use_case)
+            return steppers[kind]
+
         generations = []
         for index in range(chat.n):
             rng = np.random.default_rng(np.random.SeedSequence([*entropy, index]))
             if table is not None:
-                candidate = choose_scripted(table, chat.settings, rng)
-                if not table.falls_through(candidate):
-                    generations.append(generate_scripted(table, candidate, encoding, chat.settings))
+                allowed = scripted_allowed(plan, table)
+                candidate = (
+                    choose_scripted(table, chat.settings, rng)
+                    if allowed is None
+                    else choose_allowed(table, allowed, chat.settings, rng)
+                )
+                if candidate is not None and not table.falls_through(candidate):
+                    generations.append(
+                        scripted_generation(table, candidate, encoding, chat.settings, rng)
+                    )
                     continue
-            if stepper is None:
-                prompt_ids = encoding.encode_ordinary(render_prompt(chat.messages))
-                stepper = make_stepper(source, prompt_ids, encoding, style=use_case)
             try:
-                generations.append(generate(*stepper, encoding, chat.settings, rng))
+                made = None
+                if plan is not None:
+                    made = plan.generate(lambda: stepper("tokens"), lambda: stepper("text"), rng)
+                if made is None:
+                    step, vocab = stepper("text")
+                    made = generate(step, vocab, encoding, chat.settings, rng)
+                generations.append(made)
             except (LLMPresetsError, ValueError) as exc:
                 # A user's source misbehaved (or left nothing to sample): the server's fault.
                 raise WireError(500, str(exc), type="server_error") from exc

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from ._checks import (
     parse_body,
     required,
 )
+from ._formats import parse_response_format, parse_tool_choice, parse_tools
 from ._request import ChatRequest
 from ._rules import check_model_rules
 from ._validate import check_chat_body
@@ -134,6 +134,10 @@ _CHECKED_HERE = frozenset(
         "stream",
         "stop",
         "logit_bias",
+        # _formats: with the API's own messages (the json word, strict schemas, named tools).
+        "response_format",
+        "tool_choice",
+        "parallel_tool_calls",
     }
 )
 
@@ -174,65 +178,6 @@ def _logit_bias(body: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
             )
         pairs.append((int(key), check_number("logit_bias", value, -100, 100, integer=False)))
     return tuple(pairs)
-
-
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]+")
-_MAX_TOOL_NAME = 64
-
-
-def _tools(body: Mapping[str, Any]) -> list[Any] | None:
-    """``tools`` checked as the API checks it; ``tool_choice`` needs tools."""
-    tools = body.get("tools")
-    if tools is None:
-        for name in ("tool_choice", "parallel_tool_calls"):
-            if body.get(name) is not None:
-                raise WireError(
-                    400,
-                    f"Invalid value for '{name}': '{name}' is only allowed when 'tools' are "
-                    "specified.",
-                    param=name,
-                )
-        return None
-    if not isinstance(tools, list):
-        raise bad_type("tools", "an array of objects", tools)
-    if not tools:
-        raise empty_array("tools")
-    for index, tool in enumerate(tools):
-        where = f"tools[{index}]"
-        if not isinstance(tool, dict):
-            raise bad_type(where, "an object", tool)
-        kind = required(tool, f"{where}.type")
-        if kind not in ("function", "custom"):
-            raise WireError(
-                400,
-                f"Invalid value: '{kind}'. Supported values are: 'function' and 'custom'.",
-                param=f"{where}.type",
-                code="invalid_value",
-            )
-        definition = required(tool, f"{where}.{kind}")
-        if not isinstance(definition, dict):
-            raise bad_type(f"{where}.{kind}", "an object", definition)
-        name = required(definition, f"{where}.{kind}.name")
-        if not isinstance(name, str):
-            raise bad_type(f"{where}.{kind}.name", "a string", name)
-        if not _TOOL_NAME.fullmatch(name):
-            raise WireError(
-                400,
-                f"Invalid '{where}.{kind}.name': string does not match pattern. Expected a "
-                "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
-                param=f"{where}.{kind}.name",
-                code="invalid_value",
-            )
-        if len(name) > _MAX_TOOL_NAME:
-            raise WireError(
-                400,
-                f"Invalid '{where}.{kind}.name': string too long. Expected a string with "
-                f"maximum length {_MAX_TOOL_NAME}, but got a string with length {len(name)} "
-                "instead.",
-                param=f"{where}.{kind}.name",
-                code="string_above_max_length",
-            )
-    return tools
 
 
 def _check_tool_turns(messages: list[dict[str, Any]]) -> None:
@@ -356,7 +301,9 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         include_usage = boolean(stream_options, "include_usage")
     stop = _stop(body)
     logit_bias = _logit_bias(body)
-    tools = _tools(body)
+    tools = parse_tools(body)
+    output = parse_response_format(body, messages)
+    tool_choice, parallel = parse_tool_choice(body, tools)
     # Every other field (and the messages' and tools' inner shapes) against the SDK's types.
     check_chat_body(body, skip=_CHECKED_HERE)
 
@@ -394,7 +341,11 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
         stream=stream,
         include_usage=include_usage,
         seed=seed,
-        tools=tools,
+        tools=[tool.raw for tool in tools] if tools is not None else None,
+        output=output,
+        tool_list=tuple(tool.tool for tool in tools or ()),
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
         body=body,
     )
 

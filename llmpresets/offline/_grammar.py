@@ -1,0 +1,144 @@
+"""Grammars for constrained decoding: llguidance tokenizers and compiled grammars, cached.
+
+:func:`tokenizer_for` builds llguidance's tokenizer from a tiktoken ``Encoding`` (about a
+second for o200k, so once per encoding and process). :func:`json_schema_grammar`,
+:func:`json_object_grammar`, :func:`lark_grammar` and :func:`regex_grammar` compile a grammar
+once per (encoding, grammar text) and return a :class:`Grammar`; :meth:`Grammar.matcher`
+gives a fresh matcher (the per-reply parser state) in microseconds.
+
+JSON is compact, as OpenAI writes it: no whitespace between tokens (``{"a":1,"b":[2]}``).
+A grammar llguidance cannot compile raises :class:`GrammarError` (the API's 400, never a 500).
+
+>>> from llmpresets._encodings import get_encoding
+>>> grammar = json_schema_grammar(get_encoding("o200k_base"), {"type": "boolean"})
+>>> matcher = grammar.matcher()
+>>> matcher.consume_tokens(get_encoding("o200k_base").encode("true")), matcher.is_accepting()
+(True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import llguidance
+    import tiktoken
+
+__all__ = [
+    "Grammar",
+    "GrammarError",
+    "json_object_grammar",
+    "json_schema_grammar",
+    "lark_grammar",
+    "regex_grammar",
+    "tokenizer_for",
+]
+
+# Compiled grammars kept per process (least recently used dropped first).
+_GRAMMAR_CACHE_LIMIT = 256
+
+_tokenizers: dict[str, llguidance.LLTokenizer] = {}
+_grammars: OrderedDict[tuple[str, str, str], Grammar] = OrderedDict()
+_lock = threading.Lock()
+
+
+class GrammarError(ValueError):
+    """A schema or grammar that llguidance cannot compile; ``message`` says why."""
+
+
+def tokenizer_for(encoding: tiktoken.Encoding) -> llguidance.LLTokenizer:
+    """llguidance's tokenizer for ``encoding`` (built once per encoding name, then cached)."""
+    tokenizer = _tokenizers.get(encoding.name)
+    if tokenizer is None:
+        from llguidance.tiktoken import lltokenizer_from_encoding
+
+        with _lock:
+            tokenizer = _tokenizers.get(encoding.name)
+            if tokenizer is None:
+                tokenizer = lltokenizer_from_encoding(encoding)
+                _tokenizers[encoding.name] = tokenizer
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A grammar compiled for one tokenizer; :meth:`matcher` starts a parse of one reply."""
+
+    kind: str
+    text: str
+    encoding_name: str
+    _template: llguidance.LLMatcher
+
+    def matcher(self) -> llguidance.LLMatcher:
+        """A fresh matcher at the grammar's start (a copy of the compiled one)."""
+        return self._template.deep_copy()
+
+
+def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
+    key = (encoding.name, kind, text)
+    with _lock:
+        cached = _grammars.get(key)
+        if cached is not None:
+            _grammars.move_to_end(key)
+            return cached
+    import llguidance
+
+    tokenizer = tokenizer_for(encoding)
+    try:
+        # JSON is compact, the API's own style: no whitespace choices to waste tokens on.
+        if kind == "json":
+            source = llguidance.LLMatcher.grammar_from_json_schema(
+                text, overrides={"whitespace_flexible": False}
+            )
+        elif kind == "lark":
+            source = llguidance.LLMatcher.grammar_from_lark(text)
+        else:
+            source = llguidance.LLMatcher.grammar_from_regex(text)
+    except ValueError as exc:
+        raise GrammarError(str(exc)) from None
+    error = llguidance.LLMatcher.validate_grammar(source, tokenizer)
+    if error:
+        raise GrammarError(_first_line(error))
+    template = llguidance.LLMatcher(tokenizer, source, log_level=0)
+    if template.is_error():
+        raise GrammarError(_first_line(template.get_error()))
+    grammar = Grammar(kind, text, encoding.name, template)
+    with _lock:
+        _grammars[key] = grammar
+        while len(_grammars) > _GRAMMAR_CACHE_LIMIT:
+            _grammars.popitem(last=False)
+    return grammar
+
+
+def _first_line(message: str) -> str:
+    """llguidance's message on one line, bounded (it can quote a whole grammar)."""
+    text = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    return (text[:300] + "...") if len(text) > 300 else (text or "invalid grammar")
+
+
+def json_schema_grammar(encoding: tiktoken.Encoding, schema: Mapping[str, Any]) -> Grammar:
+    """The grammar of JSON texts valid for ``schema`` (cached per encoding and schema).
+
+    Properties come out in the schema's order, as the API writes them.
+    """
+    return _compile(encoding, "json", json.dumps(schema, separators=(",", ":")))
+
+
+def json_object_grammar(encoding: tiktoken.Encoding) -> Grammar:
+    """Any JSON object (``response_format: {"type": "json_object"}``)."""
+    return json_schema_grammar(encoding, {"type": "object"})
+
+
+def lark_grammar(encoding: tiktoken.Encoding, lark: str) -> Grammar:
+    """A Lark grammar (custom tools with ``format: grammar``, syntax ``lark``)."""
+    return _compile(encoding, "lark", lark)
+
+
+def regex_grammar(encoding: tiktoken.Encoding, regex: str) -> Grammar:
+    """Texts matching ``regex`` (custom tools with ``format: grammar``, syntax ``regex``)."""
+    return _compile(encoding, "regex", regex)
