@@ -269,10 +269,16 @@ def _warn_unknown(spec: ModelSpec, stacklevel: int) -> None:
         if not spec.known
         else "has no context_window in the model registry"
     )
+    rules = (
+        f" It takes the rules of {spec.family} (its family) for parameters."
+        if spec.family
+        else ""
+    )
     warnings.warn(
         f"model {spec.name!r} {why}, so the context check was skipped (tokens are counted with "
-        f"{spec.encoding}). Declare it in your presets.yaml:\n"
-        f"models:\n  {spec.name}:\n    context_window: 128000\n    max_output_tokens: 16384\n"
+        f"{spec.encoding}).{rules} Declare its limits from its model page in your presets.yaml "
+        "(`llmpresets models` shows the fields):\n"
+        f"models:\n  {spec.name}:\n    context_window: ...\n    max_output_tokens: ...\n"
         f"    encoding: {spec.encoding}",
         UnknownModelLimitsWarning,
         stacklevel=stacklevel,
