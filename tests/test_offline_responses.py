@@ -124,7 +124,7 @@ def test_function_call_stream_events_are_valid() -> None:
     assert deltas == done.arguments
     call = events[-1].response.output[0]
     assert call.type == "function_call" and call.name == "get_weather"
-    assert json.loads(call.arguments)["city"] == "Paris"
+    assert isinstance(json.loads(call.arguments)["city"], str)
 
 
 def test_incomplete_stream_ends_with_response_incomplete() -> None:
@@ -439,3 +439,60 @@ def test_responses_api_over_llmpresets_serve() -> None:
         )
         assert events[-1].type == "response.completed"
         assert over_http.responses.retrieve(events[-1].response.id).id == events[-1].response.id
+
+
+def test_json_object_needs_the_word_json_in_the_input() -> None:
+    """As the API: json_object with no mention of JSON in the input is a 400."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client().responses.create(
+            model="gpt-4o", input="Give me data.", text={"format": {"type": "json_object"}}
+        )
+    assert caught.value.param == "input"
+
+
+def test_strict_schema_breaking_the_rules_is_refused() -> None:
+    """A strict json_schema without additionalProperties: false is the API's 400."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client().responses.create(
+            model="gpt-4o",
+            input="Hi",
+            text={
+                "format": {
+                    "type": "json_schema",
+                    "name": "thing",
+                    "strict": True,
+                    "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+                }
+            },
+        )
+    assert caught.value.param == "text.format.schema"
+    assert "additionalProperties" in caught.value.message
+
+
+def test_strict_function_parameters_breaking_the_rules_are_refused() -> None:
+    """A strict function whose parameters break the structured-outputs rules is a 400."""
+    loose: Any = {**WEATHER_TOOL, "parameters": {"type": "object", "properties": {}}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client().responses.create(model="gpt-4o", input="Weather?", tools=[loose])
+    assert caught.value.code == "invalid_function_parameters"
+
+
+def test_json_schema_answer_is_valid_for_its_schema() -> None:
+    """The constrained decoder's JSON satisfies the schema (enum, required, types)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "mood": {"type": "string", "enum": ["happy", "sad"]},
+            "score": {"type": "integer"},
+        },
+        "required": ["mood", "score"],
+        "additionalProperties": False,
+    }
+    for seed in range(3):
+        response = client(seed).responses.create(
+            model="gpt-4o",
+            input="Rate the mood.",
+            text={"format": {"type": "json_schema", "name": "m", "strict": True, "schema": schema}},
+        )
+        value = json.loads(response.output_text)
+        assert value["mood"] in ("happy", "sad") and isinstance(value["score"], int)

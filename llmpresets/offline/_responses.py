@@ -20,6 +20,8 @@ from typing import Any
 from .._errors import MessageFormatError
 from .._response_items import content_text
 from ._checks import WireError, bad_type, boolean, number
+from ._request import OutputFormat, Tool, ToolChoice
+from ._strict import strict_problem
 
 __all__ = [
     "REASONING_EFFORTS",
@@ -101,13 +103,39 @@ class ResponsesRequest:
     body: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def forced_function(self) -> str | None:
-        """The function ``tool_choice`` names, if it names one."""
+    def output_format(self) -> OutputFormat:
+        """``text.format`` as the generator reads it."""
+        fmt = self.text_format
+        kind = fmt.get("type", "text")
+        if kind == "json_schema":
+            return OutputFormat(
+                kind="json_schema",
+                name=fmt.get("name"),
+                schema=fmt.get("schema") or {},
+                strict=fmt.get("strict") is True,
+            )
+        return OutputFormat(kind=kind)
+
+    @property
+    def tool_list(self) -> tuple[Tool, ...]:
+        """The function tools as the generator reads them."""
+        return tuple(
+            Tool(
+                name=tool["name"],
+                description=tool.get("description") or "",
+                parameters=tool.get("parameters"),
+                strict=tool.get("strict") is True,
+            )
+            for tool in self.tools
+        )
+
+    @property
+    def tool_choice_spec(self) -> ToolChoice:
+        """``tool_choice`` as the generator reads it (a named function: required, that one)."""
         choice = self.tool_choice
-        if isinstance(choice, dict) and choice.get("type") == "function":
-            name = choice.get("name")
-            return name if isinstance(name, str) else None
-        return None
+        if isinstance(choice, dict):
+            return ToolChoice("required", (str(choice.get("name")),))
+        return ToolChoice(choice)
 
 
 def _unknown_parameter(name: str) -> WireError:
@@ -226,6 +254,15 @@ def _function_tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise bad_type(f"{where}.parameters", "an object", parameters)
+        if tool.get("strict") is True:
+            problem = strict_problem(parameters or {"type": "object"})
+            if problem is not None:
+                raise WireError(
+                    400,
+                    f"Invalid schema for function '{tool['name']}': {problem}",
+                    param=f"{where}.parameters",
+                    code="invalid_function_parameters",
+                )
         tools.append(tool)
     return tools
 
@@ -274,6 +311,14 @@ def _text_format(text: Mapping[str, Any]) -> dict[str, Any]:
             raise _missing("text.format.name")
         if not isinstance(fmt.get("schema"), dict):
             raise _missing("text.format.schema")
+        if fmt.get("strict") is True:
+            problem = strict_problem(fmt["schema"])
+            if problem is not None:
+                raise WireError(
+                    400,
+                    f"Invalid schema for response_format '{fmt['name']}': {problem}",
+                    param="text.format.schema",
+                )
     return fmt
 
 

@@ -12,12 +12,14 @@ Routes (on the path's tail, like the rest of the transport): ``POST /responses``
    model's tokenizer as ``usage.input_tokens`` (the same count ``input_tokens`` returns) and
    checked against the context window;
 3. reasoning (``_reasoning``: tokens by effort, spent first from ``max_output_tokens``);
-4. the output: a function call when ``tool_choice`` requires one, or under ``auto`` when the
-   conversation ends with a user message and a tool's name or description shares a word with
-   it (after a ``function_call_output`` the model answers in text, so agent loops end);
-   else text, sampled by the transport's generator under the request's temperature / top_p
-   (and vLLM-style top_k / min_p), or a JSON value for ``text.format`` json_schema /
-   json_object;
+4. the output, made by the transport's generator as for chat completions (same sources,
+   sampler and constrained decoder, see ``_structured``): function calls under the tool
+   policy (``tool_choice`` ``required`` or a named function: a call; ``auto``: a call when
+   the conversation ends with a user message that shares a word with a tool's name or
+   description, so after a ``function_call_output`` the model answers in text and agent
+   loops end), arguments decoded under the function's JSON schema; else JSON for
+   ``text.format`` json_schema / json_object; else text, under the request's temperature /
+   top_p (and vLLM-style top_k / min_p);
 5. the response object (and its event stream), stored unless ``store`` is false.
 
 Randomness is the transport's (see :class:`~._transport.OfflineTransport`): the request hash
@@ -27,13 +29,9 @@ for the same seed are identical, usage included.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from .._response_items import chat_tools, conversation_messages
 from ._bounds import choice_token_limit
@@ -45,11 +43,8 @@ from ._responses import ResponsesRequest, parse_responses_request
 from ._responses_payloads import FunctionCall, Outcome, item_id, response_events, response_object
 from ._responses_store import ResponseStore, StoredResponse
 from ._rules import check_model_rules, request_effort
-from ._schema_values import schema_value
 
 if TYPE_CHECKING:
-    import tiktoken
-
     from .._models import ModelSpec
     from ._transport import OfflineTransport
 
@@ -70,7 +65,6 @@ _NOT_SHAPING = frozenset(
     }
 )
 _RESPONSES_AT = re.compile(r"(?:^|/)responses(?:/|$)")
-_STOPWORDS = frozenset({"the", "and", "for", "with", "what", "get", "this", "that", "you"})
 
 
 def is_responses_path(tail: str) -> bool:
@@ -124,6 +118,13 @@ class ResponsesEndpoint:
         spec = self.transport._spec(request.model)
         check_model_rules(body, spec, "responses")
         messages, input_tokens = self._conversation(request, spec)
+        if request.output_format.kind == "json_object" and not _mentions_json(messages):
+            raise WireError(
+                400,
+                "Response input messages must contain the word 'json' in some form to use "
+                "'text.format' of type 'json_object'.",
+                param="input",
+            )
         shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
         effort = request_effort(body, spec, "responses")
         chat = self._chat_request(request, messages, shaping, spec, reasoning_tokens(effort))
@@ -210,6 +211,11 @@ class ResponsesEndpoint:
             top_k=request.top_k,
             min_p=request.min_p,
             ignore_eos=request.ignore_eos,
+            tools=chat_tools(request.tools) or None,
+            output=request.output_format,
+            tool_list=request.tool_list,
+            tool_choice=request.tool_choice_spec,
+            parallel_tool_calls=request.parallel_tool_calls,
             body={"endpoint": "responses", **shaping},
         )
 
@@ -221,60 +227,23 @@ class ResponsesEndpoint:
         entropy: list[int],
         use_case: str | None,
     ) -> None:
-        from .._encodings import get_encoding
 
         request = outcome.request
-        encoding = get_encoding(spec.encoding)
-        rng = np.random.default_rng(np.random.SeedSequence([*entropy, 7]))
-        tool = self._tool_to_call(request, chat.messages)
-        if tool is not None:
-            arguments = json.dumps(
-                schema_value(tool.get("parameters") or {}, rng, _last_user_text(chat.messages))
-            )
-            call_id = (
-                "call_" + hashlib.sha256(f"{outcome.response_id}/call".encode()).hexdigest()[:24]
-            )
-            pieces = _pieces(encoding, arguments)
-            outcome.calls.append(FunctionCall(tool["name"], pieces, call_id))
-            outcome.call_tokens = len(pieces) + len(encoding.encode_ordinary(tool["name"]))
+        try:
+            generation = self.transport._generate(chat, spec, entropy, use_case)[0]
+        except WireError as error:
+            raise _as_responses_error(error) from None
+        cut = generation.finish_reason == "length" and request.max_output_tokens is not None
+        outcome.text_finished = not cut
+        if generation.tool_calls:
+            outcome.calls = [
+                FunctionCall(call.name, list(call.pieces), call.id)
+                for call in generation.tool_calls
+            ]
+            outcome.call_tokens = generation.completion_tokens
             return
-        fmt = request.text_format
-        if fmt.get("type") in ("json_schema", "json_object"):
-            schema = (
-                fmt.get("schema")
-                if fmt.get("type") == "json_schema"
-                else {"type": "object", "properties": {"answer": {"type": "string"}}}
-            )
-            text = json.dumps(schema_value(schema or {}, rng, _last_user_text(chat.messages)))
-            pieces = _pieces(encoding, text)
-            cap = chat.max_tokens
-            outcome.text_pieces = pieces[:cap]
-            outcome.text_tokens = min(len(pieces), cap)
-            outcome.text_finished = len(pieces) <= cap
-            return
-        generation = self.transport._generate(chat, spec, entropy, use_case)[0]
         outcome.text_pieces = list(generation.pieces)
         outcome.text_tokens = generation.completion_tokens
-        outcome.text_finished = (
-            generation.finish_reason != "length" or request.max_output_tokens is None
-        )
-
-    @staticmethod
-    def _tool_to_call(
-        request: ResponsesRequest, messages: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """The function tool the model calls now, if any (module docstring, step 4)."""
-        if not request.tools or request.tool_choice == "none":
-            return None
-        forced = request.forced_function
-        if forced is not None:
-            return next(tool for tool in request.tools if tool["name"] == forced)
-        last = messages[-1] if messages else {}
-        if request.tool_choice == "required":
-            return _best_tool(request.tools, str(last.get("content") or "")) or request.tools[0]
-        if last.get("role") != "user":
-            return None
-        return _best_tool(request.tools, str(last.get("content") or ""))
 
     def _stored_inputs(self, request: ResponsesRequest, response_id: str) -> list[dict[str, Any]]:
         """This request's input items as ``input_items`` lists them: with ids and statuses."""
@@ -352,39 +321,14 @@ class ResponsesEndpoint:
         return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
 
 
-def _pieces(encoding: tiktoken.Encoding, text: str) -> list[str]:
-    """``text`` split as its tokens stream (ASCII text, so every token decodes on its own)."""
-    return [encoding.decode([token]) for token in encoding.encode_ordinary(text)]
+def _mentions_json(messages: list[dict[str, Any]]) -> bool:
+    return any("json" in str(message.get("content") or "").lower() for message in messages)
 
 
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return str(message.get("content") or "")
-    return ""
-
-
-def _words(text: str) -> set[str]:
-    return {
-        word
-        for word in re.findall(r"[a-z]{3,}", text.lower().replace("_", " "))
-        if word not in _STOPWORDS
-    }
-
-
-def _best_tool(tools: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
-    """The tool sharing most words with ``text`` (name and description); ``None`` if none does."""
-    asked = _words(text)
-    best, best_score = None, 0
-    for tool in tools:
-        known = _words(f"{tool['name']} {tool.get('description') or ''}")
-        # "weather" in the prompt matches a tool "get_weather"; stems of 5+ letters too.
-        score = len(asked & known) + sum(
-            1
-            for word in asked
-            for other in known
-            if word != other and len(word) >= 5 and other.startswith(word[:5])
-        )
-        if score > best_score:
-            best, best_score = tool, score
-    return best
+def _as_responses_error(error: WireError) -> WireError:
+    """A schema the engine cannot compile, named as the Responses API names its fields."""
+    param = error.param
+    if param is not None:
+        param = param.replace("response_format", "text.format").replace(".function.", ".")
+    message = error.message.replace("response_format", "text.format")
+    return WireError(error.status, message, param=param, code=error.code, type=error.type)
