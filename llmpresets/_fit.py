@@ -270,9 +270,7 @@ def _warn_unknown(spec: ModelSpec, stacklevel: int) -> None:
         else "has no context_window in the model registry"
     )
     rules = (
-        f" It takes the rules of {spec.family} (its family) for parameters."
-        if spec.family
-        else ""
+        f" It takes the rules of {spec.family} (its family) for parameters." if spec.family else ""
     )
     warnings.warn(
         f"model {spec.name!r} {why}, so the context check was skipped (tokens are counted with "
