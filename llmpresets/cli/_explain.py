@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .._params import PARAMETERS
 from . import CommandError
 from ._common import add_config_option, formatter, load_book, print_json, use_color
 
@@ -63,16 +64,29 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--use-case", "-u", metavar="NAME", help="a preset (e.g. code, chat)")
     parser.add_argument(
-        "--temperature", "-t", type=_number("temperature"), metavar="T", help="0-2; 0 = greedy"
+        "--temperature",
+        "-t",
+        type=_number("temperature"),
+        metavar="T",
+        help=f"{PARAMETERS['temperature'].describe_range()}; 0 = greedy",
     )
     parser.add_argument(
-        "--top-k", type=_whole("top-k"), metavar="K", help="keep the K likeliest tokens (K >= 1)"
+        "--top-k",
+        type=_whole("top-k"),
+        metavar="K",
+        help=f"keep the K likeliest tokens ({PARAMETERS['top_k'].describe_range()})",
     )
     parser.add_argument(
-        "--top-p", type=_number("top-p"), metavar="P", help="in (0, 1]; 1 filters nothing"
+        "--top-p",
+        type=_number("top-p"),
+        metavar="P",
+        help=f"{PARAMETERS['top_p'].describe_range()}; 1 filters nothing",
     )
     parser.add_argument(
-        "--min-p", type=_number("min-p"), metavar="M", help="in [0, 1]; 0 filters nothing"
+        "--min-p",
+        type=_number("min-p"),
+        metavar="M",
+        help=f"{PARAMETERS['min_p'].describe_range()}; 0 filters nothing",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
