@@ -78,7 +78,7 @@ def transport() -> OfflineTransport:
 
 def _send(transport: OfflineTransport, content: bytes) -> httpx2.Response:
     with httpx2.Client(transport=transport, base_url="http://offline.test/v1") as client:
-        response = client.post("/chat/completions", content=content)
+        response: httpx2.Response = client.post("/chat/completions", content=content)
         response.read()
         return response
 
