@@ -128,8 +128,9 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
             f"{source}: the file has {len(text):,} characters; at most {MAX_FILE_BYTES:,} are read",
             file=source,
         )
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # its reader refuses control characters at once
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -158,7 +159,8 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {exc}", file=source) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 

@@ -168,3 +168,8 @@ def test_a_slow_regex_that_passes_the_check_is_stopped_at_match_time() -> None:
     assert rule.matches("aaa")
     with pytest.raises(ConfigError, match="took more than"):
         rule.matches("a" * 60 + "b")
+
+
+def test_control_characters_are_a_config_error(tmp_path: Path) -> None:
+    """YAML's reader refuses control characters: a ConfigError, not a ReaderError (fuzz find)."""
+    refused(write(tmp_path, "\x1fpresets:\n"), "YAML error")

@@ -305,7 +305,21 @@ def _wire_error(
     errors: list[dict[str, Any]] = [
         {**error, "loc": tuple(error["loc"])[skip:]} for error in exc.errors(include_url=False)
     ]
-    # A literal mismatch on a discriminator means "not this member": prefer the others.
+    # A literal mismatch on a discriminator means "not this member": prefer the others, unless
+    # every member refused the discriminator (then it is the value that is wrong).
+    tags = {_member(error["loc"]) for error in errors}
+    refused = [error for error in errors if _is_discriminator(error)]
+    if refused and len({_member(error["loc"]) for error in refused}) == len(tags) > 1:
+        loc = _clean(refused[0]["loc"])
+        param = _param((*where, *loc))
+        values = [str((error.get("ctx") or {}).get("expected", "")) for error in refused]
+        return WireError(
+            400,
+            f"Invalid value: '{refused[0].get('input')}'. Supported values are: "
+            f"{_supported(', '.join(values))}.",
+            param=param,
+            code="invalid_value",
+        )
     informative = [
         error
         for error in errors
@@ -355,6 +369,18 @@ def _wire_error(
         got = first.get("input") if value is None else _value_at(value, loc)
         return bad_type(param, text, got)
     return WireError(400, f"Invalid value for '{param}'.", param=param, code="invalid_value")
+
+
+def _is_discriminator(error: Mapping[str, Any]) -> bool:
+    return error["type"] == "literal_error" and _clean(error["loc"])[-1:] in (("type",),)
+
+
+def _member(loc: tuple[Any, ...]) -> str | None:
+    """The union member a location is inside (its first tag), if any."""
+    for part in loc:
+        if isinstance(part, str) and _TAG.search(part):
+            return part
+    return None
 
 
 def _supported(expected: str) -> str:
