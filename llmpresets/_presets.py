@@ -503,7 +503,7 @@ def load_presets(
         models=models,
         aliases=_alias_index(config, layers),
         families=_checked_families(config, layers),
-        user_fields=_user_fields(layers[1:]),
+        user_fields=_user_fields(layers),
         settings=config.settings,
         offline=config.offline,
         sources=tuple(layer.source for layer in layers),
@@ -544,14 +544,30 @@ def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
     return config.model_copy(update={"offline": offline})
 
 
-def _user_fields(user_layers: list[_Layer]) -> dict[str, frozenset[str]]:
+def _user_fields(layers: list[_Layer]) -> dict[str, frozenset[str]]:
+    """use case -> the fields a user file sets to something other than the packaged default.
+
+    A value equal to the default counts as the default: a user who copied the whole packaged
+    file (or runs from a checkout of this repository, whose ./presets.yaml *is* it) gets the
+    quiet default behaviour, not a warning per packaged value the model does not take.
+    """
+    packaged = layers[0].data.get("presets") if layers else None
+    packaged = packaged if isinstance(packaged, dict) else {}
     found: dict[str, set[str]] = {}
-    for layer in user_layers:
+    for layer in layers[1:]:
         presets = layer.data.get("presets")
         for name, fields in (presets or {}).items() if isinstance(presets, dict) else ():
-            if isinstance(fields, dict):
-                found.setdefault(name, set()).update(str(key) for key in fields)
-    return {name: frozenset(fields) for name, fields in found.items()}
+            if not isinstance(fields, dict):
+                continue
+            entry = packaged.get(name)
+            defaults: dict[str, Any] = entry if isinstance(entry, dict) else {}
+            changed = {
+                str(key)
+                for key, value in fields.items()
+                if key not in defaults or defaults[key] != value
+            }
+            found.setdefault(name, set()).update(changed)
+    return {name: frozenset(fields) for name, fields in found.items() if fields}
 
 
 def _checked_families(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:

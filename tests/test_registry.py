@@ -302,3 +302,23 @@ def test_default_run_prints_no_warning(capsys: pytest.CaptureFixture[str]) -> No
         code = main(["run", "Write a function", "--use-case", "code", "--offline", "-m", model])
         assert code == 0
         assert "warning" not in capsys.readouterr().err
+
+
+def test_a_user_file_equal_to_the_defaults_stays_quiet(tmp_path: Path) -> None:
+    """A copy of the packaged presets.yaml (or a checkout's ./presets.yaml) sets nothing new:
+    the packaged top_k is still dropped quietly; a changed value is the user's and warns."""
+    import warnings
+
+    from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
+    from llmpresets._presets import packaged_presets_path
+
+    copy = tmp_path / "presets.yaml"
+    copy.write_text(packaged_presets_path().read_text(encoding="utf-8"), encoding="utf-8")
+    book = load_presets(copy)
+    _warned.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "top_k" in resolve("code", "gpt-4o", config=book).dropped
+    copy.write_text("presets:\n  code:\n    top_k: 5\n", encoding="utf-8")
+    with pytest.warns(UnsupportedParameterWarning, match="top_k"):
+        resolve("code", "gpt-4o", config=load_presets(copy))
