@@ -56,7 +56,7 @@ def test_pydantic_ai_agent_calls_its_tool_and_returns_the_output_type() -> None:
         calls.append(city)
         return f"Sunny in {city}, 21 C"
 
-    result = agent.run_sync(PROMPT)
+    result = asyncio.run(agent.run(PROMPT))  # run_sync would leave its event loop open
     assert len(calls) == 1
     assert isinstance(result.output, Weather)
 
@@ -72,7 +72,7 @@ def test_pydantic_ai_runs_are_reproducible_with_a_seeded_transport() -> None:
         model = OpenAIChatModel(
             "gpt-4o", provider=OpenAIProvider(openai_client=async_client(seed=5))
         )
-        return Agent(model, output_type=Weather).run_sync(PROMPT).output
+        return asyncio.run(Agent(model, output_type=Weather).run(PROMPT)).output
 
     assert run() == run()
 
