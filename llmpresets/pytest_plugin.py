@@ -8,7 +8,8 @@ to change it), so a test's replies are the same on every run.
 - ``llm_offline_client``: an offline :class:`llmpresets.Client`.
 - ``llm_offline_openai`` / ``llm_offline_async_openai``: an ``openai.OpenAI`` /
   ``openai.AsyncOpenAI`` wired to the offline transport (base URL :data:`OFFLINE_BASE_URL`).
-- ``llm_offline_transport``: the transport itself, to wire into your own client.
+- ``llm_offline_transport``: the transport itself, to wire into your own client;
+  ``llm_offline_transport.faults.add("rate_limit", times=2)`` scripts faults for this test.
 - ``llm_scripted``: scripted candidates for this test only, ahead of any in ``presets.yaml``.
 - ``llm_server_url``: the base URL (``http://127.0.0.1:PORT/v1``) of a real local HTTP server
   answering with the offline backend, for code that only takes a URL (or is not Python).

@@ -394,6 +394,7 @@ def test_model_rules_allow_sampling_only_at_effort_none() -> None:
 
 
 EVERY_EVENT_TYPE = {
+    "response.failed",
     "response.created",
     "response.in_progress",
     "response.output_item.added",
@@ -424,6 +425,8 @@ def test_every_event_type_the_backend_emits_is_validated_by_the_sdk() -> None:
         {"model": "gpt-5", "input": "Hi", "max_output_tokens": 16},
     ):
         seen |= {event.type for event in streamed_events(openai_client, **request)}
+    failing = sdk(OfflineTransport(seed=0, source=broken_source))
+    seen |= {event.type for event in streamed_events(failing, model="gpt-4o", input="Hi")}
     assert seen == EVERY_EVENT_TYPE
 
 
@@ -496,3 +499,32 @@ def test_json_schema_answer_is_valid_for_its_schema() -> None:
         )
         value = json.loads(response.output_text)
         assert value["mood"] in ("happy", "sad") and isinstance(value["score"], int)
+
+
+def broken_source(context_ids: Any) -> Any:
+    raise ValueError("the source is broken")
+
+
+def test_server_error_mid_stream_is_response_failed() -> None:
+    """A failing source: streamed, the stream ends with response.failed and its error;
+    plain, the API's HTTP 500."""
+    openai_client = sdk(OfflineTransport(seed=0, source=broken_source))
+    events = streamed_events(openai_client, model="gpt-4o", input="Hi")
+    assert [event.type for event in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.failed",
+    ]
+    assert events[-1].response.status == "failed"
+    assert events[-1].response.error.code == "server_error"
+    with pytest.raises(openai.InternalServerError):
+        openai_client.responses.create(model="gpt-4o", input="Hi")
+
+
+def test_client_respond_stream_raises_on_a_failed_response() -> None:
+    """Client.respond_stream turns response.failed into llmpresets' APIError."""
+    from llmpresets import APIError, Client
+
+    client = Client(offline=True, transport=OfflineTransport(seed=0, source=broken_source))
+    with pytest.raises(APIError, match="failed"):
+        list(client.respond_stream("Hi"))

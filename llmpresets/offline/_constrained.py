@@ -19,7 +19,8 @@ One step, as inference engines do it (vLLM, SGLang and llama.cpp with llguidance
 
 Smoothing gives every grammar-allowed token a finite score, so a grammar can always be
 followed: a token outside the source's support scores ``log(DATA_MASS / |data tokens|)`` when
-it is a *data token* (JSON punctuation, digits, ``true``/``false``/``null``, end of text),
+it is a *data token* (JSON punctuation, one- and two-digit numbers, ``true``/``false``/``null``,
+end of text),
 else ``log(FLOOR_MASS / vocabulary size)``. The floor tokens all share one score, so they are
 handled as one class whose fate under top-k / top-p / min-p is computed exactly (the sampler
 keeps or cuts tied tokens together); the ~200,000-entry vocabulary is never materialised on a
@@ -92,6 +93,7 @@ DECISION_BASE = -2.0
 STRING_OPEN_PENALTY = 3.0
 
 _GREEDY = 1e-5
+_NEGLIGIBLE = 1e-12
 _DATA_BYTES = frozenset(b'{}[]",:.-+0123456789eE@/_')
 _LITERALS = ("true", "false", "null")
 
@@ -135,7 +137,10 @@ def _classes(encoding: tiktoken.Encoding) -> _Classes:
             quote[token] = True
         if raw.isdigit():
             digits[token] = min(len(raw), 127)
-        if all(byte in _DATA_BYTES for byte in raw) or raw in literal_prefixes:
+        # Data tokens: JSON punctuation and short numbers (three-digit and longer number
+        # tokens stay in the floor class: data holds small numbers more often than not).
+        short = not (len(raw) > 2 and raw.isdigit())
+        if (short and all(byte in _DATA_BYTES for byte in raw)) or raw in literal_prefixes:
             data.append(token)
     data_ids = np.unique(np.array(data, dtype=np.int64))
     separator = np.zeros(size, dtype=np.int8)
@@ -295,10 +300,18 @@ def sample_with_floor(
         )
     if len(scores) == 0:
         return -1
-    scaled = scores / temperature
-    peak = float(scaled.max())
+    peak = float(scores.max()) / temperature
     floor_weight = math.exp(floor / temperature - peak)
-    mass = float(np.exp(scaled - peak).sum())
+    if (
+        top_p is not None
+        and top_p < 1 - _NEGLIGIBLE
+        and floor_count * floor_weight < _NEGLIGIBLE
+        and (top_k is None or top_k > len(scores))
+    ):
+        # The floor holds less than 1e-12 of the mass (the top token alone weighs 1): the
+        # nucleus cuts it, and scaling top_p by 1 + 1e-12 would change nothing.
+        return int(sample(scores, temperature=temperature, top_p=top_p, min_p=min_p, rng=rng))
+    mass = float(np.exp(scores / temperature - peak).sum())
     floor_mass = floor_count * floor_weight
     kept_by_k = top_k is None or top_k > len(scores)
     survives = (
@@ -530,12 +543,13 @@ def generate_constrained(
             continue
         words = np.frombuffer(matcher.compute_bitmask(), dtype=np.uint32)
         allowed = _allowed(words, ids)
+        allowed_ids = ids[allowed]
         logits = step(generated)
         model = _model_scores(logits, candidates)
         scores = model[allowed]
         if shape is not None:
             scores = _shape_prior(
-                shape, classes, ids[allowed], candidates.hint_word[allowed], scores
+                shape, classes, allowed_ids, candidates.hint_word[allowed], scores
             )
         scores = _adjust(scores, ids, allowed, counts, settings, bias_slots, bias_values)
         floor_count = _popcount(words) - int(allowed.sum())
@@ -545,7 +559,7 @@ def generate_constrained(
         scores = np.maximum(scores, np.nextafter(candidates.floor, 0))
         choice = sample_with_floor(scores, candidates.floor, floor_count, settings, rng)
         if choice >= 0:
-            token = int(ids[allowed][choice])
+            token = int(allowed_ids[choice])
         else:  # one of the tied floor tokens, uniformly (greedy: the lowest id)
             pool = np.setdiff1d(_all_allowed(words, encoding.n_vocab), ids, assume_unique=True)
             greedy = settings.temperature < _GREEDY

@@ -147,7 +147,12 @@ class ResponsesEndpoint:
             outcome.reasoning_tokens = budget
             outcome.text_finished = False
         else:
-            self._answer(outcome, chat, spec, entropy, use_case)
+            try:
+                self._answer(outcome, chat, spec, entropy, use_case)
+            except WireError as error:
+                if not (request.stream and error.status >= 500):
+                    raise
+                outcome.failure = error.message  # streamed: the stream says response.failed
         final = response_object(outcome)
         if request.store:
             self.store.put(

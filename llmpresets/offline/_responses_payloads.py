@@ -17,6 +17,10 @@
                         response.function_call_arguments.done, response.output_item.done,
       response.completed | response.incomplete
 
+A server error while generating (a user's next-token source failing) fails the response:
+streamed, ``response.created``, ``response.in_progress``, ``response.failed`` (its ``error``
+says why); plain, the HTTP 500 the API gives.
+
 The deltas join to the final text, and the final event carries exactly the object
 :func:`response_object` returns, so streamed and non-streamed answers agree.
 """
@@ -64,11 +68,12 @@ class Outcome:
     text_tokens: int = 0
     calls: list[FunctionCall] = field(default_factory=list)
     call_tokens: int = 0
+    failure: str | None = None  # the server error's message: the response failed
 
     @property
     def incomplete(self) -> bool:
         """Cut by ``max_output_tokens`` (in the reasoning or in the text)."""
-        return not self.text_finished
+        return not self.text_finished and self.failure is None
 
     @property
     def output_tokens(self) -> int:
@@ -133,6 +138,8 @@ def _call_item(outcome: Outcome, call: FunctionCall, index: int, *, done: bool) 
 
 def _output(outcome: Outcome) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
+    if outcome.failure is not None:
+        return items
     if outcome.effort not in (None, "none"):
         items.append(_reasoning_item(outcome, done=True))
     if outcome.text_pieces is not None:
@@ -143,12 +150,14 @@ def _output(outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def _status(outcome: Outcome) -> str:
+    if outcome.failure is not None:
+        return "failed"
     return "incomplete" if outcome.incomplete else "completed"
 
 
 def _body(outcome: Outcome, *, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
     request = outcome.request
-    finished = status in ("completed", "incomplete")
+    finished = status in ("completed", "incomplete", "failed")
     text: dict[str, Any] = {"format": request.text_format}
     if request.verbosity is not None:
         text["verbosity"] = request.verbosity
@@ -167,7 +176,9 @@ def _body(outcome: Outcome, *, status: str, output: list[dict[str, Any]]) -> dic
         "created_at": outcome.created_at,
         "completed_at": outcome.created_at if status == "completed" else None,
         "status": status,
-        "error": None,
+        "error": (
+            {"code": "server_error", "message": outcome.failure} if status == "failed" else None
+        ),
         "incomplete_details": ({"reason": "max_output_tokens"} if status == "incomplete" else None),
         "instructions": request.instructions,
         "max_output_tokens": request.max_output_tokens,
@@ -215,6 +226,9 @@ def response_events(outcome: Outcome, final: dict[str, Any]) -> list[bytes]:
     started = _validated_response(_body(outcome, status="in_progress", output=[]))
     emit("response.created", response=started)
     emit("response.in_progress", response=started)
+    if outcome.failure is not None:
+        emit("response.failed", response=final)
+        return events
     index = 0
     if outcome.effort not in (None, "none"):
         _emit_reasoning(emit, outcome, index)

@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 MAX_PARALLEL_CALLS = 4
+_SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 _ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 _NO_ARGUMENTS = {"type": "object", "properties": {}, "additionalProperties": False}
 _WORD = re.compile(r"[a-z]+")
@@ -250,7 +251,7 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
         if output.kind == "json_object":
             answer = json_object_grammar(encoding)
         elif output.kind == "json_schema":
-            answer = json_schema_grammar(encoding, output.schema or {})
+            answer = json_schema_grammar(encoding, closed(output.schema or {}))
     except GrammarError as exc:
         raise _schema_error(
             "response_format", output.name or "", "response_format", str(exc), None
@@ -276,6 +277,27 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
     return StructuredPlan(request, encoding, answer, arguments, hint_tokens(encoding, texts))
 
 
+def closed(schema: Any) -> Any:
+    """``schema`` with ``additionalProperties: false`` on objects that list properties and say
+    nothing of others: a model fills the fields it was given and invents no keys (a schema
+    that allows more says so, and keeps it)."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {
+        key: (
+            {name: closed(child) for name, child in value.items()}
+            if key in _SCHEMA_MAPS and isinstance(value, dict)
+            else closed(value)
+        )
+        for key, value in schema.items()
+    }
+    if isinstance(schema.get("properties"), dict) and "additionalProperties" not in schema:
+        result["additionalProperties"] = False
+    return result
+
+
 def _tool_grammar(tool: Tool, encoding: tiktoken.Encoding) -> Grammar | None:
     if tool.kind == "custom":
         if tool.grammar is None:
@@ -286,7 +308,7 @@ def _tool_grammar(tool: Tool, encoding: tiktoken.Encoding) -> Grammar | None:
     parameters = tool.parameters
     if not parameters or ("properties" not in parameters and parameters.get("type") == "object"):
         parameters = _NO_ARGUMENTS
-    return json_schema_grammar(encoding, parameters)
+    return json_schema_grammar(encoding, closed(parameters))
 
 
 # --------------------------------------------------------------------------- scripted answers

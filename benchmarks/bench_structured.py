@@ -1,0 +1,162 @@
+"""Structured outputs offline: what constrained decoding costs, measured in one run.
+
+1. A JSON object for a schema (``response_format`` json_schema, strict) through the real openai
+   SDK, against plain text of the same length in tokens (``max_tokens``, ``ignore_eos``), at the
+   chat preset's settings. Both sides are timed in interleaved rounds (medians, fastest and
+   slowest round); the ratio is per call and per token. Target (issue 9): <= 3x.
+2. Compiling a schema: llguidance's tokenizer for o200k (once per process), a schema's first
+   compile, and the cached lookup every later request makes.
+3. The mask: llguidance's ``compute_bitmask`` per token, inside a string (most of the
+   vocabulary allowed) and between values (a few tokens allowed), and one whole engine step.
+
+Run: ``python benchmarks/bench_structured.py [--rounds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+from typing import Any
+
+import httpx2
+import numpy as np
+import openai
+from _timing import interleaved, verdict
+from openai.types.chat import ChatCompletionMessageParam
+
+from llmpresets._encodings import get_encoding
+from llmpresets.offline import OfflineTransport, default_language_model
+from llmpresets.offline._constrained import generate_constrained
+from llmpresets.offline._grammar import json_schema_grammar, tokenizer_for
+from llmpresets.offline._request import SamplingSettings
+from llmpresets.offline._sources import make_token_stepper
+
+TARGET_RATIO = 3.0
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Alice is 31, lives in Paris and likes chess and tennis."}
+]
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer"},
+        "city": {"type": "string"},
+        "hobbies": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3},
+        "score": {"type": "number"},
+        "member": {"type": "boolean"},
+        "kind": {"type": "string", "enum": ["person", "robot"]},
+        "note": {"type": "string"},
+        "country": {"type": "string"},
+    },
+    "required": ["name", "age", "city", "hobbies", "score", "member", "kind", "note", "country"],
+    "additionalProperties": False,
+}
+FORMAT: Any = {
+    "type": "json_schema",
+    "json_schema": {"name": "person", "schema": SCHEMA, "strict": True},
+}
+
+
+def sdk() -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="offline",
+        base_url="http://offline.test/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=OfflineTransport(seed=0)),
+    )
+
+
+def once(function: Any) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=10)
+    args = parser.parse_args()
+    encoding = get_encoding("o200k_base")
+
+    print("== compile ==")
+    build = once(functools.partial(tokenizer_for, encoding))
+    print(f"llguidance tokenizer for o200k (first use): {build * 1e3:8.1f} ms")
+    firsts, cached = [], []
+    for index in range(20):
+        extra = {**SCHEMA["properties"], f"extra{index}": {"type": "string"}}
+        compile_it = functools.partial(
+            json_schema_grammar, encoding, {**SCHEMA, "properties": extra}
+        )
+        firsts.append(once(compile_it))
+        cached.append(once(compile_it))
+    first, again = statistics.median(firsts), statistics.median(cached)
+    print(f"schema, first compile:  {first * 1e3:8.3f} ms (median of 20 schemas)")
+    print(f"schema, cached lookup:  {again * 1e3:8.3f} ms  -> first/cached = {first / again:.0f}x")
+
+    print("\n== mask per token ==")
+    grammar = json_schema_grammar(encoding, SCHEMA)
+    inside = grammar.matcher()
+    inside.consume_tokens(encoding.encode('{"name":"Al'))
+    between = grammar.matcher()
+    between.consume_tokens(encoding.encode('{"name":"Alice","age":31'))
+    for label, matcher in (("inside a string", inside), ("after a value", between)):
+        samples = [once(matcher.compute_bitmask) for _ in range(2000)]
+        allowed = int(np.unpackbits(np.frombuffer(matcher.compute_bitmask(), np.uint8)).sum())
+        median = statistics.median(samples) * 1e6
+        print(f"compute_bitmask, {label:15}: {median:7.1f} us ({allowed} tokens allowed)")
+    source = default_language_model("o200k_base")
+    prompt = "Alice is 31, lives in Paris and likes chess and tennis."
+    step, vocab = make_token_stepper(source, encoding.encode_ordinary(prompt), encoding)
+    settings = SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=400)
+    generate_constrained(step, vocab, encoding, grammar, settings, np.random.default_rng(0))
+    per_token = []
+    for seed in range(30):
+        started = time.perf_counter()
+        reply = generate_constrained(
+            step, vocab, encoding, grammar, settings, np.random.default_rng(seed)
+        )
+        per_token.append((time.perf_counter() - started) / reply.completion_tokens)
+    engine = statistics.median(per_token) * 1e6
+    print(f"whole engine step (mask, source, prior, sample): {engine:7.1f} us/token")
+
+    print("\n== JSON object vs plain text, through the SDK (chat preset: T=0.8, top_p=0.9) ==")
+    json_client, text_client = sdk(), sdk()
+    lengths: list[int] = []
+
+    def json_call() -> None:
+        reply = json_client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, response_format=FORMAT, temperature=0.8, top_p=0.9
+        )
+        assert reply.usage is not None
+        lengths.append(reply.usage.completion_tokens)
+
+    json_call()
+    tokens = round(statistics.median(lengths))
+
+    def text_call() -> None:
+        text_client.chat.completions.create(
+            model="gpt-4o",
+            messages=MESSAGES,
+            temperature=0.8,
+            top_p=0.9,
+            max_tokens=tokens,
+            extra_body={"ignore_eos": True},
+        )
+
+    timings = interleaved(
+        {"json": json_call, "text": text_call}, rounds=args.rounds, calls=args.calls
+    )
+    mean_json = statistics.mean(lengths)
+    ratio = timings["json"].median / timings["text"].median
+    per_token_ratio = (timings["json"].median / mean_json) / (timings["text"].median / tokens)
+    print(f"JSON object ({mean_json:.1f} tokens on average): {timings['json'].show('ms')}")
+    print(f"plain text ({tokens} tokens):               {timings['text'].show('ms')}")
+    outcome = verdict(per_token_ratio, TARGET_RATIO)
+    print(f"ratio per call: {ratio:.2f}x  per token: {per_token_ratio:.2f}x  {outcome}")
+
+
+if __name__ == "__main__":
+    main()
