@@ -140,6 +140,7 @@ def test_langchain_with_structured_output(method: str) -> None:
 
 def test_langchain_bind_tools_returns_a_tool_call() -> None:
     """langchain-openai bind_tools: the reply carries a tool call with arguments for the tool."""
+    pytest.importorskip("langchain_openai")
     from langchain_core.tools import tool
 
     llm = chat_openai()
