@@ -83,3 +83,16 @@ def test_models_list_the_served_models(client: openai.OpenAI) -> None:
     assert client.models.retrieve("text-embedding-3-large").id == "text-embedding-3-large"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")
+
+
+def test_generated_tokens_are_bounded_across_prompts(client: openai.OpenAI) -> None:
+    """Many prompts share the per-request cap on generated tokens; too many prompts is a 400."""
+    from llmpresets.offline._bounds import MAX_TOKENS_PER_REQUEST
+
+    reply = client.completions.create(
+        model="davinci-002", prompt=["Tell me a story"] * 64, max_tokens=4000, n=2
+    )
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens <= MAX_TOKENS_PER_REQUEST
+    with pytest.raises(openai.BadRequestError, match="at most 2048 prompts"):
+        client.completions.create(model="davinci-002", prompt=["x"] * 2049, max_tokens=1)

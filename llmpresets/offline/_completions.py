@@ -12,7 +12,9 @@ integer 0-5 (the alternatives per token) and comes back as ``tokens`` / ``token_
 models are ``gpt-3.5-turbo-instruct``, ``davinci-002`` and ``babbage-002``, and a chat model
 from the registry gets the API's 404 ("This is a chat model..."). Offline limits: ``best_of``
 must equal ``n`` (no reranking), ``echo`` does not combine with ``logprobs`` (prompt tokens
-have no log-probabilities here), and ``suffix`` is accepted and ignored.
+have no log-probabilities here), and ``suffix`` is accepted and ignored. Bounded like chat: at
+most 2,048 prompts, and the per-request cap on generated tokens (``_bounds``) is shared by all
+prompts' choices (each ends with ``length`` at its share).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._bounds import choice_token_limit
 from ._checks import WireError, boolean, number
 from ._payloads import Identity
 from ._wire import parse_request
@@ -46,6 +49,7 @@ LEGACY_MODELS: Mapping[str, int] = {
     "babbage-002": 16384,
 }
 DEFAULT_MAX_TOKENS = 16
+MAX_PROMPTS = 2048
 _FIELDS = frozenset(
     {
         "model",
@@ -187,6 +191,13 @@ def parse_completions_request(
         return encoding.decode(tokens, errors="replace")
 
     prompts = _prompts(body["prompt"], decode)
+    if len(prompts) > MAX_PROMPTS:
+        raise WireError(
+            400,
+            f"Invalid 'prompt': at most {MAX_PROMPTS} prompts per request, got {len(prompts)}.",
+            param="prompt",
+            code="invalid_value",
+        )
     logprobs = number(body, "logprobs", 0, 5, integer=True)
     echo = boolean(body, "echo")
     n = number(body, "n", 1, 128, integer=True) or 1
@@ -225,11 +236,13 @@ def parse_completions_request(
         shared["logprobs"] = True
         shared["top_logprobs"] = logprobs
     chats = []
+    # The per-request cap on generated tokens (_bounds) covers every prompt's n choices.
+    per_choice = choice_token_limit(limit, n * len(prompts))
     for prompt in prompts:
         chat_body = {
             **shared,
             "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": limit,
+            "max_tokens": per_choice,
         }
         chats.append(parse_request(chat_body, lambda _: spec))
     return CompletionsRequest(
