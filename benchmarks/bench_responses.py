@@ -6,16 +6,15 @@ A 64-token streamed reply (``ignore_eos`` so both run to exactly 64 tokens; gpt-
 carries more per token (typed events with sequence numbers, item ids, and the whole response
 twice: in ``response.created`` and in ``response.completed``); the ratio shows what that costs.
 
-Run: ``python benchmarks/bench_responses.py``. Times are the best of several repeats.
+Run: ``python benchmarks/bench_responses.py``. Both are timed in interleaved rounds
+(``_timing``): medians, with the fastest and slowest round.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import httpx2
 import openai
+from _timing import interleaved
 
 from llmpresets.offline import OfflineTransport
 
@@ -30,17 +29,6 @@ def client_for(transport: httpx2.BaseTransport) -> openai.OpenAI:
         max_retries=0,
         http_client=httpx2.Client(transport=transport),
     )
-
-
-def best_of(function: Callable[[], int], calls: int, repeats: int = 7) -> float:
-    """Seconds per call, the best of ``repeats`` runs of ``calls`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            function()
-        best = min(best, (time.perf_counter() - started) / calls)
-    return best
 
 
 def main() -> int:
@@ -89,13 +77,13 @@ def main() -> int:
     responses_call()
     chat_call()
     assert counts["responses"] == counts["chat"] == TOKENS, counts
-    chat = best_of(chat_call, 20)
-    responses = best_of(responses_call, 20)
-    ratio = responses / chat
+    timings = interleaved({"chat": chat_call, "responses": responses_call}, rounds=9, calls=10)
+    chat, responses = timings["chat"], timings["responses"]
+    ratio = responses.median / chat.median
     print(f"{TOKENS}-token streamed reply through the SDK (gpt-4o, temperature 0.8, top_p 0.9)")
-    print(f"   chat.completions : {chat * 1e3:7.2f} ms/reply ({counts['chunks']} chunks)")
-    print(f"   responses        : {responses * 1e3:7.2f} ms/reply ({counts['events']} events)")
-    print(f"   ratio responses/chat: {ratio:.2f}x")
+    print(f"   chat.completions : {chat.show('ms')} per reply ({counts['chunks']} chunks)")
+    print(f"   responses        : {responses.show('ms')} per reply ({counts['events']} events)")
+    print(f"   ratio responses/chat (medians): {ratio:.2f}x")
     return 0
 
 
