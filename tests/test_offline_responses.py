@@ -528,3 +528,10 @@ def test_client_respond_stream_raises_on_a_failed_response() -> None:
     client = Client(offline=True, transport=OfflineTransport(seed=0, source=broken_source))
     with pytest.raises(APIError, match="failed"):
         list(client.respond_stream("Hi"))
+
+
+def test_max_output_tokens_above_the_model_limit_is_refused() -> None:
+    """gpt-4o writes at most 16,384 tokens: asking for more is a 400, not a long generation."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client().responses.create(model="gpt-4o", input="Hi", max_output_tokens=100_000)
+    assert caught.value.param == "max_output_tokens"

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._response_items import chat_tools, conversation_messages
-from ._bounds import choice_token_limit
+from ._bounds import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ._checks import WireError, parse_body
 from ._payloads import make_identity
 from ._reasoning import reasoning_tokens, summary_text
@@ -117,6 +117,7 @@ class ResponsesEndpoint:
         request = parse_responses_request(body)
         spec = self.transport._spec(request.model)
         check_model_rules(body, spec, "responses")
+        _check_output_limit(request, spec)
         messages, input_tokens = self._conversation(request, spec)
         if request.output_format.kind == "json_object" and not _mentions_json(messages):
             raise WireError(
@@ -324,6 +325,20 @@ class ResponsesEndpoint:
             "has_more": len(items) > limit,
         }
         return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
+
+
+def _check_output_limit(request: ResponsesRequest, spec: ModelSpec) -> None:
+    """``max_output_tokens`` above the model's output limit is the API's 400."""
+    limit = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
+    asked = request.max_output_tokens
+    if asked is not None and asked > limit:
+        raise WireError(
+            400,
+            "Invalid 'max_output_tokens': integer above maximum value. Expected a value <= "
+            f"{limit}, but got {asked} instead.",
+            param="max_output_tokens",
+            code="integer_above_max_value",
+        )
 
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:
