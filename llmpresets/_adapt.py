@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigError, UnsupportedParameterError
 from ._models import ModelSpec
-from ._params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api
+from ._params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
 from ._presets import PresetBook, check_sampling_values, default_book
 
 __all__ = [
@@ -187,14 +187,8 @@ def _check_call_values(spec: ModelSpec, overrides: dict[str, Any]) -> None:
         )
 
 
-def _has_function_tools(tools: Any) -> bool:
-    return isinstance(tools, list) and any(
-        isinstance(tool, Mapping) and tool.get("type", "function") == "function" for tool in tools
-    )
-
-
 def resolve(
-    use_case: str,
+    use_case: str | None,
     model: str | None = None,
     *,
     api: Api = "chat",
@@ -206,6 +200,8 @@ def resolve(
     **overrides: Any,
 ) -> Resolution:
     """Like :func:`resolve_params`, with what was dropped and why (see :class:`Resolution`).
+
+    ``use_case=None`` resolves the call's values alone, with no preset under them.
 
     >>> r = resolve("code", "gpt-4o")
     >>> r.kwargs["temperature"], r.dropped["top_k"][:22]
@@ -228,8 +224,8 @@ def resolve(
             f"{model_name} is only available on {only}, not {ENDPOINTS[api]}; use {method}",
             field="model",
         )
-    preset = book[use_case]
-    values: dict[str, Any] = dict(preset.settings())
+    # No use case: only the call's values (``explain`` with sampling flags and no preset).
+    values: dict[str, Any] = dict(book[use_case].settings()) if use_case is not None else {}
     overrides = dict(overrides)
     given_output = [name for name in _OUTPUT_ALIASES if name in overrides]
     if len(given_output) > 1:
@@ -243,7 +239,7 @@ def resolve(
     overrides = {name: _plain_number(value) for name, value in overrides.items()}
     _check_call_values(spec, overrides)
     extra_body = dict(overrides.pop("extra_body", None) or {})
-    user_set = set(book.user_fields.get(use_case, ())) | set(overrides)
+    user_set = set(book.user_fields.get(use_case or "", ())) | set(overrides)
     for name, value in overrides.items():
         if value is None:
             values.pop(name, None)
@@ -285,27 +281,29 @@ def resolve(
 
 
 def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
-    """The preset's (or call's) effort, moved to the nearest the model accepts."""
+    """The effort sent: the preset's moved to the nearest the model accepts; yours, if the
+    model lacks it, dropped (the model then runs at its default)."""
     spec, api = resolver.spec, resolver.api
-    wanted = values.get("reasoning_effort")
-    if wanted is None or not spec.efforts(api):
+    wanted: str | None = values.get("reasoning_effort")
+    if wanted is None or not spec.efforts(api) or wanted in spec.efforts(api):
         return wanted
+    accepted = ", ".join(spec.efforts(api))
+    if "reasoning_effort" in resolver.user_set:
+        # Your value is not replaced by another: dropped, so the model runs at its default.
+        resolver.drop(
+            values,
+            "reasoning_effort",
+            f"{spec.name} does not accept reasoning_effort={wanted!r} on {ENDPOINTS[api]} "
+            f"(accepts {accepted}); not sent, so it runs at its default "
+            f"{spec.default_effort!r}",
+        )
+        return None
     nearest = spec.nearest_effort(wanted, api)
-    if nearest != wanted:
-        accepted = ", ".join(spec.efforts(api))
-        if "reasoning_effort" in resolver.user_set:
-            raise_or_note = (
-                f"{spec.name} does not accept reasoning_effort={wanted!r} on "
-                f"{ENDPOINTS[api]} (accepts {accepted}); sent {nearest!r}"
-            )
-            resolver.dropped["reasoning_effort"] = raise_or_note
-            resolver.rejected_by_user.append("reasoning_effort")
-        else:
-            resolver.dropped["reasoning_effort"] = (
-                f"the preset's {wanted!r} is not among {spec.name}'s efforts ({accepted}); "
-                f"sent the nearest, {nearest!r}"
-            )
-        values["reasoning_effort"] = nearest
+    resolver.dropped["reasoning_effort"] = (
+        f"the preset's {wanted!r} is not among {spec.name}'s efforts ({accepted}); "
+        f"sent the nearest, {nearest!r}"
+    )
+    values["reasoning_effort"] = nearest
     return nearest
 
 
@@ -315,7 +313,7 @@ def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | Non
     if (
         resolver.api != "chat"
         or spec.tools_with_effort
-        or not _has_function_tools(values.get("tools"))
+        or not has_function_tools(values.get("tools"))
     ):
         return
     running = effort or spec.default_effort
@@ -328,10 +326,14 @@ def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | Non
             f"sent 'none' instead of {running!r} (use respond() to keep the effort)"
         )
         return
+    fix = (
+        "use /v1/responses (Client.respond) or set reasoning_effort to 'none'"
+        if "none" in spec.efforts("chat")
+        else f"use /v1/responses (Client.respond): {spec.name} has no effort 'none'"
+    )
     raise ConfigError(
         f"Function tools with reasoning_effort are not supported for {spec.name} in "
-        "/v1/chat/completions. To use function tools, use /v1/responses (Client.respond) or "
-        "set reasoning_effort to 'none'.",
+        f"/v1/chat/completions. To use function tools, {fix}.",
         field="reasoning_effort",
     )
 

@@ -131,8 +131,8 @@ class ModelFields(_Strict):
     )
     sampling: SamplingRule | None = Field(
         default=None,
-        description="When temperature / top_p / logprobs are accepted: always, effort_none "
-        "(only at reasoning effort none), never (only the default temperature 1).",
+        description=f"When {', '.join(SAMPLING_RULE_PARAMETERS)} are accepted: always, "
+        "effort_none (only at reasoning effort none), never (only the default temperature 1).",
     )
     rejects: list[str] | None = Field(
         default=None,
@@ -435,10 +435,20 @@ def lookup_model(
 
 
 def family_for(
-    registry: Mapping[str, ModelSpec], families: Mapping[str, str], name: str
+    registry: Mapping[str, ModelSpec],
+    families: Mapping[str, str],
+    name: str,
+    out_of_scope: Sequence[str] = (),
 ) -> ModelSpec | None:
-    """The registry model whose rules an unknown ``name`` takes: the longest matching pattern."""
-    base = _family_candidates(name)[-1]
+    """The registry model whose rules an unknown ``name`` takes: the longest matching pattern.
+
+    Names matching ``out_of_scope`` (audio, search, realtime models) take no family's rules:
+    ``gpt-4o-search-preview`` is not gpt-4o.
+    """
+    candidates = _family_candidates(name)
+    if any(fnmatch.fnmatchcase(c, p) for c in candidates for p in out_of_scope):
+        return None
+    base = candidates[-1]
     for pattern in sorted(families, key=len, reverse=True):
         if fnmatch.fnmatchcase(base, pattern):
             return registry.get(families[pattern])

@@ -37,6 +37,7 @@ __all__ = [
     "Api",
     "Parameter",
     "effort_rank",
+    "has_function_tools",
     "parameter",
 ]
 
@@ -317,6 +318,14 @@ SAMPLING_RULE_PARAMETERS: tuple[str, ...] = (
     "frequency_penalty",
     "presence_penalty",
 )
+
+
+def has_function_tools(tools: Any) -> bool:
+    """Whether a request's ``tools`` include a function tool (what some models refuse beside
+    a reasoning effort on /chat/completions)."""
+    return isinstance(tools, list) and any(
+        isinstance(tool, Mapping) and tool.get("type") == "function" for tool in tools
+    )
 
 
 def parameter(name: str) -> Parameter:

@@ -446,6 +446,7 @@ class PresetBook:
     # use case -> the fields a user file (not the packaged defaults) sets: a value the model
     # rejects warns only when the user asked for it.
     user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    out_of_scope: tuple[str, ...] = ()
     # Resolved specs by requested name (snapshots, aliases and unknown names included).
     _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
 
@@ -462,7 +463,8 @@ class PresetBook:
         if spec is None:
             if strict:
                 raise UnknownModelError(name, sorted(self.models))
-            spec = ModelSpec.unknown(name, family_for(self.models, self.families, name))
+            family = family_for(self.models, self.families, name, self.out_of_scope)
+            spec = ModelSpec.unknown(name, family)
         if len(self._specs) >= 512:  # bounded: any string can be a model name
             self._specs.clear()
         self._specs[name] = spec
@@ -504,6 +506,7 @@ def load_presets(
         aliases=_alias_index(config, layers),
         families=_checked_families(config, layers),
         user_fields=_user_fields(layers),
+        out_of_scope=tuple(config.out_of_scope),
         settings=config.settings,
         offline=config.offline,
         sources=tuple(layer.source for layer in layers),

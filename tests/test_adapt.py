@@ -143,14 +143,17 @@ def test_gpt6_temperature_needs_an_explicit_none() -> None:
 
 
 def test_effort_max_only_on_responses_for_gpt_6_astra() -> None:
-    """gpt-6-astra takes max on /responses; on chat the nearest, xhigh, is sent (warned)."""
+    """gpt-6-astra takes max on /responses; on chat your max is not sent (warned), so the model
+    runs at its default: a value you set is dropped, never swapped for another."""
     _warned.clear()
     assert resolve_params("code", "gpt-6-astra", api="responses", reasoning_effort="max")[
         "reasoning"
     ] == {"effort": "max"}
-    with pytest.warns(UnsupportedParameterWarning, match="sent 'xhigh'"):
+    with pytest.warns(UnsupportedParameterWarning, match="runs at its default 'medium'"):
         sent = resolve_params("code", "gpt-6-astra", reasoning_effort="max")
-    assert sent["reasoning_effort"] == "xhigh"
+    assert "reasoning_effort" not in sent
+    with pytest.raises(UnsupportedParameterError):
+        resolve_params("code", "gpt-6-astra", reasoning_effort="none", policy="error")
 
 
 def test_nested_spellings_merge_with_other_fields() -> None:
@@ -174,7 +177,7 @@ def test_function_tools_with_effort_on_chat_switch_a_default_effort_to_none() ->
     assert "only at effort 'none'" in resolution.dropped["reasoning_effort"]
     with pytest.raises(ConfigError, match="Function tools with reasoning_effort"):
         resolve("code", "gpt-6-sol", tools=tools, reasoning_effort="high")
-    with pytest.raises(ConfigError, match="use /v1/responses"):
+    with pytest.raises(ConfigError, match="has no effort 'none'"):
         resolve("code", "gpt-6-astra", tools=tools)  # no none to fall back to
     assert resolve("code", "gpt-6-sol", api="responses", tools=tools).kwargs["reasoning"] == {
         "effort": "medium"

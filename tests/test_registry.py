@@ -25,7 +25,7 @@ TOOLS: list[Any] = [
 def test_every_text_chat_model_of_the_installed_sdk_is_in_the_registry() -> None:
     """A name the SDK's ChatModel literal adds fails here until the registry covers it."""
     book = load_presets()
-    out_of_scope = book_out_of_scope()
+    out_of_scope = book.out_of_scope
     missing = [
         name
         for name in typing.get_args(ChatModel)
@@ -35,12 +35,11 @@ def test_every_text_chat_model_of_the_installed_sdk_is_in_the_registry() -> None
     assert missing == []
 
 
-def book_out_of_scope() -> list[str]:
-    from llmpresets._presets import ConfigFile, packaged_presets_path
-    from llmpresets._yaml import load_yaml_file
-
-    data, _ = load_yaml_file(packaged_presets_path())
-    return list(ConfigFile.model_validate(data).out_of_scope)
+def test_out_of_scope_models_take_no_familys_rules() -> None:
+    """gpt-4o-search-preview is not gpt-4o: its rules are unknown, not gpt-4o's."""
+    for name in ("gpt-4o-search-preview", "gpt-4o-mini-audio-preview-2024-12-17"):
+        spec = get_model(name)
+        assert not spec.known and spec.family is None
 
 
 @pytest.mark.parametrize(

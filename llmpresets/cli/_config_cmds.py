@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from .._params import API_NAMES
 from ._common import add_config_option, formatter, load_book, print_json
 
 EXAMPLES_PRESETS = """examples:
@@ -62,7 +63,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--api",
-        choices=("chat", "responses"),
+        choices=API_NAMES,
         default="chat",
         help="with --model: the endpoint (default: chat)",
     )

@@ -261,10 +261,11 @@ def _settings(
         use_case = "chat"
     preset = book[use_case] if use_case is not None else None
     notes: list[str] = []
-    if preset is not None:
+    if preset is not None or args.model is not None:
         model = args.model or book.settings.default_model
         given = {name: value for name, value in flags.items() if value is not None}
-        resolution = resolve(preset.name, model, config=book, policy="silent", **given)
+        name = preset.name if preset is not None else None
+        resolution = resolve(name, model, config=book, policy="silent", **given)
         sent = {**resolution.kwargs, **resolution.kwargs.get("extra_body", {})}
         settings: dict[str, float | int | None] = {name: sent.get(name) for name in FIELDS}
         shown = ", ".join(

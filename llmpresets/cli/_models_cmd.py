@@ -6,10 +6,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .._params import SAMPLING_RULE_PARAMETERS
 from ._common import add_config_option, formatter, load_book, print_json
 
 if TYPE_CHECKING:
-    from .._models import ModelSpec
+    from .._models import ModelSpec, Prices
     from .._presets import PresetBook
 
 EXAMPLES = """examples:
@@ -88,6 +89,24 @@ def _efforts(spec: ModelSpec) -> str:
     return text
 
 
+def _long_context(prices: Prices) -> str:
+    long = prices.long_context
+    if long is None:
+        return ""
+    return (
+        f" (above {long.above_input_tokens:,} in: {long.input_multiplier:g}x / "
+        f"{long.output_multiplier:g}x)"
+    )
+
+
+def _tools_with_effort(spec: ModelSpec) -> str:
+    if spec.tools_with_effort:
+        return "yes"
+    if "none" in spec.efforts("chat"):
+        return "only on /v1/responses (chat: effort none)"
+    return "only on /v1/responses"
+
+
 def _models(args: argparse.Namespace) -> int:
     book = load_book(args)
     if args.markdown:
@@ -144,11 +163,10 @@ def _print_one(spec: ModelSpec) -> None:
         f"({'published' if spec.encoding_published else 'presumed'})",
         f"  reasoning efforts  {_efforts(spec)}"
         + (f"; default {spec.default_effort}" if spec.default_effort else ""),
-        f"  sampling params    {_SAMPLING[spec.sampling]} (temperature, top_p, logprobs)",
+        f"  sampling params    {_SAMPLING[spec.sampling]} ({', '.join(SAMPLING_RULE_PARAMETERS)})",
         f"  rejects            {', '.join(sorted(spec.rejects)) or '-'}",
         f"  verbosity          {'yes' if spec.verbosity else 'no'}",
-        f"  tools with effort  "
-        f"{'yes' if spec.tools_with_effort else 'only on /v1/responses (chat: effort none)'}",
+        f"  tools with effort  {_tools_with_effort(spec)}",
         f"  endpoints          {', '.join(spec.endpoints)}",
         f"  prices per 1M      {_price(spec)}",
     ]
@@ -221,7 +239,7 @@ def render_markdown(book: PresetBook) -> str:
             if prices is None
             else f"{prices.input:g} / "
             f"{'-' if prices.cached_input is None else f'{prices.cached_input:g}'} / "
-            f"{prices.output:g}" + (" (long: 2x / 1.5x)" if prices.long_context else "")
+            f"{prices.output:g}" + _long_context(prices)
         )
         lines.append(
             "| "

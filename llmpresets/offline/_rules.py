@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._params import PARAMETERS, SAMPLING_RULE_PARAMETERS, Api
+from .._params import PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
 from ._checks import WireError
 
 if TYPE_CHECKING:
@@ -173,10 +173,7 @@ def _check_verbosity(body: Mapping[str, Any], spec: ModelSpec, api: Api) -> None
 def _check_tools(body: Mapping[str, Any], spec: ModelSpec, api: Api, effort: str | None) -> None:
     if api != "chat" or spec.tools_with_effort or effort in (None, "none"):
         return
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not any(
-        isinstance(tool, Mapping) and tool.get("type") == "function" for tool in tools
-    ):
+    if not has_function_tools(body.get("tools")):
         return
     raise WireError(
         400,

@@ -273,8 +273,8 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     max_tokens = number(body, "max_tokens", 1, _INT32_MAX, integer=True)
     max_completion = number(body, "max_completion_tokens", 1, _INT32_MAX, integer=True)
     top_logprobs = _ranged(body, "top_logprobs")
-    top_k = number(body, "top_k", -1, _INT32_MAX, integer=True)
-    min_p = number(body, "min_p", 0, 1)
+    top_k = number(body, "top_k", -1, _INT32_MAX, integer=True)  # vLLM: -1 (or 0) is off
+    min_p = _ranged(body, "min_p")
     logprobs = boolean(body, "logprobs")
     stream = boolean(body, "stream")
     ignore_eos = boolean(body, "ignore_eos")
