@@ -115,3 +115,17 @@ def test_usage_errors_exit_2_without_traceback(
 def test_non_loopback_hosts_are_flagged(host: str, loopback: bool) -> None:
     """--host other than loopback gets a warning (decided here, printed by the command)."""
     assert _is_loopback(host) is loopback
+
+
+def test_a_taken_port_is_one_error_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """A port another server holds: 'cannot listen on ...', exit 1, before loading anything."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--api-key", KEY]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err and KEY not in err

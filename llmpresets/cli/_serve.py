@@ -120,8 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
         key = " (API key required)" if api_key else ""
         print(f"llmpresets: serving the offline backend at {base_url}{key}", flush=True)
 
-    app.warm_up()  # the first request should not pay for loading the language model
-    try:
+    try:  # run_server loads the model before it announces the URL
         run_server(app, args.host, args.port, on_ready=ready)
     except OSError as exc:
         raise CommandError(

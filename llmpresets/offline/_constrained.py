@@ -341,8 +341,11 @@ def sample_with_floor(
     )
 
 
-def _allowed(words: NDArray[np.uint32], ids: IntArray) -> NDArray[np.bool_]:
-    bits: NDArray[np.bool_] = ((words[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)
+def _allowed(
+    words: NDArray[np.uint32], word_of: IntArray, bit_of: NDArray[np.uint32]
+) -> NDArray[np.bool_]:
+    """The mask's bit of each candidate (``word_of`` / ``bit_of``: its word and bit)."""
+    bits: NDArray[np.bool_] = ((words[word_of] >> bit_of) & 1).astype(bool)
     return bits
 
 
@@ -409,6 +412,8 @@ class _Candidates:
     hint_word: IntArray  # for a prompt word's token, a key of the word (both forms); else -1
     floor: float
     total_floor: int  # vocabulary tokens that are not candidates
+    word_of: IntArray  # each candidate's 32-bit word in llguidance's mask
+    bit_of: NDArray[np.uint32]  # and its bit in that word
 
     @classmethod
     def build(
@@ -437,6 +442,8 @@ class _Candidates:
             hint_word=hint_word,
             floor=floor,
             total_floor=size - len(ids),
+            word_of=ids >> 5,
+            bit_of=(ids & 31).astype(np.uint32),
         )
 
 
@@ -512,6 +519,8 @@ def generate_constrained(
         bias_slots, bias_values = bias_slots[inside], bias_values[inside]
     counts: dict[int, int] = {}
     generated: list[int] = []
+    last_logits: FloatArray | None = None
+    model = candidates.hole
 
     hint_key = {
         int(candidates.ids[slot]): int(candidates.hint_word[slot])
@@ -542,10 +551,12 @@ def generate_constrained(
                 emit(token, info)
             continue
         words = np.frombuffer(matcher.compute_bitmask(), dtype=np.uint32)
-        allowed = _allowed(words, ids)
+        allowed = _allowed(words, candidates.word_of, candidates.bit_of)
         allowed_ids = ids[allowed]
         logits = step(generated)
-        model = _model_scores(logits, candidates)
+        # The n-gram model hands back its cached, read-only array for a context it has seen.
+        if logits is not last_logits or logits.flags.writeable:
+            last_logits, model = logits, _model_scores(logits, candidates)
         scores = model[allowed]
         if shape is not None:
             scores = _shape_prior(
@@ -583,14 +594,16 @@ def generate_constrained(
 
 def _model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
     """Log-softmax of the source on its support, holes filled, over the candidate ids."""
-    finite = np.isfinite(logits)
-    top = float(logits[finite].max())
-    shifted = logits - top
-    log_norm = math.log(float(np.exp(shifted[finite]).sum()))
+    logits = np.asarray(logits, dtype=np.float64)
     scores = candidates.hole.copy()
-    values = shifted - log_norm
     slots = candidates.source_slot
-    scores[slots] = np.where(finite, values, scores[slots])
+    top = float(logits.max())
+    shifted = logits - top
+    weights = np.exp(shifted)  # exp(-inf) = 0: impossible tokens weigh nothing
+    values = shifted - math.log(float(weights.sum()))
+    if np.isneginf(values.min()):  # some token impossible: a hole to fill
+        values = np.where(np.isfinite(values), values, scores[slots])
+    scores[slots] = values
     result: FloatArray = scores
     return result
 

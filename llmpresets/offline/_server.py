@@ -89,16 +89,21 @@ def run_server(
     port: int = 8000,
     *,
     on_ready: Callable[[str], None] | None = None,
+    warm_up: bool = True,
 ) -> None:
     """Serve ``app`` in the foreground until SIGINT / SIGTERM; ``on_ready(base_url)`` once up.
 
-    ``port=0`` picks a free port (``on_ready`` gets the real one). Open streams get up to five
-    seconds to finish after the signal; a second signal stops at once.
+    ``port=0`` picks a free port (``on_ready`` gets the real one). The address is bound first
+    (so a taken port fails at once), then the model is loaded (``warm_up``), then the server
+    starts. Open streams get up to five seconds to finish after the signal; a second signal
+    stops at once.
     """
     sock = _bind(host, port)
     url = base_url_of(sock)
     server = _uvicorn_server(app, (lambda: on_ready(url)) if on_ready else None)
     try:
+        if warm_up:
+            app.warm_up()
         server.run(sockets=[sock])
     finally:
         sock.close()
