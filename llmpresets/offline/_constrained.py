@@ -89,6 +89,7 @@ TYPICAL_ITEMS = 2.5
 NUMBER_END_SLOPE = 1.0
 NESTING_PENALTY = 1.5
 HINT_BONUS = 3.0
+PROPER_BONUS = 1.5
 DECISION_BASE = -2.0
 STRING_OPEN_PENALTY = 3.0
 
@@ -211,6 +212,7 @@ def _shape_prior(
     classes: _Classes,
     ids: IntArray,
     hint_word: IntArray,
+    copy: FloatArray,
     scores: FloatArray,
 ) -> FloatArray:
     """``scores`` of candidate ``ids`` with the shape prior of the current state applied.
@@ -225,6 +227,8 @@ def _shape_prior(
         close = STRING_CLOSE_SLOPE * (shape.length - typical)
         if shape.last_hinted:  # a word copied from the prompt is often the whole value
             close += HINT_BONUS
+        elif shape.length == 0:  # an empty string is valid data, but rarely what is meant
+            close -= HINT_BONUS
         closing = first == 0x22
         result = np.where(closing, DECISION_BASE + close, scores)
         if close > 0 and not closing.any():
@@ -235,11 +239,13 @@ def _shape_prior(
             result = np.where(rank > 0, DECISION_BASE + close - 0.5 * rank, result)
         if shape.length == 0:
             # A string often copies one prompt word, each word once ("Alice" for the name,
-            # then "Paris" for the city); and data starts with a letter or a digit.
+            # then "Paris" for the city): the source's score or the copy's, whichever the
+            # mixture makes it; and data starts with a letter or a digit.
             fresh = (hint_word >= 0) & (first != 0x20)
             if shape.used:
                 fresh &= ~np.isin(hint_word, list(shape.used))
-            result += np.where(fresh, HINT_BONUS, 0.0)
+            copied = np.logaddexp(result, copy + HINT_BONUS)
+            result = np.where(fresh, copied, result)
             result -= np.where(~classes.alnum[ids] & (first != 0x22), HINT_BONUS, 0.0)
         return result
     # A value string opens with a bare quote; its text comes from the steps inside it.
@@ -375,7 +381,7 @@ _COMMON_TEXT = (
     "from have they will would there their about into than then them these those some such "
     "your each many most other only over also just like make made very more tell give please "
     "extract write answer return returns find show list name call tool function value result "
-    "results given input output data"
+    "results given input output data json reply format schema object"
 )
 COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 
@@ -412,6 +418,7 @@ class _Candidates:
     hint_word: IntArray  # for a prompt word's token, a key of the word (both forms); else -1
     floor: float
     total_floor: int  # vocabulary tokens that are not candidates
+    copy: FloatArray  # per candidate: log-probability of copying it from the prompt (-inf)
     word_of: IntArray  # each candidate's 32-bit word in llguidance's mask
     bit_of: NDArray[np.uint32]  # and its bit in that word
 
@@ -429,12 +436,15 @@ class _Candidates:
         hole[np.isin(ids, classes.data_ids, assume_unique=True)] = data_score
         hinted = np.isin(ids, hints, assume_unique=True)
         hint_word = np.full(len(ids), -1, dtype=np.int64)
+        copy = np.full(len(ids), -np.inf)
         if len(hints):
-            hole[hinted] = math.log(HINT_MASS / len(hints))
             keys: dict[str, int] = {}
             for slot in np.flatnonzero(hinted):
-                text = encoding.decode([int(ids[slot])]).strip().lower()
-                hint_word[slot] = keys.setdefault(text, len(keys))
+                text = encoding.decode([int(ids[slot])]).strip()
+                hint_word[slot] = keys.setdefault(text.lower(), len(keys))
+                copy[slot] = math.log(HINT_MASS / len(hints))
+                if text[:1].isupper():
+                    copy[slot] += PROPER_BONUS  # names are what strings copy most
         return cls(
             ids=ids,
             source_slot=np.searchsorted(ids, support),
@@ -442,6 +452,7 @@ class _Candidates:
             hint_word=hint_word,
             floor=floor,
             total_floor=size - len(ids),
+            copy=copy,
             word_of=ids >> 5,
             bit_of=(ids & 31).astype(np.uint32),
         )
@@ -560,7 +571,12 @@ def generate_constrained(
         scores = model[allowed]
         if shape is not None:
             scores = _shape_prior(
-                shape, classes, allowed_ids, candidates.hint_word[allowed], scores
+                shape,
+                classes,
+                allowed_ids,
+                candidates.hint_word[allowed],
+                candidates.copy[allowed],
+                scores,
             )
         scores = _adjust(scores, ids, allowed, counts, settings, bias_slots, bias_values)
         floor_count = _popcount(words) - int(allowed.sum())
