@@ -38,6 +38,7 @@ The async entry point runs the (CPU-only, sub-millisecond per token) generation 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -67,8 +68,10 @@ from ._payloads import (
     completion_payload,
     make_identity,
 )
+from ._reasoning import reasoning_tokens
 from ._request import ChatRequest, request_digest
 from ._responses_endpoint import ResponsesEndpoint, is_responses_path
+from ._rules import request_effort
 from ._scripted import ScriptedTable, find_rule, load_scripted
 from ._sources import (
     NextTokenSource,
@@ -277,14 +280,38 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         spec = self.config.model(chat.model)
         prompt_tokens = self._prompt_tokens(chat, spec)
         entropy, reproducible = self._entropy(chat)
-        generations = self._generate(chat, spec, entropy, use_case)
-        usage = Usage(prompt_tokens, sum(g.completion_tokens for g in generations))
+        generations, thinking = self._think_then_generate(chat, spec, entropy, use_case)
+        reasoning = thinking * len(generations)
+        usage = Usage(
+            prompt_tokens, sum(g.completion_tokens for g in generations) + reasoning, reasoning
+        )
         identity = make_identity(entropy, reproducible)
         if chat.stream:
             events = chunk_payloads(chat, generations, usage, identity)
             return self._stream(events)
         body = completion_payload(chat, generations, usage, identity)
         return httpx2.Response(200, headers=self._headers("application/json"), content=body)
+
+    def _think_then_generate(
+        self, chat: ChatRequest, spec: ModelSpec, entropy: list[int], use_case: str | None
+    ) -> tuple[list[Generation], int]:
+        """A reasoning model's choices and the reasoning tokens each spent before its text.
+
+        The rule of ``_reasoning`` (zero at effort none, growing with the effort; the request's
+        effort or the model's default). The tokens count against ``max_completion_tokens``: a
+        limit they exhaust ends each choice with ``finish_reason="length"`` and no text, as
+        online; otherwise the text gets what is left.
+        """
+        thinking = 0
+        if spec.efforts("chat"):
+            thinking = reasoning_tokens(request_effort(chat.body, spec, "chat"))
+        limit = chat.explicit_max_tokens
+        if thinking and limit is not None:
+            if limit <= thinking:
+                empty = [Generation(finish_reason="length") for _ in range(chat.n)]
+                return empty, limit
+            chat = dataclasses.replace(chat, max_tokens=limit - thinking)
+        return self._generate(chat, spec, entropy, use_case), thinking
 
     def _completions(self, content: bytes, use_case: str | None) -> httpx2.Response:
         """Legacy ``/completions``: each prompt sampled as a one-message chat request."""
