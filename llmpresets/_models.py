@@ -192,7 +192,8 @@ class ModelFields(_Strict):
                 if value is not None and value > window:
                     raise ValueError(
                         f"{field} ({value}) is larger than context_window ({window}); "
-                        f"allowed: {field} <= context_window"
+                        f"allowed: {field} <= context_window (a value your file does not set "
+                        "comes from the packaged defaults: set both)"
                     )
         if self.reasoning is False and self.reasoning_efforts:
             raise ValueError("reasoning: false contradicts reasoning_efforts; remove one")
@@ -205,7 +206,8 @@ class ModelFields(_Strict):
         if self.default_effort is not None and listed and self.default_effort not in listed:
             raise ValueError(
                 f"default_effort {self.default_effort!r} is not one of reasoning_efforts "
-                f"({', '.join(listed)})"
+                f"({', '.join(listed)}); set default_effort too (the packaged defaults may "
+                "set it)"
             )
         return self
 

@@ -321,3 +321,19 @@ def test_a_user_file_equal_to_the_defaults_stays_quiet(tmp_path: Path) -> None:
     copy.write_text("presets:\n  code:\n    top_k: 5\n", encoding="utf-8")
     with pytest.warns(UnsupportedParameterWarning, match="top_k"):
         resolve("code", "gpt-4o", config=load_presets(copy))
+
+
+def test_run_reaches_responses_only_models_and_takes_api(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`run -m gpt-5.2-pro` goes to /v1/responses by itself; --api responses for any model."""
+    from llmpresets.cli import main
+
+    assert main(["run", "Write a function", "-u", "code", "-m", "gpt-5.2-pro", "--offline"]) == 0
+    assert "· responses ·" in capsys.readouterr().err
+    args = ["run", "Hi", "-m", "gpt-6-sol", "--api", "responses", "--offline", "--json"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert '"api": "responses"' in out and '"reasoning"' in out
+    assert main(["presets", "--model", "codex-mini-latest"]) == 0
+    assert "reasoning={'effort': 'medium'}" in capsys.readouterr().out

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from .._params import API_NAMES
+from .._params import API_NAMES, Api
 from ._common import add_config_option, formatter, load_book, print_json
 
 EXAMPLES_PRESETS = """examples:
@@ -64,8 +64,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--api",
         choices=API_NAMES,
-        default="chat",
-        help="with --model: the endpoint (default: chat)",
+        help="with --model: the endpoint (default: chat, or responses for a model served only "
+        "there)",
     )
     parser.set_defaults(handler=_presets)
 
@@ -141,12 +141,13 @@ def _presets_for_model(args: argparse.Namespace, book: Any) -> int:
     """Each preset as sent to ``--model`` on ``--api``: the kwargs, then what was adapted."""
     from .._adapt import resolve
 
+    api: Api = args.api or ("chat" if "chat" in book.model(args.model).endpoints else "responses")
     report = {}
     for name in book.names():
-        resolution = resolve(name, args.model, api=args.api, config=book, policy="silent")
+        resolution = resolve(name, args.model, api=api, config=book, policy="silent")
         report[name] = {"sent": resolution.kwargs, "adapted": resolution.dropped}
     if args.json:
-        print_json({"model": args.model, "api": args.api, "presets": report})
+        print_json({"model": args.model, "api": api, "presets": report})
         return 0
     for name, entry in report.items():
         sent = {k: v for k, v in entry["sent"].items() if k != "model"}

@@ -8,7 +8,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._params import PARAMETERS
+from .._params import API_NAMES, PARAMETERS
 from . import CommandError
 from ._common import add_config_option, formatter, load_book, print_json, read_input
 
@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, help="seed: the same seed gives the same reply")
     parser.add_argument("--n", type=int, default=None, help="number of choices")
     parser.add_argument("--stream", action="store_true", help="print the reply as it arrives")
+    parser.add_argument(
+        "--api",
+        choices=API_NAMES,
+        help="endpoint: chat (/v1/chat/completions) or responses (/v1/responses); default: "
+        "chat, or responses for a model served only there",
+    )
     parser.add_argument("--offline", action="store_true", help="use the offline backend")
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.add_argument(
@@ -149,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
     client = _make_client(args, book)
     messages = _messages(args, prompt)
     overrides = _overrides(args)
+    if _api(args, book) == "responses":
+        return _run_responses(args, client, prompt, overrides)
     if args.stream and overrides.get("n", 1) > 1:
         raise CommandError("--stream prints one reply as it arrives; drop --n or --stream")
     if args.stream and not args.json:
@@ -168,6 +176,60 @@ def _run(args: argparse.Namespace) -> int:
             print(f"--- choice {index}")
         print(text)
     print(_summary(result, args.use_case), file=sys.stderr)
+    return 0
+
+
+def _api(args: argparse.Namespace, book: PresetBook) -> str:
+    """--api, else chat unless the model is served only on /v1/responses."""
+    if args.api is not None:
+        return str(args.api)
+    endpoints = book.model(args.model or book.settings.default_model).endpoints
+    return "chat" if "chat" in endpoints else "responses"
+
+
+def _run_responses(
+    args: argparse.Namespace, client: Client, prompt: str, overrides: dict[str, Any]
+) -> int:
+    """The same run through the Responses API (no n, seed or stop there)."""
+    if "n" in overrides:
+        raise CommandError("--n is a chat completions option; the Responses API has no n")
+    overrides.pop("seed", None)  # the backend is seeded by the client; the API has no seed
+    if args.stream and not args.json:
+        stream = client.respond_stream(prompt, args.use_case, instructions=args.system, **overrides)
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                sys.stdout.write(event.delta)
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+        result = stream.result
+    else:
+        result = client.respond(prompt, args.use_case, instructions=args.system, **overrides)
+        if args.json:
+            print_json(
+                {
+                    "use_case": args.use_case,
+                    "offline": client.offline,
+                    "api": "responses",
+                    "model": result.model,
+                    "id": result.id,
+                    "text": result.text,
+                    "status": result.status,
+                    "usage": result.usage.model_dump() if result.usage else None,
+                    "params": result.params,
+                    "dropped": result.dropped,
+                    "cost_usd": result.cost,
+                }
+            )
+            return 0
+        print(result.text)
+    shown = {k: v for k, v in result.params.items() if k != "model"}
+    settings = " ".join(f"{k}={v}" for k, v in shown.items())
+    usage = result.usage
+    tokens = f"{usage.input_tokens}+{usage.output_tokens} tokens" if usage else "usage n/a"
+    print(
+        f"[{args.use_case} · {result.model} · responses · {settings} · {tokens} · {result.status}]",
+        file=sys.stderr,
+    )
     return 0
 
 
