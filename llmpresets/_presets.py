@@ -358,8 +358,8 @@ def user_config_paths(
     return [local] if local.is_file() else []
 
 
-def _read_layer(path: Path) -> _Layer:
-    data, lines = load_yaml_file(path)
+def _read_layer(path: Path, *, packaged: bool = False) -> _Layer:
+    data, lines = load_yaml_file(path, packaged=packaged)
     source = str(path)
     if data is None:
         raise ConfigError(
@@ -485,7 +485,7 @@ def load_presets(
     (0.2, 128000)
     """
     packaged = packaged_presets_path().resolve()
-    layers = [_read_layer(packaged)]
+    layers = [_read_layer(packaged, packaged=True)]
     for user_path in user_config_paths(path):
         if user_path.resolve() == packaged:
             continue

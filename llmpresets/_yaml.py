@@ -101,6 +101,42 @@ class _BoundedLoader(yaml.SafeLoader):
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
 
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)  # libyaml's parser, when PyYAML has it
+
+
+def _too_deep(node: yaml.Node, depth: int) -> bool:
+    """Whether ``node`` nests more than :data:`MAX_DEPTH` levels (stops looking at the bound)."""
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(node, yaml.MappingNode):
+        return any(_too_deep(value, depth + 1) for _, value in node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return any(_too_deep(item, depth + 1) for item in node.value)
+    return False
+
+
+def _fast_parse(text: str) -> tuple[Any, LineMap] | None:
+    """The packaged file through libyaml (about 15x faster), or None to take the checked path.
+
+    Only for our own file: libyaml's composer recurses in C with no nesting bound, and its
+    error messages differ from PyYAML's, so anything unusual (no libyaml, an error, a bound
+    or a duplicate key) returns None and the bounded pure-Python loader reports it exactly.
+    """
+    if _CLoader is None:
+        return None
+    loader = _CLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None or _too_deep(node, 1) or _expanded_size(node, {}) > MAX_NODES:
+            return None
+        lines: LineMap = {}
+        _record_lines(node, (), lines, "")
+        return loader.construct_document(node), lines
+    except (yaml.YAMLError, ConfigError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     """How many values ``node`` stands for once every alias is expanded (memoised, linear)."""
@@ -118,16 +154,21 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     return size
 
 
-def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
+def load_yaml_text(text: str, source: str, *, packaged: bool = False) -> tuple[Any, LineMap]:
     """Parse ``text``; return the data and a path -> line map.
 
-    Syntax errors and passed bounds are ConfigError.
+    Syntax errors and passed bounds are ConfigError. ``packaged`` (the file shipped with the
+    library, never a user's) tries libyaml first; any trouble falls back to the checked path.
     """
     if len(text) > MAX_FILE_BYTES:
         raise ConfigError(
             f"{source}: the file has {len(text):,} characters; at most {MAX_FILE_BYTES:,} are read",
             file=source,
         )
+    if packaged:
+        parsed = _fast_parse(text)
+        if parsed is not None:
+            return parsed
     loader: _BoundedLoader | None = None
     try:
         loader = _BoundedLoader(text)  # its reader refuses control characters at once
@@ -164,8 +205,11 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
     return data, lines
 
 
-def load_yaml_file(path: Path) -> tuple[Any, LineMap]:
-    """Read and parse ``path``; a missing or unreadable file is a ConfigError naming it."""
+def load_yaml_file(path: Path, *, packaged: bool = False) -> tuple[Any, LineMap]:
+    """Read and parse ``path``; a missing or unreadable file is a ConfigError naming it.
+
+    ``packaged`` is for the library's own file only (see :func:`load_yaml_text`).
+    """
     source = str(path)
     try:
         with path.open("rb") as file:
@@ -184,4 +228,4 @@ def load_yaml_file(path: Path) -> tuple[Any, LineMap]:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason})", file=source) from exc
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read ({exc.strerror})", file=source) from exc
-    return load_yaml_text(text, source)
+    return load_yaml_text(text, source, packaged=packaged)

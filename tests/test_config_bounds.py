@@ -173,3 +173,24 @@ def test_a_slow_regex_that_passes_the_check_is_stopped_at_match_time() -> None:
 def test_control_characters_are_a_config_error(tmp_path: Path) -> None:
     """YAML's reader refuses control characters: a ConfigError, not a ReaderError (fuzz find)."""
     refused(write(tmp_path, "\x1fpresets:\n"), "YAML error")
+
+
+def test_packaged_file_fast_path_matches_the_checked_loader() -> None:
+    """libyaml's parse of the packaged file gives the same data and the same line map."""
+    from llmpresets._presets import packaged_presets_path
+    from llmpresets._yaml import load_yaml_file
+
+    path = packaged_presets_path()
+    assert load_yaml_file(path, packaged=True) == load_yaml_file(path)
+
+
+def test_packaged_fast_path_falls_back_to_the_exact_checked_error() -> None:
+    """Anything libyaml refuses, or a duplicate key, is reported by the checked loader."""
+    from llmpresets._yaml import load_yaml_text
+
+    for text in ("a: 1\na: 2\n", "a: [1, 2\n", "x: " + "[" * 70 + "]" * 70 + "\n"):
+        with pytest.raises(ConfigError) as fast:
+            load_yaml_text(text, "f.yaml", packaged=True)
+        with pytest.raises(ConfigError) as checked:
+            load_yaml_text(text, "f.yaml")
+        assert str(fast.value) == str(checked.value)
