@@ -144,3 +144,22 @@ def test_generated_tokens_per_request_are_capped_with_n_included(client: httpx2.
     assert all(choice["finish_reason"] == "length" for choice in reply["choices"])
     assert reply["usage"]["completion_tokens"] <= MAX_TOKENS_PER_REQUEST
     assert reply["usage"]["completion_tokens"] == 128 * share
+
+
+def test_logprob_entries_keep_the_sdk_shape(client: httpx2.Client) -> None:
+    """Entries put back after validating the first one are exactly what the SDK would dump."""
+    from openai.types.chat import ChatCompletion
+
+    body = {
+        "model": "gpt-4o",
+        "messages": MESSAGES,
+        "max_tokens": 30,
+        "ignore_eos": True,
+        "n": 2,
+        "logprobs": True,
+        "top_logprobs": 20,
+    }
+    reply = post(client, body).json()
+    again = ChatCompletion.model_validate(reply).model_dump(mode="json", exclude_unset=True)
+    assert again == reply
+    assert all(len(choice["logprobs"]["content"]) == 30 for choice in reply["choices"])

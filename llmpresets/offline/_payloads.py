@@ -173,6 +173,17 @@ def completion_payload(
                 "finish_reason": generation.finish_reason,
             }
         )
+    # The SDK's type checks the first logprob entry of each choice; the others have the same
+    # shape (one builder, _logprob_entries) and are put back after, since validating thousands
+    # of alternatives (top_logprobs=20) cost more than generating them.
+    entries: list[list[dict[str, Any]] | None] = []
+    for choice in choices:
+        logprobs = choice["logprobs"]
+        if logprobs is not None and len(logprobs["content"]) > 1:
+            entries.append(logprobs["content"])
+            choice["logprobs"] = {**logprobs, "content": logprobs["content"][:1]}
+        else:
+            entries.append(None)
     completion = ChatCompletion.model_validate(
         {
             "id": identity.id,
@@ -185,7 +196,11 @@ def completion_payload(
             "system_fingerprint": identity.system_fingerprint,
         }
     )
-    return json.dumps(completion.model_dump(mode="json", exclude_unset=True)).encode("utf-8")
+    data = completion.model_dump(mode="json", exclude_unset=True)
+    for dumped, content in zip(data["choices"], entries, strict=True):
+        if content is not None:
+            dumped["logprobs"]["content"] = content
+    return json.dumps(data).encode("utf-8")
 
 
 def chunk_payloads(
