@@ -41,11 +41,12 @@ def main() -> None:
     plain = best_of(client, {})
     print(f"{'case':<28}{'seconds':>10}{'ratio':>8}")
     print(f"{'no logprobs':<28}{plain:>10.4f}{1.0:>8.1f}")
-    for label, extra in (
+    cases: list[tuple[str, dict[str, object]]] = [
         ("logprobs", {"logprobs": True}),
         ("logprobs, top_logprobs=5", {"logprobs": True, "top_logprobs": 5}),
         ("logprobs, top_logprobs=20", {"logprobs": True, "top_logprobs": 20}),
-    ):
+    ]
+    for label, extra in cases:
         seconds = best_of(client, extra)
         print(f"{label:<28}{seconds:>10.4f}{seconds / plain:>8.1f}")
 

@@ -178,10 +178,10 @@ def completion_payload(
     # of alternatives (top_logprobs=20) cost more than generating them.
     entries: list[list[dict[str, Any]] | None] = []
     for choice in choices:
-        logprobs = choice["logprobs"]
-        if logprobs is not None and len(logprobs["content"]) > 1:
-            entries.append(logprobs["content"])
-            choice["logprobs"] = {**logprobs, "content": logprobs["content"][:1]}
+        given: Any = choice["logprobs"]
+        if given is not None and len(given["content"]) > 1:
+            entries.append(given["content"])
+            choice["logprobs"] = {**given, "content": given["content"][:1]}
         else:
             entries.append(None)
     completion = ChatCompletion.model_validate(
