@@ -487,6 +487,8 @@ def load_presets(
     packaged = packaged_presets_path().resolve()
     layers = [_read_layer(packaged, packaged=True)]
     for user_path in user_config_paths(path):
+        if "\x00" in str(user_path):
+            raise ConfigError(f"{str(user_path)!r}: not a valid file name", file=str(user_path))
         if user_path.resolve() == packaged:
             continue
         layers.append(_read_layer(user_path))

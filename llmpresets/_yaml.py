@@ -228,4 +228,6 @@ def load_yaml_file(path: Path, *, packaged: bool = False) -> tuple[Any, LineMap]
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason})", file=source) from exc
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read ({exc.strerror})", file=source) from exc
+    except ValueError as exc:  # a NUL byte in the name
+        raise ConfigError(f"{source!r}: not a valid file name", file=source) from exc
     return load_yaml_text(text, source, packaged=packaged)

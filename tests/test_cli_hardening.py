@@ -128,3 +128,15 @@ def test_an_unexpected_error_is_one_line_unless_debugging(
     monkeypatch.setenv("LLMPRESETS_DEBUG", "1")
     with pytest.raises(AttributeError):
         main(["presets"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["count", "a\x00b"], ["validate", "a\x00b"], ["presets", "--config", "a\x00b"]],
+)
+def test_a_nul_byte_in_a_file_name_is_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name with a NUL byte is a usage error naming it (a fuzz find: it was ValueError)."""
+    assert main(argv) == EXIT_USAGE
+    assert "not a valid file name" in capsys.readouterr().err

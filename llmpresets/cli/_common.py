@@ -44,6 +44,8 @@ def read_input(file: str, *, what: str = "input") -> tuple[str, str]:
             ) from None
         except OSError as exc:
             raise CommandError(f"{file}: cannot read ({exc.strerror})") from None
+        except ValueError:  # a NUL byte in the name
+            raise CommandError(f"{file!r}: not a valid file name") from None
     if len(text) > MAX_INPUT_CHARS:
         raise CommandError(
             f"{source}: the {what} is longer than {MAX_INPUT_CHARS:,} characters (the limit)"
