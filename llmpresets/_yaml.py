@@ -220,6 +220,8 @@ def load_yaml_file(path: Path, *, packaged: bool = False) -> tuple[Any, LineMap]
                 file=source,
             )
         text = raw.decode("utf-8")
+    except ConfigError:
+        raise  # the size bound above (a ValueError too)
     except FileNotFoundError as exc:
         raise ConfigError(f"{source}: no such file", file=source) from exc
     except IsADirectoryError as exc:
