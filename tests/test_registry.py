@@ -187,6 +187,12 @@ def _refusal(**request: Any) -> openai.BadRequestError:
             "unsupported_parameter",
         ),
         (
+            {"model": "o4-mini", "stop": ["\n"]},
+            "Unsupported parameter: 'stop' is not supported with this model.",
+            "stop",
+            "unsupported_parameter",
+        ),
+        (
             {"model": "gpt-4o", "verbosity": "low"},
             "Unsupported value: 'verbosity' does not support 'low' with this model. Supported "
             "values are: 'medium'.",

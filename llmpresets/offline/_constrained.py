@@ -30,17 +30,14 @@ Bytes the grammar forces (an object's next key, ``":"``) are appended as the tok
 write them, without a draw (llguidance's fast-forward tokens); they count as completion tokens
 and report a logprob of 0.
 
-The shape prior (JSON grammars only) makes replies look like data rather than prose: a
-string's closing quote gains :data:`STRING_CLOSE_SLOPE` nats per character written (keys close
-sooner); after an array item or an object member, closing the container instead of adding
-another scores ``CONTAINER_CLOSE_SLOPE * (items - TYPICAL_ITEMS)`` against the comma; a number
-ends sooner with each digit; and inside strings, the words of ``hints`` (the prompt) gain
-:data:`HINT_BONUS`, so ``{"city": ...}`` after "weather in Paris" tends to say ``"Paris"``.
+The shape prior (JSON grammars only, :mod:`._json_prior`) makes replies look like data
+rather than prose: strings close after a typical length, containers after a few items, numbers
+after a few digits; a string's first token may copy a word of ``hints`` (the prompt), so
+``{"city": ...}`` after "weather in Paris" tends to say ``"Paris"``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -51,6 +48,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
+from ._json_prior import (
+    CONTAINER_CLOSE_SLOPE,
+    HINT_BONUS,
+    PROPER_BONUS,
+    STRING_CLOSE_SLOPE,
+    TYPICAL_ITEMS,
+    JsonShape,
+    classes_for,
+    shape_prior,
+)
 from ._sources import token_text
 
 if TYPE_CHECKING:
@@ -80,199 +87,9 @@ TokenStep = Callable[[Sequence[int]], FloatArray]
 FLOOR_MASS = 1e-9
 DATA_MASS = 1e-3
 HINT_MASS = 0.3
-# Shape prior, in nats (see the module docstring).
-STRING_CLOSE_SLOPE = 0.6
-STRING_TYPICAL_LENGTH = 8
-KEY_TYPICAL_LENGTH = 3
-CONTAINER_CLOSE_SLOPE = 1.2
-TYPICAL_ITEMS = 2.5
-NUMBER_END_SLOPE = 1.0
-NESTING_PENALTY = 1.5
-HINT_BONUS = 3.0
-PROPER_BONUS = 1.5
-DECISION_BASE = -2.0
-STRING_OPEN_PENALTY = 3.0
 
 _GREEDY = 1e-5
 _NEGLIGIBLE = 1e-12
-_DATA_BYTES = frozenset(b'{}[]",:.-+0123456789eE@/_')
-_LITERALS = ("true", "false", "null")
-
-
-# --------------------------------------------------------------------------- token classes
-
-
-@dataclass(frozen=True)
-class _Classes:
-    """Per encoding: the data tokens, and flags the shape prior reads for any token id."""
-
-    data_ids: IntArray  # sorted
-    quote: NDArray[np.bool_]  # contains '"'
-    first: NDArray[np.uint8]  # first byte
-    digits: NDArray[np.int8]  # all ASCII digits: how many; else 0
-    long: NDArray[np.bool_]  # more than one byte
-    separator: NDArray[np.int8]  # 1.. for the one-byte separators of formats (@ . - : / _ +)
-    alnum: NDArray[np.bool_]  # starts with an ASCII letter or digit (or a non-ASCII character)
-
-
-@functools.cache
-def _classes(encoding: tiktoken.Encoding) -> _Classes:
-    size = encoding.n_vocab
-    quote = np.zeros(size, dtype=bool)
-    first = np.zeros(size, dtype=np.uint8)
-    digits = np.zeros(size, dtype=np.int8)
-    long = np.zeros(size, dtype=bool)
-    alnum = np.zeros(size, dtype=bool)
-    data: list[int] = [encoding.eot_token]
-    literal_prefixes = {
-        literal[:end].encode() for literal in _LITERALS for end in range(1, len(literal) + 1)
-    }
-    ranks: dict[bytes, int] = encoding._mergeable_ranks
-    for raw, token in ranks.items():
-        if not raw or token >= size:
-            continue
-        first[token] = raw[0]
-        long[token] = len(raw) > 1
-        alnum[token] = raw[:1].isalnum() or raw[0] >= 0x80
-        if b'"' in raw:
-            quote[token] = True
-        if raw.isdigit():
-            digits[token] = min(len(raw), 127)
-        # Data tokens: JSON punctuation and short numbers (three-digit and longer number
-        # tokens stay in the floor class: data holds small numbers more often than not).
-        short = not (len(raw) > 2 and raw.isdigit())
-        if (short and all(byte in _DATA_BYTES for byte in raw)) or raw in literal_prefixes:
-            data.append(token)
-    data_ids = np.unique(np.array(data, dtype=np.int64))
-    separator = np.zeros(size, dtype=np.int8)
-    for rank, byte in enumerate(b"@.-:/_+", start=1):
-        separator[ranks[bytes([byte])]] = rank
-    return _Classes(data_ids, quote, first, digits, long, separator, alnum)
-
-
-# --------------------------------------------------------------------------- JSON shape
-
-
-class _JsonShape:
-    """Where a compact JSON text stands, fed byte by byte (only what the prior needs)."""
-
-    def __init__(self) -> None:
-        self.stack: list[list[int]] = []  # [kind ('{' or '['), commas so far]
-        self.in_string = False
-        self.is_key = False
-        self.escape = False
-        self.length = 0  # characters of the open string
-        self.expect_key = False
-        self.digits = 0  # digits of the number being written
-        self.after_value = False
-        self.used: set[int] = set()  # prompt words (hint_word keys) already copied
-        self.last_hinted = False  # the open string's last token was a hint
-
-    def feed(self, data: bytes) -> None:
-        for byte in data:
-            if self.in_string:
-                if self.escape:
-                    self.escape = False
-                elif byte == 0x5C:
-                    self.escape = True
-                elif byte == 0x22:
-                    self.in_string = False
-                    self.after_value = not self.is_key
-                    continue
-                if byte & 0xC0 != 0x80:  # count characters, not UTF-8 continuation bytes
-                    self.length += 1
-                continue
-            self.digits = self.digits + 1 if 0x30 <= byte <= 0x39 else 0
-            if byte == 0x22:
-                self.in_string, self.length = True, 0
-                self.is_key = bool(self.stack) and self.stack[-1][0] == 0x7B and self.expect_key
-                self.after_value = False
-            elif byte in (0x7B, 0x5B):
-                self.stack.append([byte, 0])
-                self.expect_key = byte == 0x7B
-                self.after_value = False
-            elif byte in (0x7D, 0x5D):
-                if self.stack:
-                    self.stack.pop()
-                self.after_value = True
-            elif byte == 0x2C:
-                if self.stack:
-                    self.stack[-1][1] += 1
-                    self.expect_key = self.stack[-1][0] == 0x7B
-                self.after_value = False
-            elif byte == 0x3A:
-                self.expect_key = False
-                self.after_value = False
-            else:  # digits, signs, literals' letters: a scalar value being written
-                self.after_value = True
-
-
-def _shape_prior(
-    shape: _JsonShape,
-    classes: _Classes,
-    ids: IntArray,
-    hint_word: IntArray,
-    copy: FloatArray,
-    scores: FloatArray,
-) -> FloatArray:
-    """``scores`` of candidate ``ids`` with the shape prior of the current state applied.
-
-    Where the prior makes a structural decision (close this string? this container?), the
-    tokens that make it get an absolute score (:data:`DECISION_BASE` plus the prior) instead
-    of the source's, which knows nothing of JSON; elsewhere the prior is added.
-    """
-    first = classes.first[ids]
-    if shape.in_string:
-        typical = KEY_TYPICAL_LENGTH if shape.is_key else STRING_TYPICAL_LENGTH
-        close = STRING_CLOSE_SLOPE * (shape.length - typical)
-        if shape.last_hinted:  # a word copied from the prompt is often the whole value
-            close += HINT_BONUS
-        elif shape.length == 0:  # an empty string is valid data, but rarely what is meant
-            close -= HINT_BONUS
-        closing = first == 0x22
-        result = np.where(closing, DECISION_BASE + close, scores)
-        if close > 0 and not closing.any():
-            # The grammar (a format, a pattern) wants something else before the string may
-            # end: the separators formats use ('@', '.', '-', ':'...) grow likelier, as
-            # closing would.
-            rank = classes.separator[ids]
-            result = np.where(rank > 0, DECISION_BASE + close - 0.5 * rank, result)
-        if shape.length == 0:
-            # A string often copies one prompt word, each word once ("Alice" for the name,
-            # then "Paris" for the city): the source's score or the copy's, whichever the
-            # mixture makes it; and data starts with a letter or a digit.
-            fresh = (hint_word >= 0) & (first != 0x20)
-            if shape.used:
-                fresh &= ~np.isin(hint_word, list(shape.used))
-            copied = np.logaddexp(result, copy + HINT_BONUS)
-            result = np.where(fresh, copied, result)
-            result -= np.where(~classes.alnum[ids] & (first != 0x22), HINT_BONUS, 0.0)
-        return result
-    # A value string opens with a bare quote; its text comes from the steps inside it.
-    opens_with_text = (first == 0x22) & classes.long[ids]
-    depth = len(shape.stack)
-    if not depth:
-        return scores - np.where(opens_with_text, STRING_OPEN_PENALTY, 0.0)
-    kind, commas = shape.stack[-1]
-    closer = 0x5D if kind == 0x5B else 0x7D
-    if shape.after_value:
-        close = CONTAINER_CLOSE_SLOPE * (commas + 1 - TYPICAL_ITEMS)
-        more = 0.0
-        if shape.digits:  # each digit makes the number likelier to end here
-            close += NUMBER_END_SLOPE * shape.digits
-            more += NUMBER_END_SLOPE * shape.digits
-        result = np.where(first == closer, DECISION_BASE + close, scores)
-        result = np.where(first == 0x2C, DECISION_BASE + more, result)
-        if shape.digits:
-            result -= np.where(classes.digits[ids] > 0, NUMBER_END_SLOPE * shape.digits, 0.0)
-        return result
-    opens = (first == 0x7B) | (first == 0x5B)
-    result = scores - np.where(opens, NESTING_PENALTY * depth, 0.0)
-    result -= np.where(opens_with_text, STRING_OPEN_PENALTY, 0.0)
-    if commas == 0:  # an empty container is possible, not typical
-        result -= np.where(first == closer, CONTAINER_CLOSE_SLOPE * TYPICAL_ITEMS, 0.0)
-    shaped: FloatArray = result
-    return shaped
 
 
 # --------------------------------------------------------------------------- sampling
@@ -426,7 +243,7 @@ class _Candidates:
     def build(
         cls, encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray
     ) -> _Candidates:
-        classes = _classes(encoding)
+        classes = classes_for(encoding)
         size = encoding.n_vocab
         support = np.arange(size, dtype=np.int64) if vocab is None else vocab
         ids = np.union1d(np.union1d(support, classes.data_ids), hints)
@@ -515,10 +332,10 @@ def generate_constrained(
     >>> reply.text, reply.finish_reason
     ('{"ok":false}', 'stop')
     """
-    classes = _classes(encoding)
+    classes = classes_for(encoding)
     candidates = _candidates(encoding, vocab, hints)
     ids = candidates.ids
-    shape = _JsonShape() if (grammar.kind == "json" if json_shape is None else json_shape) else None
+    shape = JsonShape() if (grammar.kind == "json" if json_shape is None else json_shape) else None
     matcher = grammar.matcher()
     emitter = _Emitter(encoding, settings)
     end_of_text = encoding.eot_token
@@ -570,7 +387,7 @@ def generate_constrained(
             last_logits, model = logits, _model_scores(logits, candidates)
         scores = model[allowed]
         if shape is not None:
-            scores = _shape_prior(
+            scores = shape_prior(
                 shape,
                 classes,
                 allowed_ids,
