@@ -261,10 +261,8 @@ class NGramModel:
         self.vocabulary = vocabulary
         self._position = dict(zip(vocabulary.tolist(), range(len(vocabulary)), strict=True))
         self._eot_position = self._position[self.end_of_text]
-        self._tables: list[list[_Table | None]] = [
-            [None, *(_expand(arrays, f"s{number}n{n}", n) for n in range(1, self.order))]
-            for number in range(len(self.sections))
-        ]
+        # Each section's lookup tables are expanded on its first use (a first reply needs one).
+        self._tables: list[list[_Table | None] | None] = [None] * len(self.sections)
         self._section_unigram: list[FloatArray] = list(arrays["unigrams"])
         self._classifier: tuple[dict[int, int], FloatArray] | None = None
         if "classifier_tokens" in arrays:
@@ -312,7 +310,7 @@ class NGramModel:
 
     def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
         """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
-        tables = self._tables[section]
+        tables = self._tables[section] or self._section_tables(section)
         start = max(0, len(positions) - self.order + 1)
         history = tuple(positions[start:]) if self.order > 1 else ()
         if len(history) < self.order - 1:
@@ -346,6 +344,15 @@ class NGramModel:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = logits
         return logits
+
+    def _section_tables(self, section: int) -> list[_Table | None]:
+        """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
+        tables: list[_Table | None] = [
+            None,
+            *(_expand(self._arrays, f"s{section}n{n}", n) for n in range(1, self.order)),
+        ]
+        self._tables[section] = tables  # a race only expands the same tables twice
+        return tables
 
     def _positions(self, token_ids: Iterable[int]) -> list[int]:
         # A token outside the corpus vocabulary matches no history: the model backs off.
@@ -461,7 +468,9 @@ class NGramModel:
         tokens = sum(len(doc) for section in self.sections for doc in section.documents)
         histories = {
             f"{n + 1}-gram contexts": sum(
-                len(table.index) for tables in self._tables if (table := tables[n]) is not None
+                len(table.index)
+                for section in range(len(self.sections))
+                if (table := self._section_tables(section)[n]) is not None
             )
             for n in range(1, self.order)
         }
