@@ -53,6 +53,18 @@ log = logging.getLogger("llmpresets")
 ConfigSource = PresetBook | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
 
+def _response_arguments(
+    instructions: str | None, tools: list[Any] | None, text_format: Any, previous_id: str | None
+) -> dict[str, Any]:
+    """The named arguments of respond() / respond_stream(), as request preparation takes them."""
+    return {
+        "instructions": instructions,
+        "tools": tools,
+        "text_format": text_format,
+        "previous_response_id": previous_id,
+    }
+
+
 class _BaseClient:
     """What Client and AsyncClient share: configuration, parameters and the pre-flight."""
 
@@ -280,12 +292,7 @@ class Client(_BaseClient):
         >>> client.respond("Say hello", use_case="chat").status
         'completed'
         """
-        named = {
-            "instructions": instructions,
-            "tools": tools,
-            "text_format": text_format,
-            "previous_response_id": previous_response_id,
-        }
+        named = _response_arguments(instructions, tools, text_format, previous_response_id)
         # Frames up to the user's line: prepare_response, _prepare_response, respond, caller.
         prepared = self._prepare_response(input, use_case, named, overrides, 3)
         with sdk_errors(self._secret):
@@ -306,12 +313,7 @@ class Client(_BaseClient):
         **overrides: Any,
     ) -> ResponseStream:
         """Stream a Responses API call: iterate for the SDK's events; then ``.result``."""
-        named = {
-            "instructions": instructions,
-            "tools": tools,
-            "text_format": text_format,
-            "previous_response_id": previous_response_id,
-        }
+        named = _response_arguments(instructions, tools, text_format, previous_response_id)
         prepared = self._prepare_response(input, use_case, named, overrides, 3)
         with sdk_errors(self._secret):
             sdk_stream = self.openai.responses.create(
@@ -411,12 +413,7 @@ class AsyncClient(_BaseClient):
         **overrides: Any,
     ) -> ResponseResult:
         """Awaitable :meth:`Client.respond`."""
-        named = {
-            "instructions": instructions,
-            "tools": tools,
-            "text_format": text_format,
-            "previous_response_id": previous_response_id,
-        }
+        named = _response_arguments(instructions, tools, text_format, previous_response_id)
         prepared = self._prepare_response(input, use_case, named, overrides, 3)
         with sdk_errors(self._secret):
             response = await self.openai.responses.create(
@@ -436,12 +433,7 @@ class AsyncClient(_BaseClient):
         **overrides: Any,
     ) -> AsyncResponseStream:
         """Awaitable :meth:`Client.respond_stream`: ``async for event in await ...``."""
-        named = {
-            "instructions": instructions,
-            "tools": tools,
-            "text_format": text_format,
-            "previous_response_id": previous_response_id,
-        }
+        named = _response_arguments(instructions, tools, text_format, previous_response_id)
         prepared = self._prepare_response(input, use_case, named, overrides, 3)
         with sdk_errors(self._secret):
             sdk_stream = await self.openai.responses.create(

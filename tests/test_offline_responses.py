@@ -535,3 +535,17 @@ def test_max_output_tokens_above_the_model_limit_is_refused() -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client().responses.create(model="gpt-4o", input="Hi", max_output_tokens=100_000)
     assert caught.value.param == "max_output_tokens"
+
+
+def test_responses_fields_are_checked_against_the_sdks_request_types() -> None:
+    """Junk the API refuses on /responses is a 400 naming the parameter, as on chat."""
+    import httpx2
+
+    from llmpresets.offline import OfflineTransport
+
+    client = httpx2.Client(transport=OfflineTransport(seed=0), base_url="http://offline.test/v1")
+    for field, value in (("store", "x"), ("metadata", 5), ("parallel_tool_calls", "yes")):
+        body = {"model": "gpt-4o", "input": "hi", field: value}
+        reply = client.post("/responses", json=body)
+        assert reply.status_code == 400, (field, reply.text)
+        assert reply.json()["error"]["param"] == field

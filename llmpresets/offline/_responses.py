@@ -322,11 +322,22 @@ def _text_format(text: Mapping[str, Any]) -> dict[str, Any]:
     return fmt
 
 
+def _check_types(body: dict[str, Any]) -> None:
+    """Every field against the SDK's own ``ResponseCreateParamsBase`` (types, enums, nested
+    keys); the parser below adds the rules the types cannot state."""
+    from openai.types.responses.response_create_params import ResponseCreateParamsBase
+
+    from ._validate import check_body_types
+
+    check_body_types(body, ResponseCreateParamsBase)
+
+
 def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     """Validate a ``POST /responses`` body; raise WireError with the API's status and wording."""
     for name in body:
         if name not in _ACCEPTED:
             raise _unknown_parameter(name)
+    _check_types(body)
     model = body.get("model")
     if model is None or model == "":
         raise _missing("model")
