@@ -187,7 +187,8 @@ def shape_prior(
     copy: FloatArray,
     scores: FloatArray,
 ) -> FloatArray:
-    """``scores`` of candidate ``ids`` with the shape prior of the current state applied.
+    """``scores`` of candidates ``ids`` with the shape prior of the current state applied
+    (``ids`` index ``classes``' arrays: token ids, or slots of flags gathered per candidate).
 
     Where the prior makes a structural decision (close this string? this container?), the
     tokens that make it get an absolute score (:data:`DECISION_BASE` plus the prior) instead

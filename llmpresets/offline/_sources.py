@@ -192,6 +192,23 @@ def _checked_logits(source: NextTokenSource, context: list[int], limit: int) -> 
     return logits
 
 
+_position_cache: dict[bytes, dict[int, int]] = {}
+_POSITION_CACHE_LIMIT = 16
+
+
+def _positions(vocab: NDArray[np.int64]) -> dict[int, int]:
+    """Each token id's position in ``vocab``, cached per vocabulary: building the dict costs
+    about a millisecond for a few thousand tokens, and every structured request needs it."""
+    key = vocab.tobytes()
+    cached = _position_cache.get(key)
+    if cached is None:
+        cached = {int(token): index for index, token in enumerate(vocab.tolist())}
+        if len(_position_cache) >= _POSITION_CACHE_LIMIT:
+            _position_cache.clear()
+        _position_cache[key] = cached
+    return cached
+
+
 def make_token_stepper(
     source: NextTokenSource,
     prompt_ids: Sequence[int],
@@ -210,7 +227,7 @@ def make_token_stepper(
     if vocab is None:
         return step, None
     if callable(getattr(source, "bind", None)):
-        position_of = {int(token): index for index, token in enumerate(vocab)}
+        position_of = _positions(vocab)
         positions: list[int] = []
 
         def by_position(token_ids: Sequence[int]) -> FloatArray:
