@@ -715,3 +715,30 @@ def test_counting_module_does_not_import_fitting() -> None:
         "assert not hasattr(t, 'check_context')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_saved_tables_reload_to_the_same_encoding(fresh_tiktoken: Path) -> None:
+    """The second process's load rebuilds tiktoken's exact tables from the saved copy."""
+    first = get_encoding("cl100k_base")
+    saved = list(fresh_tiktoken.glob("*.llmpresets-*.ranks"))
+    assert len(saved) == 1
+    _encodings._loaded.clear()
+    second = get_encoding("cl100k_base")
+    assert second is not first
+    assert second._mergeable_ranks == first._mergeable_ranks
+    assert second._special_tokens == first._special_tokens
+    assert second._pat_str == first._pat_str
+    text = "hello <|endoftext|> world  \n\n  ünïcödé 12345"
+    assert second.encode(text, allowed_special="all") == first.encode(text, allowed_special="all")
+
+
+def test_damaged_saved_tables_fall_back_to_tiktoken(fresh_tiktoken: Path) -> None:
+    """A truncated or altered saved copy is ignored (tiktoken loads) and written again."""
+    get_encoding("cl100k_base")
+    (saved,) = fresh_tiktoken.glob("*.llmpresets-*.ranks")
+    data = saved.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b""):
+        saved.write_bytes(damaged)
+        _encodings._loaded.clear()
+        assert get_encoding("cl100k_base").encode("hello world") == [15339, 1917]
+        assert saved.read_bytes() == data
