@@ -175,7 +175,7 @@ def _allowed(
 
 def _popcount(words: NDArray[np.uint32]) -> int:
     if hasattr(np, "bitwise_count"):
-        return int(np.bitwise_count(words).sum())
+        return int(np.bitwise_count(words).sum(dtype=np.int64))
     return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2
 
 
@@ -396,7 +396,7 @@ def generate_constrained(
         logits = step(generated)
         # The n-gram model hands back its cached, read-only array for a context it has seen.
         if logits is not last_logits or logits.flags.writeable:
-            last_logits, model = logits, _model_scores(logits, candidates)
+            last_logits, model = logits, _cached_model_scores(logits, candidates)
         scores = model[allowed]
         if shape is not None:
             scores = shape_prior(
@@ -435,6 +435,28 @@ def generate_constrained(
     if not emitter.done:
         emitter.finish("stop")
     return emitter.result
+
+
+_score_cache: dict[tuple[int, int], tuple[FloatArray, _Candidates, FloatArray]] = {}
+_SCORE_CACHE_LIMIT = 256  # of ~20 KB each
+
+
+def _cached_model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
+    """:func:`_model_scores`, remembered for the n-gram model's cached, read-only arrays (one
+    per context, never changed): the requests of an agent loop, and the choices of one,
+    revisit contexts. Writable arrays (other sources) are scored afresh every time."""
+    if logits.flags.writeable:
+        return _model_scores(logits, candidates)
+    key = (id(logits), id(candidates))
+    hit = _score_cache.get(key)
+    if hit is not None and hit[0] is logits and hit[1] is candidates:
+        return hit[2]
+    model = _model_scores(logits, candidates)
+    model.flags.writeable = False
+    if len(_score_cache) >= _SCORE_CACHE_LIMIT:
+        _score_cache.clear()
+    _score_cache[key] = (logits, candidates, model)  # the references keep the ids unique
+    return model
 
 
 def _model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
