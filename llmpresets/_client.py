@@ -170,6 +170,18 @@ class _BaseClient:
             text_format=named.get("text_format"),
         )
 
+    @staticmethod
+    def _chat_result(response: Any, prepared: Prepared) -> ChatResult:
+        return chat_result(
+            response, prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
+        )
+
+    @staticmethod
+    def _chat_assembler(prepared: Prepared) -> StreamAssembler:
+        return StreamAssembler(
+            prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
+        )
+
     def _response_result(self, response: Any, prepared: PreparedResponse) -> ResponseResult:
         spec = self.config.model(prepared.model)
         return response_result(
@@ -242,13 +254,7 @@ class Client(_BaseClient):
             response = self.openai.chat.completions.create(
                 messages=prepared.messages, **self._send_extras(prepared.params, use_case)
             )
-        return chat_result(
-            response,
-            prepared.params,
-            prepared.budget,
-            dropped=prepared.dropped,
-            spec=prepared.spec,
-        )
+        return self._chat_result(response, prepared)
 
     def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
@@ -265,9 +271,7 @@ class Client(_BaseClient):
                 stream=True,
                 **self._send_extras(prepared.params, use_case),
             )
-        assembler = StreamAssembler(
-            prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
-        )
+        assembler = self._chat_assembler(prepared)
         return ChatStream(sdk_stream, assembler, self._secret)
 
     def respond(
@@ -376,13 +380,7 @@ class AsyncClient(_BaseClient):
             response = await self.openai.chat.completions.create(
                 messages=prepared.messages, **self._send_extras(prepared.params, use_case)
             )
-        return chat_result(
-            response,
-            prepared.params,
-            prepared.budget,
-            dropped=prepared.dropped,
-            spec=prepared.spec,
-        )
+        return self._chat_result(response, prepared)
 
     async def stream(
         self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any
@@ -396,9 +394,7 @@ class AsyncClient(_BaseClient):
                 stream=True,
                 **self._send_extras(prepared.params, use_case),
             )
-        assembler = StreamAssembler(
-            prepared.params, prepared.budget, dropped=prepared.dropped, spec=prepared.spec
-        )
+        assembler = self._chat_assembler(prepared)
         return AsyncChatStream(sdk_stream, assembler, self._secret)
 
     async def respond(
