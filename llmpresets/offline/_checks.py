@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "parse_body",
     "required",
     "show_number",
+    "texts_or_token_arrays",
 ]
 
 _PARSE_ERROR = (
@@ -243,3 +244,35 @@ def model_not_found(model: str) -> WireError:
         f"The model `{model}` does not exist or you do not have access to it.",
         code="model_not_found",
     )
+
+
+def _is_token_array(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, int) and not isinstance(item, bool) for item in value
+    )
+
+
+def texts_or_token_arrays(
+    value: Any, invalid: Callable[[], WireError], *, empty_arrays: bool
+) -> list[str | list[int]]:
+    """A text-or-tokens field (``prompt`` of /completions, ``input`` of /embeddings): a string,
+    a token array, or a non-empty array of strings and token arrays, in order; else ``invalid()``.
+
+    ``empty_arrays``: whether an inner token array may be empty (completions: yes; embeddings:
+    no).
+    """
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise invalid()
+    if _is_token_array(value):
+        return [list(value)]
+    items: list[str | list[int]] = []
+    for item in value:
+        if isinstance(item, str):
+            items.append(item)
+        elif _is_token_array(item) and (empty_arrays or item):
+            items.append(list(item))
+        else:
+            raise invalid()
+    return items

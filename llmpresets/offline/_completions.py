@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._bounds import choice_token_limit
-from ._checks import WireError, boolean, number
+from ._checks import WireError, boolean, number, texts_or_token_arrays
 from ._payloads import Identity
 from ._wire import parse_request
 
@@ -121,23 +121,8 @@ def _prompts(value: Any, decode: Callable[[list[int]], str]) -> list[str]:
             code="invalid_type",
         )
 
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not value:
-        raise invalid()
-    if all(isinstance(item, int) and not isinstance(item, bool) for item in value):
-        return [decode(value)]
-    prompts = []
-    for item in value:
-        if isinstance(item, str):
-            prompts.append(item)
-        elif isinstance(item, list) and all(
-            isinstance(t, int) and not isinstance(t, bool) for t in item
-        ):
-            prompts.append(decode(item))
-        else:
-            raise invalid()
-    return prompts
+    items = texts_or_token_arrays(value, invalid, empty_arrays=True)
+    return [item if isinstance(item, str) else decode(item) for item in items]
 
 
 def parse_completions_request(

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import WireError
+from ._checks import WireError, texts_or_token_arrays
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -111,26 +111,8 @@ def _model(body: Mapping[str, Any]) -> tuple[str, EmbeddingModel]:
 
 
 def _inputs(value: Any) -> list[str | list[int]]:
-    """The request's inputs, each a string or a token array, in order."""
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not value:
-        raise _invalid_input()
-    if all(isinstance(item, int) and not isinstance(item, bool) for item in value):
-        return [list(value)]
-    inputs: list[str | list[int]] = []
-    for item in value:
-        if isinstance(item, str):
-            inputs.append(item)
-        elif (
-            isinstance(item, list)
-            and item
-            and all(isinstance(t, int) and not isinstance(t, bool) for t in item)
-        ):
-            inputs.append(list(item))
-        else:
-            raise _invalid_input()
-    return inputs
+    """The request's inputs, each a string or a (non-empty) token array, in order."""
+    return texts_or_token_arrays(value, _invalid_input, empty_arrays=False)
 
 
 def parse_embeddings_request(body: Mapping[str, Any]) -> EmbeddingRequest:
