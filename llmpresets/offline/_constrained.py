@@ -23,8 +23,17 @@ it is a *data token* (JSON punctuation, one- and two-digit numbers, ``true``/``f
 end of text),
 else ``log(FLOOR_MASS / vocabulary size)``. The floor tokens all share one score, so they are
 handled as one class whose fate under top-k / top-p / min-p is computed exactly (the sampler
-keeps or cuts tied tokens together); the ~200,000-entry vocabulary is never materialised on a
-step. The result is exactly ``sampling.probabilities`` of the full masked vector.
+keeps or cuts tied tokens together, :mod:`._floor`); the ~200,000-entry vocabulary is never
+materialised on a step. The result is exactly ``sampling.probabilities`` of the full masked
+vector.
+
+What a step costs is mostly fixed work on a few thousand candidates, and its inputs repeat:
+a JSON reply meets a few dozen distinct masks, the n-gram model hands back one read-only
+array per context, and the JSON state is small. So the mask is written into a buffer
+(:meth:`Grammar.mask_buffer`) and read once per distinct mask (:func:`._candidates.mask_view`),
+and a step's scores and draw plan are kept per (mask, source array, JSON state, settings):
+a step seen before draws with one search (``Sampler.sample(reuse=True)``). The draws, and the
+random numbers they use, are those of the uncached step.
 
 Bytes the grammar forces (an object's next key, ``":"``) are appended as the tokenizer would
 write them, without a draw (llguidance's fast-forward tokens); they count as completion tokens
@@ -40,23 +49,32 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..sampling import GREEDY_TEMPERATURE
+from ._candidates import (
+    DATA_MASS,
+    FLOOR_MASS,
+    BoundedCache,
+    Candidates,
+    MaskView,
+    candidates_for,
+    mask_view,
+)
+from ._floor import FloorDraw, plan_floor_draw, sample_with_floor
 from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
 from ._json_prior import (
     CONTAINER_CLOSE_SLOPE,
     HINT_BONUS,
-    PROPER_BONUS,
     STRING_CLOSE_SLOPE,
     TYPICAL_ITEMS,
     JsonShape,
-    TokenClasses,
-    classes_for,
+    PriorState,
     shape_prior,
 )
 from ._sources import token_text
@@ -77,6 +95,7 @@ __all__ = [
     "TYPICAL_ITEMS",
     "TokenStep",
     "generate_constrained",
+    "hint_tokens",
     "sample_with_floor",
 ]
 
@@ -84,111 +103,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 TokenStep = Callable[[Sequence[int]], FloatArray]
 
-# Smoothing: the probability mass given to tokens outside the source's support.
-FLOOR_MASS = 1e-9
-DATA_MASS = 1e-3
-HINT_MASS = 0.3
 
-_GREEDY = 1e-5
-_NEGLIGIBLE = 1e-12
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def sample_with_floor(
-    scores: FloatArray,
-    floor: float,
-    floor_count: int,
-    settings: SamplingSettings,
-    rng: np.random.Generator,
-) -> int:
-    """Sample from ``scores`` plus ``floor_count`` tokens tied at ``floor``; -1 = a floor token.
-
-    Exactly :func:`llmpresets.sampling.sample` over the concatenated vector (every score is
-    assumed > ``floor``; a tie is broken towards ``scores``, which come first): the floor
-    tokens are tied, so top-k, top-p and min-p keep all of them or none, and whether they
-    survive is computed from their count and score without building them.
-    """
-    from ..sampling import sample
-
-    temperature, top_k, top_p, min_p = (
-        settings.temperature,
-        settings.top_k,
-        settings.top_p,
-        settings.min_p,
-    )
-    if floor_count == 0 or (len(scores) and temperature < _GREEDY):
-        return int(
-            sample(scores, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, rng=rng)
-        )
-    if len(scores) == 0:
-        return -1
-    peak = float(scores.max()) / temperature
-    floor_weight = math.exp(floor / temperature - peak)
-    if (
-        top_p is not None
-        and top_p < 1 - _NEGLIGIBLE
-        and floor_count * floor_weight < _NEGLIGIBLE
-        and (top_k is None or top_k > len(scores))
-    ):
-        # The floor holds less than 1e-12 of the mass (the top token alone weighs 1): the
-        # nucleus cuts it, and scaling top_p by 1 + 1e-12 would change nothing.
-        return int(sample(scores, temperature=temperature, top_p=top_p, min_p=min_p, rng=rng))
-    mass = float(np.exp(scores / temperature - peak).sum())
-    floor_mass = floor_count * floor_weight
-    kept_by_k = top_k is None or top_k > len(scores)
-    survives = (
-        kept_by_k
-        and (top_p is None or top_p >= 1 or mass / (mass + floor_mass) < top_p)
-        and (min_p is None or floor_weight >= min_p)
-    )
-    if survives:
-        if rng.random() * (mass + floor_mass) >= mass:
-            return -1
-        return int(sample(scores, temperature=temperature, rng=rng))
-    nucleus = top_p
-    if top_p is not None and top_p < 1 and kept_by_k:
-        # The floor's mass sits under the nucleus: scale top_p so the scores keep the same set.
-        nucleus = top_p * (mass + floor_mass) / mass
-        if nucleus >= 1:
-            nucleus = None
-    return int(
-        sample(
-            scores,
-            temperature=temperature,
-            top_k=None if kept_by_k else top_k,
-            top_p=nucleus,
-            min_p=min_p,
-            rng=rng,
-        )
-    )
-
-
-def _allowed(
-    words: NDArray[np.uint32], word_of: IntArray, bit_of: NDArray[np.uint32]
-) -> NDArray[np.bool_]:
-    """The mask's bit of each candidate (``word_of`` / ``bit_of``: its word and bit)."""
-    bits: NDArray[np.bool_] = ((words[word_of] >> bit_of) & 1).astype(bool)
-    return bits
-
-
-def _popcount(words: NDArray[np.uint32]) -> int:
-    if hasattr(np, "bitwise_count"):
-        return int(np.bitwise_count(words).sum(dtype=np.int64))
-    return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2
-
-
-def _all_allowed(words: NDArray[np.uint32], size: int) -> IntArray:
-    """Every allowed token id (only when a floor token is drawn: rare, or a sparse mask)."""
-    busy = np.flatnonzero(words)
-    bits = np.unpackbits(words[busy].view(np.uint8), bitorder="little").reshape(-1, 32)
-    rows, columns = np.nonzero(bits)
-    ids = (busy[rows] * 32 + columns).astype(np.int64)
-    return ids[ids < size]
-
-
-# --------------------------------------------------------------------------- generation
+# --------------------------------------------------------------------------- prompt words
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -226,90 +142,42 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
     return np.array(sorted(ids), dtype=np.int64)
 
 
-@dataclass
-class _Candidates:
-    """The explicit candidates of one reply: the source's support, data tokens and hints."""
-
-    ids: IntArray  # sorted token ids
-    source_slot: IntArray  # for each source position, its index in ids
-    hole: FloatArray  # score of each candidate when the source gives it nothing
-    hint_word: IntArray  # for a prompt word's token, a key of the word (both forms); else -1
-    floor: float
-    total_floor: int  # vocabulary tokens that are not candidates
-    copy: FloatArray  # per candidate: log-probability of copying it from the prompt (-inf)
-    word_of: IntArray  # each candidate's 32-bit word in llguidance's mask
-    bit_of: NDArray[np.uint32]  # and its bit in that word
-    classes: TokenClasses  # the shape prior's token flags, per candidate (by slot, not id)
-
-    @classmethod
-    def build(
-        cls, encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray
-    ) -> _Candidates:
-        classes = classes_for(encoding)
-        size = encoding.n_vocab
-        support = np.arange(size, dtype=np.int64) if vocab is None else vocab
-        ids = np.union1d(np.union1d(support, classes.data_ids), hints)
-        floor = math.log(FLOOR_MASS / size)
-        data_score = math.log(DATA_MASS / len(classes.data_ids))
-        hole = np.full(len(ids), floor)
-        hole[np.isin(ids, classes.data_ids, assume_unique=True)] = data_score
-        hinted = np.isin(ids, hints, assume_unique=True)
-        hint_word = np.full(len(ids), -1, dtype=np.int64)
-        copy = np.full(len(ids), -np.inf)
-        if len(hints):
-            keys: dict[str, int] = {}
-            for slot in np.flatnonzero(hinted):
-                text = encoding.decode([int(ids[slot])]).strip()
-                hint_word[slot] = keys.setdefault(text.lower(), len(keys))
-                copy[slot] = math.log(HINT_MASS / len(hints))
-                if text[:1].isupper():
-                    copy[slot] += PROPER_BONUS  # names are what strings copy most
-        return cls(
-            ids=ids,
-            source_slot=np.searchsorted(ids, support),
-            hole=hole,
-            hint_word=hint_word,
-            floor=floor,
-            total_floor=size - len(ids),
-            copy=copy,
-            word_of=ids >> 5,
-            bit_of=(ids & 31).astype(np.uint32),
-            # Gathered once: a step reads its allowed slots from these small arrays instead
-            # of the vocabulary-sized ones (same values, far fewer cache misses).
-            classes=TokenClasses(
-                data_ids=classes.data_ids,
-                quote=classes.quote[ids],
-                first=classes.first[ids],
-                digits=classes.digits[ids],
-                long=classes.long[ids],
-                separator=classes.separator[ids],
-                alnum=classes.alnum[ids],
-            ),
-        )
+# --------------------------------------------------------------------------- steps
 
 
-_candidate_cache: dict[tuple[str, bytes, bytes], _Candidates] = {}
-_CANDIDATE_CACHE_LIMIT = 64
+@dataclass(frozen=True, eq=False)
+class _Step:
+    """A sampled step's scores (read-only) and how it draws, for the same inputs again."""
+
+    view: MaskView
+    model: FloatArray
+    scores: FloatArray
+    draw: FloorDraw
 
 
-def _candidates(
-    encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray | None
-) -> _Candidates:
-    """:meth:`_Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
-    and tool calls, and the requests of an agent loop, share one."""
-    hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
-    key = (
-        encoding.name,
-        b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
-        np.asarray(hints, dtype=np.int64).tobytes(),
-    )
-    cached = _candidate_cache.get(key)
-    if cached is None:
-        cached = _Candidates.build(encoding, vocab, hints)
-        if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
-            _candidate_cache.clear()
-        _candidate_cache[key] = cached
-    return cached
+# Steps whose inputs are all fixed objects or values: the mask's view, the source's cached
+# (read-only) scores for a context, the JSON state and the sampling settings. The entries
+# hold the view and the scores, so the identities in a key stay theirs.
+_steps: BoundedCache[_Step] = BoundedCache(16 << 20)
+
+
+def _step_scores(
+    view: MaskView,
+    model: FloatArray,
+    state: PriorState | None,
+    candidates: Candidates,
+    counts: dict[int, int],
+    settings: SamplingSettings,
+    bias: tuple[IntArray, FloatArray],
+) -> FloatArray:
+    """The allowed candidates' scores: source, shape prior, penalties and bias, floor."""
+    scores = model[view.allowed]
+    if state is not None:
+        scores = shape_prior(state, view.classes, view.hint_word, view.copy, scores)
+    scores = _adjust(scores, candidates.ids, view.allowed, counts, settings, *bias)
+    # Every explicit score sits above the floor class (sample_with_floor's assumption).
+    floored: FloatArray = np.maximum(scores, np.nextafter(candidates.floor, 0))
+    return floored
 
 
 def generate_constrained(
@@ -345,27 +213,23 @@ def generate_constrained(
     >>> reply.text, reply.finish_reason
     ('{"ok":false}', 'stop')
     """
-    candidates = _candidates(encoding, vocab, hints)
+    candidates = candidates_for(encoding, vocab, hints)
     ids = candidates.ids
     shape = JsonShape() if (grammar.kind == "json" if json_shape is None else json_shape) else None
     matcher = grammar.matcher()
+    mask = grammar.mask_buffer()
     emitter = _Emitter(encoding, settings)
     end_of_text = encoding.eot_token
-    bias = dict(settings.logit_bias)
-    bias_slots = np.searchsorted(ids, list(bias)) if bias else np.zeros(0, dtype=np.int64)
-    bias_values = np.array(list(bias.values()), dtype=np.float64)
-    if bias:
-        inside = (bias_slots < len(ids)) & (ids[np.minimum(bias_slots, len(ids) - 1)] == list(bias))
-        bias_slots, bias_values = bias_slots[inside], bias_values[inside]
+    bias = _bias(settings, ids)
+    # Penalties change the scores with every token: such steps are never the same twice.
+    repeatable = not (settings.frequency_penalty or settings.presence_penalty)
+    sampling_key = (settings.temperature, settings.top_k, settings.top_p, settings.min_p)
+    bias_key = settings.logit_bias
     counts: dict[int, int] = {}
     generated: list[int] = []
     last_logits: FloatArray | None = None
     model = candidates.hole
-
-    hint_key = {
-        int(candidates.ids[slot]): int(candidates.hint_word[slot])
-        for slot in np.flatnonzero(candidates.hint_word >= 0)
-    }
+    hint_key = candidates.hint_key
 
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
@@ -390,35 +254,37 @@ def generate_constrained(
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
             continue
-        words = np.frombuffer(matcher.compute_bitmask(), dtype=np.uint32)
-        allowed = np.flatnonzero(_allowed(words, candidates.word_of, candidates.bit_of))
-        allowed_ids = ids[allowed]
+        view = mask_view(candidates, mask.fill(matcher))
+        if view.floor_count == 0 and not len(view.allowed):
+            emitter.finish("stop")  # nothing allowed: the grammar is done
+            break
         logits = step(generated)
         # The n-gram model hands back its cached, read-only array for a context it has seen.
         if logits is not last_logits or logits.flags.writeable:
             last_logits, model = logits, _cached_model_scores(logits, candidates)
-        scores = model[allowed]
-        if shape is not None:
-            scores = shape_prior(
-                shape,
-                candidates.classes,
-                allowed,
-                candidates.hint_word[allowed],
-                candidates.copy[allowed],
-                scores,
-            )
-        scores = _adjust(scores, ids, allowed, counts, settings, bias_slots, bias_values)
-        floor_count = _popcount(words) - len(allowed)
-        if floor_count == 0 and not len(scores):
-            emitter.finish("stop")  # nothing allowed: the grammar is done
-            break
-        scores = np.maximum(scores, np.nextafter(candidates.floor, 0))
-        choice = sample_with_floor(scores, candidates.floor, floor_count, settings, rng)
+        state = shape.prior_state() if shape is not None else None
+        cached: _Step | None = None
+        key: Hashable = None
+        reuse = repeatable and not model.flags.writeable
+        if reuse:
+            key = (id(view), id(model), state, sampling_key, bias_key)
+            cached = _steps.get(key)
+            if cached is not None and (cached.view is not view or cached.model is not model):
+                cached = None
+        if cached is None:
+            scores = _step_scores(view, model, state, candidates, counts, settings, bias)
+            draw = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
+            if reuse:
+                scores.flags.writeable = False
+                _steps.put(key, _Step(view, model, scores, draw), scores.nbytes + model.nbytes)
+        else:
+            scores, draw = cached.scores, cached.draw
+        choice = draw.draw(scores, rng, reuse=reuse)
         if choice >= 0:
-            token = int(allowed_ids[choice])
+            token = int(view.allowed_ids[choice])
         else:  # one of the tied floor tokens, uniformly (greedy: the lowest id)
-            pool = np.setdiff1d(_all_allowed(words, encoding.n_vocab), ids, assume_unique=True)
-            greedy = settings.temperature < _GREEDY
+            pool = view.floor_pool()
+            greedy = settings.temperature < GREEDY_TEMPERATURE
             token = int(pool[0 if greedy else rng.integers(len(pool))])
         if token == end_of_text:
             emitter.finish("stop")
@@ -437,11 +303,23 @@ def generate_constrained(
     return emitter.result
 
 
-_score_cache: dict[tuple[int, int], tuple[FloatArray, _Candidates, FloatArray]] = {}
+def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:
+    """logit_bias as (candidate slots, values); biased tokens outside the candidates (floor
+    tokens) are left out."""
+    bias = dict(settings.logit_bias)
+    slots = np.searchsorted(ids, list(bias)) if bias else np.zeros(0, dtype=np.int64)
+    values = np.array(list(bias.values()), dtype=np.float64)
+    if bias:
+        inside = (slots < len(ids)) & (ids[np.minimum(slots, len(ids) - 1)] == list(bias))
+        slots, values = slots[inside], values[inside]
+    return slots, values
+
+
+_score_cache: dict[tuple[int, int], tuple[FloatArray, Candidates, FloatArray]] = {}
 _SCORE_CACHE_LIMIT = 256  # of ~20 KB each
 
 
-def _cached_model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
+def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
     """:func:`_model_scores`, remembered for the n-gram model's cached, read-only arrays (one
     per context, never changed): the requests of an agent loop, and the choices of one,
     revisit contexts. Writable arrays (other sources) are scored afresh every time."""
@@ -459,7 +337,7 @@ def _cached_model_scores(logits: FloatArray, candidates: _Candidates) -> FloatAr
     return model
 
 
-def _model_scores(logits: FloatArray, candidates: _Candidates) -> FloatArray:
+def _model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
     """Log-softmax of the source on its support, holes filled, over the candidate ids."""
     logits = np.asarray(logits, dtype=np.float64)
     scores = candidates.hole.copy()
@@ -510,7 +388,7 @@ def _logprob_info(
     encoding: tiktoken.Encoding,
     model: FloatArray,
     ids: IntArray,
-    candidates: _Candidates,
+    candidates: Candidates,
     token: int,
     top: int,
 ) -> TokenLogprob:

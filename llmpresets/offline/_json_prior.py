@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,7 @@ __all__ = [
     "STRING_OPEN_PENALTY",
     "TYPICAL_ITEMS",
     "JsonShape",
+    "PriorState",
     "TokenClasses",
     "classes_for",
     "shape_prior",
@@ -125,6 +126,26 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 # --------------------------------------------------------------------------- JSON shape
 
 
+class PriorState(NamedTuple):
+    """Everything :func:`shape_prior` reads of a :class:`JsonShape`, and nothing else: equal
+    states give equal priors, so a constrained step may be cached by it."""
+
+    in_string: bool
+    is_key: bool  # the open string is an object key
+    length: int  # characters of the open string
+    last_hinted: bool  # its last token was a prompt word
+    used: frozenset[int]  # prompt words already copied (read at a string's first token)
+    depth: int  # open containers (outside strings)
+    kind: int  # the innermost one: '{' or '[' (0 at the top)
+    commas: int  # its items so far, less one (only "none yet" matters before a value)
+    after_value: bool  # a value just ended: close the container, or a comma
+    digits: int  # digits of the number just written
+
+
+_NOTHING: frozenset[int] = frozenset()
+_TOP = PriorState(False, False, 0, False, _NOTHING, 0, 0, 0, False, 0)
+
+
 class JsonShape:
     """Where a compact JSON text stands, fed byte by byte (only what the prior needs)."""
 
@@ -178,29 +199,45 @@ class JsonShape:
             else:  # digits, signs, literals' letters: a scalar value being written
                 self.after_value = True
 
+    def prior_state(self) -> PriorState:
+        """What the prior needs of this state (fields the prior ignores here are zeroed)."""
+        if self.in_string:
+            used = frozenset(self.used) if self.length == 0 and self.used else _NOTHING
+            return PriorState(
+                True, self.is_key, self.length, self.last_hinted, used, 0, 0, 0, False, 0
+            )
+        if not self.stack:
+            return _TOP
+        kind, commas = self.stack[-1]
+        depth = len(self.stack)
+        if self.after_value:
+            return _TOP._replace(
+                depth=depth, kind=kind, commas=commas, after_value=True, digits=self.digits
+            )
+        return _TOP._replace(depth=depth, kind=kind, commas=min(commas, 1))
+
 
 def shape_prior(
-    shape: JsonShape,
+    state: PriorState,
     classes: TokenClasses,
-    ids: IntArray,
     hint_word: IntArray,
     copy: FloatArray,
     scores: FloatArray,
 ) -> FloatArray:
-    """``scores`` of candidates ``ids`` with the shape prior of the current state applied
-    (``ids`` index ``classes``' arrays: token ids, or slots of flags gathered per candidate).
+    """``scores`` with the shape prior of ``state`` applied (``classes``' arrays, ``hint_word``
+    and ``copy`` are the flags of the scored tokens, position by position).
 
     Where the prior makes a structural decision (close this string? this container?), the
     tokens that make it get an absolute score (:data:`DECISION_BASE` plus the prior) instead
     of the source's, which knows nothing of JSON; elsewhere the prior is added.
     """
-    first = classes.first[ids]
-    if shape.in_string:
-        typical = KEY_TYPICAL_LENGTH if shape.is_key else STRING_TYPICAL_LENGTH
-        close = STRING_CLOSE_SLOPE * (shape.length - typical)
-        if shape.last_hinted:  # a word copied from the prompt is often the whole value
+    first = classes.first
+    if state.in_string:
+        typical = KEY_TYPICAL_LENGTH if state.is_key else STRING_TYPICAL_LENGTH
+        close = STRING_CLOSE_SLOPE * (state.length - typical)
+        if state.last_hinted:  # a word copied from the prompt is often the whole value
             close += HINT_BONUS
-        elif shape.length == 0:  # an empty string is valid data, but rarely what is meant
+        elif state.length == 0:  # an empty string is valid data, but rarely what is meant
             close -= HINT_BONUS
         closing = first == 0x22
         result = np.where(closing, DECISION_BASE + close, scores)
@@ -208,36 +245,36 @@ def shape_prior(
             # The grammar (a format, a pattern) wants something else before the string may
             # end: the separators formats use ('@', '.', '-', ':'...) grow likelier, as
             # closing would.
-            rank = classes.separator[ids]
+            rank = classes.separator
             result = np.where(rank > 0, DECISION_BASE + close - 0.5 * rank, result)
-        if shape.length == 0:
+        if state.length == 0:
             # A string often copies one prompt word, each word once ("Alice" for the name,
             # then "Paris" for the city): the source's score or the copy's, whichever the
             # mixture makes it; and data starts with a letter or a digit.
             fresh = (hint_word >= 0) & (first != 0x20)
-            if shape.used:
-                fresh &= ~np.isin(hint_word, list(shape.used))
+            if state.used:
+                fresh &= ~np.isin(hint_word, list(state.used))
             copied = np.logaddexp(result, copy + HINT_BONUS)
             result = np.where(fresh, copied, result)
-            result -= np.where(~classes.alnum[ids] & (first != 0x22), HINT_BONUS, 0.0)
+            result -= np.where(~classes.alnum & (first != 0x22), HINT_BONUS, 0.0)
         return result
     # A value string opens with a bare quote; its text comes from the steps inside it.
-    opens_with_text = (first == 0x22) & classes.long[ids]
-    depth = len(shape.stack)
+    opens_with_text = (first == 0x22) & classes.long
+    depth = state.depth
     if not depth:
         return scores - np.where(opens_with_text, STRING_OPEN_PENALTY, 0.0)
-    kind, commas = shape.stack[-1]
+    kind, commas = state.kind, state.commas
     closer = 0x5D if kind == 0x5B else 0x7D
-    if shape.after_value:
+    if state.after_value:
         close = CONTAINER_CLOSE_SLOPE * (commas + 1 - TYPICAL_ITEMS)
         more = 0.0
-        if shape.digits:  # each digit makes the number likelier to end here
-            close += NUMBER_END_SLOPE * shape.digits
-            more += NUMBER_END_SLOPE * shape.digits
+        if state.digits:  # each digit makes the number likelier to end here
+            close += NUMBER_END_SLOPE * state.digits
+            more += NUMBER_END_SLOPE * state.digits
         result = np.where(first == closer, DECISION_BASE + close, scores)
         result = np.where(first == 0x2C, DECISION_BASE + more, result)
-        if shape.digits:
-            result -= np.where(classes.digits[ids] > 0, NUMBER_END_SLOPE * shape.digits, 0.0)
+        if state.digits:
+            result -= np.where(classes.digits > 0, NUMBER_END_SLOPE * state.digits, 0.0)
         return result
     opens = (first == 0x7B) | (first == 0x5B)
     result = scores - np.where(opens, NESTING_PENALTY * depth, 0.0)

@@ -1,0 +1,262 @@
+"""The candidate tokens of constrained decoding, and what a grammar's mask allows of them.
+
+A reply's *candidates* (:class:`Candidates`) are the tokens it scores explicitly: the
+source's support, the data tokens and the prompt's words; every other token of the
+vocabulary is a *floor* token (see :mod:`._constrained` for the smoothing). A mask (the
+grammar's allowed tokens at one step) is read as a :class:`MaskView`: the candidates it
+allows, with the shape prior's flags gathered for them, and how many floor tokens it allows.
+
+Both are cached. Candidates per (encoding, source vocabulary, prompt words); mask views per
+candidates and distinct mask, in a bounded cache (masks repeat: a JSON reply meets a few
+dozen distinct ones, inside a string the same one at every step). A mask is found by a
+sample of its words and confirmed by comparing all of them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._json_prior import PROPER_BONUS, TokenClasses, classes_for
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = [
+    "DATA_MASS",
+    "FLOOR_MASS",
+    "HINT_MASS",
+    "BoundedCache",
+    "Candidates",
+    "MaskView",
+    "candidates_for",
+    "mask_view",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Words = NDArray[np.uint32]
+
+# Smoothing: the probability mass given to tokens outside the source's support.
+FLOOR_MASS = 1e-9
+DATA_MASS = 1e-3
+HINT_MASS = 0.3
+
+# Every STRIDE-th word of a mask finds its view; the whole mask confirms it.
+_STRIDE = 31
+
+Value = TypeVar("Value")
+
+
+class BoundedCache(Generic[Value]):
+    """A dict with a byte budget that forgets its oldest entries first (lookups are single
+    dict operations; insertions and evictions take a lock)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._entries: dict[Hashable, tuple[Value, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Value | None:
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
+    def put(self, key: Hashable, value: Value, nbytes: int) -> None:
+        if nbytes > self.budget:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.used -= old[1]
+            while self._entries and self.used + nbytes > self.budget:
+                self.used -= self._entries.pop(next(iter(self._entries)))[1]
+            self._entries[key] = (value, nbytes)
+            self.used += nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.used = 0
+
+
+@dataclass(eq=False)
+class Candidates:
+    """The explicit candidates of one reply: the source's support, data tokens and hints."""
+
+    ids: IntArray  # sorted token ids
+    source_slot: IntArray  # for each source position, its index in ids
+    hole: FloatArray  # score of each candidate when the source gives it nothing
+    hint_word: IntArray  # for a prompt word's token, a key of the word (both forms); else -1
+    floor: float
+    total_floor: int  # vocabulary tokens that are not candidates
+    copy: FloatArray  # per candidate: log-probability of copying it from the prompt (-inf)
+    word_of: IntArray  # each candidate's 32-bit word in llguidance's mask
+    bit_of: NDArray[np.uint32]  # and its bit in that word
+    classes: TokenClasses  # the shape prior's token flags, per candidate (by slot, not id)
+    size: int  # the vocabulary's
+    hint_key: dict[int, int]  # token id -> its hint_word, for the prompt words' tokens
+
+    @classmethod
+    def build(
+        cls, encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray
+    ) -> Candidates:
+        classes = classes_for(encoding)
+        size = encoding.n_vocab
+        support = np.arange(size, dtype=np.int64) if vocab is None else vocab
+        ids = np.union1d(np.union1d(support, classes.data_ids), hints)
+        floor = math.log(FLOOR_MASS / size)
+        data_score = math.log(DATA_MASS / len(classes.data_ids))
+        hole = np.full(len(ids), floor)
+        hole[np.isin(ids, classes.data_ids, assume_unique=True)] = data_score
+        hinted = np.isin(ids, hints, assume_unique=True)
+        hint_word = np.full(len(ids), -1, dtype=np.int64)
+        copy = np.full(len(ids), -np.inf)
+        if len(hints):
+            keys: dict[str, int] = {}
+            for slot in np.flatnonzero(hinted):
+                text = encoding.decode([int(ids[slot])]).strip()
+                hint_word[slot] = keys.setdefault(text.lower(), len(keys))
+                copy[slot] = math.log(HINT_MASS / len(hints))
+                if text[:1].isupper():
+                    copy[slot] += PROPER_BONUS  # names are what strings copy most
+        return cls(
+            ids=ids,
+            source_slot=np.searchsorted(ids, support),
+            hole=hole,
+            hint_word=hint_word,
+            floor=floor,
+            total_floor=size - len(ids),
+            copy=copy,
+            word_of=ids >> 5,
+            bit_of=(ids & 31).astype(np.uint32),
+            # Gathered once: a mask view reads its allowed slots from these small arrays
+            # instead of the vocabulary-sized ones.
+            classes=_gather(classes, ids),
+            size=size,
+            hint_key={
+                int(ids[slot]): int(hint_word[slot]) for slot in np.flatnonzero(hint_word >= 0)
+            },
+        )
+
+
+def _gather(classes: TokenClasses, slots: IntArray) -> TokenClasses:
+    return TokenClasses(
+        data_ids=classes.data_ids,
+        quote=classes.quote[slots],
+        first=classes.first[slots],
+        digits=classes.digits[slots],
+        long=classes.long[slots],
+        separator=classes.separator[slots],
+        alnum=classes.alnum[slots],
+    )
+
+
+_candidate_cache: dict[tuple[str, bytes, bytes], Candidates] = {}
+_CANDIDATE_CACHE_LIMIT = 64
+
+
+def candidates_for(
+    encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray | None
+) -> Candidates:
+    """:meth:`Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
+    and tool calls, and the requests of an agent loop, share one."""
+    hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
+    key = (
+        encoding.name,
+        b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
+        np.asarray(hints, dtype=np.int64).tobytes(),
+    )
+    cached = _candidate_cache.get(key)
+    if cached is None:
+        cached = Candidates.build(encoding, vocab, hints)
+        if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
+            _candidate_cache.clear()
+        _candidate_cache[key] = cached
+    return cached
+
+
+# --------------------------------------------------------------------------- masks
+
+
+@dataclass(eq=False)
+class MaskView:
+    """One mask, read for one set of candidates."""
+
+    candidates: Candidates
+    words: bytes  # the mask itself
+    allowed: IntArray  # the candidate slots it allows, ascending
+    allowed_ids: IntArray  # and their token ids
+    floor_count: int  # allowed tokens that are not candidates
+    classes: TokenClasses  # the shape prior's flags of the allowed candidates
+    hint_word: IntArray  # of the allowed candidates
+    copy: FloatArray  # of the allowed candidates
+    _pool: IntArray | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, candidates: Candidates, words: Words) -> MaskView:
+        bits = (words[candidates.word_of] >> candidates.bit_of) & 1
+        allowed = np.flatnonzero(bits)
+        return cls(
+            candidates=candidates,
+            words=words.tobytes(),
+            allowed=allowed,
+            allowed_ids=candidates.ids[allowed],
+            floor_count=_popcount(words) - len(allowed),
+            classes=_gather(candidates.classes, allowed),
+            hint_word=candidates.hint_word[allowed],
+            copy=candidates.copy[allowed],
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what the cache counts)."""
+        return len(self.words) + 42 * len(self.allowed) + 200
+
+    def floor_pool(self) -> IntArray:
+        """The allowed floor tokens' ids, ascending (made when a floor token is first drawn)."""
+        if self._pool is None:
+            words = np.frombuffer(self.words, dtype=np.uint32)
+            everything = _all_allowed(words, self.candidates.size)
+            self._pool = np.setdiff1d(everything, self.candidates.ids, assume_unique=True)
+        return self._pool
+
+
+_mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
+
+
+def mask_view(candidates: Candidates, words: Words) -> MaskView:
+    """``words`` read for ``candidates``: a view made before for the same mask, or a new one
+    (kept in a bounded cache). ``words`` may be overwritten after the call."""
+    key = (id(candidates), words[::_STRIDE].tobytes())
+    views = _mask_views.get(key)
+    if views is not None:
+        whole = words.tobytes()
+        for view in views:
+            if view.words == whole and view.candidates is candidates:
+                return view
+    view = MaskView.build(candidates, words)
+    family = [*(views or ()), view][-4:]  # masks alike in every sampled word: rare
+    _mask_views.put(key, family, sum(member.nbytes for member in family))
+    return view
+
+
+def _popcount(words: Words) -> int:
+    if hasattr(np, "bitwise_count"):
+        return int(np.bitwise_count(words).sum(dtype=np.int64))
+    return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2
+
+
+def _all_allowed(words: Words, size: int) -> IntArray:
+    """Every allowed token id (only when a floor token is drawn: rare, or a sparse mask)."""
+    busy = np.flatnonzero(words)
+    bits = np.unpackbits(words[busy].view(np.uint8), bitorder="little").reshape(-1, 32)
+    rows, columns = np.nonzero(bits)
+    ids = (busy[rows] * 32 + columns).astype(np.int64)
+    return ids[ids < size]

@@ -1,0 +1,193 @@
+"""The constrained-decoding engine's caches and buffers change speed, never a draw."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from llmpresets._encodings import get_encoding
+from llmpresets.offline import _candidates as candidates_module
+from llmpresets.offline import _constrained, default_language_model
+from llmpresets.offline._candidates import candidates_for, mask_view
+from llmpresets.offline._constrained import generate_constrained, hint_tokens
+from llmpresets.offline._floor import plan_floor_draw
+from llmpresets.offline._grammar import json_schema_grammar
+from llmpresets.offline._json_prior import JsonShape, PriorState, shape_prior
+from llmpresets.offline._request import SamplingSettings
+from llmpresets.offline._sources import make_token_stepper
+
+ENCODING = get_encoding("o200k_base")
+PROMPT = "Alice is 31, lives in Paris and likes chess and tennis."
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer"},
+        "hobbies": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+        "score": {"type": "number"},
+        "kind": {"enum": ["person", "robot"]},
+    },
+    "required": ["name", "age", "hobbies", "score", "kind"],
+    "additionalProperties": False,
+}
+TEXT = '{"name":"Alice Smith","age":31,"hobbies":["chess","tennis"],"score":1.5,"kind":"person"}'
+
+
+def clear_caches() -> None:
+    candidates_module._mask_views.clear()
+    _constrained._steps.clear()
+
+
+def replies(settings: SamplingSettings, seeds: range) -> list[tuple[str, str]]:
+    grammar = json_schema_grammar(ENCODING, SCHEMA)
+    source = default_language_model("o200k_base")
+    step, vocab = make_token_stepper(source, ENCODING.encode_ordinary(PROMPT), ENCODING)
+    hints = hint_tokens(ENCODING, [PROMPT])
+    made = []
+    for seed in seeds:
+        reply = generate_constrained(
+            step, vocab, ENCODING, grammar, settings, np.random.default_rng(seed), hints=hints
+        )
+        made.append((reply.text, reply.finish_reason))
+    return made
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=120),
+        SamplingSettings(temperature=1.0, max_tokens=120),
+        SamplingSettings(temperature=0.0, max_tokens=120),
+        SamplingSettings(temperature=1.0, top_k=5, min_p=0.02, max_tokens=120),
+        SamplingSettings(temperature=0.9, logit_bias=((1, -3.0), (12, 2.0)), max_tokens=120),
+    ],
+)
+def test_cached_steps_draw_exactly_as_fresh_ones(settings: SamplingSettings) -> None:
+    """Replies made with every cache cleared before each one equal replies made with warm
+    caches, in either order: a cached mask view or step draws the same token with the same
+    random numbers."""
+    seeds = range(12)
+    cold = []
+    for seed in seeds:
+        clear_caches()
+        cold.extend(replies(settings, range(seed, seed + 1)))
+    clear_caches()
+    warm = replies(settings, seeds)
+    again = replies(settings, seeds)
+    assert warm == cold
+    assert again == cold
+    for text, finish in cold:
+        if finish == "stop":
+            json.loads(text)
+
+
+def test_warm_steps_are_found_in_the_cache() -> None:
+    """The same request again reuses its steps (what makes a repeated prompt fast)."""
+    clear_caches()
+    replies(SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=120), range(3))
+    assert _constrained._steps.used > 0
+    assert candidates_module._mask_views.used > 0
+
+
+def test_the_mask_buffer_holds_what_compute_bitmask_returns() -> None:
+    """Grammar.mask_buffer().fill(matcher) writes the bytes compute_bitmask returns, at
+    every step of a reply."""
+    grammar = json_schema_grammar(ENCODING, SCHEMA)
+    matcher = grammar.matcher()
+    buffer = grammar.mask_buffer()
+    for token in ENCODING.encode(TEXT):
+        assert buffer.fill(matcher).tobytes() == matcher.compute_bitmask()
+        assert matcher.consume_token(token)
+
+
+def test_a_mask_view_is_found_again_only_for_the_same_mask() -> None:
+    """Equal masks share one view; masks that agree on every sampled word but differ
+    elsewhere get views of their own, with the right allowed candidates."""
+    clear_caches()
+    candidates = candidates_for(ENCODING, None, None)
+    words = np.zeros((ENCODING.n_vocab + 31) // 32, dtype=np.uint32)
+    words[[0, 1, 2]] = 0xFFFFFFFF
+    first = mask_view(candidates, words)
+    assert mask_view(candidates, words.copy()) is first
+    other = words.copy()
+    other[1] = 0  # word 1 is not one of the sampled words (every 31st)
+    second = mask_view(candidates, other)
+    assert second is not first
+    assert second.allowed_ids.tolist() == [*range(32), *range(64, 96)]
+    assert mask_view(candidates, words) is first
+    assert first.floor_count == 0 and len(first.allowed) == 96
+
+
+def _full_state(shape: JsonShape) -> PriorState:
+    """Every field of the shape, none zeroed (what prior_state may simplify)."""
+    kind, commas = shape.stack[-1] if shape.stack else (0, 0)
+    return PriorState(
+        shape.in_string,
+        shape.is_key,
+        shape.length,
+        shape.last_hinted,
+        frozenset(shape.used),
+        len(shape.stack),
+        kind,
+        commas,
+        shape.after_value,
+        shape.digits,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEXT,
+        '{"a":[[1,22,333],{"b":"x y"}],"c":"","d":-12.5e3,"e":[true,false,null]}',
+        '[{"k":"Paris"},{"k":"Alice"},{"k":"chess game"}]',
+    ],
+)
+def test_prior_state_keeps_everything_the_prior_reads(text: str) -> None:
+    """The prior of ``prior_state()`` (fields the prior ignores zeroed, so more steps are
+    found in the cache) equals the prior of the shape's full state, all along a reply."""
+    hints = hint_tokens(ENCODING, [PROMPT])
+    candidates = candidates_for(ENCODING, None, hints)
+    rng = np.random.default_rng(0)
+    scores = rng.normal(-8.0, 3.0, len(candidates.ids))
+    slots = np.sort(rng.choice(len(candidates.ids), 4000, replace=False))
+    slots = np.union1d(slots, np.flatnonzero(candidates.hint_word >= 0))
+    classes = candidates_module._gather(candidates.classes, slots)
+    hint_word, copy = candidates.hint_word[slots], candidates.copy[slots]
+    shape = JsonShape()
+    for token in ENCODING.encode(text):
+        reduced = shape_prior(shape.prior_state(), classes, hint_word, copy, scores[slots])
+        full = shape_prior(_full_state(shape), classes, hint_word, copy, scores[slots])
+        np.testing.assert_array_equal(reduced, full)
+        shape.feed(ENCODING.decode_single_token_bytes(token))
+        shape.last_hinted = shape.in_string and token in candidates.hint_key
+        if shape.last_hinted:
+            shape.used.add(candidates.hint_key[token])
+
+
+@pytest.mark.parametrize(
+    ("settings", "floor_count"),
+    [
+        (SamplingSettings(temperature=0.8, top_p=0.9), 190_000),
+        (SamplingSettings(temperature=1.0), 40),
+        (SamplingSettings(temperature=1.3, min_p=0.01), 0),
+    ],
+)
+def test_a_floor_draw_plan_draws_alike_with_and_without_reuse(
+    settings: SamplingSettings, floor_count: int
+) -> None:
+    """A kept plan over read-only scores (reuse=True, the cached step) draws the tokens a
+    fresh plan draws, from the same random numbers."""
+    scores = np.random.default_rng(1).normal(-6.0, 2.0, 3000)
+    scores.flags.writeable = False
+    plan = plan_floor_draw(scores, -40.0, floor_count, settings)
+    fresh, kept = np.random.default_rng(9), np.random.default_rng(9)
+    expected = [
+        plan_floor_draw(scores, -40.0, floor_count, settings).draw(scores, fresh)
+        for _ in range(200)
+    ]
+    assert [plan.draw(scores, kept, reuse=True) for _ in range(200)] == expected
+    assert fresh.random() == kept.random()
