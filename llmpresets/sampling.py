@@ -253,6 +253,11 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
     if p is not None:
         threshold = max(threshold, _nucleus_floor(weight, p * total))
     if threshold > 0.0:
+        if tokens is None and threshold >= 1.0:
+            # Only the most likely token (weight exactly 1) and its exact ties survive: say
+            # which, so that a lone survivor is drawn without a random number.
+            tokens = (weight >= threshold).nonzero()[0]
+            return _Filtered(n, tokens, weight[tokens])
         if tokens is None:  # weight is our own array: zero the cut tokens in place
             np.multiply(weight, weight >= threshold, out=weight)
         else:

@@ -279,8 +279,32 @@ def generate(
         hits = np.flatnonzero(vocab == end_of_text) if vocab is not None else [end_of_text]
         masked = int(hits[0]) if len(hits) else None
     biased, bias = _bias_positions(settings.logit_bias, vocab)
+    # A source that can tell when the filters leave one token (the n-gram model, see
+    # _settle) answers most steps without logits; only on the model's own distribution.
+    settler = getattr(step, "settler", None)
+    settle = (
+        settler(
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+        )
+        if settler is not None
+        and not (penalised or len(biased) or masked is not None or settings.logprobs)
+        else None
+    )
     positions: list[int] = []
     while not emitter.done:
+        if settle is not None:
+            position = settle(positions)
+            if position >= 0:
+                token = int(vocab[position]) if vocab is not None else position
+                if token == end_of_text:
+                    emitter.finish("stop")
+                    break
+                emitter.add(token, None)
+                positions.append(position)
+                continue
         logits = step(positions)
         scores = logits
         if penalised:
