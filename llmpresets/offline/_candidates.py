@@ -174,10 +174,17 @@ def candidates_for(
     """:meth:`Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
     and tool calls, and the requests of an agent loop, share one."""
     hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
+    hint_key = np.asarray(hints, dtype=np.int64).tobytes()
+    # The n-gram model hands out one read-only vocabulary array: known by identity, it needs
+    # no hashing (a writable one may have changed, so it is read again).
+    fixed = vocab is None or not vocab.flags.writeable
+    last = _last_candidates.get((encoding.name, id(vocab), hint_key)) if fixed else None
+    if last is not None and last[0] is vocab:
+        return last[1]
     key = (
         encoding.name,
         b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
-        np.asarray(hints, dtype=np.int64).tobytes(),
+        hint_key,
     )
     cached = _candidate_cache.get(key)
     if cached is None:
@@ -185,7 +192,15 @@ def candidates_for(
         if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
             _candidate_cache.clear()
         _candidate_cache[key] = cached
+    if fixed:
+        if len(_last_candidates) >= _CANDIDATE_CACHE_LIMIT:
+            _last_candidates.clear()
+        _last_candidates[(encoding.name, id(vocab), hint_key)] = (vocab, cached)
     return cached
+
+
+# The same, by the vocabulary array's identity (each entry holds the array: its id is its own).
+_last_candidates: dict[tuple[str, int, bytes], tuple[IntArray | None, Candidates]] = {}
 
 
 # --------------------------------------------------------------------------- masks

@@ -136,11 +136,27 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
         for word in set(_WORD.findall(text)):
             if (len(word) < 3 and not word.isdigit()) or word.lower() in COMMON_WORDS:
                 continue
-            for form in (word, " " + word):
-                tokens = encoding.encode_ordinary(form)
-                if len(tokens) == 1:  # a piece of a longer word would be noise on its own
-                    ids.update(tokens)
+            ids.update(_word_tokens(encoding, word))
     return np.array(sorted(ids), dtype=np.int64)
+
+
+_word_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+_WORD_CACHE_LIMIT = 8192
+
+
+def _word_tokens(encoding: tiktoken.Encoding, word: str) -> tuple[int, ...]:
+    """The single-token forms of ``word`` (bare and after a space), cached per word: the
+    same prompt words come back with every request of a conversation."""
+    key = (encoding.name, word)
+    tokens = _word_cache.get(key)
+    if tokens is None:
+        forms = (encoding.encode_ordinary(form) for form in (word, " " + word))
+        # A piece of a longer word would be noise on its own.
+        tokens = tuple(form[0] for form in forms if len(form) == 1)
+        if len(_word_cache) >= _WORD_CACHE_LIMIT:
+            _word_cache.clear()
+        _word_cache[key] = tokens
+    return tokens
 
 
 # --------------------------------------------------------------------------- steps
