@@ -12,6 +12,7 @@ Nothing here parses requests or samples tokens; the transport passes finished
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -35,6 +36,14 @@ __all__ = [
 # `created` of reproducible responses: 2025-01-01T00:00:00Z.
 OFFLINE_EPOCH = 1735689600
 _FINGERPRINT = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
+
+
+@functools.cache
+def _sdk_types() -> Any:
+    """The SDK's response types module, imported on first use (not at import)."""
+    import openai.types.chat
+
+    return openai.types.chat
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,7 @@ def completion_payload(
     request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
 ) -> bytes:
     """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
-    from openai.types.chat import ChatCompletion
-
+    ChatCompletion = _sdk_types().ChatCompletion
     choices = []
     for index, generation in enumerate(generations):
         logprobs = (
@@ -207,8 +215,7 @@ def chunk_payloads(
     request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
 ) -> list[bytes]:
     """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
-    from openai.types.chat import ChatCompletionChunk
-
+    ChatCompletionChunk = _sdk_types().ChatCompletionChunk
     head = {
         "id": identity.id,
         "object": "chat.completion.chunk",
