@@ -256,13 +256,16 @@ def _ranged(body: Mapping[str, Any], name: str) -> Any:
     return check_number(name, value, low, high, integer=integer)
 
 
+def _bounds(name: str) -> tuple[float, float, bool]:
+    entry = PARAMETERS[name]
+    low = -math.inf if entry.low is None else entry.low
+    high = math.inf if entry.high is None else entry.high
+    return low, high, entry.kind == "int"
+
+
 # (low, high, integer) of each parameter parse_request checks by the table, read once.
 _RANGES = {
-    name: (
-        -math.inf if PARAMETERS[name].low is None else PARAMETERS[name].low,
-        math.inf if PARAMETERS[name].high is None else PARAMETERS[name].high,
-        PARAMETERS[name].kind == "int",
-    )
+    name: _bounds(name)
     for name in (
         "temperature",
         "top_p",
