@@ -9,10 +9,12 @@ for the common request give exactly the answer of the full path.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ import llmpresets
 from llmpresets import _adapt, _tokens, load_presets
 from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
 from llmpresets._config_schema import Settings
-from llmpresets.offline import _validate
+from llmpresets.offline import OfflineTransport, _validate
 from llmpresets.offline._checks import WireError
 from llmpresets.offline._validate import check_chat_body
 
@@ -215,3 +217,71 @@ def test_plain_messages_skip_pydantic_with_the_same_answer(
         patch.setattr(_validate, "_plainly_valid", lambda *_: False)
         full = _outcome(body)
     assert fast == full
+
+
+def _typed(value: Any) -> Any:
+    """A parsed JSON value with each scalar's type beside it (so 1 and 1.0 differ)."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"n": 3, "temperature": 1.2},
+        {"messages": [{"role": "user", "content": "Écris « bonjour » 🙂 \u2028 en français"}]},
+        {"response_format": {"type": "json_object"}},
+        {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string"}},
+                            "required": ["city"],
+                        },
+                    },
+                }
+            ],
+            "tool_choice": "required",
+        },
+        {"logprobs": True, "top_logprobs": 2},
+    ],
+)
+def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[str, Any]) -> None:
+    """The chat.completion body the SDK's type writes parses to exactly the values (and
+    types) of the json.dumps path it replaced, for text, n, unicode, JSON and tool replies."""
+    from openai.types.chat import ChatCompletion
+    from pydantic_core import PydanticSerializationError
+
+    body = {"model": "gpt-4o", "max_tokens": 12, "seed": 3}
+    body["messages"] = [{"role": "user", "content": "Say hello."}]
+    body.update(extra)
+    if body.get("response_format"):
+        body["messages"] = [{"role": "user", "content": "Answer in JSON."}]
+
+    def answer() -> Any:
+        request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
+        response = OfflineTransport().handle_request(request)
+        assert response.status_code == 200, response.content
+        return json.loads(response.content)
+
+    written = answer()
+
+    refused: list[bool] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        refused.append(True)
+        raise PydanticSerializationError("use json.dumps")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChatCompletion, "model_dump_json", refuse)
+        dumped = answer()
+    assert _typed(written) == _typed(dumped)
+    assert refused or body.get("logprobs")  # the json.dumps path was the one compared

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
+
 from ._generate import Generation, ToolCall
 from ._request import ChatRequest
 
@@ -204,6 +206,15 @@ def completion_payload(
             "system_fingerprint": identity.system_fingerprint,
         }
     )
+    if all(choice["logprobs"] is None for choice in choices):
+        # No logprobs (so no floats, and nothing to put back): the SDK's type writes its own
+        # JSON, the same values json.dumps would write, in one step. A string no UTF-8 can
+        # carry (a lone surrogate) is left to json.dumps, which escapes it.
+        try:
+            written: str = completion.model_dump_json(exclude_unset=True)
+            return written.encode("utf-8")
+        except PydanticSerializationError:
+            pass
     data = completion.model_dump(mode="json", exclude_unset=True)
     for dumped, content in zip(data["choices"], entries, strict=True):
         if content is not None:
