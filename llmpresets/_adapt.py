@@ -210,6 +210,10 @@ def resolve(
     if api not in ENDPOINTS:
         raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(ENDPOINTS)}")
     book = config or default_book()
+    key = _cache_key(use_case, model, api, provider, base_url, policy, overrides)
+    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
+    if cached is not None and cached.holds_for(book, use_case, model):
+        return cached.fresh()
     model_name = model or book.settings.default_model
     spec = book.model(model_name)
     chosen_policy: Policy = policy or book.settings.unsupported_params
@@ -277,7 +281,100 @@ def resolve(
 
     kwargs = _spell(model_name, spec, api, chosen_provider, values, extra_body)
     _report(spec, resolver, chosen_policy, stacklevel + 1)
-    return Resolution(kwargs=kwargs, dropped=resolver.dropped, effort=effort, api=api)
+    resolution = Resolution(kwargs=kwargs, dropped=resolver.dropped, effort=effort, api=api)
+    if key is not None and not resolver.rejected_by_user:
+        # Only a resolution that warned about nothing is kept: a later call must still warn
+        # (or raise) exactly as this one would have.
+        if len(book._resolutions) >= _MAX_RESOLUTIONS:
+            book._resolutions.clear()
+        book._resolutions[key] = _Cached.of(book, use_case, model_name, resolution)
+    return resolution
+
+
+# --------------------------------------------------------------------------- the cache
+
+# Resolutions kept per PresetBook: a client resolves the same use case, model and overrides
+# on every call, and the answer depends only on them and on the book.
+_MAX_RESOLUTIONS = 256
+# Override values that may form a cache key: immutable, and equal only when they are the same
+# value to every later step (floats are keyed by their exact bits, so -0.0 is not 0.0).
+_KEY_TYPES = (str, int, bool, type(None))
+
+
+def _cache_key(
+    use_case: str | None,
+    model: str | None,
+    api: str,
+    provider: str | None,
+    base_url: str | None,
+    policy: str | None,
+    overrides: Mapping[str, Any],
+) -> tuple[Any, ...] | None:
+    """The cache key of one call to :func:`resolve`, or None when a value cannot be part of
+    one (a list, a dict, a numpy number...: such calls are resolved every time)."""
+    items: list[tuple[Any, ...]] = []
+    for name, value in overrides.items():
+        kind = type(value)
+        if kind is float:
+            items.append((name, kind, value.hex()))
+        elif kind in _KEY_TYPES:
+            items.append((name, kind, value))
+        else:
+            return None
+    return (use_case, model, api, provider, base_url, policy, tuple(items))
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """A resolution and the parts of the book it was made from (all immutable objects, so
+    their identity says whether the book still holds them)."""
+
+    resolution: Resolution
+    settings: Any
+    preset: Any
+    spec: ModelSpec
+    user_fields: Any
+
+    @classmethod
+    def of(
+        cls, book: PresetBook, use_case: str | None, model_name: str, resolution: Resolution
+    ) -> _Cached:
+        return cls(
+            _copied(resolution),
+            book.settings,
+            book.presets.get(use_case) if use_case is not None else None,
+            book.model(model_name),
+            book.user_fields.get(use_case or ""),
+        )
+
+    def holds_for(self, book: PresetBook, use_case: str | None, model: str | None) -> bool:
+        """Whether ``book`` still has the settings, preset, model and user fields used."""
+        settings = book.settings
+        return (
+            settings is self.settings
+            and (use_case is None or book.presets.get(use_case) is self.preset)
+            and book.model(model or settings.default_model) is self.spec
+            and book.user_fields.get(use_case or "") is self.user_fields
+        )
+
+    def fresh(self) -> Resolution:
+        """A copy the caller may change without changing the cache."""
+        return _copied(self.resolution)
+
+
+def _copied(resolution: Resolution) -> Resolution:
+    return Resolution(
+        kwargs=_deep_copy(resolution.kwargs),
+        dropped=dict(resolution.dropped),
+        effort=resolution.effort,
+        api=resolution.api,
+    )
+
+
+def _deep_copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of kwargs down to their scalars (a cached key held only scalars; ``_spell``
+    nests some in dicts)."""
+    return {key: _deep_copy(item) if type(item) is dict else item for key, item in value.items()}
 
 
 def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:

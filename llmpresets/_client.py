@@ -137,8 +137,22 @@ class _BaseClient:
 
     _openai_base_url: Any
 
+    _call_context: CallContext | None = None
+
     def _context(self) -> CallContext:
-        return CallContext(self.model, self.config, self._base_url(), self.unsupported_params)
+        """What every call needs, made again only when the client's settings were changed."""
+        context = self._call_context
+        if (
+            context is None
+            or context.model is not self.model
+            or context.config is not self.config
+            or context.policy is not self.unsupported_params
+        ):
+            context = CallContext(
+                self.model, self.config, self._base_url(), self.unsupported_params
+            )
+            self._call_context = context
+        return context
 
     def _prepare(
         self, messages: Iterable[Any], use_case: str, overrides: dict[str, Any], stacklevel: int

@@ -131,7 +131,10 @@ def as_messages(messages: Iterable[Any]) -> list[Any]:
             "messages must be a list of chat messages like "
             "[{'role': 'user', 'content': 'Hi'}]; use complete(prompt) for a single string"
         )
-    return [m.model_dump(exclude_none=True) if hasattr(m, "model_dump") else m for m in listed]
+    return [
+        m if type(m) is dict or not hasattr(m, "model_dump") else m.model_dump(exclude_none=True)
+        for m in listed
+    ]
 
 
 def prepare_chat(

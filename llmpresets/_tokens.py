@@ -62,6 +62,12 @@ _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 # string is counted each time, so a stream of odd roles cannot grow it).
 _CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _role_tokens: dict[tuple[str, str], int] = {}
+# Token counts of recent message texts, per encoding: a client's pre-flight and the offline
+# backend count the same prompt, and test suites send the same prompts again. Bounded in
+# entries and in the length of a text kept (a longer one is counted every time).
+_TEXT_COUNTS_MAX = 256
+_TEXT_COUNTS_LONGEST = 16_384
+_text_counts: dict[tuple[str, str], int] = {}
 
 
 # --------------------------------------------------------------------------- public functions
@@ -134,6 +140,8 @@ def as_mapping(item: object, where: str) -> Mapping[str, Any]:
 
 
 def _as_list(items: object, where: str, what: str) -> list[Any]:
+    if type(items) is list:
+        return items
     if isinstance(items, (str, bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
         raise MessageFormatError(f"{where}: expected a list of {what}, got {type(items).__name__}")
     return items if isinstance(items, list) else list(items)
@@ -169,6 +177,19 @@ class _Counter:
                 _role_tokens[key] = tokens
         return tokens
 
+    def _content(self, text: str) -> int:
+        """The tokens of a message's text content (recent texts' counts are kept)."""
+        if len(text) > _TEXT_COUNTS_LONGEST:
+            return len(self.encode(text))
+        key = (self.spec.encoding, text)
+        tokens = _text_counts.get(key)
+        if tokens is None:
+            tokens = len(self.encode(text))
+            if len(_text_counts) >= _TEXT_COUNTS_MAX:
+                _text_counts.clear()
+            _text_counts[key] = tokens
+        return tokens
+
     # -- messages
 
     def prompt(self, messages: Iterable[MessageLike], tools: Iterable[ToolLike] | None) -> int:
@@ -195,7 +216,7 @@ class _Counter:
         tokens = TOKENS_PER_MESSAGE + self._role(role)
         content = message.get("content")
         if type(content) is str or isinstance(content, str):  # the common case tested first
-            tokens += len(self.encode(content))
+            tokens += self._content(content)
         elif content is not None:
             tokens += self._parts(content, index)
         if len(message) > 2 or "content" not in message:  # beyond a plain {role, content}

@@ -29,15 +29,17 @@ transformers/vLLM warpers to floating-point accuracy.
 How it stays fast on a 200,000-token vocabulary: nothing is sorted unless top_p is on, and then
 only the candidates above a threshold (see ``_nucleus_candidates``); top_k is a selection
 (``np.partition``), not a sort; min_p is a threshold. A flat distribution, where the nucleus is
-most of the vocabulary, finds top_p's threshold by sorting only a window of a few percent of the
-values around it (``_selected_floor``), located from a sorted sample. For many draws with the
+most of the vocabulary, finds top_p's threshold from a sorted sample of the weights, one exact
+sum over those above the sample's estimate, and a sort of the window between the estimate and
+the threshold, about 1% of the vocabulary (``_cut_large_nucleus``). For many draws with the
 same settings, :class:`Sampler` checks them once and can keep the prepared distribution of a
 read-only array, so a repeated context costs one search.
 
 Precision: float64 logits (and anything not float32 or float16) are computed in float64 and
 agree with the reference warpers to about 1e-12. float32 logits (what models emit) are computed
-in float32 -- exp, the weights and their sums -- which is two to three times faster; running sums
-that decide top_p's threshold are still accumulated in float64. Probabilities then agree with a
+in float32 -- exp, the weights and their sums -- which is two to three times faster; sums are
+taken in blocks of 256 and the block sums added in float64, and the running sums that decide
+top_p's threshold are float64. Probabilities then agree with a
 float64 computation on the same float32 values to about 1e-6 relative (1e-4 is what the tests
 hold them to), and a filter's kept set can differ only for tokens within float32 rounding of its
 threshold (float32 turns near-ties into exact ties, and ties at a boundary are all kept).
@@ -90,8 +92,12 @@ _BLOCK = 256
 # The dtypes computed in natively; narrower floats are computed in float32.
 _NATIVE = (np.dtype(np.float64), np.dtype(np.float32))
 _NARROW = (np.dtype(np.float16),)
-# Above this many weights, top_p finds its floor by selection, not by sorting them all.
+# Above this many weights, top_p finds its floor by selection, not by sorting them all
+# (_cut_large_nucleus): from a strided sample of about _FLAT_SAMPLE weights, with a window
+# _CONFIDENCE standard deviations of the sample's error wide.
 _SELECT = 8192
+_FLAT_SAMPLE = 4096
+_CONFIDENCE = 4.0
 
 
 # --------------------------------------------------------------------------- arguments
@@ -212,8 +218,12 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
     if p is not None and k is None:
         # top_p normalises over the whole vocabulary: the full sum is needed anyway.
         e = _scaled_exp(z, m, temperature)
-        total = float(_sum(e))
+        total = _total(e)
         tokens = _nucleus_candidates(e, total, p, mp)
+        if tokens is None and n > _SELECT:
+            cut = _cut_large_nucleus(e, total, p * total, mp)
+            if cut is not None:
+                return _Filtered(n, None, cut[0])
         weight = e if tokens is None else e[tokens]
     else:
         candidates = z
@@ -237,12 +247,17 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             tokens = chosen if tokens is None else tokens[chosen]
             candidates = candidates[chosen]
         weight = _scaled_exp(candidates, m, temperature)
-        total = float(_sum(weight))
+        total = _total(weight)
 
     threshold = mp or 0.0  # min_p: p >= min_p * p_max  <=>  weight >= min_p (max weight is 1)
     if p is not None:
         threshold = max(threshold, _nucleus_floor(weight, p * total))
     if threshold > 0.0:
+        if tokens is None and threshold >= 1.0:
+            # Only the most likely token (weight exactly 1) and its exact ties survive: say
+            # which, so that a lone survivor is drawn without a random number.
+            tokens = (weight >= threshold).nonzero()[0]
+            return _Filtered(n, tokens, weight[tokens])
         if tokens is None:  # weight is our own array: zero the cut tokens in place
             np.multiply(weight, weight >= threshold, out=weight)
         else:
@@ -272,44 +287,93 @@ def _floor_in(ordered: FloatArray, mass: float) -> float:
 
 
 def _selected_floor(weight: FloatArray, mass: float) -> float | None:
-    """:func:`_nucleus_floor` for a large nucleus without sorting it (None: not found).
+    """:func:`_nucleus_floor` for a large nucleus without sorting it (None: not found)."""
+    cut = _cut_large_nucleus(weight, _total(weight), mass, None)
+    return None if cut is None else cut[1]
 
-    Conceptually the weights are sorted descending; the floor is where their running sum
-    reaches ``mass``. A sorted strided sample of the weights estimates that point, and two
-    values of the sample bracket it: the weights above the upper one come first in the sorted
-    order (only their sum is needed), those between the two (the window, a few percent of the
-    vocabulary) next, and only the window is sorted. The bracket is checked (the mass above
-    it falls short of ``mass``, with the window it reaches it); a wrong guess widens the
-    bracket once, then gives up (None: sort everything).
+
+def _cut_large_nucleus(
+    weight: FloatArray, total: float, mass: float, min_p: float | None
+) -> tuple[FloatArray, float] | None:
+    """top_p (and min_p) over a nucleus of most of a large vocabulary, without sorting it:
+    the kept weights (a new array, cut tokens 0) and the threshold they were cut at; None if
+    the threshold was not found this way (then sort everything).
+
+    Sorted descending, top_p's floor is the weight where the running sum reaches ``mass``.
+
+    1. A sorted strided sample (~4,000 weights) estimates it: ``guess``.
+    2. One pass keeps the weights >= ``guess`` and sums them exactly.
+    3. If that sum falls short of ``mass``, the floor is below ``guess``: the window is the
+       weights in [low, guess), where ``low`` is sampled to hold the shortfall with a margin
+       of four standard deviations of the sample's error; the window's exact sum must hold it
+       (else it widens). Sorted, the window's running sum finds the floor; the window's
+       weights at or above it are kept too. If the sum exceeds ``mass``, the floor is at or
+       above ``guess``: the window is [guess, high], holding more than the excess, and its
+       weights below the floor are cut.
+
+    Only the window is sorted: about 1% of the vocabulary for a flat distribution (the guess
+    is typically within a standard deviation of the floor). Each token is kept or cut by
+    comparing its weight with the floor, so tied weights are kept or cut together.
     """
     n = weight.size
-    stride = max(1, n // _SAMPLE)
-    sampled = weight[::stride].copy()
-    sampled.sort()
-    sampled = sampled[::-1]
-    rank = _running_search(sampled.astype(np.float64), mass * sampled.size / n, "left")
-    total = float(_sum(weight))
-    for spread in (0.01, 0.05):
-        reach = int(spread * sampled.size) + 4
-        upper = float(sampled[rank - reach]) if rank >= reach else math.inf
-        lower = float(sampled[rank + reach]) if rank + reach < sampled.size else -math.inf
-        below = weight < lower
-        inside = weight <= upper
-        np.logical_and(inside, ~below, out=inside)
-        window = weight[np.flatnonzero(inside)]
-        if window.size * 2 > n:
-            return None
-        window_mass = float(_sum(window))
-        # The mass above the window is the total less the rest; the weights below are summed
-        # through a 0/1 mask (gathering them scatters through memory and is slower).
-        below_mass = float(_sum(np.multiply(weight, below))) if lower > -math.inf else 0.0
-        above_mass = total - window_mass - below_mass if upper < math.inf else 0.0
-        if above_mass >= mass or (lower > -math.inf and above_mass + window_mass < mass):
-            continue
-        window.sort()
-        window = window[::-1]
-        return _floor_in(window, mass - above_mass)
-    return None
+    stride = max(1, n // _FLAT_SAMPLE)
+    ordered = np.sort(weight[::stride])[::-1]
+    ordered64 = ordered.astype(np.float64)
+    sampled_total = float(_sum(ordered64))
+    if not sampled_total > 0.0:
+        return None
+    per_sampled = total / sampled_total  # the mass one unit of sampled weight stands for
+    guess_at = min(_running_search(ordered64, mass / per_sampled, "left"), ordered.size - 1)
+    guess = float(ordered[guess_at])
+    if min_p is not None and guess < min_p:
+        guess = min_p  # min_p cuts everything below it anyway
+    if not guess > 0.0:
+        return None
+    keep = weight >= guess
+    kept = np.multiply(weight, keep)
+    excess = _total(kept) - mass
+    margin = _mass_margin(weight) * total
+    # Sampled weights below the guess (descending) or at/above it (ascending from the guess).
+    above = int(np.count_nonzero(ordered >= guess))
+    if excess < 0.0:
+        if min_p is not None and guess == min_p:
+            return kept, guess  # top_p's floor is below min_p's: min_p decides
+        side = ordered64[above:]
+    else:
+        side = ordered64[above - 1 :: -1] if above else ordered64[:0]
+    reach = _running_search(side, abs(excess) / per_sampled, "left")
+    spread = _CONFIDENCE * math.sqrt(reach + 1) + 4
+    for _ in range(3):
+        end = reach + int(spread)
+        bound = float(side[end]) if end < side.size else None
+        if excess < 0.0:
+            # The window [bound, guess): weights not kept yet, down to the bound.
+            inside = np.greater_equal(weight, bound) if bound is not None else np.ones(n, bool)
+            np.logical_xor(inside, keep, out=inside)
+        else:
+            # The window [guess, bound]: kept weights up to the bound.
+            inside = keep if bound is None else np.logical_and(keep, weight <= bound)
+        positions = np.flatnonzero(inside)
+        values = weight[positions]
+        window_mass = float(_sum(values.astype(np.float64)))
+        # The window must hold the shortfall (or more than the excess), clear of rounding.
+        if bound is None or window_mass > abs(excess) + margin:
+            break
+        spread *= 2
+    else:
+        return None
+    descending = np.sort(values)[::-1]
+    if excess < 0.0:
+        # (An empty window: nothing lies below the guess, which is then the floor.)
+        floor = _floor_in(descending, -excess) if values.size else guess
+        threshold = floor if min_p is None else max(floor, min_p)
+        chosen = values >= threshold
+        kept[positions[chosen]] = values[chosen]
+    else:
+        threshold = _floor_in(descending, window_mass - excess)
+        cut = values < threshold
+        kept[positions[cut]] = 0.0
+    return kept, threshold
 
 
 def _running_search(values: FloatArray, target: float, side: Side) -> int:
@@ -335,6 +399,29 @@ def _running_search(values: FloatArray, target: float, side: Side) -> int:
             return start + min(position, _BLOCK - 1)
     within = values[start:].cumsum()
     return start + int(within.searchsorted(target - below, side=side))
+
+
+def _block_sums(values: FloatArray) -> FloatArray:
+    """The sum of each whole block of ``_BLOCK`` values, in float64 (a partial last block is
+    left out)."""
+    full = values.size // _BLOCK
+    blocks = values[: full * _BLOCK].reshape(full, _BLOCK)
+    if values.dtype == np.float32:
+        # einsum sums each row with vector accumulators, two to three times faster than
+        # add.reduce along an axis and as accurate (about 1e-7 relative for 256 values).
+        sums: FloatArray = np.einsum("ij->i", blocks).astype(np.float64)
+        return sums
+    sums = _sum(blocks, axis=1)
+    return sums
+
+
+def _total(values: FloatArray) -> float:
+    """The sum of ``values``; float32 values are summed by blocks (:func:`_block_sums`), the
+    block sums in float64: faster than numpy's pairwise float32 sum, and more accurate."""
+    if values.dtype == np.float32 and values.size > 2 * _BLOCK:
+        tail = values[values.size - values.size % _BLOCK :]
+        return float(_sum(_block_sums(values))) + float(_sum(tail))
+    return float(_sum(values))
 
 
 def _relative_error(values: FloatArray) -> float:
@@ -452,10 +539,10 @@ class _Prepared:
 
     ``single`` is the token when only one can be drawn (no random number is used then);
     otherwise ``weight`` over ``tokens`` (None: the whole vocabulary) is searched with its
-    running sums precomputed: whole (``cumulative``) when short, else in the blocks of
-    :func:`_running_search` (the running sum of the block sums, and each block's own running
-    sums). The arithmetic is exactly :func:`_running_search`'s, so a seed draws the same token
-    from a prepared distribution as from a fresh one.
+    running sums precomputed: whole (``cumulative``) when short, else in blocks of ``_BLOCK``
+    (the float64 running sum of the block sums; then the one block's own running sums, kept
+    for every block when the distribution is reused). A fresh and a reused distribution do the
+    same arithmetic, so a seed draws the same token from either.
     """
 
     __slots__ = (
@@ -502,19 +589,24 @@ class _Prepared:
             if weight.size <= 2 * _BLOCK:
                 self.cumulative = weight.cumsum()
             else:
-                self.total = float(_sum(weight))
-            if recompute is not None and weight.size > 2 * _BLOCK:
-                # A distribution drawn from again and again: keep the block running sums,
-                # and not the weights (they are recomputed in the rare case they are needed).
+                # The running sum of the block sums (in float64: a float32 running sum over a
+                # vocabulary drifts), and the total they add up to, so that a draw's target
+                # and the sums it is searched in agree.
                 full = weight.size // _BLOCK
                 blocks = weight[: full * _BLOCK].reshape(full, _BLOCK)
-                self.running = _sum(blocks, axis=1).cumsum()
-                self.blocks = blocks.cumsum(axis=1)
-                self.tail = weight[full * _BLOCK :].cumsum()
-                self.has_zero = bool(np.count_nonzero(weight) < weight.size)
-                self.weight = None
-                self.nbytes += weight.nbytes + self.running.nbytes
-            else:
+                self.running = np.cumsum(_block_sums(weight))
+                tail = weight[full * _BLOCK :]
+                self.total = float(self.running[-1]) + float(_sum(tail))
+                if recompute is not None:
+                    # A distribution drawn from again and again: keep each block's running
+                    # sums too, and not the weights (recomputed in the rare case they are
+                    # needed).
+                    self.blocks = blocks.cumsum(axis=1)
+                    self.tail = tail.cumsum()
+                    self.has_zero = bool(np.count_nonzero(weight) < weight.size)
+                    self.weight = None
+                    self.nbytes += weight.nbytes + self.running.nbytes
+            if self.weight is not None:
                 self.nbytes += 2 * weight.nbytes
 
     def draw(self, u: float) -> int:
@@ -524,11 +616,8 @@ class _Prepared:
         cumulative = self.cumulative
         if cumulative is not None:
             position = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
-        elif self.running is not None:
-            position = self._block_search(u * self.total)
         else:
-            assert self.weight is not None
-            position = _running_search(self.weight, u * self.total, "right")
+            position = self._block_search(u * self.total)
         # Weight-0 positions are never chosen: the search finds the first running sum > target,
         # which a 0 cannot raise; rounding at the very end takes the last positive weight.
         if position >= self.length or (self.has_zero and self._weight_at(position) == 0.0):
@@ -561,15 +650,27 @@ class _Prepared:
         return rise if rise > 0.0 else float(self._weights()[position])
 
     def _block_search(self, target: float) -> int:
-        # _running_search(weight, target, "right"), with its running sums computed once.
-        running, blocks, tail = self.running, self.blocks, self.tail
-        assert running is not None and blocks is not None and tail is not None
+        # _running_search(weight, target, "right"), with the block sums' running sum computed
+        # once (and, for a reused distribution, each block's own running sums too).
+        running = self.running
+        assert running is not None
         block = int(running.searchsorted(target, side="right"))
         below = float(running[block - 1]) if block else 0.0
+        start = block * _BLOCK
         if block < running.size:
-            position = int(blocks[block].searchsorted(target - below, side="right"))
-            return block * _BLOCK + min(position, _BLOCK - 1)
-        return block * _BLOCK + int(tail.searchsorted(target - below, side="right"))
+            if self.blocks is not None:
+                within = self.blocks[block]
+            else:
+                assert self.weight is not None
+                within = self.weight[start : start + _BLOCK].cumsum()
+            position = int(within.searchsorted(target - below, side="right"))
+            return start + min(position, _BLOCK - 1)
+        if self.tail is not None:
+            within = self.tail
+        else:
+            assert self.weight is not None
+            within = self.weight[start:].cumsum()
+        return start + int(within.searchsorted(target - below, side="right"))
 
 
 @overload

@@ -20,7 +20,7 @@ import codecs
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -279,8 +279,35 @@ def generate(
         hits = np.flatnonzero(vocab == end_of_text) if vocab is not None else [end_of_text]
         masked = int(hits[0]) if len(hits) else None
     biased, bias = _bias_positions(settings.logit_bias, vocab)
+    # A source that can tell when the filters leave one token (the n-gram model, see
+    # _settle) answers most steps without logits; only on the model's own distribution.
+    settler = getattr(step, "settler", None)
+    settle = (
+        settler(
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+        )
+        if settler is not None
+        and not (penalised or len(biased) or masked is not None or settings.logprobs)
+        else None
+    )
     positions: list[int] = []
+    draws: np.random.Generator = rng
     while not emitter.done:
+        if settle is not None:
+            position, drawn = settle(positions, rng)
+            if position >= 0:
+                token = int(vocab[position]) if vocab is not None else position
+                if token == end_of_text:
+                    emitter.finish("stop")
+                    break
+                emitter.add(token, None)
+                positions.append(position)
+                continue
+            # The settler drew a number too close to call: the sampler decides with it.
+            draws = rng if drawn is None else cast("np.random.Generator", _Replay(drawn))
         logits = step(positions)
         scores = logits
         if penalised:
@@ -294,7 +321,7 @@ def generate(
         # A source's cached, read-only logits (the n-gram model's) keep their filtered
         # distribution between tokens and requests: a repeated context costs one search.
         reuse = scores is logits and not logits.flags.writeable and logits.flags.owndata
-        position = sampler.sample(scores, rng, reuse=reuse, exclude=masked)
+        position = sampler.sample(scores, draws, reuse=reuse, exclude=masked)
         token = int(vocab[position]) if vocab is not None else int(position)
         if token == end_of_text:
             emitter.finish("stop")
@@ -309,6 +336,18 @@ def generate(
         if counts is not None:
             counts[position] += 1
     return emitter.result
+
+
+class _Replay:
+    """A random number already drawn, handed to the sampler as its one ``rng.random()``."""
+
+    __slots__ = ("_u",)
+
+    def __init__(self, u: float) -> None:
+        self._u = u
+
+    def random(self) -> float:
+        return self._u
 
 
 def _bias_positions(

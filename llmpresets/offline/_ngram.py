@@ -28,11 +28,15 @@ Speed: training leaves, per section and history length, the counts in compressed
 (each history's interpolation weight and its scaled counts, ready to add), so the logits of a
 context not seen before cost a few vector operations; logits already computed are kept in a
 cache bounded by :data:`CACHE_BYTES` and returned read-only, so the sampler can keep their
-filtered distributions too (see :class:`llmpresets.sampling.Sampler`).
+filtered distributions too (see :class:`llmpresets.sampling.Sampler`). Most steps at a chat-like
+preset need no logits at all: when top_p can leave only one token, the bound prompt's settler
+finds it from the history's few observed continuations (:mod:`._settle`), which is exactly the
+token the sampler would draw without a random number.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -47,6 +51,16 @@ from numpy.typing import NDArray
 from .._encodings import get_encoding
 from .._errors import ConfigError
 from ._corpus import Section, corpus_documents
+from ._settle import (
+    MIN_TEMPERATURE,
+    Nucleus,
+    SectionTail,
+    Summary,
+    draw,
+    nucleus,
+    sparse_logits,
+    summarize,
+)
 
 if TYPE_CHECKING:
     import tiktoken
@@ -60,6 +74,10 @@ CACHE_BYTES = 48 << 20
 _PROMPT_CACHE_LIMIT = 256
 # Per prompt, the boosted logits of the reply's opening steps kept for the next request.
 _OPENING_CACHE_LIMIT = 64
+# Settled steps kept per model (see _settled): a key and an int each, a few MB at most.
+_DECISION_LIMIT = 100_000
+# Support summaries of opening histories kept per model (shared by every prompt's openings).
+_SUMMARY_LIMIT = 4096
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -72,6 +90,8 @@ _KEYWORD_WEIGHT = 10.0
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Arrays = dict[str, NDArray[Any]]
+Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
+_LOG_BOOST = math.log(PROMPT_BOOST)
 
 
 @dataclass(frozen=True)
@@ -87,18 +107,23 @@ class _Table:
     offsets: list[int]
     targets: IntArray
     scaled: FloatArray
+    # The same, as plain lists, for the settler's few-entry reads (see _sparse).
+    target_list: list[int]
+    scaled_list: list[float]
 
 
 class _Reading:
     """What a prompt decides for its whole reply: the section, the opening boost, and the
     boosted logits of the opening steps already computed."""
 
-    __slots__ = ("boost", "openings", "section")
+    __slots__ = ("boost", "boosted", "openings", "section", "settled")
 
     def __init__(self, section: int, boost: FloatArray | None) -> None:
         self.section = section
         self.boost = boost
+        self.boosted: list[int] = [] if boost is None else np.flatnonzero(boost != 1.0).tolist()
         self.openings: dict[tuple[int, ...], FloatArray] = {}
+        self.settled: dict[tuple[object, ...], Nucleus | None] = {}
 
 
 class NGramModel:
@@ -272,8 +297,12 @@ class NGramModel:
         self._stem_index = self._build_stems()
         size = len(vocabulary)
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
+        self._tie_list: list[float] = self._tie_break.tolist()
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
+        self._tails: list[SectionTail | None] = [None] * len(self.sections)
+        self._decisions: dict[tuple[object, ...], Nucleus | None] = {}
+        self._summaries: dict[tuple[object, ...], Summary] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
 
@@ -308,19 +337,24 @@ class NGramModel:
             scores[hinted[0]] += STYLE_PRIOR
         return int(np.argmax(scores))
 
-    def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
-        """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
+    def _match(
+        self, section: int, positions: Sequence[int]
+    ) -> tuple[list[_Table | None], tuple[int, ...], int]:
+        """The section's tables, the padded history, and the longest suffix with a table row."""
         tables = self._tables[section] or self._section_tables(section)
         start = max(0, len(positions) - self.order + 1)
         history = tuple(positions[start:]) if self.order > 1 else ()
         if len(history) < self.order - 1:
             history = (self._eot_position,) * (self.order - 1 - len(history)) + history
-        longest = 0
         for n in range(len(history), 0, -1):
             table = tables[n]
             if table is not None and history[len(history) - n :] in table.index:
-                longest = n
-                break
+                return tables, history, n
+        return tables, history, 0
+
+    def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
+        """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
+        tables, history, longest = self._match(section, positions)
         key = (section, history[len(history) - longest :] if longest else ())
         cached = self._cache.get(key)
         if cached is not None:
@@ -344,6 +378,89 @@ class NGramModel:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = logits
         return logits
+
+    def _sparse(
+        self, section: int, tables: list[_Table | None], history: tuple[int, ...], longest: int
+    ) -> tuple[dict[int, float], float]:
+        """:meth:`_logits` on the history's support only: :func:`._settle.sparse_logits`."""
+        rows = []
+        for n in range(1, longest + 1):
+            table = tables[n]
+            assert table is not None
+            row = table.index[history[len(history) - n :]]
+            begin, end = table.offsets[row], table.offsets[row + 1]
+            rows.append(
+                (table.target_list[begin:end], table.scaled_list[begin:end], table.lambdas[row])
+            )
+        return sparse_logits(rows, self._tail(section).unigram, self._tie_list)
+
+    def _tail(self, section: int) -> SectionTail:
+        tail = self._tails[section]
+        if tail is None:
+            tail = SectionTail(self._section_unigram[section], self._tie_break)
+            self._tails[section] = tail  # a race only builds the same tail twice
+        return tail
+
+    def _summary(self, section: int, positions: Sequence[int], temperature: float) -> Summary:
+        """The step's support :class:`Summary` at ``temperature`` (kept, bounded)."""
+        tables, history, longest = self._match(section, positions)
+        key = (section, history[len(history) - longest :] if longest else (), temperature)
+        summary = self._summaries.get(key)
+        if summary is None:
+            logits, log_lambda = self._sparse(section, tables, history, longest)
+            summary = summarize(logits, log_lambda, self._tail(section), temperature)
+            with self._lock:
+                if len(self._summaries) >= _SUMMARY_LIMIT:
+                    self._summaries.pop(next(iter(self._summaries)))
+                self._summaries[key] = summary
+        return summary
+
+    def _settled(
+        self, section: int, positions: Sequence[int], temperature: float, top_p: float
+    ) -> Nucleus | None:
+        """What top_p keeps of a step under (temperature, top_p) when it is a few tokens, from
+        the history's support (:mod:`._settle`); None: sample from the logits as usual."""
+        recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
+        key = (section, recent, temperature, top_p)
+        try:
+            return self._decisions[key]
+        except KeyError:
+            pass
+        tables, history, longest = self._match(section, positions)
+        logits, log_lambda = self._sparse(section, tables, history, longest)
+        tail = self._tail(section)
+        decision = nucleus(
+            summarize(logits, log_lambda, tail, temperature), tail, temperature, top_p
+        )
+        with self._lock:
+            if len(self._decisions) >= _DECISION_LIMIT:
+                self._decisions.pop(next(iter(self._decisions)))
+            self._decisions[key] = decision
+        return decision
+
+    def _settled_opening(
+        self, reading: _Reading, positions: Sequence[int], temperature: float, top_p: float
+    ) -> Nucleus | None:
+        """:meth:`_settled` for an opening step, whose prompt tokens are boosted (:meth:`_step`).
+
+        Openings of every prompt share their histories (a document start, then a few common
+        first tokens), so their summaries are kept; the prompt's boost is applied on top.
+        """
+        key = (tuple(positions), temperature, top_p)
+        try:
+            return reading.settled[key]
+        except KeyError:
+            pass
+        section = reading.section
+        summary = self._summary(section, positions, temperature)
+        decision = nucleus(
+            summary, self._tail(section), temperature, top_p, reading.boosted, _LOG_BOOST
+        )
+        with self._lock:
+            if len(reading.settled) >= _OPENING_CACHE_LIMIT:
+                reading.settled.clear()
+            reading.settled[key] = decision
+        return decision
 
     def _section_tables(self, section: int) -> list[_Table | None]:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
@@ -417,14 +534,13 @@ class NGramModel:
                 reading.openings[key] = logits
         return logits
 
-    def bind(
-        self, prompt_ids: Sequence[int], style: str | None = None
-    ) -> Callable[[Sequence[int]], FloatArray]:
+    def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> BoundPrompt:
         """Fast path for generation: read the prompt once; then logits from positions.
 
-        The returned function takes the *positions* (indices into :attr:`vocabulary`) of all
-        the tokens generated so far and returns the next logits (read-only arrays, which the
-        model may hand out again). ``style`` is as for :meth:`section_for`.
+        The returned :class:`BoundPrompt` takes the *positions* (indices into
+        :attr:`vocabulary`) of all the tokens generated so far and returns the next logits
+        (read-only arrays, which the model may hand out again). ``style`` is as for
+        :meth:`section_for`.
         """
         key = (style, *prompt_ids)
         reading = self._prompts.get(key)
@@ -434,15 +550,7 @@ class NGramModel:
                 if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
                     self._prompts.clear()
                 self._prompts[key] = reading
-        section, boost, opening = reading.section, reading.boost, self.order - 1
-        logits_after = self._logits
-
-        def step(generated_positions: Sequence[int]) -> FloatArray:
-            if boost is not None and len(generated_positions) < opening:
-                return self._opening(reading, generated_positions)
-            return logits_after(section, generated_positions)
-
-        return step
+        return BoundPrompt(self, reading)
 
     def next_logits(self, context_ids: Sequence[int]) -> FloatArray:
         """Logits over :attr:`vocabulary` after ``context_ids`` (the source protocol).
@@ -484,6 +592,69 @@ class NGramModel:
             **histories,
             "training_seconds": round(self.training_seconds, 4),
         }
+
+
+class BoundPrompt:
+    """:meth:`NGramModel.bind`'s step function for one prompt, and its settler."""
+
+    __slots__ = ("_model", "_opening", "_reading")
+
+    def __init__(self, model: NGramModel, reading: _Reading) -> None:
+        self._model = model
+        self._reading = reading
+        self._opening = model.order - 1 if reading.boost is not None else 0
+
+    def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
+        """The next logits after the positions generated so far (read-only)."""
+        if len(generated_positions) < self._opening:
+            return self._model._opening(self._reading, generated_positions)
+        return self._model._logits(self._reading.section, generated_positions)
+
+    def settler(
+        self,
+        *,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        min_p: float | None,
+    ) -> Settle | None:
+        """For settings where top_p alone filters, a shortcut past the logits (:mod:`._settle`).
+
+        ``settle(positions, rng)`` returns ``(position, None)`` when it drew the step's token
+        exactly as the sampler would from the step's logits (with the same random numbers:
+        none for a lone survivor, else one ``rng.random()``), ``(-1, None)`` when the step
+        must be sampled from its logits as usual, and ``(-1, u)`` when it drew ``u`` but ``u``
+        fell too close to a boundary to call: sample from the logits with ``u`` as the random
+        number. None when the settings are not ones the settler handles.
+        """
+        if (
+            temperature < MIN_TEMPERATURE
+            or top_k
+            or min_p
+            or top_p is None
+            or not 0.0 < top_p < 1.0
+        ):
+            return None
+        model, reading, opening = self._model, self._reading, self._opening
+        section = reading.section
+
+        def settle(
+            generated_positions: Sequence[int], rng: np.random.Generator
+        ) -> tuple[int, float | None]:
+            kept = (
+                model._settled_opening(reading, generated_positions, temperature, top_p)
+                if len(generated_positions) < opening
+                else model._settled(section, generated_positions, temperature, top_p)
+            )
+            if kept is None:
+                return -1, None
+            if len(kept.positions) == 1:
+                return kept.positions[0], None
+            u = rng.random()
+            position = draw(kept, u)
+            return (-1, u) if position is None else (position, None)
+
+        return settle
 
 
 def tokenized_sections(text: str, encoding: str) -> list[Section]:
@@ -533,4 +704,6 @@ def _expand(arrays: Arrays, prefix: str, n: int) -> _Table:
         offsets=arrays[f"{prefix}_offsets"].tolist(),
         targets=arrays[f"{prefix}_targets"],
         scaled=arrays[f"{prefix}_scaled"],
+        target_list=arrays[f"{prefix}_targets"].tolist(),
+        scaled_list=arrays[f"{prefix}_scaled"].tolist(),
     )

@@ -1,0 +1,127 @@
+"""The n-gram model settles a step without its logits only when the sampler would draw that
+token without a random number: same replies, same random numbers, with or without it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from offline_sdk import sdk
+
+from llmpresets import sampling
+from llmpresets.offline import OfflineTransport, _settle, default_language_model
+from llmpresets.offline._ngram import BoundPrompt
+
+PROMPTS = (
+    "Tell me a story about a dragon.",
+    "Write a Python function that reverses a string.",
+    "Is 7 a prime number?",
+    "Ideas for a birthday party",
+    "Explain photosynthesis to a child.",
+)
+SETTINGS = ((0.8, 0.9), (0.2, 0.1), (1.0, 0.95), (1.5, 0.95), (0.7, 0.5), (1.0, 0.3))
+
+
+def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[int]]:
+    """Histories a reply visits, by sampling at temperature 1 from the model's logits."""
+    positions: list[int] = []
+    histories = []
+    for _ in range(length):
+        histories.append(list(positions))
+        positions.append(sampling.sample(step(positions), rng=rng))
+    return histories
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), SETTINGS)
+def test_a_settled_step_is_the_samplers_draw(temperature: float, top_p: float) -> None:
+    """Whenever the settler answers, the sampler on the step's full logits, with a generator
+    in the same state, draws the same token and leaves the generator in the same state;
+    openings (prompt boost) included. When it declines, it has used no random number."""
+    model = default_language_model()
+    sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
+    walker = np.random.default_rng(3)
+    answered = declined = 0
+    for prompt in PROMPTS:
+        for style in (None, "code", "creative"):
+            step = model.bind(model.encoding.encode(prompt), style)
+            settle = step.settler(temperature=temperature, top_k=None, top_p=top_p, min_p=None)
+            assert settle is not None
+            for index, history in enumerate(walk(step, walker, 40)):
+                ours, theirs = np.random.default_rng(index), np.random.default_rng(index)
+                position, drawn = settle(history, ours)
+                expected = sampler.sample(step(history), theirs)
+                if position >= 0:
+                    answered += 1
+                    assert position == expected, (prompt, style, history)
+                    assert ours.bit_generator.state == theirs.bit_generator.state
+                elif drawn is None:
+                    declined += 1
+                    assert ours.random() == np.random.default_rng(index).random()
+    # The settler earns its keep: it answers most steps up to temperature 1 (the first step
+    # of a reply, and the wide nuclei of hot settings, go to the sampler).
+    assert answered >= 5
+    if temperature <= 1.0:
+        assert answered > declined
+
+
+def test_settings_the_settler_does_not_handle() -> None:
+    step = default_language_model().bind([1, 2, 3])
+    settings: tuple[tuple[float, int | None, float | None, float | None], ...] = (
+        (0.8, 40, 0.9, None),  # top_k
+        (0.8, None, 0.9, 0.05),  # min_p
+        (0.8, None, None, None),  # no top_p
+        (0.8, None, 1.0, None),  # top_p off
+        (0.0, None, 0.9, None),  # greedy
+        (0.005, None, 0.9, None),  # cold enough for rounding to matter
+    )
+    for temperature, top_k, top_p, min_p in settings:
+        settle = step.settler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        assert settle is None, (temperature, top_k, top_p, min_p)
+
+
+def replies(transport: OfflineTransport, seeds: range, **settings: Any) -> list[str]:
+    client = sdk(transport)
+    return [
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": prompt}],
+            seed=seed,
+            max_tokens=48,
+            **settings,
+        )
+        .choices[0]
+        .message.content
+        or ""
+        for prompt in PROMPTS
+        for seed in seeds
+    ]
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), SETTINGS)
+def test_replies_are_the_same_with_and_without_the_settler(
+    temperature: float, top_p: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeded replies do not depend on the shortcut, nor on a draw it finds too close to call
+    (a margin of 40% of the mass makes every draw one: the sampler then decides with the
+    number the settler drew)."""
+    fast = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+    with monkeypatch.context() as patched:
+        patched.setattr(_settle, "MARGIN", 0.4)
+        replayed = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    slow = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+    assert fast == slow
+    assert replayed == slow
+
+
+def test_a_lone_survivor_is_drawn_without_a_random_number() -> None:
+    """On any vocabulary size, filters that leave one token use no random number (as
+    documented), so a shortcut that knows the survivor draws the same stream."""
+    logits = np.log([0.9, 0.05, 0.03, 0.02])
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    assert sampling.sample(logits, top_p=0.5, rng=rng) == 0
+    assert rng.bit_generator.state == state
+    assert sampling.Sampler(top_p=0.5).sample(logits, rng) == 0
+    assert rng.bit_generator.state == state
