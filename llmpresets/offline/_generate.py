@@ -20,7 +20,7 @@ import codecs
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -294,9 +294,10 @@ def generate(
         else None
     )
     positions: list[int] = []
+    draws: np.random.Generator = rng
     while not emitter.done:
         if settle is not None:
-            position = settle(positions)
+            position, drawn = settle(positions, rng)
             if position >= 0:
                 token = int(vocab[position]) if vocab is not None else position
                 if token == end_of_text:
@@ -305,6 +306,8 @@ def generate(
                 emitter.add(token, None)
                 positions.append(position)
                 continue
+            # The settler drew a number too close to call: the sampler decides with it.
+            draws = rng if drawn is None else cast("np.random.Generator", _Replay(drawn))
         logits = step(positions)
         scores = logits
         if penalised:
@@ -318,7 +321,7 @@ def generate(
         # A source's cached, read-only logits (the n-gram model's) keep their filtered
         # distribution between tokens and requests: a repeated context costs one search.
         reuse = scores is logits and not logits.flags.writeable and logits.flags.owndata
-        position = sampler.sample(scores, rng, reuse=reuse, exclude=masked)
+        position = sampler.sample(scores, draws, reuse=reuse, exclude=masked)
         token = int(vocab[position]) if vocab is not None else int(position)
         if token == end_of_text:
             emitter.finish("stop")
@@ -333,6 +336,18 @@ def generate(
         if counts is not None:
             counts[position] += 1
     return emitter.result
+
+
+class _Replay:
+    """A random number already drawn, handed to the sampler as its one ``rng.random()``."""
+
+    __slots__ = ("_u",)
+
+    def __init__(self, u: float) -> None:
+        self._u = u
+
+    def random(self) -> float:
+        return self._u
 
 
 def _bias_positions(

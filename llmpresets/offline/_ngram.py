@@ -50,9 +50,17 @@ from numpy.typing import NDArray
 
 from .._encodings import get_encoding
 from .._errors import ConfigError
-from ..sampling import GREEDY_TEMPERATURE
 from ._corpus import Section, corpus_documents
-from ._settle import SectionTail, Summary, single_token, sparse_logits, summarize
+from ._settle import (
+    MIN_TEMPERATURE,
+    Nucleus,
+    SectionTail,
+    Summary,
+    draw,
+    nucleus,
+    sparse_logits,
+    summarize,
+)
 
 if TYPE_CHECKING:
     import tiktoken
@@ -82,6 +90,7 @@ _KEYWORD_WEIGHT = 10.0
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Arrays = dict[str, NDArray[Any]]
+Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
 _LOG_BOOST = math.log(PROMPT_BOOST)
 
 
@@ -114,7 +123,7 @@ class _Reading:
         self.boost = boost
         self.boosted: list[int] = [] if boost is None else np.flatnonzero(boost != 1.0).tolist()
         self.openings: dict[tuple[int, ...], FloatArray] = {}
-        self.settled: dict[tuple[object, ...], int] = {}
+        self.settled: dict[tuple[object, ...], Nucleus | None] = {}
 
 
 class NGramModel:
@@ -292,7 +301,7 @@ class NGramModel:
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
-        self._decisions: dict[tuple[object, ...], int] = {}
+        self._decisions: dict[tuple[object, ...], Nucleus | None] = {}
         self._summaries: dict[tuple[object, ...], Summary] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
@@ -392,38 +401,37 @@ class NGramModel:
             self._tails[section] = tail  # a race only builds the same tail twice
         return tail
 
-    def _summary(
-        self, section: int, positions: Sequence[int], temperature: float, *, keep: bool
-    ) -> tuple[tuple[object, ...], Summary]:
-        """The step's history key and its support's :class:`Summary` (kept when ``keep``)."""
+    def _summary(self, section: int, positions: Sequence[int], temperature: float) -> Summary:
+        """The step's support :class:`Summary` at ``temperature`` (kept, bounded)."""
         tables, history, longest = self._match(section, positions)
         key = (section, history[len(history) - longest :] if longest else (), temperature)
         summary = self._summaries.get(key)
         if summary is None:
             logits, log_lambda = self._sparse(section, tables, history, longest)
             summary = summarize(logits, log_lambda, self._tail(section), temperature)
-            if keep:
-                with self._lock:
-                    if len(self._summaries) >= _SUMMARY_LIMIT:
-                        self._summaries.pop(next(iter(self._summaries)))
-                    self._summaries[key] = summary
-        return key, summary
+            with self._lock:
+                if len(self._summaries) >= _SUMMARY_LIMIT:
+                    self._summaries.pop(next(iter(self._summaries)))
+                self._summaries[key] = summary
+        return summary
 
     def _settled(
         self, section: int, positions: Sequence[int], temperature: float, top_p: float
-    ) -> int:
-        """The position a step must take under (temperature, top_p), or -1: sample as usual."""
+    ) -> Nucleus | None:
+        """What top_p keeps of a step under (temperature, top_p) when it is a few tokens, from
+        the history's support (:mod:`._settle`); None: sample from the logits as usual."""
+        recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
+        key = (section, recent, temperature, top_p)
+        try:
+            return self._decisions[key]
+        except KeyError:
+            pass
         tables, history, longest = self._match(section, positions)
-        key = (section, history[len(history) - longest :] if longest else (), temperature, top_p)
-        found = self._decisions.get(key)
-        if found is not None:
-            return found
         logits, log_lambda = self._sparse(section, tables, history, longest)
         tail = self._tail(section)
-        token = single_token(
+        decision = nucleus(
             summarize(logits, log_lambda, tail, temperature), tail, temperature, top_p
         )
-        decision = -1 if token is None else token
         with self._lock:
             if len(self._decisions) >= _DECISION_LIMIT:
                 self._decisions.pop(next(iter(self._decisions)))
@@ -432,22 +440,22 @@ class NGramModel:
 
     def _settled_opening(
         self, reading: _Reading, positions: Sequence[int], temperature: float, top_p: float
-    ) -> int:
+    ) -> Nucleus | None:
         """:meth:`_settled` for an opening step, whose prompt tokens are boosted (:meth:`_step`).
 
         Openings of every prompt share their histories (a document start, then a few common
         first tokens), so their summaries are kept; the prompt's boost is applied on top.
         """
         key = (tuple(positions), temperature, top_p)
-        found = reading.settled.get(key)
-        if found is not None:
-            return found
+        try:
+            return reading.settled[key]
+        except KeyError:
+            pass
         section = reading.section
-        _, summary = self._summary(section, positions, temperature, keep=True)
-        token = single_token(
+        summary = self._summary(section, positions, temperature)
+        decision = nucleus(
             summary, self._tail(section), temperature, top_p, reading.boosted, _LOG_BOOST
         )
-        decision = -1 if token is None else token
         with self._lock:
             if len(reading.settled) >= _OPENING_CACHE_LIMIT:
                 reading.settled.clear()
@@ -609,15 +617,18 @@ class BoundPrompt:
         top_k: int | None,
         top_p: float | None,
         min_p: float | None,
-    ) -> Callable[[Sequence[int]], int] | None:
-        """For settings top_p alone filters: positions -> the step's lone token, or -1.
+    ) -> Settle | None:
+        """For settings where top_p alone filters, a shortcut past the logits (:mod:`._settle`).
 
-        -1 means "sample as usual" (from this step's logits, with the same sampler); a
-        position is what that would return, without using a random number (see
-        :mod:`._settle`). None when the settings are not ones the settler handles.
+        ``settle(positions, rng)`` returns ``(position, None)`` when it drew the step's token
+        exactly as the sampler would from the step's logits (with the same random numbers:
+        none for a lone survivor, else one ``rng.random()``), ``(-1, None)`` when the step
+        must be sampled from its logits as usual, and ``(-1, u)`` when it drew ``u`` but ``u``
+        fell too close to a boundary to call: sample from the logits with ``u`` as the random
+        number. None when the settings are not ones the settler handles.
         """
         if (
-            temperature < GREEDY_TEMPERATURE
+            temperature < MIN_TEMPERATURE
             or top_k
             or min_p
             or top_p is None
@@ -627,10 +638,21 @@ class BoundPrompt:
         model, reading, opening = self._model, self._reading, self._opening
         section = reading.section
 
-        def settle(generated_positions: Sequence[int]) -> int:
-            if len(generated_positions) < opening:
-                return model._settled_opening(reading, generated_positions, temperature, top_p)
-            return model._settled(section, generated_positions, temperature, top_p)
+        def settle(
+            generated_positions: Sequence[int], rng: np.random.Generator
+        ) -> tuple[int, float | None]:
+            kept = (
+                model._settled_opening(reading, generated_positions, temperature, top_p)
+                if len(generated_positions) < opening
+                else model._settled(section, generated_positions, temperature, top_p)
+            )
+            if kept is None:
+                return -1, None
+            if len(kept.positions) == 1:
+                return kept.positions[0], None
+            u = rng.random()
+            position = draw(kept, u)
+            return (-1, u) if position is None else (position, None)
 
         return settle
 
