@@ -1,23 +1,31 @@
-"""The per-request caches: never stale, never shared mutable state, always bounded.
+"""The per-request caches and fast paths: never stale, never different, always bounded.
 
 A client resolves the same use case, model and overrides on every call, and the offline backend
 counts the prompt the client has just counted; both keep recent answers. These tests pin that
 a cache hit gives exactly what a fresh computation gives, and that a changed book, preset,
-model, setting or override is never answered from an old entry.
+model, setting or override is never answered from an old entry; and that the fast paths taken
+for the common request give exactly the answer of the full path.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmpresets
 from llmpresets import _adapt, _tokens, load_presets
 from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
 from llmpresets._config_schema import Settings
+from llmpresets.offline import OfflineTransport, _validate
+from llmpresets.offline._checks import WireError
+from llmpresets.offline._validate import check_chat_body
 
 
 def test_cached_resolution_equals_a_fresh_one() -> None:
@@ -167,3 +175,113 @@ def test_text_counts_are_kept_per_encoding() -> None:
     for model in ("gpt-4o", "gpt-4", "gpt-4o", "gpt-4"):
         counted = llmpresets.count_message_tokens([{"role": "user", "content": text}], model)
         assert counted == 7 + llmpresets.count_tokens(text, model)
+
+
+# --------------------------------------------------------------------------- fast paths
+
+_MESSAGE_KEYS = ["role", "content", "name", "refusal", "tool_call_id", "tool_calls", "audio", "x"]
+_message_values = st.one_of(
+    st.text(max_size=6),
+    st.none(),
+    st.integers(),
+    st.booleans(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.just([{"type": "text", "text": "hi"}]),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+)
+_messages = st.builds(
+    lambda role, rest: {"role": role, **rest},
+    st.sampled_from(["user", "system", "developer", "assistant", "tool", "function"]),
+    st.dictionaries(st.sampled_from(_MESSAGE_KEYS[1:]), _message_values, max_size=4),
+)
+
+
+def _outcome(body: dict[str, Any]) -> tuple[Any, ...] | None:
+    try:
+        check_chat_body(body)
+    except WireError as error:
+        return (error.status, error.message, error.param, error.code)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_messages, min_size=1, max_size=3))
+def test_plain_messages_skip_pydantic_with_the_same_answer(
+    messages: list[dict[str, Any]],
+) -> None:
+    """check_chat_body answers every message list exactly as full pydantic validation of each
+    message does: the plain-string fast path accepts only what the SDK's types accept."""
+    body = {"model": "gpt-4o", "messages": messages}
+    fast = _outcome(body)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_validate, "_plainly_valid", lambda *_: False)
+        full = _outcome(body)
+    assert fast == full
+
+
+def _typed(value: Any) -> Any:
+    """A parsed JSON value with each scalar's type beside it (so 1 and 1.0 differ)."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"n": 3, "temperature": 1.2},
+        {"messages": [{"role": "user", "content": "Écris « bonjour » 🙂 \u2028 en français"}]},
+        {"response_format": {"type": "json_object"}},
+        {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string"}},
+                            "required": ["city"],
+                        },
+                    },
+                }
+            ],
+            "tool_choice": "required",
+        },
+        {"logprobs": True, "top_logprobs": 2},
+    ],
+)
+def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[str, Any]) -> None:
+    """The chat.completion body the SDK's type writes parses to exactly the values (and
+    types) of the json.dumps path it replaced, for text, n, unicode, JSON and tool replies."""
+    from openai.types.chat import ChatCompletion
+    from pydantic_core import PydanticSerializationError
+
+    body = {"model": "gpt-4o", "max_tokens": 12, "seed": 3}
+    body["messages"] = [{"role": "user", "content": "Say hello."}]
+    body.update(extra)
+    if body.get("response_format"):
+        body["messages"] = [{"role": "user", "content": "Answer in JSON."}]
+
+    def answer() -> Any:
+        request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
+        response = OfflineTransport().handle_request(request)
+        assert response.status_code == 200, response.content
+        return json.loads(response.content)
+
+    written = answer()
+
+    refused: list[bool] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        refused.append(True)
+        raise PydanticSerializationError("use json.dumps")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChatCompletion, "model_dump_json", refuse)
+        dumped = answer()
+    assert _typed(written) == _typed(dumped)
+    assert refused or body.get("logprobs")  # the json.dumps path was the one compared

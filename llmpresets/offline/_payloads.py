@@ -12,6 +12,7 @@ Nothing here parses requests or samples tokens; the transport passes finished
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -19,6 +20,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic_core import PydanticSerializationError
 
 from ._generate import Generation, ToolCall
 from ._request import ChatRequest
@@ -35,6 +38,14 @@ __all__ = [
 # `created` of reproducible responses: 2025-01-01T00:00:00Z.
 OFFLINE_EPOCH = 1735689600
 _FINGERPRINT = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
+
+
+@functools.cache
+def _sdk_types() -> Any:
+    """The SDK's response types module, imported on first use (not at import)."""
+    import openai.types.chat
+
+    return openai.types.chat
 
 
 @dataclass(frozen=True)
@@ -146,8 +157,7 @@ def completion_payload(
     request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
 ) -> bytes:
     """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
-    from openai.types.chat import ChatCompletion
-
+    ChatCompletion = _sdk_types().ChatCompletion
     choices = []
     for index, generation in enumerate(generations):
         logprobs = (
@@ -196,6 +206,15 @@ def completion_payload(
             "system_fingerprint": identity.system_fingerprint,
         }
     )
+    if all(choice["logprobs"] is None for choice in choices):
+        # No logprobs (so no floats, and nothing to put back): the SDK's type writes its own
+        # JSON, the same values json.dumps would write, in one step. A string no UTF-8 can
+        # carry (a lone surrogate) is left to json.dumps, which escapes it.
+        try:
+            written: str = completion.model_dump_json(exclude_unset=True)
+            return written.encode("utf-8")
+        except PydanticSerializationError:
+            pass
     data = completion.model_dump(mode="json", exclude_unset=True)
     for dumped, content in zip(data["choices"], entries, strict=True):
         if content is not None:
@@ -207,8 +226,7 @@ def chunk_payloads(
     request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
 ) -> list[bytes]:
     """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
-    from openai.types.chat import ChatCompletionChunk
-
+    ChatCompletionChunk = _sdk_types().ChatCompletionChunk
     head = {
         "id": identity.id,
         "object": "chat.completion.chunk",

@@ -51,6 +51,7 @@ import numpy as np
 
 from .._errors import LLMPresetsError
 from .._headers import USE_CASE_HEADER
+from .._tokens import count_message_tokens
 from ._checks import WireError, model_not_found, parse_body
 from ._completions import (
     LEGACY_MODELS,
@@ -330,8 +331,6 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return self._json(200, completions_payload(legacy, results, identity))
 
     def _prompt_tokens(self, chat: ChatRequest, spec: ModelSpec) -> int:
-        from .._tokens import count_message_tokens
-
         try:
             count = count_message_tokens(chat.messages, chat.model, chat.tools, config=self.config)
         except (ValueError, TypeError) as exc:  # MessageFormatError is both

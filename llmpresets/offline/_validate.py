@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import functools
 import re
+import types
 import typing
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -123,31 +125,101 @@ def check_chat_body(body: Mapping[str, Any], *, skip: Collection[str] = ()) -> N
     ...
     llmpresets.offline._checks.WireError: Invalid type for 'store': expected a boolean, ...
     """
+    chat = _chat_types()
+    hints = chat.hints
+    messages = body.get("messages")
+    if "messages" not in skip and isinstance(messages, list):
+        by_role = chat.by_role
+        for index, message in enumerate(messages):
+            where = ("messages", index)
+            role = message.get("role") if isinstance(message, dict) else None
+            if role in by_role:
+                _check_message_rules(message, where)  # parts first: the errors are sharper
+                if not _plainly_valid(message, chat.plain[role]):
+                    _check(by_role[role], message, where)
+            else:
+                _check(chat.message, message, where)
+    tools = body.get("tools")
+    if "tools" not in skip and isinstance(tools, list):
+        by_type = chat.by_type
+        for index, tool in enumerate(tools):
+            member = by_type.get(str(tool.get("type"))) if isinstance(tool, dict) else None
+            _check(member or chat.tool, tool, ("tools", index))
+    _check_metadata(body.get("metadata"))
+    check_body_types(body, chat.params, skip={*skip, *_CHECKED_APART})
+    if body.get("metadata") is not None:
+        _check(hints["metadata"], body["metadata"], ("metadata",))
+
+
+# The fields check_chat_body checks itself before the others.
+_CHECKED_APART = ("messages", "tools", "metadata")
+
+
+@dataclass(frozen=True)
+class _ChatTypes:
+    """The SDK's chat completion request types, read once: the params' field annotations,
+    the message and tool unions and their members by tag, and per message role the fields
+    that take any string (see :func:`_plainly_valid`)."""
+
+    params: type
+    hints: dict[str, Any]
+    message: Any
+    by_role: dict[str, Any]
+    tool: Any
+    by_type: dict[str, Any]
+    plain: dict[str, tuple[frozenset[str], frozenset[str]]]
+
+
+@functools.cache
+def _chat_types() -> _ChatTypes:
     from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 
     hints = _hints(CompletionCreateParamsBase)
-    messages = body.get("messages")
-    if "messages" not in skip and isinstance(messages, list):
-        by_role = _members_by_tag(_element(hints["messages"]), "role")
-        for index, message in enumerate(messages):
-            where = ("messages", index)
-            if isinstance(message, dict) and message.get("role") in by_role:
-                _check_message_rules(message, where)  # parts first: the errors are sharper
-                _check(by_role[message["role"]], message, where)
-            else:
-                _check(_element(hints["messages"]), message, where)
-    tools = body.get("tools")
-    if "tools" not in skip and isinstance(tools, list):
-        by_type = _members_by_tag(_element(hints["tools"]), "type")
-        for index, tool in enumerate(tools):
-            member = by_type.get(str(tool.get("type"))) if isinstance(tool, dict) else None
-            _check(member or _element(hints["tools"]), tool, ("tools", index))
-    _check_metadata(body.get("metadata"))
-    check_body_types(
-        body, CompletionCreateParamsBase, skip={*skip, "messages", "tools", "metadata"}
+    message, tool = _element(hints["messages"]), _element(hints["tools"])
+    by_role = _members_by_tag(message, "role")
+    return _ChatTypes(
+        params=CompletionCreateParamsBase,
+        hints=hints,
+        message=message,
+        by_role=by_role,
+        tool=tool,
+        by_type=_members_by_tag(tool, "type"),
+        plain={role: _string_fields(member, "role") for role, member in by_role.items()},
     )
-    if body.get("metadata") is not None:
-        _check(hints["metadata"], body["metadata"], ("metadata",))
+
+
+def _string_fields(member: Any, tag: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A TypedDict's fields that accept any string (annotated ``str``, or a union with a bare
+    ``str`` arm; the ``tag`` field too, its literal being the one the member was chosen by),
+    and its required fields."""
+    fields, required = {tag}, set()
+    for name, hint in typing.get_type_hints(member, include_extras=True).items():
+        # As pydantic reads a TypedDict: Required[...] / NotRequired[...], else its totality.
+        wrapper = typing.get_origin(hint)
+        if wrapper is Required or (wrapper is not NotRequired and member.__total__):
+            required.add(name)
+        annotation = _unwrap(hint)
+        if annotation is str or (
+            typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            and str in typing.get_args(annotation)
+        ):
+            fields.add(name)
+    return frozenset(fields), frozenset(required)
+
+
+def _plainly_valid(message: dict[str, Any], fields: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Whether a message is valid for its role's type without asking pydantic: every key is a
+    field that takes any string and every value is a string, with the required ones present.
+
+    Strict validation of such a message cannot fail (a ``str`` arm accepts any ``str``, and
+    nothing in it is checked lazily), so skipping it changes no answer; any other message
+    (parts, tool calls, a null, an unknown key) is validated in full.
+    """
+    strings, required = fields
+    for key, value in message.items():
+        if type(value) is not str or key not in strings:
+            return False
+    return required <= message.keys()
 
 
 def _element(iterable: Any) -> Any:

@@ -249,10 +249,34 @@ def _check_answered(waiting: dict[str, None], owner: int) -> None:
 def _ranged(body: Mapping[str, Any], name: str) -> Any:
     """``body[name]`` checked against the parameter table's range (inclusive at both ends: the
     API takes ``top_p=0``, which the sampler reads as "only the most likely token")."""
+    value = body.get(name)
+    if value is None:
+        return None
+    low, high, integer = _RANGES[name]
+    return check_number(name, value, low, high, integer=integer)
+
+
+def _bounds(name: str) -> tuple[float, float, bool]:
     entry = PARAMETERS[name]
     low = -math.inf if entry.low is None else entry.low
     high = math.inf if entry.high is None else entry.high
-    return number(body, name, low, high, integer=entry.kind == "int")
+    return low, high, entry.kind == "int"
+
+
+# (low, high, integer) of each parameter parse_request checks by the table, read once.
+_RANGES = {
+    name: _bounds(name)
+    for name in (
+        "temperature",
+        "top_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "n",
+        "seed",
+        "top_logprobs",
+        "min_p",
+    )
+}
 
 
 def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
