@@ -285,3 +285,24 @@ def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[s
         dumped = answer()
     assert _typed(written) == _typed(dumped)
     assert refused or body.get("logprobs")  # the json.dumps path was the one compared
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"content-type", b"application/json")],
+        [(b"X-LLMPresets-Use-Case", b"code")],
+        [(b"x-llmpresets-use-case", b"code"), (b"x-llmpresets-use-case", b"chat")],
+        [(b"x-llmpresets-use-case", "créatif".encode())],
+        [(b"x-llmpresets-use-case", "créatif".encode("latin-1"))],
+        [(b"x-other", "é".encode()), (b"x-llmpresets-use-case", b"code")],
+    ],
+)
+def test_the_use_case_header_reads_as_httpx2_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
+    """The transport's header lookup answers exactly what ``headers.get`` answers: absent,
+    any case, repeated, and values that are not ASCII in either encoding."""
+    from llmpresets._headers import USE_CASE_HEADER
+    from llmpresets.offline._transport import _use_case
+
+    assert _use_case(httpx2.Headers(headers)) == httpx2.Headers(headers).get(USE_CASE_HEADER)
