@@ -296,8 +296,8 @@ def _cut_large_nucleus(
     weight: FloatArray, total: float, mass: float, min_p: float | None
 ) -> tuple[FloatArray, float] | None:
     """top_p (and min_p) over a nucleus of most of a large vocabulary, without sorting it:
-    the kept weights (a new array, cut tokens 0) and the threshold they were cut at; None if
-    the threshold was not found this way (then sort everything).
+    the kept weights (a new array, cut tokens 0) and the threshold they were cut at; None
+    only when the sample is useless (all zero): then sort everything.
 
     Sorted descending, top_p's floor is the weight where the running sum reaches ``mass``.
 
@@ -306,10 +306,10 @@ def _cut_large_nucleus(
     3. If that sum falls short of ``mass``, the floor is below ``guess``: the window is the
        weights in [low, guess), where ``low`` is sampled to hold the shortfall with a margin
        of four standard deviations of the sample's error; the window's exact sum must hold it
-       (else it widens). Sorted, the window's running sum finds the floor; the window's
-       weights at or above it are kept too. If the sum exceeds ``mass``, the floor is at or
-       above ``guess``: the window is [guess, high], holding more than the excess, and its
-       weights below the floor are cut.
+       (else it widens, at worst to every weight below the guess). Sorted, the window's
+       running sum finds the floor; the window's weights at or above it are kept too. If the
+       sum exceeds ``mass``, the floor is at or above ``guess``: the window is [guess, high],
+       holding more than the excess, and its weights below the floor are cut.
 
     Only the window is sorted: about 1% of the vocabulary for a flat distribution (the guess
     is typically within a standard deviation of the floor). Each token is kept or cut by
@@ -330,7 +330,8 @@ def _cut_large_nucleus(
     if not guess > 0.0:
         return None
     keep = weight >= guess
-    kept = np.multiply(weight, keep)
+    kept = keep.astype(weight.dtype)  # then multiplied in the one dtype: faster than bool * float
+    np.multiply(kept, weight, out=kept)
     excess = _total(kept) - mass
     margin = _mass_margin(weight) * total
     # Sampled weights below the guess (descending) or at/above it (ascending from the guess).
@@ -342,9 +343,10 @@ def _cut_large_nucleus(
     else:
         side = ordered64[above - 1 :: -1] if above else ordered64[:0]
     reach = _running_search(side, abs(excess) / per_sampled, "left")
+    # The window reaches past the sampled estimate by a margin for the sample's error; a
+    # window that turns out too small is widened once, then taken to the end of its side.
     spread = _CONFIDENCE * math.sqrt(reach + 1) + 4
-    for _ in range(3):
-        end = reach + int(spread)
+    for end in (reach + int(spread), reach + int(4 * spread), side.size):
         bound = float(side[end]) if end < side.size else None
         if excess < 0.0:
             # The window [bound, guess): weights not kept yet, down to the bound.
@@ -359,9 +361,6 @@ def _cut_large_nucleus(
         # The window must hold the shortfall (or more than the excess), clear of rounding.
         if bound is None or window_mass > abs(excess) + margin:
             break
-        spread *= 2
-    else:
-        return None
     descending = np.sort(values)[::-1]
     if excess < 0.0:
         # (An empty window: nothing lies below the guess, which is then the floor.)
@@ -490,6 +489,13 @@ def _floor_candidates(e: FloatArray, floor: float) -> IntArray | None:
     """min_p's survivors {weight >= min_p} (None when that is most of the vocabulary)."""
     if floor <= 0.0:
         return None
+    if e.size > _SELECT:
+        # Skip the pass over the vocabulary when a strided sample says that most tokens
+        # survive, by a wide margin (a flat distribution): None only costs speed, never
+        # exactness, as the caller then applies min_p to the whole vocabulary itself.
+        sampled = e[:: e.size // _FLAT_SAMPLE]
+        if np.count_nonzero(sampled >= floor) * 4 >= sampled.size * 3:
+            return None
     survivors = e >= floor
     if np.count_nonzero(survivors) * 2 >= e.size:
         return None

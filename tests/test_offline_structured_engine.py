@@ -191,3 +191,16 @@ def test_a_floor_draw_plan_draws_alike_with_and_without_reuse(
     ]
     assert [plan.draw(scores, kept, reuse=True) for _ in range(200)] == expected
     assert fresh.random() == kept.random()
+
+
+def test_candidates_follow_a_writable_vocabulary_that_changed_in_place() -> None:
+    """A read-only vocabulary array is known by identity; a writable one is read again, so
+    changing it in place gives candidates for the new contents."""
+    fixed = np.arange(100, 200, dtype=np.int64)
+    fixed.flags.writeable = False
+    assert candidates_for(ENCODING, fixed, None) is candidates_for(ENCODING, fixed, None)
+    vocab = np.arange(100, 200, dtype=np.int64)
+    before = candidates_for(ENCODING, vocab, None)
+    vocab[0] = 5000
+    after = candidates_for(ENCODING, vocab, None)
+    assert 5000 in after.ids and 5000 not in before.ids

@@ -55,8 +55,8 @@ Value = TypeVar("Value")
 
 
 class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its oldest entries first (lookups are single
-    dict operations; insertions and evictions take a lock)."""
+    """A dict with a byte budget that forgets its least recently used entries first (thread
+    safe: changes take a lock)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -65,8 +65,14 @@ class BoundedCache(Generic[Value]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Value | None:
+        """The value under ``key``; a hit becomes the newest entry (last to be forgotten)."""
         entry = self._entries.get(key)
-        return None if entry is None else entry[0]
+        if entry is None:
+            return None
+        with self._lock:
+            if self._entries.pop(key, None) is not None:
+                self._entries[key] = entry
+        return entry[0]
 
     def put(self, key: Hashable, value: Value, nbytes: int) -> None:
         if nbytes > self.budget:
@@ -168,10 +174,17 @@ def candidates_for(
     """:meth:`Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
     and tool calls, and the requests of an agent loop, share one."""
     hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
+    hint_key = np.asarray(hints, dtype=np.int64).tobytes()
+    # The n-gram model hands out one read-only vocabulary array: known by identity, it needs
+    # no hashing (a writable one may have changed, so it is read again).
+    fixed = vocab is None or not vocab.flags.writeable
+    last = _last_candidates.get((encoding.name, id(vocab), hint_key)) if fixed else None
+    if last is not None and last[0] is vocab:
+        return last[1]
     key = (
         encoding.name,
         b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
-        np.asarray(hints, dtype=np.int64).tobytes(),
+        hint_key,
     )
     cached = _candidate_cache.get(key)
     if cached is None:
@@ -179,7 +192,15 @@ def candidates_for(
         if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
             _candidate_cache.clear()
         _candidate_cache[key] = cached
+    if fixed:
+        if len(_last_candidates) >= _CANDIDATE_CACHE_LIMIT:
+            _last_candidates.clear()
+        _last_candidates[(encoding.name, id(vocab), hint_key)] = (vocab, cached)
     return cached
+
+
+# The same, by the vocabulary array's identity (each entry holds the array: its id is its own).
+_last_candidates: dict[tuple[str, int, bytes], tuple[IntArray | None, Candidates]] = {}
 
 
 # --------------------------------------------------------------------------- masks
@@ -231,13 +252,16 @@ class MaskView:
 _mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
 
 
-def mask_view(candidates: Candidates, words: Words) -> MaskView:
-    """``words`` read for ``candidates``: a view made before for the same mask, or a new one
-    (kept in a bounded cache). ``words`` may be overwritten after the call."""
+def mask_view(candidates: Candidates, words: Words, previous: MaskView | None = None) -> MaskView:
+    """``words`` read for ``candidates``: ``previous`` (the last step's view) when the mask is
+    the same, else a view made before for the same mask, or a new one (kept in a bounded
+    cache). ``words`` may be overwritten after the call."""
+    whole = words.tobytes()
+    if previous is not None and previous.words == whole and previous.candidates is candidates:
+        return previous  # inside a string: the same mask at every step
     key = (id(candidates), words[::_STRIDE].tobytes())
     views = _mask_views.get(key)
     if views is not None:
-        whole = words.tobytes()
         for view in views:
             if view.words == whole and view.candidates is candidates:
                 return view

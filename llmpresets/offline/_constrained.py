@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -135,11 +136,27 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
         for word in set(_WORD.findall(text)):
             if (len(word) < 3 and not word.isdigit()) or word.lower() in COMMON_WORDS:
                 continue
-            for form in (word, " " + word):
-                tokens = encoding.encode_ordinary(form)
-                if len(tokens) == 1:  # a piece of a longer word would be noise on its own
-                    ids.update(tokens)
+            ids.update(_word_tokens(encoding, word))
     return np.array(sorted(ids), dtype=np.int64)
+
+
+_word_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+_WORD_CACHE_LIMIT = 8192
+
+
+def _word_tokens(encoding: tiktoken.Encoding, word: str) -> tuple[int, ...]:
+    """The single-token forms of ``word`` (bare and after a space), cached per word: the
+    same prompt words come back with every request of a conversation."""
+    key = (encoding.name, word)
+    tokens = _word_cache.get(key)
+    if tokens is None:
+        forms = (encoding.encode_ordinary(form) for form in (word, " " + word))
+        # A piece of a longer word would be noise on its own.
+        tokens = tuple(form[0] for form in forms if len(form) == 1)
+        if len(_word_cache) >= _WORD_CACHE_LIMIT:
+            _word_cache.clear()
+        _word_cache[key] = tokens
+    return tokens
 
 
 # --------------------------------------------------------------------------- steps
@@ -149,16 +166,17 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
 class _Step:
     """A sampled step's scores (read-only) and how it draws, for the same inputs again."""
 
-    view: MaskView
-    model: FloatArray
+    view: weakref.ref[MaskView]
+    logits: weakref.ref[FloatArray]
     scores: FloatArray
     draw: FloorDraw
 
 
 # Steps whose inputs are all fixed objects or values: the mask's view, the source's cached
-# (read-only) scores for a context, the JSON state and the sampling settings. The entries
-# hold the view and the scores, so the identities in a key stay theirs.
-_steps: BoundedCache[_Step] = BoundedCache(16 << 20)
+# (read-only) logits for a context, the JSON state and the sampling settings. The entries
+# know the view and the logits by weak references: an id in a key is theirs while they
+# live, and the cache holds only its own scores (~15 KB a step inside a string).
+_steps: BoundedCache[_Step] = BoundedCache(24 << 20)
 
 
 def _step_scores(
@@ -228,8 +246,18 @@ def generate_constrained(
     counts: dict[int, int] = {}
     generated: list[int] = []
     last_logits: FloatArray | None = None
-    model = candidates.hole
+    last_model = candidates.hole
+    view: MaskView | None = None
     hint_key = candidates.hint_key
+
+    def model_for(logits: FloatArray) -> FloatArray:
+        """The source's smoothed scores over the candidates (made only when needed: a cached
+        step does without them)."""
+        nonlocal last_logits, last_model
+        # The n-gram model hands back its cached, read-only array for a context it has seen.
+        if logits is not last_logits or logits.flags.writeable:
+            last_logits, last_model = logits, _cached_model_scores(logits, candidates)
+        return last_model
 
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
@@ -245,7 +273,8 @@ def generate_constrained(
         if matcher.is_stopped() or matcher.is_error():
             emitter.finish("stop")
             break
-        forced = matcher.compute_ff_tokens()
+        # Forced tokens are the forced bytes, tokenized: no bytes (most steps), no tokens.
+        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
         if forced:
             for token in forced:
                 if emitter.done:
@@ -254,32 +283,34 @@ def generate_constrained(
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
             continue
-        view = mask_view(candidates, mask.fill(matcher))
+        view = mask_view(candidates, mask.fill(matcher), view)
         if view.floor_count == 0 and not len(view.allowed):
             emitter.finish("stop")  # nothing allowed: the grammar is done
             break
         logits = step(generated)
-        # The n-gram model hands back its cached, read-only array for a context it has seen.
-        if logits is not last_logits or logits.flags.writeable:
-            last_logits, model = logits, _cached_model_scores(logits, candidates)
         state = shape.prior_state() if shape is not None else None
         cached: _Step | None = None
+        model: FloatArray | None = None
         key: Hashable = None
-        reuse = repeatable and not model.flags.writeable
+        reuse = repeatable and not logits.flags.writeable
         if reuse:
-            key = (id(view), id(model), state, sampling_key, bias_key)
+            key = (id(view), id(logits), state, sampling_key, bias_key)
             cached = _steps.get(key)
-            if cached is not None and (cached.view is not view or cached.model is not model):
+            if cached is not None and (cached.view() is not view or cached.logits() is not logits):
                 cached = None
         if cached is None:
+            model = model_for(logits)
             scores = _step_scores(view, model, state, candidates, counts, settings, bias)
             draw = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
             if reuse:
                 scores.flags.writeable = False
-                _steps.put(key, _Step(view, model, scores, draw), scores.nbytes + model.nbytes)
+                entry = _Step(weakref.ref(view), weakref.ref(logits), scores, draw)
+                _steps.put(key, entry, scores.nbytes + 300)
         else:
             scores, draw = cached.scores, cached.draw
-        choice = draw.draw(scores, rng, reuse=reuse)
+        # A step seen once is usually not seen again: the sampler keeps its prepared
+        # distribution (reuse) from the second time on.
+        choice = draw.draw(scores, rng, reuse=cached is not None)
         if choice >= 0:
             token = int(view.allowed_ids[choice])
         else:  # one of the tied floor tokens, uniformly (greedy: the lowest id)
@@ -289,11 +320,10 @@ def generate_constrained(
         if token == end_of_text:
             emitter.finish("stop")
             break
-        info = (
-            _logprob_info(encoding, model, ids, candidates, token, settings.top_logprobs)
-            if settings.logprobs
-            else None
-        )
+        info = None
+        if settings.logprobs:
+            model = model_for(logits) if model is None else model
+            info = _logprob_info(encoding, model, ids, candidates, token, settings.top_logprobs)
         if not matcher.consume_token(token):
             emitter.finish("stop")  # cannot happen with a correct mask; never loop on it
             break
@@ -315,8 +345,8 @@ def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArr
     return slots, values
 
 
-_score_cache: dict[tuple[int, int], tuple[FloatArray, Candidates, FloatArray]] = {}
-_SCORE_CACHE_LIMIT = 256  # of ~20 KB each
+# The entries hold the source's array and the candidates, so the ids in a key stay theirs.
+_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(16 << 20)
 
 
 def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
@@ -331,9 +361,7 @@ def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArr
         return hit[2]
     model = _model_scores(logits, candidates)
     model.flags.writeable = False
-    if len(_score_cache) >= _SCORE_CACHE_LIMIT:
-        _score_cache.clear()
-    _score_cache[key] = (logits, candidates, model)  # the references keep the ids unique
+    _score_cache.put(key, (logits, candidates, model), logits.nbytes + model.nbytes)
     return model
 
 

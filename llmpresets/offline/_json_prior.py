@@ -211,10 +211,10 @@ class JsonShape:
         kind, commas = self.stack[-1]
         depth = len(self.stack)
         if self.after_value:
-            return _TOP._replace(
-                depth=depth, kind=kind, commas=commas, after_value=True, digits=self.digits
+            return PriorState(
+                False, False, 0, False, _NOTHING, depth, kind, commas, True, self.digits
             )
-        return _TOP._replace(depth=depth, kind=kind, commas=min(commas, 1))
+        return PriorState(False, False, 0, False, _NOTHING, depth, kind, min(commas, 1), False, 0)
 
 
 def shape_prior(
