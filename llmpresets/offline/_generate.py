@@ -288,9 +288,9 @@ def generate(
             top_k=settings.top_k,
             top_p=settings.top_p,
             min_p=settings.min_p,
+            exclude=masked,
         )
-        if settler is not None
-        and not (penalised or len(biased) or masked is not None or settings.logprobs)
+        if settler is not None and not (penalised or len(biased) or settings.logprobs)
         else None
     )
     positions: list[int] = []

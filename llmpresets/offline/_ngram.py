@@ -55,11 +55,13 @@ from ._settle import (
     MIN_TEMPERATURE,
     Nucleus,
     SectionTail,
-    Summary,
+    Weighed,
+    Whole,
     draw,
     nucleus,
     sparse_logits,
-    summarize,
+    weigh,
+    whole,
 )
 
 if TYPE_CHECKING:
@@ -76,8 +78,8 @@ _PROMPT_CACHE_LIMIT = 256
 _OPENING_CACHE_LIMIT = 64
 # Settled steps kept per model (see _settled): a key and an int each, a few MB at most.
 _DECISION_LIMIT = 100_000
-# Support summaries of opening histories kept per model (shared by every prompt's openings).
-_SUMMARY_LIMIT = 4096
+# Supports of opening histories kept per model (shared by every prompt's openings).
+_SUPPORT_LIMIT = 4096
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -91,6 +93,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Arrays = dict[str, NDArray[Any]]
 Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
+# What a settler settles under: (temperature, top_p or None for no filter, excluded position).
+_Mode = tuple[float, "float | None", "int | None"]
 _LOG_BOOST = math.log(PROMPT_BOOST)
 
 
@@ -123,7 +127,7 @@ class _Reading:
         self.boost = boost
         self.boosted: list[int] = [] if boost is None else np.flatnonzero(boost != 1.0).tolist()
         self.openings: dict[tuple[int, ...], FloatArray] = {}
-        self.settled: dict[tuple[object, ...], Nucleus | None] = {}
+        self.settled: dict[tuple[object, ...], Nucleus | Whole | None] = {}
 
 
 class NGramModel:
@@ -301,8 +305,8 @@ class NGramModel:
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
-        self._decisions: dict[tuple[object, ...], Nucleus | None] = {}
-        self._summaries: dict[tuple[object, ...], Summary] = {}
+        self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+        self._supports: dict[tuple[object, ...], tuple[dict[int, float], float]] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
 
@@ -384,7 +388,7 @@ class NGramModel:
     ) -> tuple[dict[int, float], float]:
         """:meth:`_logits` on the history's support only: :func:`._settle.sparse_logits`."""
         rows = []
-        for n in range(1, longest + 1):
+        for n in range(longest, 0, -1):
             table = tables[n]
             assert table is not None
             row = table.index[history[len(history) - n :]]
@@ -401,66 +405,63 @@ class NGramModel:
             self._tails[section] = tail  # a race only builds the same tail twice
         return tail
 
-    def _summary(self, section: int, positions: Sequence[int], temperature: float) -> Summary:
-        """The step's support :class:`Summary` at ``temperature`` (kept, bounded)."""
-        tables, history, longest = self._match(section, positions)
-        key = (section, history[len(history) - longest :] if longest else (), temperature)
-        summary = self._summaries.get(key)
-        if summary is None:
-            logits, log_lambda = self._sparse(section, tables, history, longest)
-            summary = summarize(logits, log_lambda, self._tail(section), temperature)
-            with self._lock:
-                if len(self._summaries) >= _SUMMARY_LIMIT:
-                    self._summaries.pop(next(iter(self._summaries)))
-                self._summaries[key] = summary
-        return summary
-
     def _settled(
-        self, section: int, positions: Sequence[int], temperature: float, top_p: float
-    ) -> Nucleus | None:
-        """What top_p keeps of a step under (temperature, top_p) when it is a few tokens, from
-        the history's support (:mod:`._settle`); None: sample from the logits as usual."""
+        self, section: int, positions: Sequence[int], mode: _Mode
+    ) -> Nucleus | Whole | None:
+        """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
+        from the history's support (:mod:`._settle`); None: sample from the logits as usual."""
         recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
-        key = (section, recent, temperature, top_p)
+        key = (section, recent, mode)
         try:
             return self._decisions[key]
         except KeyError:
             pass
+        # Histories that back off to the same matched suffix share the plan (at temperature 1
+        # a reply wanders off the corpus, into histories seen once, often).
         tables, history, longest = self._match(section, positions)
-        logits, log_lambda = self._sparse(section, tables, history, longest)
-        tail = self._tail(section)
-        decision = nucleus(
-            summarize(logits, log_lambda, tail, temperature), tail, temperature, top_p
-        )
+        matched = (section, history[len(history) - longest :] if longest else (), mode, None)
+        plan = self._decisions.get(matched)
+        if plan is None and matched not in self._decisions:
+            logits, log_lambda = self._sparse(section, tables, history, longest)
+            weighed = weigh(logits, log_lambda, self._tail(section), mode[0], (), 0.0, mode[2])
+            plan = _plan(weighed, mode)
         with self._lock:
-            if len(self._decisions) >= _DECISION_LIMIT:
+            while len(self._decisions) >= _DECISION_LIMIT - 1:
                 self._decisions.pop(next(iter(self._decisions)))
-            self._decisions[key] = decision
-        return decision
+            self._decisions[matched] = plan
+            self._decisions[key] = plan
+        return plan
 
     def _settled_opening(
-        self, reading: _Reading, positions: Sequence[int], temperature: float, top_p: float
-    ) -> Nucleus | None:
+        self, reading: _Reading, positions: Sequence[int], mode: _Mode
+    ) -> Nucleus | Whole | None:
         """:meth:`_settled` for an opening step, whose prompt tokens are boosted (:meth:`_step`).
 
         Openings of every prompt share their histories (a document start, then a few common
-        first tokens), so their summaries are kept; the prompt's boost is applied on top.
+        first tokens), so their supports are kept; the prompt's boost is applied on top.
         """
-        key = (tuple(positions), temperature, top_p)
+        key = (tuple(positions), mode)
         try:
             return reading.settled[key]
         except KeyError:
             pass
         section = reading.section
-        summary = self._summary(section, positions, temperature)
-        decision = nucleus(
-            summary, self._tail(section), temperature, top_p, reading.boosted, _LOG_BOOST
-        )
+        tables, history, longest = self._match(section, positions)
+        matched = (section, history[len(history) - longest :] if longest else ())
+        sparse = self._supports.get(matched)
+        if sparse is None:
+            sparse = self._sparse(section, tables, history, longest)
+            with self._lock:
+                if len(self._supports) >= _SUPPORT_LIMIT:
+                    self._supports.pop(next(iter(self._supports)))
+                self._supports[matched] = sparse
+        weighed = weigh(*sparse, self._tail(section), mode[0], reading.boosted, _LOG_BOOST, mode[2])
+        plan = _plan(weighed, mode)
         with self._lock:
             if len(reading.settled) >= _OPENING_CACHE_LIMIT:
                 reading.settled.clear()
-            reading.settled[key] = decision
-        return decision
+            reading.settled[key] = plan
+        return plan
 
     def _section_tables(self, section: int) -> list[_Table | None]:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
@@ -617,8 +618,10 @@ class BoundPrompt:
         top_k: int | None,
         top_p: float | None,
         min_p: float | None,
+        exclude: int | None = None,
     ) -> Settle | None:
-        """For settings where top_p alone filters, a shortcut past the logits (:mod:`._settle`).
+        """A shortcut past the logits (:mod:`._settle`), for settings where top_p alone filters
+        or nothing does (temperature only); ``exclude`` is a position never drawn.
 
         ``settle(positions, rng)`` returns ``(position, None)`` when it drew the step's token
         exactly as the sampler would from the step's logits (with the same random numbers:
@@ -627,34 +630,36 @@ class BoundPrompt:
         fell too close to a boundary to call: sample from the logits with ``u`` as the random
         number. None when the settings are not ones the settler handles.
         """
-        if (
-            temperature < MIN_TEMPERATURE
-            or top_k
-            or min_p
-            or top_p is None
-            or not 0.0 < top_p < 1.0
-        ):
+        if temperature < MIN_TEMPERATURE or top_k or min_p:
             return None
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            return None
+        mode: _Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         model, reading, opening = self._model, self._reading, self._opening
         section = reading.section
 
         def settle(
             generated_positions: Sequence[int], rng: np.random.Generator
         ) -> tuple[int, float | None]:
-            kept = (
-                model._settled_opening(reading, generated_positions, temperature, top_p)
+            plan = (
+                model._settled_opening(reading, generated_positions, mode)
                 if len(generated_positions) < opening
-                else model._settled(section, generated_positions, temperature, top_p)
+                else model._settled(section, generated_positions, mode)
             )
-            if kept is None:
+            if plan is None:
                 return -1, None
-            if len(kept.positions) == 1:
-                return kept.positions[0], None
+            if len(plan.positions) == 1 and isinstance(plan, Nucleus):
+                return plan.positions[0], None
             u = rng.random()
-            position = draw(kept, u)
+            position = draw(plan, u)
             return (-1, u) if position is None else (position, None)
 
         return settle
+
+
+def _plan(weighed: Weighed, mode: _Mode) -> Nucleus | Whole | None:
+    top_p = mode[1]
+    return whole(weighed) if top_p is None else nucleus(weighed, top_p)
 
 
 def tokenized_sections(text: str, encoding: str) -> list[Section]:
