@@ -65,6 +65,7 @@ from ._candidates import (
     Candidates,
     MaskView,
     candidates_for,
+    clear_mask_views,
     mask_view,
 )
 from ._floor import FloorDraw, plan_floor_draw, sample_with_floor
@@ -95,6 +96,7 @@ __all__ = [
     "STRING_CLOSE_SLOPE",
     "TYPICAL_ITEMS",
     "TokenStep",
+    "clear_caches",
     "generate_constrained",
     "hint_tokens",
     "sample_with_floor",
@@ -273,8 +275,7 @@ def generate_constrained(
         if matcher.is_stopped() or matcher.is_error():
             emitter.finish("stop")
             break
-        # Forced tokens are the forced bytes, tokenized: no bytes (most steps), no tokens.
-        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
+        forced = matcher.compute_ff_tokens()
         if forced:
             for token in forced:
                 if emitter.done:
@@ -331,6 +332,14 @@ def generate_constrained(
     if not emitter.done:
         emitter.finish("stop")
     return emitter.result
+
+
+def clear_caches() -> None:
+    """Forget every cached mask view, step and smoothed source array (the engine then works
+    as on its first request; benchmarks and tests use it)."""
+    clear_mask_views()
+    _steps.clear()
+    _score_cache.clear()
 
 
 def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:
