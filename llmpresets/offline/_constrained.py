@@ -277,10 +277,11 @@ def generate_constrained(
             break
         forced = matcher.compute_ff_tokens()
         if forced:
+            # One call for the group: a reply cut inside it ends here, matcher and all.
+            matcher.consume_tokens(forced)
             for token in forced:
                 if emitter.done:
                     break
-                matcher.consume_token(token)
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
             continue
