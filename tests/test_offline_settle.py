@@ -20,7 +20,17 @@ PROMPTS = (
     "Ideas for a birthday party",
     "Explain photosynthesis to a child.",
 )
-SETTINGS = ((0.8, 0.9), (0.2, 0.1), (1.0, 0.95), (1.5, 0.95), (0.7, 0.5), (1.0, 0.3))
+# (temperature, top_p); top_p None = no filter (the API's defaults at temperature 1).
+SETTINGS: tuple[tuple[float, float | None], ...] = (
+    (0.8, 0.9),
+    (0.2, 0.1),
+    (1.0, 0.95),
+    (1.5, 0.95),
+    (0.7, 0.5),
+    (1.0, 0.3),
+    (1.0, None),
+    (0.6, None),
+)
 
 
 def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[int]]:
@@ -33,24 +43,31 @@ def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[
     return histories
 
 
+@pytest.mark.parametrize("ignore_eos", [False, True])
 @pytest.mark.parametrize(("temperature", "top_p"), SETTINGS)
-def test_a_settled_step_is_the_samplers_draw(temperature: float, top_p: float) -> None:
+def test_a_settled_step_is_the_samplers_draw(
+    temperature: float, top_p: float | None, ignore_eos: bool
+) -> None:
     """Whenever the settler answers, the sampler on the step's full logits, with a generator
     in the same state, draws the same token and leaves the generator in the same state;
-    openings (prompt boost) included. When it declines, it has used no random number."""
+    openings (prompt boost) and an excluded end of text (ignore_eos) included. When it
+    declines, it has used no random number."""
     model = default_language_model()
+    exclude = model._eot_position if ignore_eos else None
     sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
     walker = np.random.default_rng(3)
     answered = declined = 0
     for prompt in PROMPTS:
         for style in (None, "code", "creative"):
             step = model.bind(model.encoding.encode(prompt), style)
-            settle = step.settler(temperature=temperature, top_k=None, top_p=top_p, min_p=None)
+            settle = step.settler(
+                temperature=temperature, top_k=None, top_p=top_p, min_p=None, exclude=exclude
+            )
             assert settle is not None
             for index, history in enumerate(walk(step, walker, 40)):
                 ours, theirs = np.random.default_rng(index), np.random.default_rng(index)
                 position, drawn = settle(history, ours)
-                expected = sampler.sample(step(history), theirs)
+                expected = sampler.sample(step(history), theirs, exclude=exclude)
                 if position >= 0:
                     answered += 1
                     assert position == expected, (prompt, style, history)
@@ -70,8 +87,6 @@ def test_settings_the_settler_does_not_handle() -> None:
     settings: tuple[tuple[float, int | None, float | None, float | None], ...] = (
         (0.8, 40, 0.9, None),  # top_k
         (0.8, None, 0.9, 0.05),  # min_p
-        (0.8, None, None, None),  # no top_p
-        (0.8, None, 1.0, None),  # top_p off
         (0.0, None, 0.9, None),  # greedy
         (0.005, None, 0.9, None),  # cold enough for rounding to matter
     )
@@ -98,19 +113,25 @@ def replies(transport: OfflineTransport, seeds: range, **settings: Any) -> list[
     ]
 
 
+@pytest.mark.parametrize("ignore_eos", [False, True])
 @pytest.mark.parametrize(("temperature", "top_p"), SETTINGS)
 def test_replies_are_the_same_with_and_without_the_settler(
-    temperature: float, top_p: float, monkeypatch: pytest.MonkeyPatch
+    temperature: float, top_p: float | None, ignore_eos: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Seeded replies do not depend on the shortcut, nor on a draw it finds too close to call
     (a margin of 40% of the mass makes every draw one: the sampler then decides with the
     number the settler drew)."""
-    fast = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+    settings: dict[str, Any] = {"temperature": temperature}
+    if top_p is not None:
+        settings["top_p"] = top_p
+    if ignore_eos:
+        settings["extra_body"] = {"ignore_eos": True}
+    fast = replies(OfflineTransport(), range(3), **settings)
     with monkeypatch.context() as patched:
         patched.setattr(_settle, "MARGIN", 0.4)
-        replayed = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+        replayed = replies(OfflineTransport(), range(3), **settings)
     monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
-    slow = replies(OfflineTransport(), range(3), temperature=temperature, top_p=top_p)
+    slow = replies(OfflineTransport(), range(3), **settings)
     assert fast == slow
     assert replayed == slow
 

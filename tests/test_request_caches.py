@@ -285,3 +285,76 @@ def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[s
         dumped = answer()
     assert _typed(written) == _typed(dumped)
     assert refused or body.get("logprobs")  # the json.dumps path was the one compared
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"content-type", b"application/json")],
+        [(b"X-LLMPresets-Use-Case", b"code")],
+        [(b"x-llmpresets-use-case", b"code"), (b"x-llmpresets-use-case", b"chat")],
+        [(b"x-llmpresets-use-case", "créatif".encode())],
+        [(b"x-llmpresets-use-case", "créatif".encode("latin-1"))],
+        [(b"x-other", "é".encode()), (b"x-llmpresets-use-case", b"code")],
+    ],
+)
+def test_the_use_case_header_reads_as_httpx2_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
+    """The transport's header lookup answers exactly what ``headers.get`` answers: absent,
+    any case, repeated, and values that are not ASCII in either encoding."""
+    from llmpresets._headers import USE_CASE_HEADER
+    from llmpresets.offline._transport import _use_case
+
+    assert _use_case(httpx2.Headers(headers)) == httpx2.Headers(headers).get(USE_CASE_HEADER)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"n": 2, "stream_options": {"include_usage": True}},
+        {"messages": [{"role": "user", "content": 'Quote "this" \\ and 🙂 é \u2028 please'}]},
+        {"model": "\x00llmpresets: one token's text\x00"},
+        {"logprobs": True, "top_logprobs": 1},
+    ],
+)
+def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
+    extra: dict[str, Any],
+) -> None:
+    """Each token's SSE event, written from one validated chunk of its choice, is exactly the
+    bytes of validating and writing that chunk in full (a model name holding the stand-in
+    text, and logprobs, take the full path)."""
+    body: dict[str, Any] = {
+        "model": "gpt-4o",
+        "max_tokens": 24,
+        "seed": 5,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Tell me a story."}],
+    }
+    body.update(extra)
+
+    def events() -> bytes:
+        request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
+        return OfflineTransport().handle_request(request).read()
+
+    from llmpresets.offline import _payloads
+
+    writers: list[Any] = []
+    real_writer = _payloads._piece_writer
+
+    def spy(*args: Any) -> Any:
+        writers.append(real_writer(*args))
+        return writers[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_payloads, "_piece_writer", spy)
+        written = events()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_payloads, "_piece_writer", lambda *_: None)
+        full = events()
+    assert written == full and written.count(b"data: ") > 10
+    used = [writer is not None for writer in writers]
+    assert used == (
+        [] if body.get("logprobs") else [_payloads._PIECE not in body["model"]] * len(used)
+    )
+    assert body.get("logprobs") or used

@@ -17,7 +17,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,13 +237,15 @@ def chunk_payloads(
     }
     events: list[bytes] = []
 
-    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
+    def write(choices: list[dict[str, Any]], **extra: Any) -> str:
         data = {**head, "choices": choices, **extra}
         if request.include_usage and "usage" not in extra:
             data["usage"] = None
         chunk = ChatCompletionChunk.model_validate(data)
-        text = json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
-        events.append(f"data: {text}\n\n".encode())
+        return json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+
+    def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
+        events.append(f"data: {write(choices, **extra)}\n\n".encode())
 
     for index, generation in enumerate(generations):
         if generation.tool_calls is not None:
@@ -273,7 +275,11 @@ def chunk_payloads(
                 }
             ]
         )
+        pieces = _piece_writer(write, index) if generation.logprobs is None else None
         for position, piece in enumerate(generation.pieces):
+            if pieces is not None and type(piece) is str:
+                events.append(pieces(piece))
+                continue
             logprobs = (
                 {"content": _logprob_entries(generation, position, position + 1), "refusal": None}
                 if generation.logprobs is not None
@@ -303,3 +309,29 @@ def chunk_payloads(
         emit([], usage=usage.as_dict())
     events.append(b"data: [DONE]\n\n")
     return events
+
+
+# A text no reply holds, standing for a token's text in a chunk written once per choice.
+_PIECE = "\x00llmpresets: one token's text\x00"
+_PIECE_JSON = json.dumps(_PIECE)
+
+
+def _piece_writer(
+    write: Callable[[list[dict[str, Any]]], str], index: int
+) -> Callable[[str], bytes] | None:
+    """The SSE event of one text token of choice ``index``, without validating each chunk.
+
+    The token chunks of a choice differ only in ``delta.content``, a string the SDK's type
+    takes as it is: one chunk is validated and written with a stand-in text, and each token's
+    event is that JSON with the token's own JSON string in its place, byte for byte what
+    validating and writing the whole chunk gives. ``None`` when the stand-in is not found
+    exactly once (then each chunk is written in full).
+    """
+    text = write(
+        [{"index": index, "delta": {"content": _PIECE}, "logprobs": None, "finish_reason": None}]
+    )
+    before, found, after = text.partition(_PIECE_JSON)
+    if not found or _PIECE_JSON in before or _PIECE_JSON in after:
+        return None
+    head, tail = f"data: {before}", f"{after}\n\n"
+    return lambda piece: f"{head}{json.dumps(piece)}{tail}".encode()

@@ -15,11 +15,14 @@ of the matched histories. Outside ``S`` tokens keep the unigram's order, and at 
 and temperature (:class:`SectionTail`). So the softmax total costs ``O(|S|)``, and the tokens
 in descending order are a merge of the sorted support with the tail's fixed order.
 
-:func:`nucleus` applies :mod:`llmpresets.sampling`'s top_p rule to that order (at most
-:data:`NUCLEUS_LIMIT` tokens) and :func:`draw` its draw (running weights in position order,
-the first above ``u * sum``), each answering only when every comparison clears the sampler's
-by a relative :data:`MARGIN` of 1e-9, far above the ulps by which the two computations can
-differ. A lone survivor is drawn without a random number, as the sampler does; otherwise one
+:func:`weigh` computes the peak and the total; :func:`nucleus` applies
+:mod:`llmpresets.sampling`'s top_p rule to that order (at most :data:`NUCLEUS_LIMIT` tokens);
+:func:`whole` prepares a draw from the whole distribution (no filter: the API's defaults),
+whose running weights in position order come from the tail's prefix sums between the support's
+positions; :func:`draw` draws as the sampler does (running weights in position order, the
+first above ``u * sum``). Each answers only when every comparison clears the sampler's by a
+relative :data:`MARGIN` of 1e-9, far above the ulps by which the two computations can differ.
+A lone survivor is drawn without a random number, as the sampler does; otherwise one
 ``rng.random()``. Anything else (a wide nucleus, a comparison too close to call) goes the
 usual way: the step's logits and the same sampler, with the same random numbers. Seeded
 replies are therefore the same with or without the settler (a test compares them).
@@ -30,7 +33,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -43,16 +46,18 @@ __all__ = [
     "TIE_MARGIN",
     "Nucleus",
     "SectionTail",
-    "Summary",
+    "Weighed",
+    "Whole",
     "draw",
     "nucleus",
     "sparse_logits",
-    "summarize",
+    "weigh",
+    "whole",
 ]
 
 FloatArray = NDArray[np.float64]
 
-# Relative margin on the total: the decision is never closer than this to the sampler's.
+# Relative margin on sums of weights: a decision is never closer than this to the sampler's.
 MARGIN = 1e-9
 # Logits closer than this may be ordered differently by the two computations (see nucleus).
 TIE_MARGIN = 1e-13
@@ -61,6 +66,12 @@ MIN_TEMPERATURE = 0.01
 # The largest nucleus settled from the sparse form; a larger one is sampled from the logits.
 NUCLEUS_LIMIT = 64
 _TEMPERATURES_KEPT = 16
+
+
+class _TailWeights(NamedTuple):
+    g: list[float]  # exp((base - peak) / T) per position
+    total: float  # their sum
+    cumulative: list[float]  # their running sums in position order
 
 
 class SectionTail:
@@ -80,15 +91,15 @@ class SectionTail:
         self.base: list[float] = base.tolist()
         self.order: list[int] = np.argsort(-base, kind="stable").tolist()
         self.peak = self.base[self.order[0]]
-        self._weights: dict[float, tuple[list[float], float]] = {}
+        self._weights: dict[float, _TailWeights] = {}
         self._lock = threading.Lock()
 
-    def weights(self, temperature: float) -> tuple[list[float], float]:
-        """``g = exp((base - peak) / T)`` for every token, and its sum."""
+    def weights(self, temperature: float) -> _TailWeights:
+        """``g = exp((base - peak) / T)`` for every position, its sum and running sums."""
         found = self._weights.get(temperature)
         if found is None:
             g = np.exp((np.array(self.base) - self.peak) * (1.0 / temperature))
-            found = (g.tolist(), float(g.sum()))
+            found = _TailWeights(g.tolist(), float(g.sum()), g.cumsum().tolist())
             with self._lock:
                 if len(self._weights) >= _TEMPERATURES_KEPT:
                     self._weights.clear()
@@ -97,23 +108,22 @@ class SectionTail:
 
 
 def sparse_logits(
-    rows: Sequence[tuple[list[int], list[float], float]],
+    rows: Iterable[tuple[list[int], list[float], float]],
     unigram: list[float],
     tie_break: list[float],
 ) -> tuple[dict[int, float], float]:
     """The logits of a history's support, by position, and ``log(Lambda)``.
 
-    ``rows`` are the matched histories' table rows, shortest first: (targets, scaled counts,
+    ``rows`` are the matched histories' table rows, longest first: (targets, scaled counts,
     interpolation weight). Unrolled, the interpolation reads ``P(w) = U(w) * Lambda +
     sum_n scaled_n(w) * (the weights of the histories longer than n)``; every position no row
     names has the logit ``log(Lambda) + log U - tie break``. Plain floats: supports are a few
     positions long, where numpy's per-call cost would dominate. (This rounds differently from
-    the model's dense path by an ulp or two; :func:`single_token` decides with a margin far
-    wider.)
+    the model's dense path by an ulp or two; the decisions below keep a far wider margin.)
     """
     added: dict[int, float] = {}
     later = 1.0  # the weights of the longer histories, applied after a row's counts
-    for targets, scaled, weight in reversed(rows):
+    for targets, scaled, weight in rows:
         for position, count in zip(targets, scaled, strict=True):
             added[position] = added.get(position, 0.0) + count * later
         later *= weight
@@ -125,32 +135,67 @@ def sparse_logits(
     return logits, log(later)
 
 
-class Summary(NamedTuple):
-    """A history's support at one temperature, reduced to what a decision needs."""
+class Weighed(NamedTuple):
+    """A step's distribution at one temperature, as far as the decisions need it."""
 
-    logits: dict[int, float]  # the support's logits by position
+    explicit: dict[int, float]  # logits given position by position (support, boosted, excluded)
     log_lambda: float  # every other position's logit is log_lambda + tail.base[position]
-    best: int  # the support's most likely position (-1: empty support)
-    peak: float  # its logit (-inf: empty support)
-    mass: float  # sum over the support of exp((logit - peak) / T)
-    g_mass: float  # sum over the support of the tail weights g (see SectionTail.weights)
+    peak: float  # the largest logit
+    scale: float  # 1 / T
+    total: float  # the sum over the vocabulary of exp((logit - peak) / T)
+    tail_factor: float  # an unlisted position's weight is tail_factor * g[position]
+    tail: SectionTail
+    tail_weights: _TailWeights
 
 
-def summarize(
-    logits: dict[int, float], log_lambda: float, tail: SectionTail, temperature: float
-) -> Summary:
-    """The :class:`Summary` of a support's logits at ``temperature``."""
-    best, peak = -1, -math.inf
-    for position, logit in logits.items():
-        if logit > peak:
-            best, peak = position, logit
-    g = tail.weights(temperature)[0]
+def weigh(
+    logits: dict[int, float],
+    log_lambda: float,
+    tail: SectionTail,
+    temperature: float,
+    boosted: Iterable[int] = (),
+    log_boost: float = 0.0,
+    exclude: int | None = None,
+) -> Weighed:
+    """The step's peak and softmax total, from its support and the tail's sums.
+
+    ``boosted`` positions gain ``log_boost`` (a reply's opening favours the prompt's tokens);
+    ``exclude`` is a position that can never be drawn (vLLM's ``ignore_eos``), as if its logit
+    were -inf.
+    """
+    base = tail.base
+    explicit = logits
+    if boosted or exclude is not None:
+        explicit = dict(logits)
+        for position in boosted:
+            before = explicit.get(position)
+            explicit[position] = (log_lambda + base[position] if before is None else before) + (
+                log_boost
+            )
+        if exclude is not None:
+            explicit[exclude] = -math.inf
+    outside = _outside(tail, explicit)
+    first = next(outside, -1)
+    peak = max(explicit.values(), default=-math.inf)
+    if first >= 0:
+        peak = max(peak, log_lambda + base[first])
     scale, exp = 1.0 / temperature, math.exp
-    mass = g_mass = 0.0
-    for position, logit in logits.items():
-        mass += exp((logit - peak) * scale)
-        g_mass += g[position]
-    return Summary(logits, log_lambda, best, peak, mass, g_mass)
+    weights = tail.weights(temperature)
+    g = weights.g
+    total = 0.0
+    rest = weights.total
+    for position, logit in explicit.items():
+        total += exp((logit - peak) * scale)
+        rest -= g[position]
+    factor = exp((log_lambda + tail.peak - peak) * scale)
+    if first >= 0 and rest > 0.0:
+        total += factor * rest
+    return Weighed(explicit, log_lambda, peak, scale, total, factor, tail, weights)
+
+
+def _outside(tail: SectionTail, explicit: dict[int, float]) -> Iterator[int]:
+    """The positions not listed, most likely first (the tail's unigram order)."""
+    return (position for position in tail.order if position not in explicit)
 
 
 class Nucleus(NamedTuple):
@@ -160,58 +205,24 @@ class Nucleus(NamedTuple):
     cumulative: list[float]
 
 
-def nucleus(
-    summary: Summary,
-    tail: SectionTail,
-    temperature: float,
-    top_p: float,
-    boosted: Sequence[int] = (),
-    log_boost: float = 0.0,
-    limit: int = NUCLEUS_LIMIT,
-) -> Nucleus | None:
+def nucleus(weighed: Weighed, top_p: float, limit: int = NUCLEUS_LIMIT) -> Nucleus | None:
     """The tokens top_p keeps (at most ``limit``), or None: too many, or too close to call.
 
     Exactly :mod:`llmpresets.sampling`'s rule: in descending order of weight
     ``exp((logit - max) / T)``, keep tokens up to the first whose running weight reaches
-    ``top_p * total``, and every token tied with it. ``boosted`` positions gain ``log_boost``
-    (a reply's opening favours the prompt's tokens). Valid for ``temperature`` >=
-    :data:`MIN_TEMPERATURE` and ``0 < top_p < 1``, with no top_k or min_p.
+    ``top_p * total``, and every token tied with it.
     """
-    log_lambda, base = summary.log_lambda, tail.base
-    explicit = summary.logits
-    peak = summary.peak
-    changed: list[tuple[int, float, float | None]] = []
-    if boosted:
-        explicit = dict(explicit)
-        for position in boosted:
-            before = explicit.get(position)
-            after = (log_lambda + base[position] if before is None else before) + log_boost
-            changed.append((position, after, before))
-            explicit[position] = after
-            peak = max(peak, after)
-    outside = (w for w in tail.order if w not in explicit)
-    first_outside = next(outside, -1)
-    if first_outside >= 0:
-        peak = max(peak, log_lambda + base[first_outside])
-    g, g_total = tail.weights(temperature)
-    scale, exp = 1.0 / temperature, math.exp
-    # The softmax total over the whole vocabulary, from the summary and the tail's sums.
-    total = exp((summary.peak - peak) * scale) * summary.mass if summary.logits else 0.0
-    rest = g_total - summary.g_mass
-    for position, after, before in changed:
-        total += exp((after - peak) * scale)
-        if before is None:
-            rest -= g[position]
-        else:
-            total -= exp((before - peak) * scale)
-    if first_outside >= 0 and rest > 0.0:
-        total += exp((log_lambda + tail.peak - peak) * scale) * rest
-    # Walk the tokens in descending order: the explicit ones sorted, the tail in unigram order.
+    explicit, log_lambda, base = weighed.explicit, weighed.log_lambda, weighed.tail.base
+    peak, scale, exp = weighed.peak, weighed.scale, math.exp
+    outside = _outside(weighed.tail, explicit)
+    candidate = next(outside, -1)
+    # Walk the tokens in descending order: the listed ones sorted, the tail in unigram order.
     ranked = sorted(explicit.items(), key=_by_logit, reverse=True)
-    mass = top_p * total
+    mass = top_p * weighed.total
     kept: dict[int, float] = {}
-    running = 0.0
-    index, candidate = 0, first_outside
+    running = weight = 0.0
+    logit = -math.inf
+    index = 0
     while True:
         if index < len(ranked) and (
             candidate < 0 or ranked[index][1] > log_lambda + base[candidate]
@@ -223,9 +234,9 @@ def nucleus(
             candidate = next(outside, -1)
         else:
             return None  # the whole vocabulary walked: not a small nucleus
-        weight = exp((logit - peak) * scale)
         if running >= mass * (1.0 - MARGIN):
             return None  # the previous token's running weight was too close to the line
+        weight = exp((logit - peak) * scale)
         running += weight
         kept[position] = weight
         if running >= mass:
@@ -237,9 +248,7 @@ def nucleus(
     # No token may tie with the last one kept (the sampler keeps ties): the next is lighter
     # by more than rounding could hide. Compared as logits, where a tie-break nudge between
     # equal counts (>= 5.6e-13) stands well clear of the two paths' rounding (~1e-14).
-    following = -math.inf
-    if index < len(ranked):
-        following = ranked[index][1]
+    following = ranked[index][1] if index < len(ranked) else -math.inf
     if candidate >= 0:
         following = max(following, log_lambda + base[candidate])
     if logit - following <= TIE_MARGIN:
@@ -253,22 +262,91 @@ def nucleus(
     return Nucleus(positions, cumulative)
 
 
-def draw(kept: Nucleus, u: float) -> int | None:
-    """The position a uniform ``u`` picks from ``kept``, or None when too close to call.
+class Whole(NamedTuple):
+    """A draw from the whole distribution (no filter), in position order.
+
+    ``positions`` are the listed positions, ascending; ``bounds`` the running weight at the
+    end of each stretch: stretch ``2i`` is the unlisted positions before ``positions[i]``
+    (each weighing ``tail_factor * g``; their running sums ``tail_cumulative``), stretch
+    ``2i + 1`` is ``positions[i]`` itself, and the last stretch the unlisted positions after
+    the last listed one.
+    """
+
+    positions: list[int]
+    bounds: list[float]
+    tail_factor: float
+    tail_cumulative: list[float]
+
+
+def whole(weighed: Weighed) -> Whole:
+    """Prepare a draw over the whole vocabulary (temperature only)."""
+    explicit, peak, scale, exp = weighed.explicit, weighed.peak, weighed.scale, math.exp
+    factor, running_g = weighed.tail_factor, weighed.tail_weights.cumulative
+    positions = sorted(explicit)
+    bounds = []
+    running = 0.0
+    last = -1
+    for position in (*positions, len(running_g)):
+        before = running_g[last] if last >= 0 else 0.0
+        if position - 1 > last:
+            running += factor * (running_g[position - 1] - before)
+        bounds.append(running)
+        if position < len(running_g):
+            running += exp((explicit[position] - peak) * scale)
+            bounds.append(running)
+        last = position
+    return Whole(positions, bounds, factor, running_g)
+
+
+def draw(plan: Nucleus | Whole, u: float) -> int | None:
+    """The position a uniform ``u`` picks, or None when too close to call.
 
     As the sampler draws: running weights in ascending position order, the first that
     exceeds ``u * sum``; None when ``u * sum`` lies within the margin of a boundary, where
     rounding might tip the sampler the other way.
     """
-    cumulative = kept.cumulative
-    target = u * cumulative[-1]
-    index = bisect.bisect_right(cumulative, target)
-    if index >= len(cumulative):
+    if isinstance(plan, Nucleus):
+        cumulative = plan.cumulative
+        target = u * cumulative[-1]
+        index = bisect.bisect_right(cumulative, target)
+        if index >= len(cumulative):
+            return None
+        slack = MARGIN * cumulative[-1]
+        below = cumulative[index - 1] if index else 0.0
+        if cumulative[index] - target <= slack or (index and target - below <= slack):
+            return None
+        return plan.positions[index]
+    return _draw_whole(plan, u)
+
+
+def _draw_whole(plan: Whole, u: float) -> int | None:
+    bounds = plan.bounds
+    total = bounds[-1]
+    target = u * total
+    slack = MARGIN * total
+    stretch = bisect.bisect_right(bounds, target)
+    if stretch >= len(bounds):
         return None
-    slack = MARGIN * cumulative[-1]
-    if cumulative[index] - target <= slack or (index and target - cumulative[index - 1] <= slack):
+    start = bounds[stretch - 1] if stretch else 0.0
+    if bounds[stretch] - target <= slack or target - start <= slack:
         return None
-    return kept.positions[index]
+    positions = plan.positions
+    if stretch % 2:
+        return positions[stretch // 2]
+    # Unlisted positions between the previous listed one and the next: find the first whose
+    # running weight exceeds the target, from the tail's running sums.
+    first = positions[stretch // 2 - 1] + 1 if stretch else 0
+    end = positions[stretch // 2] if stretch // 2 < len(positions) else len(plan.tail_cumulative)
+    factor, running_g = plan.tail_factor, plan.tail_cumulative
+    before = running_g[first - 1] if first else 0.0
+    found = bisect.bisect_right(running_g, before + (target - start) / factor, first, end)
+    if found >= end:
+        return None
+    high = start + factor * (running_g[found] - before)
+    low = start + factor * (running_g[found - 1] - before) if found > first else start
+    if high - target <= slack or target - low <= slack:
+        return None
+    return found
 
 
 def _by_logit(item: tuple[int, float]) -> float:

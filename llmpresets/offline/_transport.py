@@ -198,13 +198,13 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             if tail.endswith("/chat/completions") or tail == "chat/completions":
                 if method != "POST":
                     raise WireError(405, f"Invalid method for URL ({method} {path})")
-                return self._chat(request.content, request.headers.get(USE_CASE_HEADER))
+                return self._chat(request.content, _use_case(request.headers))
             if tail.endswith("/completions") or tail == "completions":
                 if method != "POST":
                     raise WireError(405, f"Invalid method for URL ({method} {path})")
-                return self._completions(request.content, request.headers.get(USE_CASE_HEADER))
+                return self._completions(request.content, _use_case(request.headers))
             if is_responses_path(tail):
-                use_case = request.headers.get(USE_CASE_HEADER)
+                use_case = _use_case(request.headers)
                 answer = self.responses.handle(
                     method, path, request.content, use_case, request.url.params
                 )
@@ -440,6 +440,24 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         table = ScriptedTable.build(rule, encoding.encode_ordinary)
         self._tables[key] = (rule, table)
         return table
+
+
+_USE_CASE_KEY = USE_CASE_HEADER.encode("ascii")
+
+
+def _use_case(headers: httpx2.Headers) -> str | None:
+    """``headers.get(USE_CASE_HEADER)``, without decoding every header to find it.
+
+    httpx2 decodes all of a request's headers to choose their encoding before it answers a
+    lookup; an ASCII value reads the same in every encoding it may choose (ascii, utf-8,
+    iso-8859-1), so only a value that is not ASCII takes that path.
+    """
+    values = [value for key, value in headers.raw if key.lower() == _USE_CASE_KEY]
+    if not values:
+        return None
+    if all(value.isascii() for value in values):
+        return ", ".join(value.decode("ascii") for value in values)
+    return headers.get(USE_CASE_HEADER)
 
 
 def _shape_error(problem: str) -> WireError:
