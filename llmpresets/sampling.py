@@ -89,8 +89,11 @@ _SAMPLE = 2048
 _MASS_MARGIN = 1e-9
 # Sampling searches cumulative sums in blocks of this many weights (see _Prepared.draw).
 _BLOCK = 256
+# top_p's floor among at most this many weights is found by a running sum in Python.
+_FEW = 16
 # The dtypes computed in natively; narrower floats are computed in float32.
-_NATIVE = (np.dtype(np.float64), np.dtype(np.float32))
+_FLOAT32 = np.dtype(np.float32)
+_NATIVE = (np.dtype(np.float64), _FLOAT32)
 _NARROW = (np.dtype(np.float16),)
 # Above this many weights, top_p finds its floor by selection, not by sorting them all
 # (_cut_large_nucleus): from a strided sample of about _FLAT_SAMPLE weights, with a window
@@ -282,6 +285,15 @@ def _floor_in(ordered: FloatArray, mass: float) -> float:
     # Position i stays while the running sum before it is < mass, i.e. up to and including the
     # first position whose inclusive running sum reaches mass (position 0 always stays).
     # Running sums in float64 even for float32 weights: a float32 sum drifts with its length.
+    if ordered.size <= _FEW:
+        # A few weights (a peaked distribution's nucleus): the same float64 running sum in
+        # Python, without the fixed cost of numpy calls on tiny arrays.
+        running = 0.0
+        for value in ordered.tolist():
+            running += value
+            if running >= mass:
+                return float(value)
+        return float(ordered[-1])
     last = _running_search(ordered.astype(np.float64, copy=False), mass, "left")
     return float(ordered[min(last, ordered.size - 1)])
 
@@ -400,26 +412,23 @@ def _running_search(values: FloatArray, target: float, side: Side) -> int:
     return start + int(within.searchsorted(target - below, side=side))
 
 
-def _block_sums(values: FloatArray) -> FloatArray:
-    """The sum of each whole block of ``_BLOCK`` values, in float64 (a partial last block is
-    left out)."""
-    full = values.size // _BLOCK
-    blocks = values[: full * _BLOCK].reshape(full, _BLOCK)
-    if values.dtype == np.float32:
-        # einsum sums each row with vector accumulators, two to three times faster than
-        # add.reduce along an axis and as accurate (about 1e-7 relative for 256 values).
-        sums: FloatArray = np.einsum("ij->i", blocks).astype(np.float64)
+def _row_sums(blocks: FloatArray) -> FloatArray:
+    """The sum of each row of a 2-D array (float32 rows by einsum, which sums with vector
+    accumulators: two to three times faster than add.reduce along an axis, as accurate)."""
+    if blocks.dtype is _FLOAT32:
+        sums: FloatArray = np.einsum("ij->i", blocks)
         return sums
     sums = _sum(blocks, axis=1)
     return sums
 
 
 def _total(values: FloatArray) -> float:
-    """The sum of ``values``; float32 values are summed by blocks (:func:`_block_sums`), the
-    block sums in float64: faster than numpy's pairwise float32 sum, and more accurate."""
-    if values.dtype == np.float32 and values.size > 2 * _BLOCK:
-        tail = values[values.size - values.size % _BLOCK :]
-        return float(_sum(_block_sums(values))) + float(_sum(tail))
+    """The sum of ``values``; float32 values are summed in blocks of ``_BLOCK`` and the block
+    sums added in float64: faster than numpy's pairwise float32 sum, and more accurate."""
+    if values.size > 2 * _BLOCK and values.dtype is _FLOAT32:
+        full = values.size // _BLOCK
+        sums = _row_sums(values[: full * _BLOCK].reshape(full, _BLOCK))
+        return float(_sum(sums, dtype=np.float64)) + float(_sum(values[full * _BLOCK :]))
     return float(_sum(values))
 
 
@@ -600,9 +609,12 @@ class _Prepared:
                 # and the sums it is searched in agree.
                 full = weight.size // _BLOCK
                 blocks = weight[: full * _BLOCK].reshape(full, _BLOCK)
-                self.running = np.cumsum(_block_sums(weight))
+                sums = _row_sums(blocks)
+                if sums.dtype is _FLOAT32:
+                    sums = sums.astype(np.float64)
+                self.running = sums.cumsum()
                 tail = weight[full * _BLOCK :]
-                self.total = float(self.running[-1]) + float(_sum(tail))
+                self.total = float(self.running[-1]) + (float(_sum(tail)) if tail.size else 0.0)
                 if recompute is not None:
                     # A distribution drawn from again and again: keep each block's running
                     # sums too, and not the weights (recomputed in the rare case they are
