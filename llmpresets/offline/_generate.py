@@ -100,6 +100,26 @@ def _token_bytes(encoding: tiktoken.Encoding, token: int) -> bytes:
     return data
 
 
+_token_texts: dict[str, dict[int, str | None]] = {}
+
+
+def _complete_text(encoding: tiktoken.Encoding, token: int) -> str | None:
+    """The token's text when its bytes are whole UTF-8 on their own, else None (cached)."""
+    texts = _token_texts.get(encoding.name)
+    if texts is None:
+        texts = _token_texts.setdefault(encoding.name, {})
+    try:
+        return texts[token]
+    except KeyError:
+        pass
+    try:
+        text: str | None = _token_bytes(encoding, token).decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    texts[token] = text
+    return text
+
+
 class _Emitter:
     """Turns tokens into text pieces, watching the cap and the stop sequences."""
 
@@ -114,7 +134,12 @@ class _Emitter:
 
     def add(self, token: int, info: TokenLogprob | None) -> None:
         result = self.result
-        piece = self.decoder.decode(_token_bytes(self.encoding, token))
+        decoder = self.decoder
+        # A whole UTF-8 token after a whole one is its own text; otherwise the incremental
+        # decoder joins bytes split across tokens.
+        piece = None if decoder.getstate()[0] else _complete_text(self.encoding, token)
+        if piece is None:
+            piece = decoder.decode(_token_bytes(self.encoding, token))
         result.completion_tokens += 1
         if info is not None and result.logprobs is not None:
             result.logprobs.append(info)

@@ -31,7 +31,8 @@ import numpy as np
 from .._encodings import get_encoding
 from .._errors import ConfigError
 from ._corpus import Section, packaged_corpus_text
-from ._ngram import DEFAULT_ORDER, NGramModel, tokenized_sections
+from ._ngram import DEFAULT_ORDER, NGramModel
+from ._ngram_tables import tokenized_sections
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -9,7 +9,8 @@ after ``h`` in section ``s``, and the recursion ends in the section's unigram, i
 interpolated with the unigram of the whole corpus. Every token of the corpus vocabulary keeps a
 non-zero probability after every context: the tail is real, so temperature and top_p visibly
 change what is sampled. (The corpus format is in :mod:`._corpus`; model files and the on-disk
-cache of the trained default model in :mod:`._lmfile`.)
+cache of the trained default model in :mod:`._lmfile`; counting a corpus into tables in
+:mod:`._ngram_tables`.)
 
 Which section answers a request is decided once per request from the prompt (a naive Bayes
 classifier over lower-cased prompt tokens, fed by each section's text and its header words),
@@ -41,7 +42,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,8 @@ from numpy.typing import NDArray
 
 from .._encodings import get_encoding
 from .._errors import ConfigError
-from ._corpus import Section, corpus_documents
+from ._corpus import Section
+from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
 from ._settle import (
     MIN_TEMPERATURE,
     Nucleus,
@@ -86,34 +87,13 @@ PROMPT_BOOST = 3.0
 STYLE_PRIOR = 3.0
 # Use cases whose corpus section has another name.
 _STYLE_SECTIONS = {"creative": "stories"}
-# Weight of a section's header words against one occurrence in its text, for classification.
-_KEYWORD_WEIGHT = 10.0
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Arrays = dict[str, NDArray[Any]]
 Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
 # What a settler settles under: (temperature, top_p or None for no filter, excluded position).
 _Mode = tuple[float, "float | None", "int | None"]
 _LOG_BOOST = math.log(PROMPT_BOOST)
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One section's histories of one length: history -> row, the rows in compressed form.
-
-    Row ``r`` holds ``lambdas[r]`` = T(h) / (c(h) + T(h)) and, for ``i`` in
-    ``offsets[r]:offsets[r + 1]``, ``scaled[i]`` = c(h, w) / (c(h) + T(h)) for ``w = targets[i]``.
-    """
-
-    index: dict[tuple[int, ...], int]
-    lambdas: list[float]
-    offsets: list[int]
-    targets: IntArray
-    scaled: FloatArray
-    # The same, as plain lists, for the settler's few-entry reads (see _sparse).
-    target_list: list[int]
-    scaled_list: list[float]
 
 
 class _Reading:
@@ -216,71 +196,7 @@ class NGramModel:
 
     def _derive(self) -> Arrays:
         """Count the corpus and derive every table the model reads (the training proper)."""
-        eot = self.encoding.eot_token
-        ids: set[int] = {eot}
-        for section in self.sections:
-            for document in section.documents:
-                ids.update(document)
-        vocabulary = np.array(sorted(ids), dtype=np.int64)
-        position_of = {int(token): index for index, token in enumerate(vocabulary)}
-        eot_position = position_of[eot]
-        size = len(vocabulary)
-        pad = (eot_position,) * (self.order - 1)
-        arrays: Arrays = {"vocabulary": vocabulary}
-
-        global_counts = np.zeros(size)
-        section_counts: list[FloatArray] = []
-        for number, section in enumerate(self.sections):
-            # tables[n]: history of n positions -> {next position: count}
-            tables: list[dict[tuple[int, ...], dict[int, int]]] = [{} for _ in range(self.order)]
-            counts = np.zeros(size)
-            for document in section.documents:
-                positions = [*pad, *(position_of[token] for token in document)]
-                positions.append(eot_position)
-                for index in range(len(pad), len(positions)):
-                    target = positions[index]
-                    counts[target] += 1
-                    for n in range(1, self.order):
-                        history = tuple(positions[index - n : index])
-                        row = tables[n].setdefault(history, {})
-                        row[target] = row.get(target, 0) + 1
-            for n in range(1, self.order):
-                arrays.update(_compress(tables[n], n, f"s{number}n{n}"))
-            section_counts.append(counts)
-            global_counts += counts
-        global_unigram = global_counts / global_counts.sum()
-        unigrams = []
-        for counts in section_counts:
-            types = float(np.count_nonzero(counts))
-            unigrams.append((counts + types * global_unigram) / (counts.sum() + types))
-        arrays["unigrams"] = np.array(unigrams)
-        classifier = self._derive_classifier()
-        if classifier is not None:
-            arrays["classifier_tokens"], arrays["classifier_table"] = classifier
-        return arrays
-
-    def _derive_classifier(self) -> tuple[IntArray, FloatArray] | None:
-        """Per section, log P(lower-cased token | section), for picking a section."""
-        if len(self.sections) < 2:
-            return None
-        per_section: list[dict[int, float]] = []
-        for section in self.sections:
-            counts: dict[int, float] = {}
-            text = "\n".join(self.encoding.decode(list(doc)) for doc in section.documents)
-            for token in self.encoding.encode_ordinary(text.lower()):
-                counts[token] = counts.get(token, 0.0) + 1.0
-            for word in section.keywords.replace(",", " ").lower().split():
-                for token in self.encoding.encode_ordinary(" " + word):
-                    counts[token] = counts.get(token, 0.0) + _KEYWORD_WEIGHT
-            per_section.append(counts)
-        tokens = sorted(set().union(*per_section))
-        index = {token: i for i, token in enumerate(tokens)}
-        table = np.full((len(self.sections), len(index)), 0.5)
-        for row, counts in enumerate(per_section):
-            for token, count in counts.items():
-                table[row, index[token]] += count
-        table = np.log(table / table.sum(axis=1, keepdims=True))
-        return np.array(tokens, dtype=np.int64), table
+        return derive_arrays(self.sections, self.encoding, self.order)
 
     def _install(self, arrays: Arrays) -> None:
         """Set the model up from derived arrays (fresh from training or from the cache)."""
@@ -291,7 +207,7 @@ class NGramModel:
         self._position = dict(zip(vocabulary.tolist(), range(len(vocabulary)), strict=True))
         self._eot_position = self._position[self.end_of_text]
         # Each section's lookup tables are expanded on its first use (a first reply needs one).
-        self._tables: list[list[_Table | None] | None] = [None] * len(self.sections)
+        self._tables: list[list[Table | None] | None] = [None] * len(self.sections)
         self._section_unigram: list[FloatArray] = list(arrays["unigrams"])
         self._classifier: tuple[dict[int, int], FloatArray] | None = None
         if "classifier_tokens" in arrays:
@@ -343,7 +259,7 @@ class NGramModel:
 
     def _match(
         self, section: int, positions: Sequence[int]
-    ) -> tuple[list[_Table | None], tuple[int, ...], int]:
+    ) -> tuple[list[Table | None], tuple[int, ...], int]:
         """The section's tables, the padded history, and the longest suffix with a table row."""
         tables = self._tables[section] or self._section_tables(section)
         start = max(0, len(positions) - self.order + 1)
@@ -384,7 +300,7 @@ class NGramModel:
         return logits
 
     def _sparse(
-        self, section: int, tables: list[_Table | None], history: tuple[int, ...], longest: int
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
     ) -> tuple[dict[int, float], float]:
         """:meth:`_logits` on the history's support only: :func:`._settle.sparse_logits`."""
         rows = []
@@ -463,11 +379,11 @@ class NGramModel:
             reading.settled[key] = plan
         return plan
 
-    def _section_tables(self, section: int) -> list[_Table | None]:
+    def _section_tables(self, section: int) -> list[Table | None]:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
-        tables: list[_Table | None] = [
+        tables: list[Table | None] = [
             None,
-            *(_expand(self._arrays, f"s{section}n{n}", n) for n in range(1, self.order)),
+            *(expand_table(self._arrays, f"s{section}n{n}", n) for n in range(1, self.order)),
         ]
         self._tables[section] = tables  # a race only expands the same tables twice
         return tables
@@ -660,55 +576,3 @@ class BoundPrompt:
 def _plan(weighed: Weighed, mode: _Mode) -> Nucleus | Whole | None:
     top_p = mode[1]
     return whole(weighed) if top_p is None else nucleus(weighed, top_p)
-
-
-def tokenized_sections(text: str, encoding: str) -> list[Section]:
-    """The corpus text's sections, each document as the encoding's token ids."""
-    encoder = get_encoding(encoding)
-    sections = [
-        Section(
-            name,
-            keywords,
-            tuple(tuple(encoder.encode_ordinary(document)) for document in documents),
-        )
-        for name, keywords, documents in corpus_documents(text)
-    ]
-    if not sections:
-        raise ConfigError("the corpus is empty: no document to train on")
-    return sections
-
-
-def _compress(rows: dict[tuple[int, ...], dict[int, int]], n: int, prefix: str) -> Arrays:
-    """One table of counts in compressed-row form, with each row's interpolation weights.
-
-    The same floating-point operations, element by element, as interpolating from the counts
-    directly: ``types / (total + types)`` and ``count / (total + types)``.
-    """
-    lengths = [len(row) for row in rows.values()]
-    targets = [target for row in rows.values() for target in row]
-    counts = np.array([count for row in rows.values() for count in row.values()], dtype=np.float64)
-    totals = np.array([float(sum(row.values())) for row in rows.values()])
-    types = np.array(lengths, dtype=np.float64)
-    denominators = totals + types
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return {
-        f"{prefix}_histories": np.array(list(rows), dtype=np.int64).reshape(len(rows), n),
-        f"{prefix}_lambdas": types / denominators,
-        f"{prefix}_offsets": offsets,
-        f"{prefix}_targets": np.array(targets, dtype=np.int64),
-        f"{prefix}_scaled": counts / np.repeat(denominators, lengths),
-    }
-
-
-def _expand(arrays: Arrays, prefix: str, n: int) -> _Table:
-    histories = arrays[f"{prefix}_histories"].reshape(-1, n).tolist()
-    return _Table(
-        index=dict(zip(map(tuple, histories), range(len(histories)), strict=True)),
-        lambdas=arrays[f"{prefix}_lambdas"].tolist(),
-        offsets=arrays[f"{prefix}_offsets"].tolist(),
-        targets=arrays[f"{prefix}_targets"],
-        scaled=arrays[f"{prefix}_scaled"],
-        target_list=arrays[f"{prefix}_targets"].tolist(),
-        scaled_list=arrays[f"{prefix}_scaled"].tolist(),
-    )
