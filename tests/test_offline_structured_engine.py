@@ -12,7 +12,7 @@ from llmpresets._encodings import get_encoding
 from llmpresets.offline import _candidates as candidates_module
 from llmpresets.offline import _constrained, default_language_model
 from llmpresets.offline._candidates import candidates_for, mask_view
-from llmpresets.offline._constrained import generate_constrained, hint_tokens
+from llmpresets.offline._constrained import clear_caches, generate_constrained, hint_tokens
 from llmpresets.offline._floor import plan_floor_draw
 from llmpresets.offline._grammar import json_schema_grammar
 from llmpresets.offline._json_prior import JsonShape, PriorState, shape_prior
@@ -34,11 +34,6 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 TEXT = '{"name":"Alice Smith","age":31,"hobbies":["chess","tennis"],"score":1.5,"kind":"person"}'
-
-
-def clear_caches() -> None:
-    candidates_module._mask_views.clear()
-    _constrained._steps.clear()
 
 
 def replies(settings: SamplingSettings, seeds: range) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ __all__ = [
     "Candidates",
     "MaskView",
     "candidates_for",
+    "clear_mask_views",
     "mask_view",
 ]
 
@@ -269,6 +270,11 @@ def mask_view(candidates: Candidates, words: Words, previous: MaskView | None = 
     family = [*(views or ()), view][-4:]  # masks alike in every sampled word: rare
     _mask_views.put(key, family, sum(member.nbytes for member in family))
     return view
+
+
+def clear_mask_views() -> None:
+    """Forget every cached mask view."""
+    _mask_views.clear()
 
 
 def _popcount(words: Words) -> int:

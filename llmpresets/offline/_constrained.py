@@ -65,6 +65,7 @@ from ._candidates import (
     Candidates,
     MaskView,
     candidates_for,
+    clear_mask_views,
     mask_view,
 )
 from ._floor import FloorDraw, plan_floor_draw, sample_with_floor
@@ -95,6 +96,7 @@ __all__ = [
     "STRING_CLOSE_SLOPE",
     "TYPICAL_ITEMS",
     "TokenStep",
+    "clear_caches",
     "generate_constrained",
     "hint_tokens",
     "sample_with_floor",
@@ -273,13 +275,13 @@ def generate_constrained(
         if matcher.is_stopped() or matcher.is_error():
             emitter.finish("stop")
             break
-        # Forced tokens are the forced bytes, tokenized: no bytes (most steps), no tokens.
-        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
+        forced = matcher.compute_ff_tokens()
         if forced:
+            # One call for the group: a reply cut inside it ends here, matcher and all.
+            matcher.consume_tokens(forced)
             for token in forced:
                 if emitter.done:
                     break
-                matcher.consume_token(token)
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
             continue
@@ -333,6 +335,14 @@ def generate_constrained(
     return emitter.result
 
 
+def clear_caches() -> None:
+    """Forget every cached mask view, step and smoothed source array (the engine then works
+    as on its first request; benchmarks and tests use it)."""
+    clear_mask_views()
+    _steps.clear()
+    _score_cache.clear()
+
+
 def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:
     """logit_bias as (candidate slots, values); biased tokens outside the candidates (floor
     tokens) are left out."""
@@ -346,7 +356,7 @@ def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArr
 
 
 # The entries hold the source's array and the candidates, so the ids in a key stay theirs.
-_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(16 << 20)
+_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(8 << 20)
 
 
 def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
