@@ -146,3 +146,24 @@ def test_a_lone_survivor_is_drawn_without_a_random_number() -> None:
     assert rng.bit_generator.state == state
     assert sampling.Sampler(top_p=0.5).sample(logits, rng) == 0
     assert rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize(
+    "entropy",
+    [
+        [0],
+        [0, 0, 0],
+        [1, 2**64 - 1, 7, 2**128 - 1, 0],
+        [2, 0x0123456789ABCDEF0123456789ABCDEF, 2**255 + 12345, 3],
+        [2**32, 2**32 - 1, 2**96],
+    ],
+)
+def test_seeded_generator_is_numpys_stream(entropy: list[int]) -> None:
+    """The transport's cheaper seeding gives exactly numpy's SeedSequence stream."""
+    from llmpresets.offline._generate import seeded_generator
+
+    ours = seeded_generator(entropy).random(8)
+    numpys = np.random.default_rng(np.random.SeedSequence(entropy)).random(8)
+    assert ours.tolist() == numpys.tolist()
+    with pytest.raises(ValueError, match="non-negative"):
+        seeded_generator([1, -1])
