@@ -64,6 +64,7 @@ from ._settle import (
     weigh,
     whole,
 )
+from ._supports import Supports
 
 if TYPE_CHECKING:
     import tiktoken
@@ -234,6 +235,7 @@ class NGramModel:
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
+        self._section_supports: list[Supports | None] = [None] * len(self.sections)
         self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
         self._supports: dict[tuple[object, ...], tuple[dict[int, float], float]] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
@@ -292,6 +294,19 @@ class NGramModel:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        logits = self._dense(section, tables, history, longest)
+        logits.setflags(write=False)
+        with self._lock:
+            while len(self._cache) >= self._cache_limit:
+                # The oldest entry goes first (dicts keep insertion order).
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = logits
+        return logits
+
+    def _dense(
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> FloatArray:
+        """The logits over the whole vocabulary after a matched history (the interpolation)."""
         probabilities = self._section_unigram[section].copy()
         for n in range(1, longest + 1):
             table = tables[n]
@@ -304,12 +319,6 @@ class NGramModel:
         # makes greedy-ish settings pick one continuation instead of a coin flip.
         logits: FloatArray = np.log(probabilities)
         np.subtract(logits, self._tie_break, out=logits)
-        logits.setflags(write=False)
-        with self._lock:
-            while len(self._cache) >= self._cache_limit:
-                # The oldest entry goes first (dicts keep insertion order).
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = logits
         return logits
 
     def _sparse(
@@ -351,15 +360,51 @@ class NGramModel:
         matched = (section, history[len(history) - longest :] if longest else (), mode, None)
         plan = self._decisions.get(matched)
         if plan is None and matched not in self._decisions:
-            logits, log_lambda = self._sparse(section, tables, history, longest)
-            weighed = weigh(logits, log_lambda, self._tail(section), mode[0], (), 0.0, mode[2])
-            plan = _plan(weighed, mode)
+            plan = self._plan_for(section, tables, history, longest, mode)
         with self._lock:
             while len(self._decisions) >= _DECISION_LIMIT - 1:
                 self._decisions.pop(next(iter(self._decisions)))
             self._decisions[matched] = plan
             self._decisions[key] = plan
         return plan
+
+    def _plan_for(
+        self,
+        section: int,
+        tables: list[Table | None],
+        history: tuple[int, ...],
+        longest: int,
+        mode: _Mode,
+    ) -> Nucleus | Whole | None:
+        """A matched history's plan: the section's bulk answer when top_p keeps one token,
+        else from its support (:mod:`._supports`, :mod:`._settle`)."""
+        supports = self._supports_of(section)
+        table = tables[longest]
+        row = table.index[history[len(history) - longest :]] if table is not None else 0
+        context = supports.context(longest, row)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            token = int(supports.singles(temperature, top_p)[context])
+            if token >= 0:
+                return Nucleus([token], [1.0])
+        sparse = supports.sparse(context)
+        if sparse is None:
+            sparse = self._sparse(section, tables, history, longest)
+        return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
+
+    def _supports_of(self, section: int) -> Supports:
+        supports = self._section_supports[section]
+        if supports is None:
+            supports = Supports(
+                self._arrays,
+                section,
+                self.order,
+                self._section_unigram[section],
+                self._tie_break,
+                self._tail(section),
+            )
+            self._section_supports[section] = supports  # a race only builds them twice
+        return supports
 
     def _settled_opening(
         self, reading: _Reading, positions: Sequence[int], mode: _Mode
