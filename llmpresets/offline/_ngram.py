@@ -100,14 +100,27 @@ class _Reading:
     """What a prompt decides for its whole reply: the section, the opening boost, and the
     boosted logits of the opening steps already computed."""
 
-    __slots__ = ("boost", "boosted", "openings", "section", "settled")
+    __slots__ = ("_boost", "boosted", "openings", "section", "settled", "size")
 
-    def __init__(self, section: int, boost: FloatArray | None) -> None:
+    def __init__(self, section: int, boosted: list[int], size: int) -> None:
         self.section = section
-        self.boost = boost
-        self.boosted: list[int] = [] if boost is None else np.flatnonzero(boost != 1.0).tolist()
+        self.boosted = boosted  # the positions the opening favours, ascending
+        self.size = size
+        self._boost: FloatArray | None = None
         self.openings: dict[tuple[int, ...], FloatArray] = {}
         self.settled: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+
+    @property
+    def boost(self) -> FloatArray | None:
+        """Per vocabulary position, the opening's factor (None: no boost); built on first use
+        (the settler reads ``boosted``; only the logits path needs the dense factors)."""
+        if not self.boosted:
+            return None
+        if self._boost is None:
+            boost: FloatArray = np.ones(self.size)
+            boost[self.boosted] = PROMPT_BOOST
+            self._boost = boost
+        return self._boost
 
 
 class NGramModel:
@@ -393,7 +406,12 @@ class NGramModel:
         return [self._position.get(int(token), -1) for token in token_ids]
 
     def _prompt_boost(self, prompt_ids: Sequence[int]) -> FloatArray | None:
-        """Per vocabulary position, the factor an opening token gets for being in the prompt.
+        """Per vocabulary position, the factor an opening token gets for being in the prompt."""
+        boosted = self._boosted(prompt_ids)
+        return _Reading(0, boosted, len(self.vocabulary)).boost
+
+    def _boosted(self, prompt_ids: Sequence[int]) -> list[int]:
+        """The positions an opening favours, ascending: the prompt's own tokens and words.
 
         A token counts when it is one of the prompt's tokens, or when its word shares a stem with
         a prompt word (one a prefix of the other, 4+ letters): "reverses" favours "reverse".
@@ -412,11 +430,7 @@ class NGramModel:
                 if word.startswith(stem) or stem.startswith(word):
                     positions.add(position)
         positions.discard(self._eot_position)
-        if not positions:
-            return None
-        boost: FloatArray = np.ones(len(self.vocabulary))
-        boost[sorted(positions)] = PROMPT_BOOST
-        return boost
+        return sorted(positions)
 
     def _build_stems(self) -> dict[str, list[tuple[int, str]]]:
         """Vocabulary words of 4+ letters as (position, lower-case word), by their first 4."""
@@ -462,7 +476,11 @@ class NGramModel:
         key = (style, *prompt_ids)
         reading = self._prompts.get(key)
         if reading is None:
-            reading = _Reading(self.section_for(prompt_ids, style), self._prompt_boost(prompt_ids))
+            reading = _Reading(
+                self.section_for(prompt_ids, style),
+                self._boosted(prompt_ids),
+                len(self.vocabulary),
+            )
             with self._lock:
                 if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
                     self._prompts.clear()
@@ -519,7 +537,7 @@ class BoundPrompt:
     def __init__(self, model: NGramModel, reading: _Reading) -> None:
         self._model = model
         self._reading = reading
-        self._opening = model.order - 1 if reading.boost is not None else 0
+        self._opening = model.order - 1 if reading.boosted else 0
 
     def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
         """The next logits after the positions generated so far (read-only)."""
