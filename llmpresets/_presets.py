@@ -202,8 +202,11 @@ class PresetBook:
     out_of_scope: tuple[str, ...] = ()
     # Resolved specs by requested name (snapshots, aliases and unknown names included).
     _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
-    # ``resolve``'s results for this book (``_adapt`` keeps and bounds them).
-    _resolutions: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    # ``resolve``'s results for this book (``_adapt`` keeps, checks and bounds them); a copy
+    # made with dataclasses.replace starts with its own.
+    _resolutions: dict[Any, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.

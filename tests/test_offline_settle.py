@@ -146,3 +146,53 @@ def test_a_lone_survivor_is_drawn_without_a_random_number() -> None:
     assert rng.bit_generator.state == state
     assert sampling.Sampler(top_p=0.5).sample(logits, rng) == 0
     assert rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize(
+    "entropy",
+    [
+        [0],
+        [0, 0, 0],
+        [1, 2**64 - 1, 7, 2**128 - 1, 0],
+        [2, 0x0123456789ABCDEF0123456789ABCDEF, 2**255 + 12345, 3],
+        [2**32, 2**32 - 1, 2**96],
+    ],
+)
+def test_seeded_generator_is_numpys_stream(entropy: list[int]) -> None:
+    """The transport's cheaper seeding gives exactly numpy's SeedSequence stream."""
+    from llmpresets.offline._generate import seeded_generator
+
+    ours = seeded_generator(entropy).random(8)
+    numpys = np.random.default_rng(np.random.SeedSequence(entropy)).random(8)
+    assert ours.tolist() == numpys.tolist()
+    with pytest.raises(ValueError, match="non-negative"):
+        seeded_generator([1, -1])
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(0.8, 0.9), (0.2, 0.1), (1.0, 0.5)])
+def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) -> None:
+    """For every history of two sections, the bulk answer (computed for all histories at once
+    with numpy) is the sampler's lone survivor on that history's full logits, and it finds
+    nearly all of them."""
+    model = default_language_model()
+    sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
+    for section in (1, 2):
+        supports = model._supports_of(section)
+        singles = supports.singles(temperature, top_p)
+        tables = model._section_tables(section)
+        answered = lone = 0
+        histories: list[tuple[int, tuple[int, ...]]] = [(0, ())]
+        for length in range(1, model.order):
+            table = tables[length]
+            assert table is not None
+            histories.extend((length, history) for history in table.index)
+        for length, history in histories:
+            table = tables[length]
+            row = table.index[history] if table is not None and length else 0
+            token = int(singles[supports.context(length, row)])
+            expected = sampler._prepare(model._dense(section, tables, history, length), None).single
+            lone += expected is not None
+            if token >= 0:
+                answered += 1
+                assert token == expected, (section, history)
+        assert answered >= 0.95 * lone

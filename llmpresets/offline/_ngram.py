@@ -64,6 +64,7 @@ from ._settle import (
     weigh,
     whole,
 )
+from ._supports import Supports
 
 if TYPE_CHECKING:
     import tiktoken
@@ -100,14 +101,27 @@ class _Reading:
     """What a prompt decides for its whole reply: the section, the opening boost, and the
     boosted logits of the opening steps already computed."""
 
-    __slots__ = ("boost", "boosted", "openings", "section", "settled")
+    __slots__ = ("_boost", "boosted", "openings", "section", "settled", "size")
 
-    def __init__(self, section: int, boost: FloatArray | None) -> None:
+    def __init__(self, section: int, boosted: list[int], size: int) -> None:
         self.section = section
-        self.boost = boost
-        self.boosted: list[int] = [] if boost is None else np.flatnonzero(boost != 1.0).tolist()
+        self.boosted = boosted  # the positions the opening favours, ascending
+        self.size = size
+        self._boost: FloatArray | None = None
         self.openings: dict[tuple[int, ...], FloatArray] = {}
         self.settled: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+
+    @property
+    def boost(self) -> FloatArray | None:
+        """Per vocabulary position, the opening's factor (None: no boost); built on first use
+        (the settler reads ``boosted``; only the logits path needs the dense factors)."""
+        if not self.boosted:
+            return None
+        if self._boost is None:
+            boost: FloatArray = np.ones(self.size)
+            boost[self.boosted] = PROMPT_BOOST
+            self._boost = boost
+        return self._boost
 
 
 class NGramModel:
@@ -221,6 +235,7 @@ class NGramModel:
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
+        self._section_supports: list[Supports | None] = [None] * len(self.sections)
         self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
         self._supports: dict[tuple[object, ...], tuple[dict[int, float], float]] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
@@ -279,6 +294,19 @@ class NGramModel:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        logits = self._dense(section, tables, history, longest)
+        logits.setflags(write=False)
+        with self._lock:
+            while len(self._cache) >= self._cache_limit:
+                # The oldest entry goes first (dicts keep insertion order).
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = logits
+        return logits
+
+    def _dense(
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> FloatArray:
+        """The logits over the whole vocabulary after a matched history (the interpolation)."""
         probabilities = self._section_unigram[section].copy()
         for n in range(1, longest + 1):
             table = tables[n]
@@ -291,12 +319,6 @@ class NGramModel:
         # makes greedy-ish settings pick one continuation instead of a coin flip.
         logits: FloatArray = np.log(probabilities)
         np.subtract(logits, self._tie_break, out=logits)
-        logits.setflags(write=False)
-        with self._lock:
-            while len(self._cache) >= self._cache_limit:
-                # The oldest entry goes first (dicts keep insertion order).
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = logits
         return logits
 
     def _sparse(
@@ -338,15 +360,51 @@ class NGramModel:
         matched = (section, history[len(history) - longest :] if longest else (), mode, None)
         plan = self._decisions.get(matched)
         if plan is None and matched not in self._decisions:
-            logits, log_lambda = self._sparse(section, tables, history, longest)
-            weighed = weigh(logits, log_lambda, self._tail(section), mode[0], (), 0.0, mode[2])
-            plan = _plan(weighed, mode)
+            plan = self._plan_for(section, tables, history, longest, mode)
         with self._lock:
             while len(self._decisions) >= _DECISION_LIMIT - 1:
                 self._decisions.pop(next(iter(self._decisions)))
             self._decisions[matched] = plan
             self._decisions[key] = plan
         return plan
+
+    def _plan_for(
+        self,
+        section: int,
+        tables: list[Table | None],
+        history: tuple[int, ...],
+        longest: int,
+        mode: _Mode,
+    ) -> Nucleus | Whole | None:
+        """A matched history's plan: the section's bulk answer when top_p keeps one token,
+        else from its support (:mod:`._supports`, :mod:`._settle`)."""
+        supports = self._supports_of(section)
+        table = tables[longest]
+        row = table.index[history[len(history) - longest :]] if table is not None else 0
+        context = supports.context(longest, row)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            token = int(supports.singles(temperature, top_p)[context])
+            if token >= 0:
+                return Nucleus([token], [1.0])
+        sparse = supports.sparse(context)
+        if sparse is None:
+            sparse = self._sparse(section, tables, history, longest)
+        return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
+
+    def _supports_of(self, section: int) -> Supports:
+        supports = self._section_supports[section]
+        if supports is None:
+            supports = Supports(
+                self._arrays,
+                section,
+                self.order,
+                self._section_unigram[section],
+                self._tie_break,
+                self._tail(section),
+            )
+            self._section_supports[section] = supports  # a race only builds them twice
+        return supports
 
     def _settled_opening(
         self, reading: _Reading, positions: Sequence[int], mode: _Mode
@@ -393,7 +451,12 @@ class NGramModel:
         return [self._position.get(int(token), -1) for token in token_ids]
 
     def _prompt_boost(self, prompt_ids: Sequence[int]) -> FloatArray | None:
-        """Per vocabulary position, the factor an opening token gets for being in the prompt.
+        """Per vocabulary position, the factor an opening token gets for being in the prompt."""
+        boosted = self._boosted(prompt_ids)
+        return _Reading(0, boosted, len(self.vocabulary)).boost
+
+    def _boosted(self, prompt_ids: Sequence[int]) -> list[int]:
+        """The positions an opening favours, ascending: the prompt's own tokens and words.
 
         A token counts when it is one of the prompt's tokens, or when its word shares a stem with
         a prompt word (one a prefix of the other, 4+ letters): "reverses" favours "reverse".
@@ -412,11 +475,7 @@ class NGramModel:
                 if word.startswith(stem) or stem.startswith(word):
                     positions.add(position)
         positions.discard(self._eot_position)
-        if not positions:
-            return None
-        boost: FloatArray = np.ones(len(self.vocabulary))
-        boost[sorted(positions)] = PROMPT_BOOST
-        return boost
+        return sorted(positions)
 
     def _build_stems(self) -> dict[str, list[tuple[int, str]]]:
         """Vocabulary words of 4+ letters as (position, lower-case word), by their first 4."""
@@ -462,7 +521,11 @@ class NGramModel:
         key = (style, *prompt_ids)
         reading = self._prompts.get(key)
         if reading is None:
-            reading = _Reading(self.section_for(prompt_ids, style), self._prompt_boost(prompt_ids))
+            reading = _Reading(
+                self.section_for(prompt_ids, style),
+                self._boosted(prompt_ids),
+                len(self.vocabulary),
+            )
             with self._lock:
                 if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
                     self._prompts.clear()
@@ -519,7 +582,7 @@ class BoundPrompt:
     def __init__(self, model: NGramModel, reading: _Reading) -> None:
         self._model = model
         self._reading = reading
-        self._opening = model.order - 1 if reading.boost is not None else 0
+        self._opening = model.order - 1 if reading.boosted else 0
 
     def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
         """The next logits after the positions generated so far (read-only)."""

@@ -34,6 +34,8 @@ import bisect
 import math
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -66,6 +68,7 @@ MIN_TEMPERATURE = 0.01
 # The largest nucleus settled from the sparse form; a larger one is sampled from the logits.
 NUCLEUS_LIMIT = 64
 _TEMPERATURES_KEPT = 16
+_LOGIT = itemgetter(1)
 
 
 class _TailWeights(NamedTuple):
@@ -182,11 +185,8 @@ def weigh(
     scale, exp = 1.0 / temperature, math.exp
     weights = tail.weights(temperature)
     g = weights.g
-    total = 0.0
-    rest = weights.total
-    for position, logit in explicit.items():
-        total += exp((logit - peak) * scale)
-        rest -= g[position]
+    total = sum([exp((logit - peak) * scale) for logit in explicit.values()])
+    rest = weights.total - sum([g[position] for position in explicit])
     factor = exp((log_lambda + tail.peak - peak) * scale)
     if first >= 0 and rest > 0.0:
         total += factor * rest
@@ -213,32 +213,34 @@ def nucleus(weighed: Weighed, top_p: float, limit: int = NUCLEUS_LIMIT) -> Nucle
     ``top_p * total``, and every token tied with it.
     """
     explicit, log_lambda, base = weighed.explicit, weighed.log_lambda, weighed.tail.base
-    peak, scale, exp = weighed.peak, weighed.scale, math.exp
+    peak, scale, exp, no_logit = weighed.peak, weighed.scale, math.exp, -math.inf
     outside = _outside(weighed.tail, explicit)
     candidate = next(outside, -1)
+    candidate_logit = log_lambda + base[candidate] if candidate >= 0 else no_logit
     # Walk the tokens in descending order: the listed ones sorted, the tail in unigram order.
-    ranked = sorted(explicit.items(), key=_by_logit, reverse=True)
+    ranked = sorted(explicit.items(), key=_LOGIT, reverse=True)
+    listed = len(ranked)
     mass = top_p * weighed.total
-    kept: dict[int, float] = {}
-    running = weight = 0.0
-    logit = -math.inf
+    low = mass * (1.0 - MARGIN)
+    kept: list[tuple[int, float]] = []
+    running = 0.0
+    logit = no_logit
     index = 0
     while True:
-        if index < len(ranked) and (
-            candidate < 0 or ranked[index][1] > log_lambda + base[candidate]
-        ):
+        if index < listed and ranked[index][1] > candidate_logit:
             position, logit = ranked[index]
             index += 1
         elif candidate >= 0:
-            position, logit = candidate, log_lambda + base[candidate]
+            position, logit = candidate, candidate_logit
             candidate = next(outside, -1)
+            candidate_logit = log_lambda + base[candidate] if candidate >= 0 else no_logit
         else:
             return None  # the whole vocabulary walked: not a small nucleus
-        if running >= mass * (1.0 - MARGIN):
+        if running >= low:
             return None  # the previous token's running weight was too close to the line
         weight = exp((logit - peak) * scale)
         running += weight
-        kept[position] = weight
+        kept.append((position, weight))
         if running >= mass:
             break
         if len(kept) >= limit:
@@ -248,18 +250,13 @@ def nucleus(weighed: Weighed, top_p: float, limit: int = NUCLEUS_LIMIT) -> Nucle
     # No token may tie with the last one kept (the sampler keeps ties): the next is lighter
     # by more than rounding could hide. Compared as logits, where a tie-break nudge between
     # equal counts (>= 5.6e-13) stands well clear of the two paths' rounding (~1e-14).
-    following = ranked[index][1] if index < len(ranked) else -math.inf
-    if candidate >= 0:
-        following = max(following, log_lambda + base[candidate])
+    following = max(ranked[index][1] if index < listed else no_logit, candidate_logit)
     if logit - following <= TIE_MARGIN:
         return None
-    positions = sorted(kept)
-    cumulative = []
-    running = 0.0
-    for position in positions:
-        running += kept[position]
-        cumulative.append(running)
-    return Nucleus(positions, cumulative)
+    if len(kept) == 1:
+        return Nucleus([kept[0][0]], [kept[0][1]])
+    kept.sort()
+    return Nucleus([position for position, _ in kept], list(accumulate(w for _, w in kept)))
 
 
 class Whole(NamedTuple):
@@ -347,7 +344,3 @@ def _draw_whole(plan: Whole, u: float) -> int | None:
     if high - target <= slack or target - low <= slack:
         return None
     return found
-
-
-def _by_logit(item: tuple[int, float]) -> float:
-    return item[1]

@@ -47,7 +47,6 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx2
-import numpy as np
 
 from .._errors import LLMPresetsError
 from .._headers import USE_CASE_HEADER
@@ -61,7 +60,7 @@ from ._completions import (
 )
 from ._embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
 from ._faults import FaultPlan, inject, inject_async
-from ._generate import Generation, choose_scripted, generate
+from ._generate import Generation, choose_scripted, generate, seeded_generator
 from ._payloads import (
     OFFLINE_EPOCH,
     Usage,
@@ -406,7 +405,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
         generations = []
         for index in range(chat.n):
-            rng = np.random.default_rng(np.random.SeedSequence([*entropy, index]))
+            rng = seeded_generator([*entropy, index])
             if table is not None:
                 allowed = scripted_allowed(plan, table)
                 candidate = (

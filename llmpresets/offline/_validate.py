@@ -146,13 +146,25 @@ def check_chat_body(body: Mapping[str, Any], *, skip: Collection[str] = ()) -> N
             member = by_type.get(str(tool.get("type"))) if isinstance(tool, dict) else None
             _check(member or chat.tool, tool, ("tools", index))
     _check_metadata(body.get("metadata"))
-    check_body_types(body, chat.params, skip={*skip, *_CHECKED_APART})
+    check_body_types(body, chat.params, skip=_also_skipping(skip))
     if body.get("metadata") is not None:
         _check(hints["metadata"], body["metadata"], ("metadata",))
 
 
 # The fields check_chat_body checks itself before the others.
 _CHECKED_APART = ("messages", "tools", "metadata")
+
+
+def _also_skipping(skip: Collection[str]) -> frozenset[str]:
+    """``skip`` and the fields checked apart (the parser's constant set: made once)."""
+    if isinstance(skip, frozenset):
+        return _with_checked_apart(skip)
+    return frozenset({*skip, *_CHECKED_APART})
+
+
+@functools.lru_cache(maxsize=16)
+def _with_checked_apart(skip: frozenset[str]) -> frozenset[str]:
+    return skip | frozenset(_CHECKED_APART)
 
 
 @dataclass(frozen=True)
