@@ -3,7 +3,11 @@
 The floor is one pass over the logits in their own dtype, the least any sampler must do:
 max, subtract, exp, sum (in place, into a preallocated buffer, and no division). Each case is
 measured on float32 logits (what models emit) and on float64, against the floor in the same
-dtype, in interleaved rounds (medians, with the fastest and slowest round).
+dtype, in interleaved rounds (medians, with the fastest and slowest round). Times are this
+thread's CPU time (``time.thread_time``; all of it is single-threaded numpy): on a shared
+machine, wall time also counts the turns other processes take, which land on some rounds and
+not others and, past a load of about one per core, on most rounds of the longer calls. A round
+times one call on a 200,000-token vocabulary (20 on a small one).
 
 (a) Peaked, LLM-like logits (a few standouts over normal noise; Zipf-like), 200,000 tokens,
     with typical presets. Target: at most 2x the float32 floor.
@@ -14,13 +18,15 @@ dtype, in interleaved rounds (medians, with the fastest and slowest round).
     prepared distribution of a read-only array (what the offline loop does on a repeated
     context).
 
-Run: ``python benchmarks/bench_sampling.py [--rounds N]``.
+Run: ``python benchmarks/bench_sampling.py [--rounds N] [--seed S]`` (``--seed`` draws other logits
+of the same shapes: the targets hold for any of them, not just the default arrays).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -73,11 +79,14 @@ def flat(scale: float) -> Callable[[int, np.random.Generator], npt.NDArray[np.fl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    rounds = parser.parse_args().rounds
-    rng = np.random.default_rng(2024)
+    parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--seed", type=int, default=2024, help="seed of the logits drawn")
+    arguments = parser.parse_args()
+    rounds = arguments.rounds
+    rng = np.random.default_rng(arguments.seed)
     failures = 0
     header = f"{'case':<44}{'dtype':>8}  {'sample: median [min-max]':>30}  {'floor':>9}  ratio"
+    print(f"CPU time of this thread, {rounds} interleaved rounds, logits seed {arguments.seed}")
     print(header)
     print("-" * (len(header) + 24))
     families: list[tuple[str, str, Callable[[int, np.random.Generator], Any], float]] = [
@@ -94,7 +103,7 @@ def main() -> int:
             draw = np.random.default_rng(7)
             for preset, options in PRESETS.items():
                 contenders[preset] = partial(sampling.sample, z, rng=draw, **options)
-            timings = interleaved(contenders, rounds=rounds, calls=5)
+            timings = interleaved(contenders, rounds=rounds, calls=1, clock=time.thread_time)
             floor = timings["floor"].median
             for preset in PRESETS:
                 ratio = timings[preset].median / floor
@@ -120,7 +129,8 @@ def main() -> int:
             "Sampler.sample, reused": partial(sampler.sample, frozen, draw, reuse=True),
         },
         rounds=rounds,
-        calls=200,
+        calls=20,
+        clock=time.thread_time,
     )
     for name, measured in small.items():
         ratio = measured.median / small["floor"].median

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ._scratch import at_least, work_array
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Side = Literal["left", "right"]
@@ -116,9 +118,12 @@ def _cut_large_nucleus(
         guess = min_p  # min_p cuts everything below it anyway
     if not guess > 0.0:
         return None
-    keep = weight >= guess
-    kept = keep.astype(weight.dtype)  # then multiplied in the one dtype: faster than bool * float
+    # Work arrays (_scratch): the kept weights are returned, valid until the next call.
+    keep = np.greater_equal(weight, guess, out=work_array("keep", n, bool))
+    kept = work_array("kept", n, weight.dtype)
+    np.copyto(kept, keep)  # then multiplied in the one dtype: faster than bool * float
     np.multiply(kept, weight, out=kept)
+    inside = work_array("inside", n, bool)
     excess = _total(kept) - mass
     margin = _mass_margin(weight) * total
     # Sampled weights below the guess (descending) or at/above it (ascending from the guess).
@@ -137,11 +142,16 @@ def _cut_large_nucleus(
         bound = float(side[end]) if end < side.size else None
         if excess < 0.0:
             # The window [bound, guess): weights not kept yet, down to the bound.
-            inside = np.greater_equal(weight, bound) if bound is not None else np.ones(n, bool)
+            if bound is not None:
+                np.greater_equal(weight, bound, out=inside)
+            else:
+                inside.fill(True)
             np.logical_xor(inside, keep, out=inside)
-        else:
+        elif bound is not None:
             # The window [guess, bound]: kept weights up to the bound.
-            inside = keep if bound is None else np.logical_and(keep, weight <= bound)
+            np.logical_and(np.less_equal(weight, bound, out=inside), keep, out=inside)
+        else:
+            inside = keep
         positions = np.flatnonzero(inside)
         values = weight[positions]
         window_mass = float(_sum(values.astype(np.float64)))
@@ -261,7 +271,7 @@ def _nucleus_candidates(
     for threshold in thresholds:
         if threshold <= floor:
             break  # the min_p set is smaller still, and always enough
-        tokens = (e >= threshold).nonzero()[0]
+        tokens = at_least(e, threshold).nonzero()[0]
         if tokens.size * 2 > n:
             break
         if float(_sum(e[tokens])) >= need:
@@ -280,7 +290,7 @@ def _floor_candidates(e: FloatArray, floor: float) -> IntArray | None:
         sampled = e[:: e.size // _FLAT_SAMPLE]
         if np.count_nonzero(sampled >= floor) * 4 >= sampled.size * 3:
             return None
-    survivors = e >= floor
+    survivors = at_least(e, floor)
     if np.count_nonzero(survivors) * 2 >= e.size:
         return None
     return survivors.nonzero()[0]

@@ -73,6 +73,7 @@ from ._nucleus import (
 )
 from ._nucleus import _nucleus_candidates as _nucleus_candidates  # (tests reach these here)
 from ._nucleus import _selected_floor as _selected_floor
+from ._scratch import SMALLEST, at_least, work_array
 
 __all__ = [
     "GREEDY_TEMPERATURE",
@@ -187,12 +188,28 @@ class _Filtered(NamedTuple):
 
 
 def _scaled_exp(z: FloatArray, m: float, temperature: float) -> FloatArray:
-    """exp((z - max) / T) in a fresh array; the maximum maps to exactly 1.0."""
-    e = np.subtract(z, m)
+    """exp((z - max) / T); the maximum maps to exactly 1.0. A large result is this thread's
+    reused work array (``_scratch``): it lasts until the next call."""
+    e: FloatArray = (
+        np.subtract(z, m)
+        if z.size < SMALLEST
+        else np.subtract(z, m, out=work_array("weights", z.size, z.dtype))
+    )
     if temperature != 1.0:
         # Multiplying by 1/T is much faster than dividing, and differs by an ulp or so.
         np.multiply(e, 1.0 / temperature, out=e)
     return np.exp(e, out=e)
+
+
+def _kth_largest(values: FloatArray, k: int) -> float:
+    """The k-th largest of ``values`` (1 <= k < size), by selection (``np.partition``)."""
+    position = values.size - k
+    if values.size < SMALLEST:
+        return float(np.partition(values, position)[position])
+    selected = work_array("selected", values.size, values.dtype)
+    np.copyto(selected, values)
+    selected.partition(position)
+    return float(selected[position])
 
 
 def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
@@ -228,8 +245,14 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             # for huge logits) dwarfs the rounding of (z - max) / T and of exp, so each token
             # pruned here is one the exact test below would remove.
             margin = 1e-3 * temperature + _relative_error(z) * abs(m)
-            tokens = (z >= m + temperature * math.log(mp) - margin).nonzero()[0]
-            candidates = z[tokens]
+            floor = m + temperature * math.log(mp) - margin
+            tokens = at_least(z, floor).nonzero()[0]
+            if tokens.size * 2 < n:
+                candidates = z[tokens]
+            else:
+                # Most tokens survive (a flat distribution): gathering them would cost more
+                # than filtering the whole vocabulary.
+                tokens = None
         if k is not None and p is not None and tokens is not None and candidates.size < k:
             # Fewer min_p candidates than k: top_p must see top_k's whole set, so select it
             # from the full vocabulary after all.
@@ -237,12 +260,12 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
         if k is not None and k < candidates.size:
             # Every non-candidate is below every candidate, so with >= k candidates the k-th
             # largest candidate is the k-th largest logit. Ties at the boundary are all kept.
-            kth = np.partition(candidates, candidates.size - k)[candidates.size - k]
-            chosen = (candidates >= kth).nonzero()[0]
+            kth = _kth_largest(candidates, k)
+            chosen = at_least(candidates, kth).nonzero()[0]
             tokens = chosen if tokens is None else tokens[chosen]
             candidates = candidates[chosen]
         weight = _scaled_exp(candidates, m, temperature)
-        total = _total(weight)
+        total = _total(weight) if p is not None else 0.0  # (only top_p needs the total)
 
     threshold = mp or 0.0  # min_p: p >= min_p * p_max  <=>  weight >= min_p (max weight is 1)
     if p is not None:
@@ -254,7 +277,7 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             tokens = (weight >= threshold).nonzero()[0]
             return _Filtered(n, tokens, weight[tokens])
         if tokens is None:  # weight is our own array: zero the cut tokens in place
-            np.multiply(weight, weight >= threshold, out=weight)
+            np.multiply(weight, at_least(weight, threshold), out=weight)
         else:
             keep = (weight >= threshold).nonzero()[0]
             tokens, weight = tokens[keep], weight[keep]
@@ -584,7 +607,9 @@ class Sampler:
     def _filtered(self, logits: npt.ArrayLike, exclude: int | None) -> _Filtered:
         z, m = _logits(logits)
         if exclude is not None and 0 <= exclude < z.size:
-            z = z.copy()
+            masked = work_array("logits", z.size, z.dtype)
+            np.copyto(masked, z)
+            z = masked
             z[exclude] = -np.inf
             m = float(_max(z))
             if m == -math.inf:
