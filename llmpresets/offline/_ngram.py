@@ -93,6 +93,7 @@ Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None
 # What a settler settles under: (temperature, top_p or None for no filter, excluded position).
 _Mode = tuple[float, "float | None", "int | None"]
 _LOG_BOOST = math.log(PROMPT_BOOST)
+_UNSEEN: Any = object()
 
 
 class _Reading:
@@ -216,7 +217,8 @@ class NGramModel:
         vocabulary: IntArray = arrays["vocabulary"]
         vocabulary.setflags(write=False)
         self.vocabulary = vocabulary
-        self._position = dict(zip(vocabulary.tolist(), range(len(vocabulary)), strict=True))
+        self._vocabulary_ids: list[int] = vocabulary.tolist()
+        self._position = dict(zip(self._vocabulary_ids, range(len(vocabulary)), strict=True))
         self._eot_position = self._position[self.end_of_text]
         # Each section's lookup tables are expanded on its first use (a first reply needs one).
         self._tables: list[list[Table | None] | None] = [None] * len(self.sections)
@@ -375,27 +377,31 @@ class NGramModel:
     ) -> Nucleus | Whole | None:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`._supports`, :mod:`._settle`)."""
-        sparse, supports, context = self._support(section, tables, history, longest)
+        supports = self._supports_of(section)
+        context = self._context(supports, tables, history, longest)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
             if token >= 0:
                 return Nucleus([token], [1.0])
+        sparse = supports.sparse(context) or self._sparse(section, tables, history, longest)
         return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
         self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
-    ) -> tuple[tuple[dict[int, float], float], Supports, int]:
-        """A matched history's support logits and log Lambda, its section's bulk rows, and its
-        context number there."""
+    ) -> tuple[dict[int, float], float]:
+        """A matched history's support logits and log Lambda (from the section's bulk rows)."""
         supports = self._supports_of(section)
+        context = self._context(supports, tables, history, longest)
+        return supports.sparse(context) or self._sparse(section, tables, history, longest)
+
+    @staticmethod
+    def _context(
+        supports: Supports, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> int:
         table = tables[longest]
         row = table.index[history[len(history) - longest :]] if table is not None else 0
-        context = supports.context(longest, row)
-        sparse = supports.sparse(context)
-        if sparse is None:
-            sparse = self._sparse(section, tables, history, longest)
-        return sparse, supports, context
+        return supports.context(longest, row)
 
     def _supports_of(self, section: int) -> Supports:
         supports = self._section_supports[section]
@@ -426,7 +432,7 @@ class NGramModel:
             pass
         section = reading.section
         tables, history, longest = self._match(section, positions)
-        sparse = self._support(section, tables, history, longest)[0]
+        sparse = self._support(section, tables, history, longest)
         weighed = weigh(*sparse, self._tail(section), mode[0], reading.boosted, _LOG_BOOST, mode[2])
         plan = _plan(weighed, mode)
         with self._lock:
@@ -582,6 +588,11 @@ class BoundPrompt:
         self._reading = reading
         self._opening = model.order - 1 if reading.boosted else 0
 
+    @property
+    def token_ids(self) -> list[int]:
+        """The tokenizer id of each position (the model's vocabulary, as a list)."""
+        return self._model._vocabulary_ids
+
     def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
         """The next logits after the positions generated so far (read-only)."""
         if len(generated_positions) < self._opening:
@@ -613,19 +624,23 @@ class BoundPrompt:
             return None
         mode: _Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         model, reading, opening = self._model, self._reading, self._opening
-        section = reading.section
+        section, recent, decisions = reading.section, model.order - 1, model._decisions
 
         def settle(
             generated_positions: Sequence[int], rng: np.random.Generator
         ) -> tuple[int, float | None]:
-            plan = (
-                model._settled_opening(reading, generated_positions, mode)
-                if len(generated_positions) < opening
-                else model._settled(section, generated_positions, mode)
-            )
+            length = len(generated_positions)
+            if length < opening:
+                plan = model._settled_opening(reading, generated_positions, mode)
+            else:
+                # The repeat of a history is one lookup (_settled's first step, inlined).
+                key = (section, tuple(generated_positions[max(0, length - recent) :]), mode)
+                plan = decisions.get(key, _UNSEEN)
+                if plan is _UNSEEN:
+                    plan = model._settled(section, generated_positions, mode)
             if plan is None:
                 return -1, None
-            if len(plan.positions) == 1 and isinstance(plan, Nucleus):
+            if plan.__class__ is Nucleus and len(plan.positions) == 1:
                 return plan.positions[0], None
             u = rng.random()
             position = draw(plan, u)
