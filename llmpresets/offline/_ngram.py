@@ -55,11 +55,14 @@ from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized
 from ._settle import (
     MIN_TEMPERATURE,
     Nucleus,
+    Ranked,
     SectionTail,
     Weighed,
     Whole,
+    boosted_nucleus,
     draw,
     nucleus,
+    rank,
     sparse_logits,
     weigh,
     whole,
@@ -80,6 +83,8 @@ _PROMPT_CACHE_LIMIT = 256
 _OPENING_CACHE_LIMIT = 64
 # Settled steps kept per model (see _settled): a key and an int each, a few MB at most.
 _DECISION_LIMIT = 100_000
+# Ranked supports of reply openings' histories kept per model (shared by every prompt).
+_RANKED_LIMIT = 4096
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -100,11 +105,12 @@ class _Reading:
     """What a prompt decides for its whole reply: the section, the opening boost, and the
     boosted logits of the opening steps already computed."""
 
-    __slots__ = ("_boost", "boosted", "openings", "section", "settled", "size")
+    __slots__ = ("_boost", "boosted", "boosted_set", "openings", "section", "settled", "size")
 
     def __init__(self, section: int, boosted: list[int], size: int) -> None:
         self.section = section
         self.boosted = boosted  # the positions the opening favours, ascending
+        self.boosted_set = frozenset(boosted)
         self.size = size
         self._boost: FloatArray | None = None
         self.openings: dict[tuple[int, ...], FloatArray] = {}
@@ -236,6 +242,7 @@ class NGramModel:
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
         self._section_supports: list[Supports | None] = [None] * len(self.sections)
+        self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
         self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
@@ -432,14 +439,51 @@ class NGramModel:
             pass
         section = reading.section
         tables, history, longest = self._match(section, positions)
-        sparse = self._support(section, tables, history, longest)
-        weighed = weigh(*sparse, self._tail(section), mode[0], reading.boosted, _LOG_BOOST, mode[2])
-        plan = _plan(weighed, mode)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            # Only the prompt's boosted positions are weighed afresh; the support's ranked,
+            # summed form is shared by every prompt's openings.
+            plan: Nucleus | Whole | None = boosted_nucleus(
+                self._ranked(section, tables, history, longest, temperature),
+                self._tail(section),
+                temperature,
+                top_p,
+                reading.boosted,
+                reading.boosted_set,
+                _LOG_BOOST,
+            )
+        else:
+            sparse = self._support(section, tables, history, longest)
+            tail = self._tail(section)
+            plan = _plan(
+                weigh(*sparse, tail, temperature, reading.boosted, _LOG_BOOST, exclude), mode
+            )
         with self._lock:
             if len(reading.settled) >= _OPENING_CACHE_LIMIT:
                 reading.settled.clear()
             reading.settled[key] = plan
         return plan
+
+    def _ranked(
+        self,
+        section: int,
+        tables: list[Table | None],
+        history: tuple[int, ...],
+        longest: int,
+        temperature: float,
+    ) -> Ranked:
+        """A matched history's support, ranked and summed at ``temperature`` (kept, bounded)."""
+        supports = self._supports_of(section)
+        key = (section, self._context(supports, tables, history, longest), temperature)
+        ranked = self._ranked_supports.get(key)
+        if ranked is None:
+            sparse = self._support(section, tables, history, longest)
+            ranked = rank(*sparse, self._tail(section), temperature)
+            with self._lock:
+                if len(self._ranked_supports) >= _RANKED_LIMIT:
+                    self._ranked_supports.pop(next(iter(self._ranked_supports)))
+                self._ranked_supports[key] = ranked
+        return ranked
 
     def _section_tables(self, section: int) -> list[Table | None]:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
