@@ -8,8 +8,8 @@ allows, with the shape prior's flags gathered for them, and how many floor token
 
 Both are cached. Candidates per (encoding, source vocabulary, prompt words); mask views per
 candidates and distinct mask, in a bounded cache (masks repeat: a JSON reply meets a few
-dozen distinct ones, inside a string the same one at every step). A mask is found by a
-sample of its words and confirmed by comparing all of them.
+dozen distinct ones, inside a string the same one at every step). A mask is found by the
+words that tell JSON masks apart and confirmed by comparing all of them.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ Value = TypeVar("Value")
 
 
 class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its least recently used entries first (thread
-    safe: changes take a lock)."""
+    """A dict with a byte budget that forgets its oldest entries first (lookups are single
+    dict operations; insertions and evictions take a lock)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -66,14 +66,8 @@ class BoundedCache(Generic[Value]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Value | None:
-        """The value under ``key``; a hit becomes the newest entry (last to be forgotten)."""
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        with self._lock:
-            if self._entries.pop(key, None) is not None:
-                self._entries[key] = entry
-        return entry[0]
+        return None if entry is None else entry[0]
 
     def put(self, key: Hashable, value: Value, nbytes: int) -> None:
         if nbytes > self.budget:
@@ -109,6 +103,7 @@ class Candidates:
     classes: TokenClasses  # the shape prior's token flags, per candidate (by slot, not id)
     size: int  # the vocabulary's
     hint_key: dict[int, int]  # token id -> its hint_word, for the prompt words' tokens
+    fingerprint: IntArray  # the mask words that tell masks apart (see mask_view)
 
     @classmethod
     def build(
@@ -150,6 +145,9 @@ class Candidates:
             hint_key={
                 int(ids[slot]): int(hint_word[slot]) for slot in np.flatnonzero(hint_word >= 0)
             },
+            # JSON masks differ where punctuation and short numbers are (the data tokens);
+            # every 31st word catches the rest, and the whole mask confirms.
+            fingerprint=np.union1d(np.arange(0, size >> 5, _STRIDE), classes.data_ids >> 5),
         )
 
 
@@ -253,14 +251,16 @@ class MaskView:
 _mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
 
 
-def mask_view(candidates: Candidates, words: Words, previous: MaskView | None = None) -> MaskView:
-    """``words`` read for ``candidates``: ``previous`` (the last step's view) when the mask is
-    the same, else a view made before for the same mask, or a new one (kept in a bounded
-    cache). ``words`` may be overwritten after the call."""
-    whole = words.tobytes()
-    if previous is not None and previous.words == whole and previous.candidates is candidates:
-        return previous  # inside a string: the same mask at every step
-    key = (id(candidates), words[::_STRIDE].tobytes())
+def mask_view(candidates: Candidates, words: Words, whole: bytes | None = None) -> MaskView:
+    """``words`` read for ``candidates``: a view made before for the same mask, or a new one
+    (kept in a bounded cache). ``whole`` is ``words.tobytes()`` if the caller has it;
+    ``words`` may be overwritten after the call."""
+    if whole is None:
+        whole = words.tobytes()
+    fingerprint = candidates.fingerprint
+    if len(fingerprint) and fingerprint[-1] >= len(words):  # a shorter mask than the vocabulary
+        fingerprint = fingerprint[fingerprint < len(words)]
+    key = (id(candidates), words[fingerprint].tobytes())
     views = _mask_views.get(key)
     if views is not None:
         for view in views:

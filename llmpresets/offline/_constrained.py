@@ -263,7 +263,8 @@ def generate_constrained(
 
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
-        counts[token] = counts.get(token, 0) + 1
+        if not repeatable:  # only penalties read the counts
+            counts[token] = counts.get(token, 0) + 1
         if shape is not None:
             shape.feed(_token_bytes(encoding, token))
             shape.last_hinted = shape.in_string and token in hint_key
@@ -272,7 +273,7 @@ def generate_constrained(
         emitter.add(token, info)
 
     while not emitter.done:
-        if matcher.is_stopped() or matcher.is_error():
+        if matcher.is_stopped():  # finished, or in error (llguidance stops then too)
             emitter.finish("stop")
             break
         forced = matcher.compute_ff_tokens()
@@ -285,7 +286,10 @@ def generate_constrained(
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
             continue
-        view = mask_view(candidates, mask.fill(matcher), view)
+        words = mask.fill(matcher)
+        whole = words.tobytes()
+        if view is None or whole != view.words:  # inside a string: the same mask every step
+            view = mask_view(candidates, words, whole)
         if view.floor_count == 0 and not len(view.allowed):
             emitter.finish("stop")  # nothing allowed: the grammar is done
             break
@@ -382,8 +386,8 @@ def _model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
     slots = candidates.source_slot
     top = float(logits.max())
     shifted = logits - top
-    weights = np.exp(shifted)  # exp(-inf) = 0: impossible tokens weigh nothing
-    values = shifted - math.log(float(weights.sum()))
+    total = float(np.exp(shifted).sum())  # exp(-inf) = 0: impossible tokens weigh nothing
+    values = np.subtract(shifted, math.log(total), out=shifted)
     if float(values.min()) == -math.inf:  # some token impossible: a hole to fill
         values = np.where(np.isfinite(values), values, scores[slots])
     scores[slots] = values

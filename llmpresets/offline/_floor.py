@@ -91,7 +91,9 @@ def plan_floor_draw(
         # The floor holds less than 1e-12 of the mass (the top token alone weighs 1): the
         # nucleus cuts it, and scaling top_p by 1 + 1e-12 would change nothing.
         return FloorDraw(_sampler(temperature, None, top_p, min_p))
-    mass = float(np.exp(scores / temperature - peak).sum())
+    weights = np.divide(scores, temperature)
+    np.subtract(weights, peak, out=weights)
+    mass = float(np.exp(weights, out=weights).sum())
     floor_mass = floor_count * floor_weight
     kept_by_k = top_k is None or top_k > len(scores)
     survives = (

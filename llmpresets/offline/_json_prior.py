@@ -126,6 +126,15 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 # --------------------------------------------------------------------------- JSON shape
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _string_characters(data: bytes) -> int:
+    """The characters ``data`` adds inside a string, or -1 if it has a quote or a backslash
+    (then :meth:`JsonShape.feed` reads it byte by byte)."""
+    if b'"' in data or b"\\" in data:
+        return -1
+    return sum(1 for byte in data if byte & 0xC0 != 0x80)
+
+
 class PriorState(NamedTuple):
     """Everything :func:`shape_prior` reads of a :class:`JsonShape`, and nothing else: equal
     states give equal priors, so a constrained step may be cached by it."""
@@ -162,6 +171,11 @@ class JsonShape:
         self.last_hinted = False  # the open string's last token was a hint
 
     def feed(self, data: bytes) -> None:
+        if self.in_string and not self.escape:
+            characters = _string_characters(data)
+            if characters >= 0:  # plain text inside a string (most tokens of a reply)
+                self.length += characters
+                return
         for byte in data:
             if self.in_string:
                 if self.escape:
@@ -253,9 +267,13 @@ def shape_prior(
             # mixture makes it; and data starts with a letter or a digit.
             fresh = (hint_word >= 0) & (first != 0x20)
             if state.used:
-                fresh &= ~np.isin(hint_word, list(state.used))
-            copied = np.logaddexp(result, copy + HINT_BONUS)
-            result = np.where(fresh, copied, result)
+                # hint_word keys are small: a table says which are used (index -1, no word,
+                # reads the table's last entry, which stays False).
+                used = np.zeros(max(state.used) + 2, dtype=bool)
+                used[list(state.used)] = True
+                fresh &= ~used[np.minimum(hint_word, len(used) - 1)]
+            at = np.flatnonzero(fresh)
+            result[at] = np.logaddexp(result[at], copy[at] + HINT_BONUS)
             result -= np.where(~classes.alnum & (first != 0x22), HINT_BONUS, 0.0)
         return result
     # A value string opens with a bare quote; its text comes from the steps inside it.
