@@ -80,8 +80,6 @@ _PROMPT_CACHE_LIMIT = 256
 _OPENING_CACHE_LIMIT = 64
 # Settled steps kept per model (see _settled): a key and an int each, a few MB at most.
 _DECISION_LIMIT = 100_000
-# Supports of opening histories kept per model (shared by every prompt's openings).
-_SUPPORT_LIMIT = 4096
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -237,7 +235,6 @@ class NGramModel:
         self._tails: list[SectionTail | None] = [None] * len(self.sections)
         self._section_supports: list[Supports | None] = [None] * len(self.sections)
         self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
-        self._supports: dict[tuple[object, ...], tuple[dict[int, float], float]] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
 
@@ -378,19 +375,27 @@ class NGramModel:
     ) -> Nucleus | Whole | None:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`._supports`, :mod:`._settle`)."""
-        supports = self._supports_of(section)
-        table = tables[longest]
-        row = table.index[history[len(history) - longest :]] if table is not None else 0
-        context = supports.context(longest, row)
+        sparse, supports, context = self._support(section, tables, history, longest)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
             if token >= 0:
                 return Nucleus([token], [1.0])
+        return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
+
+    def _support(
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> tuple[tuple[dict[int, float], float], Supports, int]:
+        """A matched history's support logits and log Lambda, its section's bulk rows, and its
+        context number there."""
+        supports = self._supports_of(section)
+        table = tables[longest]
+        row = table.index[history[len(history) - longest :]] if table is not None else 0
+        context = supports.context(longest, row)
         sparse = supports.sparse(context)
         if sparse is None:
             sparse = self._sparse(section, tables, history, longest)
-        return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
+        return sparse, supports, context
 
     def _supports_of(self, section: int) -> Supports:
         supports = self._section_supports[section]
@@ -411,8 +416,8 @@ class NGramModel:
     ) -> Nucleus | Whole | None:
         """:meth:`_settled` for an opening step, whose prompt tokens are boosted (:meth:`_step`).
 
-        Openings of every prompt share their histories (a document start, then a few common
-        first tokens), so their supports are kept; the prompt's boost is applied on top.
+        The history's support comes from the section's bulk rows; the prompt's boost is applied
+        on top.
         """
         key = (tuple(positions), mode)
         try:
@@ -421,14 +426,7 @@ class NGramModel:
             pass
         section = reading.section
         tables, history, longest = self._match(section, positions)
-        matched = (section, history[len(history) - longest :] if longest else ())
-        sparse = self._supports.get(matched)
-        if sparse is None:
-            sparse = self._sparse(section, tables, history, longest)
-            with self._lock:
-                if len(self._supports) >= _SUPPORT_LIMIT:
-                    self._supports.pop(next(iter(self._supports)))
-                self._supports[matched] = sparse
+        sparse = self._support(section, tables, history, longest)[0]
         weighed = weigh(*sparse, self._tail(section), mode[0], reading.boosted, _LOG_BOOST, mode[2])
         plan = _plan(weighed, mode)
         with self._lock:
