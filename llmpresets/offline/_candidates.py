@@ -259,9 +259,11 @@ class MaskView:
 _mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
 
 
-def mask_view(candidates: Candidates, words: Words, whole: bytes | None = None) -> MaskView:
+def mask_view(
+    candidates: Candidates, words: Words, whole: bytes | bytearray | None = None
+) -> MaskView:
     """``words`` read for ``candidates``: a view made before for the same mask, or a new one
-    (kept in a bounded cache). ``whole`` is ``words.tobytes()`` if the caller has it;
+    (kept in a bounded cache). ``whole`` holds the bytes of ``words`` if the caller has them;
     ``words`` may be overwritten after the call."""
     if whole is None:
         whole = words.tobytes()

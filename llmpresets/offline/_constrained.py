@@ -287,9 +287,8 @@ def generate_constrained(
                 emit(token, info)
             continue
         words = mask.fill(matcher)
-        whole = words.tobytes()
-        if view is None or whole != view.words:  # inside a string: the same mask every step
-            view = mask_view(candidates, words, whole)
+        if view is None or mask.raw != view.words:  # inside a string: the same mask each step
+            view = mask_view(candidates, words, mask.raw)
         if view.floor_count == 0 and not len(view.allowed):
             emitter.finish("stop")  # nothing allowed: the grammar is done
             break
