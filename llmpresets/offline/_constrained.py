@@ -359,7 +359,7 @@ def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArr
 
 
 # The entries hold the source's array and the candidates, so the ids in a key stay theirs.
-_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(8 << 20)
+_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(24 << 20)
 
 
 def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:
