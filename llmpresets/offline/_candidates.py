@@ -56,8 +56,8 @@ Value = TypeVar("Value")
 
 
 class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its oldest entries first (lookups are single
-    dict operations; insertions and evictions take a lock)."""
+    """A dict with a byte budget that forgets its least recently used entries first (changes
+    take a lock; a hit on a cache less than half full changes nothing)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -66,8 +66,16 @@ class BoundedCache(Generic[Value]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Value | None:
+        """The value under ``key``. Once the cache is half full, a hit also becomes the
+        newest entry, so the entries in use are the last to be forgotten."""
         entry = self._entries.get(key)
-        return None if entry is None else entry[0]
+        if entry is None:
+            return None
+        if 2 * self.used > self.budget:
+            with self._lock:
+                if self._entries.pop(key, None) is not None:
+                    self._entries[key] = entry
+        return entry[0]
 
     def put(self, key: Hashable, value: Value, nbytes: int) -> None:
         if nbytes > self.budget:
