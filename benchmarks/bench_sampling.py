@@ -85,7 +85,7 @@ def main() -> int:
     rounds = arguments.rounds
     rng = np.random.default_rng(arguments.seed)
     failures = 0
-    header = f"{'case':<44}{'dtype':>8}  {'sample: median [min-max]':>30}  {'floor':>9}  ratio"
+    header = f"{'case':<54}{'dtype':>8}  {'sample: median [min-max]':>30}  {'floor':>9}  ratio"
     print(f"CPU time of this thread, {rounds} interleaved rounds, logits seed {arguments.seed}")
     print(header)
     print("-" * (len(header) + 24))
@@ -110,7 +110,7 @@ def main() -> int:
                 ok = ratio <= target
                 failures += not ok
                 print(
-                    f"({part}) {family + ', ' + preset:<40}{np.dtype(dtype).name:>8}  "
+                    f"({part}) {family + ', ' + preset:<50}{np.dtype(dtype).name:>8}  "
                     f"{timings[preset].show():>30}  {floor * 1e6:7.0f}us  {ratio:5.2f}  "
                     f"{verdict(ratio, target)}"
                 )

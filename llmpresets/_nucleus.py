@@ -44,6 +44,9 @@ _FEW = 16
 _SELECT = 8192
 _FLAT_SAMPLE = 4096
 _CONFIDENCE = 4.0
+# Candidates for top_p over more than 1/_SHARE of such a vocabulary cost more to gather than
+# the flat path's passes over all of it (smaller vocabularies: over half of it).
+_SHARE = 8
 
 
 def _nucleus_floor(weight: FloatArray, mass: float) -> float:
@@ -243,9 +246,12 @@ def _nucleus_candidates(
     (one sort of ~2,000 values), with a deeper retry; on a mid-sized one, ``total / 256``,
     which admits at most 256 tokens as weights are <= 1. Each guess is only kept if the check
     above passes; otherwise, and for a flat distribution (its nucleus holds at least
-    ``top_p * total`` tokens, as weights are <= 1), the answer is None: sort everything.
+    ``top_p * total`` tokens, as weights are <= 1), the answer is None: sort everything (or,
+    above ``_SELECT`` tokens, find the floor by selection). So is a candidate set of more than
+    an eighth of such a vocabulary (half of a smaller one): gathering it costs more.
     """
     n = e.size
+    most = n // _SHARE if n > _SELECT else n // 2
     need = top_p * total * (1.0 + _mass_margin(e))
     floor = min_p or 0.0
     if n <= _SMALL or need * 4 > n:
@@ -267,12 +273,16 @@ def _nucleus_candidates(
         reach = _running_search(sampled, (need - missing) / stride, "left")
         # Go a few times deeper than the estimate for safety, deeper still on a second try.
         depths = (2 * reach + 2, 8 * reach + 64)
-        thresholds = [float(sampled[depth]) for depth in depths if depth < sampled.size]
+        thresholds = [
+            float(sampled[depth])
+            for depth in depths
+            if depth < sampled.size and depth * stride <= most
+        ]
     for threshold in thresholds:
         if threshold <= floor:
             break  # the min_p set is smaller still, and always enough
         tokens = at_least(e, threshold).nonzero()[0]
-        if tokens.size * 2 > n:
+        if tokens.size > most:
             break
         if float(_sum(e[tokens])) >= need:
             return tokens
@@ -280,17 +290,19 @@ def _nucleus_candidates(
 
 
 def _floor_candidates(e: FloatArray, floor: float) -> IntArray | None:
-    """min_p's survivors {weight >= min_p} (None when that is most of the vocabulary)."""
+    """min_p's survivors {weight >= min_p} (None when that is more than an eighth of a large
+    vocabulary, or half of a smaller one: see :func:`_nucleus_candidates`)."""
     if floor <= 0.0:
         return None
+    share = _SHARE if e.size > _SELECT else 2
     if e.size > _SELECT:
-        # Skip the pass over the vocabulary when a strided sample says that most tokens
+        # Skip the pass over the vocabulary when a strided sample says that too many tokens
         # survive, by a wide margin (a flat distribution): None only costs speed, never
         # exactness, as the caller then applies min_p to the whole vocabulary itself.
         sampled = e[:: e.size // _FLAT_SAMPLE]
-        if np.count_nonzero(sampled >= floor) * 4 >= sampled.size * 3:
+        if np.count_nonzero(sampled >= floor) * share >= sampled.size * 2:
             return None
     survivors = at_least(e, floor)
-    if np.count_nonzero(survivors) * 2 >= e.size:
+    if np.count_nonzero(survivors) * share >= e.size:
         return None
     return survivors.nonzero()[0]

@@ -33,7 +33,9 @@ top_p's threshold from a sorted sample of the weights, one exact sum over those 
 sample's estimate, and a sort of the window between the estimate and the threshold, about 1% of
 the vocabulary (both in ``llmpresets/_nucleus.py``). For many draws with the
 same settings, :class:`Sampler` checks them once and can keep the prepared distribution of a
-read-only array, so a repeated context costs one search.
+read-only array, so a repeated context costs one search. A large vocabulary's temporaries live
+in per-thread work arrays reused from call to call (``llmpresets/_scratch.py``): a fresh
+megabyte array costs page faults.
 
 Precision: float64 logits (and anything not float32 or float16) are computed in float64 and
 agree with the reference warpers to about 1e-12. float32 logits (what models emit) are computed
@@ -391,7 +393,8 @@ class _Prepared:
                 if recompute is not None:
                     # A distribution drawn from again and again: keep each block's running
                     # sums too, and not the weights (recomputed in the rare case they are
-                    # needed).
+                    # needed). Weights are only ever kept up to 2 * _BLOCK of them, so never
+                    # a reused work array (_scratch.SMALLEST and up).
                     self.blocks = blocks.cumsum(axis=1)
                     self.tail = tail.cumsum()
                     self.has_zero = bool(np.count_nonzero(weight) < weight.size)

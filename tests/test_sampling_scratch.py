@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from llmpresets import _scratch, sampling
+from llmpresets import _nucleus, _scratch, sampling
 
 SIZE = 200_000
 SETTINGS: list[dict[str, Any]] = [
@@ -33,8 +33,10 @@ def logits(seed: int, scale: float, dtype: Any = np.float64) -> npt.NDArray[Any]
 
 
 def test_large_vocabularies_use_the_work_arrays() -> None:
-    """The premise: a 200,000-token vocabulary is above the size the work arrays start at."""
+    """The premise: a 200,000-token vocabulary is above the size the work arrays start at,
+    and the weights a prepared distribution keeps (at most two blocks) are below it."""
     assert SIZE >= _scratch.SMALLEST
+    assert 2 * _nucleus._BLOCK < _scratch.SMALLEST
 
 
 @pytest.mark.parametrize("options", SETTINGS, ids=repr)

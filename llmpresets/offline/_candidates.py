@@ -56,8 +56,8 @@ Value = TypeVar("Value")
 
 
 class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its oldest entries first (lookups are single
-    dict operations; insertions and evictions take a lock)."""
+    """A dict with a byte budget that forgets its least recently used entries first (changes
+    take a lock; a hit on a cache less than half full changes nothing)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -66,8 +66,16 @@ class BoundedCache(Generic[Value]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Value | None:
+        """The value under ``key``. Once the cache is half full, a hit also becomes the
+        newest entry, so the entries in use are the last to be forgotten."""
         entry = self._entries.get(key)
-        return None if entry is None else entry[0]
+        if entry is None:
+            return None
+        if 2 * self.used > self.budget:
+            with self._lock:
+                if self._entries.pop(key, None) is not None:
+                    self._entries[key] = entry
+        return entry[0]
 
     def put(self, key: Hashable, value: Value, nbytes: int) -> None:
         if nbytes > self.budget:
@@ -251,9 +259,11 @@ class MaskView:
 _mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
 
 
-def mask_view(candidates: Candidates, words: Words, whole: bytes | None = None) -> MaskView:
+def mask_view(
+    candidates: Candidates, words: Words, whole: bytes | bytearray | None = None
+) -> MaskView:
     """``words`` read for ``candidates``: a view made before for the same mask, or a new one
-    (kept in a bounded cache). ``whole`` is ``words.tobytes()`` if the caller has it;
+    (kept in a bounded cache). ``whole`` holds the bytes of ``words`` if the caller has them;
     ``words`` may be overwritten after the call."""
     if whole is None:
         whole = words.tobytes()

@@ -287,9 +287,8 @@ def generate_constrained(
                 emit(token, info)
             continue
         words = mask.fill(matcher)
-        whole = words.tobytes()
-        if view is None or whole != view.words:  # inside a string: the same mask every step
-            view = mask_view(candidates, words, whole)
+        if view is None or mask.raw != view.words:  # inside a string: the same mask each step
+            view = mask_view(candidates, words, mask.raw)
         if view.floor_count == 0 and not len(view.allowed):
             emitter.finish("stop")  # nothing allowed: the grammar is done
             break
@@ -360,7 +359,7 @@ def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArr
 
 
 # The entries hold the source's array and the candidates, so the ids in a key stay theirs.
-_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(8 << 20)
+_score_cache: BoundedCache[tuple[FloatArray, Candidates, FloatArray]] = BoundedCache(24 << 20)
 
 
 def _cached_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray:

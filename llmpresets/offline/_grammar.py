@@ -98,10 +98,12 @@ class MaskBuffer:
     (llguidance's ``fill_next_token_bitmask``, without its per-call checks).
     """
 
-    __slots__ = ("_address", "words")
+    __slots__ = ("_address", "raw", "words")
 
     def __init__(self, size: int) -> None:
-        self.words: NDArray[np.uint32] = np.zeros(size, dtype=np.uint32)
+        # ``raw`` compares with a mask's bytes without a copy (``bytearray == bytes``).
+        self.raw = bytearray(4 * size)
+        self.words: NDArray[np.uint32] = np.frombuffer(self.raw, dtype=np.uint32)
         self._address = self.words.ctypes.data
 
     def fill(self, matcher: llguidance.LLMatcher) -> NDArray[np.uint32]:
