@@ -60,10 +60,11 @@ def test_a_settled_step_is_the_samplers_draw(
     for prompt in PROMPTS:
         for style in (None, "code", "creative"):
             step = model.bind(model.encoding.encode(prompt), style)
-            settle = step.settler(
+            shortcut = step.settler(
                 temperature=temperature, top_k=None, top_p=top_p, min_p=None, exclude=exclude
             )
-            assert settle is not None
+            assert shortcut is not None
+            settle = shortcut.settle
             for index, history in enumerate(walk(step, walker, 40)):
                 ours, theirs = np.random.default_rng(index), np.random.default_rng(index)
                 position, drawn = settle(history, ours)
@@ -196,3 +197,15 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
                 answered += 1
                 assert token == expected, (section, history)
         assert answered >= 0.95 * lone
+
+
+@pytest.mark.parametrize("stop", [["."], ["\n", " the"]])
+def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
+    stop: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With stop sequences the settler settles one step at a time (the emitter watches the
+    text); the replies are still those of the sampler."""
+    fast = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
+    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
+    assert fast == slow

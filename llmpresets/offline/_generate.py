@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from ._request import SamplingSettings
 from ._scripted import ScriptedTable
-from ._sources import Stepper, token_text
+from ._sources import RUN_END, Stepper, token_text
 
 if TYPE_CHECKING:
     import tiktoken
@@ -159,6 +159,31 @@ class _Emitter:
                 return
             self.tail = window[-(self.longest_stop - 1) :] if self.longest_stop > 1 else ""
         result.pieces.append(piece)
+        if result.completion_tokens >= self.settings.max_tokens:
+            self.finish("length")
+
+    @property
+    def emitted(self) -> int:
+        """Tokens emitted so far."""
+        return self.result.completion_tokens
+
+    def add_plain(self, tokens: list[int]) -> None:
+        """:meth:`add` for several tokens without logprobs, when there are no stop sequences
+        (at most the room left under ``max_tokens``)."""
+        if not tokens:
+            return
+        result, decoder, texts = self.result, self.decoder, self.texts
+        pieces = result.pieces
+        for token in tokens:
+            piece = None
+            if not decoder.getstate()[0]:
+                piece = texts.get(token, _UNKNOWN_TEXT)
+                if piece is _UNKNOWN_TEXT:
+                    piece = _complete_text(self.encoding, token)
+            if piece is None:
+                piece = decoder.decode(_token_bytes(self.encoding, token))
+            pieces.append(piece)
+        result.completion_tokens += len(tokens)
         if result.completion_tokens >= self.settings.max_tokens:
             self.finish("length")
 
@@ -314,7 +339,7 @@ def generate(
     # A source that can tell when the filters leave one token (the n-gram model, see
     # _settle) answers most steps without logits; only on the model's own distribution.
     settler = getattr(step, "settler", None)
-    settle = (
+    shortcut = (
         settler(
             temperature=settings.temperature,
             top_k=settings.top_k,
@@ -325,20 +350,31 @@ def generate(
         if settler is not None and not (penalised or len(biased) or settings.logprobs)
         else None
     )
+    # Without stop sequences, settled tokens are emitted a run at a time.
+    run = shortcut.run if shortcut is not None and not emitter.longest_stop else None
+    settle = shortcut.settle if shortcut is not None and run is None else None
     positions: list[int] = []
     draws: np.random.Generator = rng
     token_ids: list[int] | None = getattr(step, "token_ids", None)
     while not emitter.done:
-        if settle is not None:
+        if run is not None:
+            start = len(positions)
+            outcome, drawn = run(positions, rng, settings.max_tokens - emitter.emitted)
+            if token_ids is not None:
+                emitter.add_plain([token_ids[position] for position in positions[start:]])
+            else:
+                emitter.add_plain([_token_of(vocab, position) for position in positions[start:]])
+            if outcome == RUN_END:
+                emitter.finish("stop")
+                break
+            if emitter.done:
+                break
+            # A step left to the sampler (with the number the run drew, if it drew one).
+            draws = rng if drawn is None else cast("np.random.Generator", _Replay(drawn))
+        elif settle is not None:
             position, drawn = settle(positions, rng)
             if position >= 0:
-                token = (
-                    token_ids[position]
-                    if token_ids is not None
-                    else int(vocab[position])
-                    if vocab is not None
-                    else position
-                )
+                token = token_ids[position] if token_ids is not None else _token_of(vocab, position)
                 if token == end_of_text:
                     emitter.finish("stop")
                     break
@@ -397,6 +433,10 @@ def seeded_generator(entropy: Sequence[int]) -> np.random.Generator:
             words.append(value & _WORD)
             value >>= 32
     return np.random.default_rng(np.random.SeedSequence(np.array(words, dtype=np.uint32)))
+
+
+def _token_of(vocab: NDArray[np.int64] | None, position: int) -> int:
+    return int(vocab[position]) if vocab is not None else position
 
 
 class _Replay:

@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,7 @@ from ._corpus import Section
 from ._ngram_settler import Mode, Settler
 from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
 from ._settle import MIN_TEMPERATURE, Nucleus, Whole, draw
+from ._sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
 
 if TYPE_CHECKING:
     import tiktoken
@@ -76,6 +77,16 @@ _STYLE_SECTIONS = {"creative": "stories"}
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
+Run = Callable[[list[int], np.random.Generator, int], tuple[int, "float | None"]]
+
+
+class Shortcut(NamedTuple):
+    """A bound prompt's settler: ``run`` settles steps until it must stop, ``settle`` one."""
+
+    run: Run
+    settle: Settle
+
+
 # What a settler settles under: (temperature, top_p or None for no filter, excluded position).
 _UNSEEN: Any = object()
 
@@ -469,16 +480,21 @@ class BoundPrompt:
         top_p: float | None,
         min_p: float | None,
         exclude: int | None = None,
-    ) -> Settle | None:
+    ) -> Shortcut | None:
         """A shortcut past the logits (:mod:`._settle`), for settings where top_p alone filters
-        or nothing does (temperature only); ``exclude`` is a position never drawn.
+        or nothing does (temperature only); ``exclude`` is a position never drawn. None when
+        the settings are not ones the settler handles.
 
-        ``settle(positions, rng)`` returns ``(position, None)`` when it drew the step's token
-        exactly as the sampler would from the step's logits (with the same random numbers:
-        none for a lone survivor, else one ``rng.random()``), ``(-1, None)`` when the step
-        must be sampled from its logits as usual, and ``(-1, u)`` when it drew ``u`` but ``u``
-        fell too close to a boundary to call: sample from the logits with ``u`` as the random
-        number. None when the settings are not ones the settler handles.
+        ``run(positions, rng, budget)`` settles steps one after another, each drawn exactly as
+        the sampler would draw it from the step's logits with the same random numbers (none
+        for a lone survivor, else one ``rng.random()``), appending them to ``positions``; it
+        stops after ``budget`` steps (``RUN_BUDGET``), at the end of text (``RUN_END``, not
+        appended), or at a step it leaves to the sampler (``RUN_SAMPLE``): sample that step
+        from its logits as usual, with ``u`` as the random number when ``run`` returned one
+        (it drew ``u`` but ``u`` fell too close to a boundary to call).
+
+        ``settle(positions, rng)`` is one step: ``(position, None)``, ``(-1, None)`` (sample
+        as usual) or ``(-1, u)``.
         """
         if temperature < MIN_TEMPERATURE or top_k or min_p:
             return None
@@ -488,25 +504,45 @@ class BoundPrompt:
         model, reading, opening = self._model, self._reading, self._opening
         settler = model.settler
         section, recent, decisions = reading.section, model.order - 1, settler.decisions
+        end = model._eot_position
+
+        def run(
+            positions: list[int], rng: np.random.Generator, budget: int
+        ) -> tuple[int, float | None]:
+            appended = 0
+            while appended < budget:
+                length = len(positions)
+                if length < opening:
+                    plan = settler.settled_opening(reading, positions, mode)
+                else:
+                    # The repeat of a history is one lookup (settled's first step, inlined).
+                    key = (section, tuple(positions[max(0, length - recent) :]), mode)
+                    plan = decisions.get(key, _UNSEEN)
+                    if plan is _UNSEEN:
+                        plan = settler.settled(section, positions, mode)
+                if plan is None:
+                    return RUN_SAMPLE, None
+                if plan.__class__ is Nucleus and len(plan.positions) == 1:
+                    position = plan.positions[0]
+                else:
+                    u = rng.random()
+                    drawn = draw(plan, u)
+                    if drawn is None:
+                        return RUN_SAMPLE, u
+                    position = drawn
+                if position == end:
+                    return RUN_END, None
+                positions.append(position)
+                appended += 1
+            return RUN_BUDGET, None
 
         def settle(
             generated_positions: Sequence[int], rng: np.random.Generator
         ) -> tuple[int, float | None]:
-            length = len(generated_positions)
-            if length < opening:
-                plan = settler.settled_opening(reading, generated_positions, mode)
-            else:
-                # The repeat of a history is one lookup (settled's first step, inlined).
-                key = (section, tuple(generated_positions[max(0, length - recent) :]), mode)
-                plan = decisions.get(key, _UNSEEN)
-                if plan is _UNSEEN:
-                    plan = settler.settled(section, generated_positions, mode)
-            if plan is None:
-                return -1, None
-            if plan.__class__ is Nucleus and len(plan.positions) == 1:
-                return plan.positions[0], None
-            u = rng.random()
-            position = draw(plan, u)
-            return (-1, u) if position is None else (position, None)
+            trial = list(generated_positions)
+            outcome, drawn = run(trial, rng, 1)
+            if outcome == RUN_BUDGET:
+                return trial[-1], None
+            return (end, None) if outcome == RUN_END else (-1, drawn)
 
-        return settle
+        return Shortcut(run, settle)

@@ -43,6 +43,9 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 Stepper = Callable[[Sequence[int]], FloatArray]
+# Why a source's settler stopped a run of steps (see NGramModel.bind's BoundPrompt.settler):
+# the budget was used, the end of text came, or a step is left to the sampler.
+RUN_BUDGET, RUN_END, RUN_SAMPLE = 0, 1, 2
 
 
 @runtime_checkable

@@ -71,7 +71,7 @@ class Supports:
             keys = np.zeros(len(histories), dtype=np.int64)
             for column in range(n):
                 keys = keys * size + histories[:, column]
-            sort = np.argsort(keys, kind="stable")
+            sort = np.argsort(keys)  # keys are distinct: any sort is the same order
             table.append(
                 {
                     "histories": histories,
@@ -134,7 +134,7 @@ class Supports:
         if first is not None:
             values += first["scaled"][entries] * later[1][owner]
         keys = owner * size + positions
-        sort = np.argsort(keys, kind="stable")
+        sort = np.argsort(keys)  # distinct keys
         owner, positions, values, keys = owner[sort], positions[sort], values[sort], keys[sort]
         for m in range(2, order):
             ids = np.flatnonzero((lengths >= m) & valid)
