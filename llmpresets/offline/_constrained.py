@@ -195,8 +195,9 @@ def _step_scores(
     if state is not None:
         scores = shape_prior(state, view.classes, view.hint_word, view.copy, scores)
     scores = _adjust(scores, candidates.ids, view.allowed, counts, settings, *bias)
-    # Every explicit score sits above the floor class (sample_with_floor's assumption).
-    floored: FloatArray = np.maximum(scores, np.nextafter(candidates.floor, 0))
+    # Every explicit score sits above the floor class (sample_with_floor's assumption);
+    # ``scores`` is this step's own array (the gather above made it), so in place.
+    floored: FloatArray = np.maximum(scores, candidates.above_floor, out=scores)
     return floored
 
 
