@@ -177,7 +177,7 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
     model = default_language_model()
     sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
     for section in (1, 2):
-        supports = model._supports_of(section)
+        supports = model.settler.supports(section)
         singles = supports.singles(temperature, top_p)
         tables = model._section_tables(section)
         answered = lone = 0

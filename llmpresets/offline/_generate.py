@@ -20,7 +20,7 @@ import codecs
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,6 +102,7 @@ def _token_bytes(encoding: tiktoken.Encoding, token: int) -> bytes:
 
 
 _token_texts: dict[str, dict[int, str | None]] = {}
+_UNKNOWN_TEXT: Any = object()
 
 
 def _complete_text(encoding: tiktoken.Encoding, token: int) -> str | None:
@@ -131,6 +132,7 @@ class _Emitter:
         self.result = Generation(logprobs=[] if settings.logprobs else None)
         self.tail = ""  # the last characters, enough to find a stop sequence across pieces
         self.longest_stop = max((len(stop) for stop in settings.stop), default=0)
+        self.texts = _token_texts.setdefault(encoding.name, {})
         self.done = False
 
     def add(self, token: int, info: TokenLogprob | None) -> None:
@@ -138,7 +140,11 @@ class _Emitter:
         decoder = self.decoder
         # A whole UTF-8 token after a whole one is its own text; otherwise the incremental
         # decoder joins bytes split across tokens.
-        piece = None if decoder.getstate()[0] else _complete_text(self.encoding, token)
+        piece = None
+        if not decoder.getstate()[0]:
+            piece = self.texts.get(token, _UNKNOWN_TEXT)
+            if piece is _UNKNOWN_TEXT:
+                piece = _complete_text(self.encoding, token)
         if piece is None:
             piece = decoder.decode(_token_bytes(self.encoding, token))
         result.completion_tokens += 1
@@ -321,11 +327,18 @@ def generate(
     )
     positions: list[int] = []
     draws: np.random.Generator = rng
+    token_ids: list[int] | None = getattr(step, "token_ids", None)
     while not emitter.done:
         if settle is not None:
             position, drawn = settle(positions, rng)
             if position >= 0:
-                token = int(vocab[position]) if vocab is not None else position
+                token = (
+                    token_ids[position]
+                    if token_ids is not None
+                    else int(vocab[position])
+                    if vocab is not None
+                    else position
+                )
                 if token == end_of_text:
                     emitter.finish("stop")
                     break

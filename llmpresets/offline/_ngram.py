@@ -37,7 +37,6 @@ token the sampler would draw without a random number.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
@@ -51,20 +50,9 @@ from numpy.typing import NDArray
 from .._encodings import get_encoding
 from .._errors import ConfigError
 from ._corpus import Section
+from ._ngram_settler import Mode, Settler
 from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
-from ._settle import (
-    MIN_TEMPERATURE,
-    Nucleus,
-    SectionTail,
-    Weighed,
-    Whole,
-    draw,
-    nucleus,
-    sparse_logits,
-    weigh,
-    whole,
-)
-from ._supports import Supports
+from ._settle import MIN_TEMPERATURE, Nucleus, Whole, draw
 
 if TYPE_CHECKING:
     import tiktoken
@@ -78,8 +66,6 @@ CACHE_BYTES = 48 << 20
 _PROMPT_CACHE_LIMIT = 256
 # Per prompt, the boosted logits of the reply's opening steps kept for the next request.
 _OPENING_CACHE_LIMIT = 64
-# Settled steps kept per model (see _settled): a key and an int each, a few MB at most.
-_DECISION_LIMIT = 100_000
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -91,19 +77,19 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
 # What a settler settles under: (temperature, top_p or None for no filter, excluded position).
-_Mode = tuple[float, "float | None", "int | None"]
-_LOG_BOOST = math.log(PROMPT_BOOST)
+_UNSEEN: Any = object()
 
 
 class _Reading:
     """What a prompt decides for its whole reply: the section, the opening boost, and the
     boosted logits of the opening steps already computed."""
 
-    __slots__ = ("_boost", "boosted", "openings", "section", "settled", "size")
+    __slots__ = ("_boost", "boosted", "boosted_set", "openings", "section", "settled", "size")
 
     def __init__(self, section: int, boosted: list[int], size: int) -> None:
         self.section = section
         self.boosted = boosted  # the positions the opening favours, ascending
+        self.boosted_set = frozenset(boosted)
         self.size = size
         self._boost: FloatArray | None = None
         self.openings: dict[tuple[int, ...], FloatArray] = {}
@@ -216,7 +202,8 @@ class NGramModel:
         vocabulary: IntArray = arrays["vocabulary"]
         vocabulary.setflags(write=False)
         self.vocabulary = vocabulary
-        self._position = dict(zip(vocabulary.tolist(), range(len(vocabulary)), strict=True))
+        self._vocabulary_ids: list[int] = vocabulary.tolist()
+        self._position = dict(zip(self._vocabulary_ids, range(len(vocabulary)), strict=True))
         self._eot_position = self._position[self.end_of_text]
         # Each section's lookup tables are expanded on its first use (a first reply needs one).
         self._tables: list[list[Table | None] | None] = [None] * len(self.sections)
@@ -229,14 +216,12 @@ class NGramModel:
         self._stem_index = self._build_stems()
         size = len(vocabulary)
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
-        self._tie_list: list[float] = self._tie_break.tolist()
         self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
-        self._tails: list[SectionTail | None] = [None] * len(self.sections)
-        self._section_supports: list[Supports | None] = [None] * len(self.sections)
-        self._decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
+        # Steps drawn from their history's support, past the logits (see _ngram_settler).
+        self.settler = Settler(self, PROMPT_BOOST)
 
     # ------------------------------------------------------------------ querying
 
@@ -317,123 +302,6 @@ class NGramModel:
         logits: FloatArray = np.log(probabilities)
         np.subtract(logits, self._tie_break, out=logits)
         return logits
-
-    def _sparse(
-        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
-    ) -> tuple[dict[int, float], float]:
-        """:meth:`_logits` on the history's support only: :func:`._settle.sparse_logits`."""
-        rows = []
-        for n in range(longest, 0, -1):
-            table = tables[n]
-            assert table is not None
-            row = table.index[history[len(history) - n :]]
-            begin, end = table.offsets[row], table.offsets[row + 1]
-            rows.append(
-                (table.target_list[begin:end], table.scaled_list[begin:end], table.lambdas[row])
-            )
-        return sparse_logits(rows, self._tail(section).unigram, self._tie_list)
-
-    def _tail(self, section: int) -> SectionTail:
-        tail = self._tails[section]
-        if tail is None:
-            tail = SectionTail(self._section_unigram[section], self._tie_break)
-            self._tails[section] = tail  # a race only builds the same tail twice
-        return tail
-
-    def _settled(
-        self, section: int, positions: Sequence[int], mode: _Mode
-    ) -> Nucleus | Whole | None:
-        """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
-        from the history's support (:mod:`._settle`); None: sample from the logits as usual."""
-        recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
-        key = (section, recent, mode)
-        try:
-            return self._decisions[key]
-        except KeyError:
-            pass
-        # Histories that back off to the same matched suffix share the plan (at temperature 1
-        # a reply wanders off the corpus, into histories seen once, often).
-        tables, history, longest = self._match(section, positions)
-        matched = (section, history[len(history) - longest :] if longest else (), mode, None)
-        plan = self._decisions.get(matched)
-        if plan is None and matched not in self._decisions:
-            plan = self._plan_for(section, tables, history, longest, mode)
-        with self._lock:
-            while len(self._decisions) >= _DECISION_LIMIT - 1:
-                self._decisions.pop(next(iter(self._decisions)))
-            self._decisions[matched] = plan
-            self._decisions[key] = plan
-        return plan
-
-    def _plan_for(
-        self,
-        section: int,
-        tables: list[Table | None],
-        history: tuple[int, ...],
-        longest: int,
-        mode: _Mode,
-    ) -> Nucleus | Whole | None:
-        """A matched history's plan: the section's bulk answer when top_p keeps one token,
-        else from its support (:mod:`._supports`, :mod:`._settle`)."""
-        sparse, supports, context = self._support(section, tables, history, longest)
-        temperature, top_p, exclude = mode
-        if top_p is not None and exclude is None:
-            token = int(supports.singles(temperature, top_p)[context])
-            if token >= 0:
-                return Nucleus([token], [1.0])
-        return _plan(weigh(*sparse, self._tail(section), temperature, (), 0.0, exclude), mode)
-
-    def _support(
-        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
-    ) -> tuple[tuple[dict[int, float], float], Supports, int]:
-        """A matched history's support logits and log Lambda, its section's bulk rows, and its
-        context number there."""
-        supports = self._supports_of(section)
-        table = tables[longest]
-        row = table.index[history[len(history) - longest :]] if table is not None else 0
-        context = supports.context(longest, row)
-        sparse = supports.sparse(context)
-        if sparse is None:
-            sparse = self._sparse(section, tables, history, longest)
-        return sparse, supports, context
-
-    def _supports_of(self, section: int) -> Supports:
-        supports = self._section_supports[section]
-        if supports is None:
-            supports = Supports(
-                self._arrays,
-                section,
-                self.order,
-                self._section_unigram[section],
-                self._tie_break,
-                self._tail(section),
-            )
-            self._section_supports[section] = supports  # a race only builds them twice
-        return supports
-
-    def _settled_opening(
-        self, reading: _Reading, positions: Sequence[int], mode: _Mode
-    ) -> Nucleus | Whole | None:
-        """:meth:`_settled` for an opening step, whose prompt tokens are boosted (:meth:`_step`).
-
-        The history's support comes from the section's bulk rows; the prompt's boost is applied
-        on top.
-        """
-        key = (tuple(positions), mode)
-        try:
-            return reading.settled[key]
-        except KeyError:
-            pass
-        section = reading.section
-        tables, history, longest = self._match(section, positions)
-        sparse = self._support(section, tables, history, longest)[0]
-        weighed = weigh(*sparse, self._tail(section), mode[0], reading.boosted, _LOG_BOOST, mode[2])
-        plan = _plan(weighed, mode)
-        with self._lock:
-            if len(reading.settled) >= _OPENING_CACHE_LIMIT:
-                reading.settled.clear()
-            reading.settled[key] = plan
-        return plan
 
     def _section_tables(self, section: int) -> list[Table | None]:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
@@ -582,6 +450,11 @@ class BoundPrompt:
         self._reading = reading
         self._opening = model.order - 1 if reading.boosted else 0
 
+    @property
+    def token_ids(self) -> list[int]:
+        """The tokenizer id of each position (the model's vocabulary, as a list)."""
+        return self._model._vocabulary_ids
+
     def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
         """The next logits after the positions generated so far (read-only)."""
         if len(generated_positions) < self._opening:
@@ -611,29 +484,29 @@ class BoundPrompt:
             return None
         if top_p is not None and not 0.0 < top_p <= 1.0:
             return None
-        mode: _Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
+        mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         model, reading, opening = self._model, self._reading, self._opening
-        section = reading.section
+        settler = model.settler
+        section, recent, decisions = reading.section, model.order - 1, settler.decisions
 
         def settle(
             generated_positions: Sequence[int], rng: np.random.Generator
         ) -> tuple[int, float | None]:
-            plan = (
-                model._settled_opening(reading, generated_positions, mode)
-                if len(generated_positions) < opening
-                else model._settled(section, generated_positions, mode)
-            )
+            length = len(generated_positions)
+            if length < opening:
+                plan = settler.settled_opening(reading, generated_positions, mode)
+            else:
+                # The repeat of a history is one lookup (settled's first step, inlined).
+                key = (section, tuple(generated_positions[max(0, length - recent) :]), mode)
+                plan = decisions.get(key, _UNSEEN)
+                if plan is _UNSEEN:
+                    plan = settler.settled(section, generated_positions, mode)
             if plan is None:
                 return -1, None
-            if len(plan.positions) == 1 and isinstance(plan, Nucleus):
+            if plan.__class__ is Nucleus and len(plan.positions) == 1:
                 return plan.positions[0], None
             u = rng.random()
             position = draw(plan, u)
             return (-1, u) if position is None else (position, None)
 
         return settle
-
-
-def _plan(weighed: Weighed, mode: _Mode) -> Nucleus | Whole | None:
-    top_p = mode[1]
-    return whole(weighed) if top_p is None else nucleus(weighed, top_p)

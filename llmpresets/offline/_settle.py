@@ -33,8 +33,9 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from collections.abc import Iterable, Iterator
-from itertools import accumulate
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from itertools import accumulate, chain
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -47,11 +48,14 @@ __all__ = [
     "NUCLEUS_LIMIT",
     "TIE_MARGIN",
     "Nucleus",
+    "Ranked",
     "SectionTail",
     "Weighed",
     "Whole",
+    "boosted_nucleus",
     "draw",
     "nucleus",
+    "rank",
     "sparse_logits",
     "weigh",
     "whole",
@@ -212,15 +216,107 @@ def nucleus(weighed: Weighed, top_p: float, limit: int = NUCLEUS_LIMIT) -> Nucle
     ``exp((logit - max) / T)``, keep tokens up to the first whose running weight reaches
     ``top_p * total``, and every token tied with it.
     """
-    explicit, log_lambda, base = weighed.explicit, weighed.log_lambda, weighed.tail.base
-    peak, scale, exp, no_logit = weighed.peak, weighed.scale, math.exp, -math.inf
-    outside = _outside(weighed.tail, explicit)
+    explicit = weighed.explicit
+    return _walk(
+        sorted(explicit.items(), key=_LOGIT, reverse=True),
+        _outside(weighed.tail, explicit),
+        weighed.log_lambda,
+        weighed.tail.base,
+        weighed.peak,
+        weighed.scale,
+        top_p * weighed.total,
+        limit,
+    )
+
+
+class Ranked(NamedTuple):
+    """A history's support at one temperature, sorted and summed: what a reply's boosted
+    opening starts from (:func:`boosted_nucleus`)."""
+
+    logits: dict[int, float]  # the support's logits by position
+    log_lambda: float
+    ranked: list[tuple[int, float]]  # (position, logit), most likely first
+    peak: float  # the support's largest logit (-inf: empty)
+    mass: float  # sum of exp((logit - peak) / T) over the support
+    g_mass: float  # sum of the tail weights g over the support
+
+
+def rank(
+    logits: dict[int, float], log_lambda: float, tail: SectionTail, temperature: float
+) -> Ranked:
+    """The :class:`Ranked` form of a support at ``temperature``."""
+    ranked = sorted(logits.items(), key=_LOGIT, reverse=True)
+    peak = ranked[0][1] if ranked else -math.inf
+    scale, exp, g = 1.0 / temperature, math.exp, tail.weights(temperature).g
+    mass = sum([exp((logit - peak) * scale) for _, logit in ranked])
+    g_mass = sum([g[position] for position, _ in ranked])
+    return Ranked(logits, log_lambda, ranked, peak, mass, g_mass)
+
+
+def boosted_nucleus(
+    support: Ranked,
+    tail: SectionTail,
+    temperature: float,
+    top_p: float,
+    boosted: Sequence[int],
+    boosted_set: AbstractSet[int],
+    log_boost: float,
+    limit: int = NUCLEUS_LIMIT,
+) -> Nucleus | None:
+    """:func:`nucleus` of a support whose ``boosted`` positions gain ``log_boost``, from its
+    :class:`Ranked` form: only the boosted positions are weighed afresh."""
+    logits, log_lambda, base = support.logits, support.log_lambda, tail.base
+    peak = support.peak
+    changed: list[tuple[int, float, float | None]] = []
+    for position in boosted:
+        before = logits.get(position)
+        after = (log_lambda + base[position] if before is None else before) + log_boost
+        changed.append((position, after, before))
+        if after > peak:
+            peak = after
+    outside = (w for w in tail.order if w not in logits and w not in boosted_set)
+    first = next(outside, -1)
+    if first >= 0:
+        peak = max(peak, log_lambda + base[first])
+    scale, exp = 1.0 / temperature, math.exp
+    weights = tail.weights(temperature)
+    g = weights.g
+    # The total: the support's mass rescaled to the new peak, each boosted position's change,
+    # and the tail without the support and the boosted positions.
+    total = exp((support.peak - peak) * scale) * support.mass if support.ranked else 0.0
+    rest = weights.total - support.g_mass
+    for position, after, before in changed:
+        total += exp((after - peak) * scale)
+        if before is None:
+            rest -= g[position]
+        else:
+            total -= exp((before - peak) * scale)
+    if first >= 0 and rest > 0.0:
+        total += exp((log_lambda + tail.peak - peak) * scale) * rest
+    ranked = [entry for entry in support.ranked if entry[0] not in boosted_set]
+    ranked.extend((position, after) for position, after, _ in changed)
+    ranked.sort(key=_LOGIT, reverse=True)
+    return _walk(
+        ranked, chain((first,), outside), log_lambda, base, peak, scale, top_p * total, limit
+    )
+
+
+def _walk(
+    ranked: list[tuple[int, float]],
+    outside: Iterator[int],
+    log_lambda: float,
+    base: list[float],
+    peak: float,
+    scale: float,
+    mass: float,
+    limit: int,
+) -> Nucleus | None:
+    """top_p's walk: the listed tokens (``ranked``, most likely first) merged with the tail
+    (``outside``, in unigram order), until the running weight reaches ``mass``."""
+    exp, no_logit = math.exp, -math.inf
     candidate = next(outside, -1)
     candidate_logit = log_lambda + base[candidate] if candidate >= 0 else no_logit
-    # Walk the tokens in descending order: the listed ones sorted, the tail in unigram order.
-    ranked = sorted(explicit.items(), key=_LOGIT, reverse=True)
     listed = len(ranked)
-    mass = top_p * weighed.total
     low = mass * (1.0 - MARGIN)
     kept: list[tuple[int, float]] = []
     running = 0.0

@@ -158,19 +158,18 @@ class Supports:
         self.log_lambda: FloatArray = np.log(lam)
         self.valid = valid
 
-        # The most likely unlisted position: the first rank in unigram order the support lacks.
-        rank_of = np.empty(size, dtype=np.int64)
-        rank_of[np.array(tail.order, dtype=np.int64)] = np.arange(size)
-        ranks = rank_of[positions]
-        by_rank = np.lexsort((ranks, owner))
-        local = np.arange(len(ranks), dtype=np.int64) - np.repeat(self.offsets[:-1], counts)
-        gaps = counts.copy()
-        miss = ranks[by_rank] != local
-        np.minimum.at(gaps, owner[by_rank][miss], local[miss])
-        order_array = np.array(tail.order, dtype=np.int64)
-        self.tail_best: IntArray = np.where(
-            gaps < size, order_array[np.minimum(gaps, size - 1)], -1
-        )
+        # The most likely unlisted position: the first in unigram order the support lacks.
+        # Most supports lack the very first; ask rank by rank, only of the contexts still open.
+        self.tail_best: IntArray = np.full(contexts, -1, dtype=np.int64)
+        open_ = np.arange(contexts, dtype=np.int64)
+        for candidate in tail.order:
+            if not len(open_):
+                break
+            wanted = open_ * size + candidate
+            slot = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+            listed_here = keys[slot] == wanted if len(keys) else np.zeros(len(open_), dtype=bool)
+            self.tail_best[open_[~listed_here]] = candidate
+            open_ = open_[listed_here]
         self._tail = tail
         self._singles: dict[tuple[float, float], IntArray] = {}
         self._lock = threading.Lock()

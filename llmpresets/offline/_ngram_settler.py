@@ -1,0 +1,230 @@
+"""The n-gram model's settler: steps drawn from their history's support, past the logits.
+
+One :class:`Settler` per :class:`~llmpresets.offline._ngram.NGramModel`: it keeps each
+section's tail sums (:class:`._settle.SectionTail`) and bulk supports
+(:class:`._supports.Supports`), the plans of histories already met (bounded), and the ranked
+supports that reply openings start from. :meth:`Settler.settled` and
+:meth:`Settler.settled_opening` return how a step draws (a :class:`._settle.Nucleus` or
+:class:`._settle.Whole`), or None for "sample from the logits"; the rules and their margins are
+in :mod:`._settle`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._settle import (
+    Nucleus,
+    Ranked,
+    SectionTail,
+    Weighed,
+    Whole,
+    boosted_nucleus,
+    nucleus,
+    rank,
+    sparse_logits,
+    weigh,
+    whole,
+)
+from ._supports import Supports
+
+if TYPE_CHECKING:
+    from ._ngram import NGramModel, _Reading
+    from ._ngram_tables import Table
+
+__all__ = ["Mode", "Settler"]
+
+# What a step is settled under: (temperature, top_p or None for no filter, excluded position).
+Mode = tuple[float, "float | None", "int | None"]
+
+# Plans kept per model (see Settler.settled): a key and a small plan each.
+DECISION_LIMIT = 100_000
+# Ranked supports of reply openings' histories kept per model (shared by every prompt).
+_RANKED_LIMIT = 4096
+# Per prompt, the plans of the reply's opening steps kept for the next reply.
+_OPENING_LIMIT = 64
+
+
+class Settler:
+    """The caches and rules that settle one model's steps from their supports."""
+
+    def __init__(self, model: NGramModel, prompt_boost: float) -> None:
+        self._model = model
+        # A reply's opening favours the prompt's tokens by this factor (NGramModel._step).
+        self._log_boost = math.log(prompt_boost)
+        self.order = model.order
+        self._arrays = model._arrays
+        self._unigrams = model._section_unigram
+        self._tie_break = model._tie_break
+        self._tie_list: list[float] = model._tie_break.tolist()
+        sections = len(model.sections)
+        self._tails: list[SectionTail | None] = [None] * sections
+        self._section_supports: list[Supports | None] = [None] * sections
+        self.decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+        self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
+        self._lock = threading.Lock()
+
+    def _sparse(
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> tuple[dict[int, float], float]:
+        """The model's logits on the history's support only (:func:`._settle.sparse_logits`)."""
+        rows = []
+        for n in range(longest, 0, -1):
+            table = tables[n]
+            assert table is not None
+            row = table.index[history[len(history) - n :]]
+            begin, end = table.offsets[row], table.offsets[row + 1]
+            rows.append(
+                (table.target_list[begin:end], table.scaled_list[begin:end], table.lambdas[row])
+            )
+        return sparse_logits(rows, self.tail(section).unigram, self._tie_list)
+
+    def tail(self, section: int) -> SectionTail:
+        tail = self._tails[section]
+        if tail is None:
+            tail = SectionTail(self._unigrams[section], self._tie_break)
+            self._tails[section] = tail  # a race only builds the same tail twice
+        return tail
+
+    def settled(self, section: int, positions: Sequence[int], mode: Mode) -> Nucleus | Whole | None:
+        """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
+        from the history's support (:mod:`._settle`); None: sample from the logits as usual."""
+        recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
+        key = (section, recent, mode)
+        try:
+            return self.decisions[key]
+        except KeyError:
+            pass
+        # Histories that back off to the same matched suffix share the plan (at temperature 1
+        # a reply wanders off the corpus, into histories seen once, often).
+        tables, history, longest = self._model._match(section, positions)
+        matched = (section, history[len(history) - longest :] if longest else (), mode, None)
+        plan = self.decisions.get(matched)
+        if plan is None and matched not in self.decisions:
+            plan = self._plan_for(section, tables, history, longest, mode)
+        with self._lock:
+            while len(self.decisions) >= DECISION_LIMIT - 1:
+                self.decisions.pop(next(iter(self.decisions)))
+            self.decisions[matched] = plan
+            self.decisions[key] = plan
+        return plan
+
+    def _plan_for(
+        self,
+        section: int,
+        tables: list[Table | None],
+        history: tuple[int, ...],
+        longest: int,
+        mode: Mode,
+    ) -> Nucleus | Whole | None:
+        """A matched history's plan: the section's bulk answer when top_p keeps one token,
+        else from its support (:mod:`._supports`, :mod:`._settle`)."""
+        supports = self.supports(section)
+        context = self._context(supports, tables, history, longest)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            token = int(supports.singles(temperature, top_p)[context])
+            if token >= 0:
+                return Nucleus([token], [1.0])
+        sparse = supports.sparse(context) or self._sparse(section, tables, history, longest)
+        return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
+
+    def _support(
+        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> tuple[dict[int, float], float]:
+        """A matched history's support logits and log Lambda (from the section's bulk rows)."""
+        supports = self.supports(section)
+        context = self._context(supports, tables, history, longest)
+        return supports.sparse(context) or self._sparse(section, tables, history, longest)
+
+    @staticmethod
+    def _context(
+        supports: Supports, tables: list[Table | None], history: tuple[int, ...], longest: int
+    ) -> int:
+        table = tables[longest]
+        row = table.index[history[len(history) - longest :]] if table is not None else 0
+        return supports.context(longest, row)
+
+    def supports(self, section: int) -> Supports:
+        supports = self._section_supports[section]
+        if supports is None:
+            supports = Supports(
+                self._arrays,
+                section,
+                self.order,
+                self._unigrams[section],
+                self._tie_break,
+                self.tail(section),
+            )
+            self._section_supports[section] = supports  # a race only builds them twice
+        return supports
+
+    def settled_opening(
+        self, reading: _Reading, positions: Sequence[int], mode: Mode
+    ) -> Nucleus | Whole | None:
+        """:meth:`settled` for an opening step, whose prompt tokens are boosted (the model's
+        ``_step``).
+
+        The history's support comes from the section's bulk rows; the prompt's boost is applied
+        on top.
+        """
+        key = (tuple(positions), mode)
+        try:
+            return reading.settled[key]
+        except KeyError:
+            pass
+        section = reading.section
+        tables, history, longest = self._model._match(section, positions)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            # Only the prompt's boosted positions are weighed afresh; the support's ranked,
+            # summed form is shared by every prompt's openings.
+            plan: Nucleus | Whole | None = boosted_nucleus(
+                self._ranked(section, tables, history, longest, temperature),
+                self.tail(section),
+                temperature,
+                top_p,
+                reading.boosted,
+                reading.boosted_set,
+                self._log_boost,
+            )
+        else:
+            sparse = self._support(section, tables, history, longest)
+            tail = self.tail(section)
+            plan = _plan(
+                weigh(*sparse, tail, temperature, reading.boosted, self._log_boost, exclude), mode
+            )
+        with self._lock:
+            if len(reading.settled) >= _OPENING_LIMIT:
+                reading.settled.clear()
+            reading.settled[key] = plan
+        return plan
+
+    def _ranked(
+        self,
+        section: int,
+        tables: list[Table | None],
+        history: tuple[int, ...],
+        longest: int,
+        temperature: float,
+    ) -> Ranked:
+        """A matched history's support, ranked and summed at ``temperature`` (kept, bounded)."""
+        supports = self.supports(section)
+        key = (section, self._context(supports, tables, history, longest), temperature)
+        ranked = self._ranked_supports.get(key)
+        if ranked is None:
+            sparse = self._support(section, tables, history, longest)
+            ranked = rank(*sparse, self.tail(section), temperature)
+            with self._lock:
+                if len(self._ranked_supports) >= _RANKED_LIMIT:
+                    self._ranked_supports.pop(next(iter(self._ranked_supports)))
+                self._ranked_supports[key] = ranked
+        return ranked
+
+
+def _plan(weighed: Weighed, mode: Mode) -> Nucleus | Whole | None:
+    top_p = mode[1]
+    return whole(weighed) if top_p is None else nucleus(weighed, top_p)
