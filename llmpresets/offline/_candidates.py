@@ -285,8 +285,10 @@ def mask_view(
 
 
 def clear_mask_views() -> None:
-    """Forget every cached mask view."""
+    """Forget every cached mask view and candidate set."""
     _mask_views.clear()
+    _candidate_cache.clear()
+    _last_candidates.clear()
 
 
 def _popcount(words: Words) -> int:

@@ -340,11 +340,12 @@ def generate_constrained(
 
 
 def clear_caches() -> None:
-    """Forget every cached mask view, step and smoothed source array (the engine then works
-    as on its first request; benchmarks and tests use it)."""
+    """Forget every cached candidate set, mask view, step and smoothed source array (the
+    engine then works as on its first request for a prompt; benchmarks and tests use it)."""
     clear_mask_views()
     _steps.clear()
     _score_cache.clear()
+    _word_cache.clear()
 
 
 def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:
