@@ -104,6 +104,7 @@ class Candidates:
     hole: FloatArray  # score of each candidate when the source gives it nothing
     hint_word: IntArray  # for a prompt word's token, a key of the word (both forms); else -1
     floor: float
+    above_floor: float  # the least score above the floor (explicit scores are raised to it)
     total_floor: int  # vocabulary tokens that are not candidates
     copy: FloatArray  # per candidate: log-probability of copying it from the prompt (-inf)
     word_of: IntArray  # each candidate's 32-bit word in llguidance's mask
@@ -142,6 +143,7 @@ class Candidates:
             hole=hole,
             hint_word=hint_word,
             floor=floor,
+            above_floor=float(np.nextafter(floor, 0)),
             total_floor=size - len(ids),
             copy=copy,
             word_of=ids >> 5,
@@ -283,8 +285,10 @@ def mask_view(
 
 
 def clear_mask_views() -> None:
-    """Forget every cached mask view."""
+    """Forget every cached mask view and candidate set."""
     _mask_views.clear()
+    _candidate_cache.clear()
+    _last_candidates.clear()
 
 
 def _popcount(words: Words) -> int:

@@ -195,8 +195,9 @@ def _step_scores(
     if state is not None:
         scores = shape_prior(state, view.classes, view.hint_word, view.copy, scores)
     scores = _adjust(scores, candidates.ids, view.allowed, counts, settings, *bias)
-    # Every explicit score sits above the floor class (sample_with_floor's assumption).
-    floored: FloatArray = np.maximum(scores, np.nextafter(candidates.floor, 0))
+    # Every explicit score sits above the floor class (sample_with_floor's assumption);
+    # ``scores`` is this step's own array (the gather above made it), so in place.
+    floored: FloatArray = np.maximum(scores, candidates.above_floor, out=scores)
     return floored
 
 
@@ -339,11 +340,12 @@ def generate_constrained(
 
 
 def clear_caches() -> None:
-    """Forget every cached mask view, step and smoothed source array (the engine then works
-    as on its first request; benchmarks and tests use it)."""
+    """Forget every cached candidate set, mask view, step and smoothed source array (the
+    engine then works as on its first request for a prompt; benchmarks and tests use it)."""
     clear_mask_views()
     _steps.clear()
     _score_cache.clear()
+    _word_cache.clear()
 
 
 def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:
