@@ -226,8 +226,9 @@ class NGramModel:
             self._classifier = (index, arrays["classifier_table"])
         self._stem_index = self._build_stems()
         size = len(vocabulary)
+        self._size = size
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
-        self._cache: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
+        self._cache: dict[tuple[int, int, int], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
@@ -267,27 +268,41 @@ class NGramModel:
 
     def _match(
         self, section: int, positions: Sequence[int]
-    ) -> tuple[list[Table | None], tuple[int, ...], int]:
-        """The section's tables, the padded history, and the longest suffix with a table row."""
+    ) -> tuple[list[Table | None], list[int], int]:
+        """The section's tables, the history's suffix codes, and the longest matched length.
+
+        The history is the last ``order - 1`` positions (padded with end-of-text at a
+        document start); ``codes[n]`` is its length-``n`` suffix as one int, the positions as
+        digits in base ``len(vocabulary)`` (the key of :attr:`Table.index`; ints, not tuples,
+        so looking one up allocates nothing the garbage collector must track).
+        """
         tables = self._tables[section] or self._section_tables(section)
-        start = max(0, len(positions) - self.order + 1)
-        history = tuple(positions[start:]) if self.order > 1 else ()
-        if len(history) < self.order - 1:
-            history = (self._eot_position,) * (self.order - 1 - len(history)) + history
-        for n in range(len(history), 0, -1):
+        width, size = self.order - 1, self._size
+        codes = [0] * (width + 1)
+        code, scale, valid = 0, 1, 0
+        for n in range(1, width + 1):
+            index = len(positions) - n
+            position = positions[index] if index >= 0 else self._eot_position
+            if position < 0:
+                break  # a token outside the vocabulary: no longer suffix can match
+            code += position * scale
+            scale *= size
+            codes[n] = code
+            valid = n
+        for n in range(valid, 0, -1):
             table = tables[n]
-            if table is not None and history[len(history) - n :] in table.index:
-                return tables, history, n
-        return tables, history, 0
+            if table is not None and codes[n] in table.index:
+                return tables, codes, n
+        return tables, codes, 0
 
     def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
         """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
-        tables, history, longest = self._match(section, positions)
-        key = (section, history[len(history) - longest :] if longest else ())
+        tables, codes, longest = self._match(section, positions)
+        key = (section, longest, codes[longest])
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        logits = self._dense(section, tables, history, longest)
+        logits = self._dense(section, tables, codes, longest)
         logits.setflags(write=False)
         with self._lock:
             while len(self._cache) >= self._cache_limit:
@@ -297,14 +312,14 @@ class NGramModel:
         return logits
 
     def _dense(
-        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+        self, section: int, tables: list[Table | None], codes: list[int], longest: int
     ) -> FloatArray:
         """The logits over the whole vocabulary after a matched history (the interpolation)."""
         probabilities = self._section_unigram[section].copy()
         for n in range(1, longest + 1):
             table = tables[n]
             assert table is not None
-            row = table.index[history[len(history) - n :]]
+            row = table.index[codes[n]]
             probabilities *= table.lambdas[row]
             begin, end = table.offsets[row], table.offsets[row + 1]
             probabilities[table.targets[begin:end]] += table.scaled[begin:end]
@@ -318,7 +333,10 @@ class NGramModel:
         """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
         tables: list[Table | None] = [
             None,
-            *(expand_table(self._arrays, f"s{section}n{n}", n) for n in range(1, self.order)),
+            *(
+                expand_table(self._arrays, f"s{section}n{n}", n, self._size)
+                for n in range(1, self.order)
+            ),
         ]
         self._tables[section] = tables  # a race only expands the same tables twice
         return tables

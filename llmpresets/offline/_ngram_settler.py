@@ -68,14 +68,14 @@ class Settler:
         self._lock = threading.Lock()
 
     def _sparse(
-        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+        self, section: int, tables: list[Table | None], codes: list[int], longest: int
     ) -> tuple[dict[int, float], float]:
         """The model's logits on the history's support only (:func:`._settle.sparse_logits`)."""
         rows = []
         for n in range(longest, 0, -1):
             table = tables[n]
             assert table is not None
-            row = table.index[history[len(history) - n :]]
+            row = table.index[codes[n]]
             begin, end = table.offsets[row], table.offsets[row + 1]
             rows.append(
                 (table.target_list[begin:end], table.scaled_list[begin:end], table.lambdas[row])
@@ -100,11 +100,11 @@ class Settler:
             pass
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
-        tables, history, longest = self._model._match(section, positions)
-        matched = (section, history[len(history) - longest :] if longest else (), mode, None)
+        tables, codes, longest = self._model._match(section, positions)
+        matched = (section, longest, codes[longest], mode, None)
         plan = self.decisions.get(matched)
         if plan is None and matched not in self.decisions:
-            plan = self._plan_for(section, tables, history, longest, mode)
+            plan = self._plan_for(section, tables, codes, longest, mode)
         with self._lock:
             while len(self.decisions) >= DECISION_LIMIT - 1:
                 self.decisions.pop(next(iter(self.decisions)))
@@ -116,36 +116,36 @@ class Settler:
         self,
         section: int,
         tables: list[Table | None],
-        history: tuple[int, ...],
+        codes: list[int],
         longest: int,
         mode: Mode,
     ) -> Nucleus | Whole | None:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`._supports`, :mod:`._settle`)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, history, longest)
+        context = self._context(supports, tables, codes, longest)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
             if token >= 0:
                 return Nucleus([token], [1.0])
-        sparse = supports.sparse(context) or self._sparse(section, tables, history, longest)
+        sparse = supports.sparse(context) or self._sparse(section, tables, codes, longest)
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
-        self, section: int, tables: list[Table | None], history: tuple[int, ...], longest: int
+        self, section: int, tables: list[Table | None], codes: list[int], longest: int
     ) -> tuple[dict[int, float], float]:
         """A matched history's support logits and log Lambda (from the section's bulk rows)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, history, longest)
-        return supports.sparse(context) or self._sparse(section, tables, history, longest)
+        context = self._context(supports, tables, codes, longest)
+        return supports.sparse(context) or self._sparse(section, tables, codes, longest)
 
     @staticmethod
     def _context(
-        supports: Supports, tables: list[Table | None], history: tuple[int, ...], longest: int
+        supports: Supports, tables: list[Table | None], codes: list[int], longest: int
     ) -> int:
         table = tables[longest]
-        row = table.index[history[len(history) - longest :]] if table is not None else 0
+        row = table.index[codes[longest]] if table is not None else 0
         return supports.context(longest, row)
 
     def supports(self, section: int) -> Supports:
@@ -177,13 +177,13 @@ class Settler:
         except KeyError:
             pass
         section = reading.section
-        tables, history, longest = self._model._match(section, positions)
+        tables, codes, longest = self._model._match(section, positions)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
             plan: Nucleus | Whole | None = boosted_nucleus(
-                self._ranked(section, tables, history, longest, temperature),
+                self._ranked(section, tables, codes, longest, temperature),
                 self.tail(section),
                 temperature,
                 top_p,
@@ -192,7 +192,7 @@ class Settler:
                 self._log_boost,
             )
         else:
-            sparse = self._support(section, tables, history, longest)
+            sparse = self._support(section, tables, codes, longest)
             tail = self.tail(section)
             plan = _plan(
                 weigh(*sparse, tail, temperature, reading.boosted, self._log_boost, exclude), mode
@@ -207,16 +207,16 @@ class Settler:
         self,
         section: int,
         tables: list[Table | None],
-        history: tuple[int, ...],
+        codes: list[int],
         longest: int,
         temperature: float,
     ) -> Ranked:
         """A matched history's support, ranked and summed at ``temperature`` (kept, bounded)."""
         supports = self.supports(section)
-        key = (section, self._context(supports, tables, history, longest), temperature)
+        key = (section, self._context(supports, tables, codes, longest), temperature)
         ranked = self._ranked_supports.get(key)
         if ranked is None:
-            sparse = self._support(section, tables, history, longest)
+            sparse = self._support(section, tables, codes, longest)
             ranked = rank(*sparse, self.tail(section), temperature)
             with self._lock:
                 if len(self._ranked_supports) >= _RANKED_LIMIT:

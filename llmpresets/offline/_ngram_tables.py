@@ -39,7 +39,7 @@ class Table:
     ``offsets[r]:offsets[r + 1]``, ``scaled[i]`` = c(h, w) / (c(h) + T(h)) for ``w = targets[i]``.
     """
 
-    index: dict[tuple[int, ...], int]
+    index: dict[int, int]  # a history's code (see NGramModel._match) -> its row
     lambdas: list[float]
     offsets: list[int]
     targets: IntArray
@@ -160,10 +160,15 @@ def _compress(rows: dict[tuple[int, ...], dict[int, int]], n: int, prefix: str) 
     }
 
 
-def expand_table(arrays: Arrays, prefix: str, n: int) -> Table:
-    histories = arrays[f"{prefix}_histories"].reshape(-1, n).tolist()
+def expand_table(arrays: Arrays, prefix: str, n: int, size: int) -> Table:
+    """One table's arrays as the model reads them; histories keyed by their int code (the
+    positions as digits in base ``size``, oldest first)."""
+    histories = arrays[f"{prefix}_histories"].reshape(-1, n)
+    codes = np.zeros(len(histories), dtype=np.int64)
+    for column in range(n):
+        codes = codes * size + histories[:, column]
     return Table(
-        index=dict(zip(map(tuple, histories), range(len(histories)), strict=True)),
+        index=dict(zip(codes.tolist(), range(len(histories)), strict=True)),
         lambdas=arrays[f"{prefix}_lambdas"].tolist(),
         offsets=arrays[f"{prefix}_offsets"].tolist(),
         targets=arrays[f"{prefix}_targets"],
