@@ -50,9 +50,9 @@ from numpy.typing import NDArray
 from .._encodings import get_encoding
 from .._errors import ConfigError
 from ._corpus import Section
-from ._ngram_settler import Mode, Settler
+from ._ngram_settler import Mode, Plan, Settler
 from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
-from ._settle import MIN_TEMPERATURE, Nucleus, Whole, draw
+from ._settle import MIN_TEMPERATURE, draw
 from ._sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class _Reading:
         self.size = size
         self._boost: FloatArray | None = None
         self.openings: dict[tuple[int, ...], FloatArray] = {}
-        self.settled: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+        self.settled: dict[tuple[object, ...], Plan] = {}
 
     @property
     def boost(self) -> FloatArray | None:
@@ -521,27 +521,27 @@ class BoundPrompt:
         mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         model, reading, opening = self._model, self._reading, self._opening
         settler = model.settler
-        section, recent, decisions = reading.section, model.order - 1, settler.decisions
-        end = model._eot_position
+        section, end = reading.section, model._eot_position
+        plans = settler.plans(section, mode)
+        width, size, span = settler.width, settler.size, settler.span
 
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
         ) -> tuple[int, float | None]:
             appended = 0
+            key = settler.key(positions)
             while appended < budget:
                 length = len(positions)
                 if length < opening:
                     plan = settler.settled_opening(reading, positions, mode)
                 else:
-                    # The repeat of a history is one lookup (settled's first step, inlined).
-                    key = (section, tuple(positions[max(0, length - recent) :]), mode)
-                    plan = decisions.get(key, _UNSEEN)
+                    plan = plans.get(key, _UNSEEN)
                     if plan is _UNSEEN:
-                        plan = settler.settled(section, positions, mode)
+                        plan = settler.settled(section, positions, mode, key)
                 if plan is None:
                     return RUN_SAMPLE, None
-                if plan.__class__ is Nucleus and len(plan.positions) == 1:
-                    position = plan.positions[0]
+                if isinstance(plan, int):
+                    position = plan
                 else:
                     u = rng.random()
                     drawn = draw(plan, u)
@@ -552,6 +552,9 @@ class BoundPrompt:
                     return RUN_END, None
                 positions.append(position)
                 appended += 1
+                # The next history's key: drop the oldest digit once the window is full.
+                count = min(length + 1, width)
+                key = (key % span * size + position) % span + count * span
             return RUN_BUDGET, None
 
         def settle(

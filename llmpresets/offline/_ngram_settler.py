@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._settle import (
     Nucleus,
@@ -35,10 +35,13 @@ if TYPE_CHECKING:
     from ._ngram import NGramModel, _Reading
     from ._ngram_tables import Table
 
-__all__ = ["Mode", "Settler"]
+__all__ = ["Mode", "Plan", "Settler"]
 
 # What a step is settled under: (temperature, top_p or None for no filter, excluded position).
 Mode = tuple[float, "float | None", "int | None"]
+# How a step draws: its lone token, a nucleus or the whole distribution, or None (the logits).
+Plan = int | Nucleus | Whole | None
+_UNSEEN: Any = object()
 
 # Plans kept per model (see Settler.settled): a key and a small plan each.
 DECISION_LIMIT = 100_000
@@ -63,7 +66,10 @@ class Settler:
         sections = len(model.sections)
         self._tails: list[SectionTail | None] = [None] * sections
         self._section_supports: list[Supports | None] = [None] * sections
-        self.decisions: dict[tuple[object, ...], Nucleus | Whole | None] = {}
+        self.width = model.order - 1
+        self.size = len(model.vocabulary)
+        self.span: int = int(self.size**self.width)  # a key's count sits above its digits
+        self._plans: dict[tuple[int, Mode], dict[int, Plan]] = {}
         self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
         self._lock = threading.Lock()
 
@@ -89,27 +95,41 @@ class Settler:
             self._tails[section] = tail  # a race only builds the same tail twice
         return tail
 
-    def settled(self, section: int, positions: Sequence[int], mode: Mode) -> Nucleus | Whole | None:
+    def plans(self, section: int, mode: Mode) -> dict[int, Plan]:
+        """The plans met so far in ``section`` under ``mode``, by history key (:meth:`key`)."""
+        found = self._plans.get((section, mode))
+        if found is None:
+            found = self._plans.setdefault((section, mode), {})
+        return found
+
+    def key(self, positions: Sequence[int]) -> int:
+        """The plan key of the history ending ``positions``: its last ``order - 1`` positions
+        as base-|vocabulary| digits (oldest first) plus their count times ``span``."""
+        code = 0
+        recent = positions[max(0, len(positions) - self.width) :]
+        for position in recent:
+            code = code * self.size + position
+        return code + len(recent) * self.span
+
+    def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
         """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
-        from the history's support (:mod:`._settle`); None: sample from the logits as usual."""
-        recent = tuple(positions[max(0, len(positions) - self.order + 1) :])
-        key = (section, recent, mode)
-        try:
-            return self.decisions[key]
-        except KeyError:
-            pass
+        from the history's support (:mod:`._settle`): a position (the lone survivor), a
+        :class:`._settle.Nucleus` or :class:`._settle.Whole` to draw from, or None: sample
+        from the logits as usual. ``key`` is :meth:`key` of ``positions``; the plan is kept
+        under it (ints, not tuples: nothing the garbage collector must track)."""
+        plans = self.plans(section, mode)
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
         tables, codes, longest = self._model._match(section, positions)
-        matched = (section, longest, codes[longest], mode, None)
-        plan = self.decisions.get(matched)
-        if plan is None and matched not in self.decisions:
+        matched = -1 - (codes[longest] + longest * self.span)
+        plan: Plan = plans.get(matched, _UNSEEN)
+        if plan is _UNSEEN:
             plan = self._plan_for(section, tables, codes, longest, mode)
         with self._lock:
-            while len(self.decisions) >= DECISION_LIMIT - 1:
-                self.decisions.pop(next(iter(self.decisions)))
-            self.decisions[matched] = plan
-            self.decisions[key] = plan
+            while len(plans) >= DECISION_LIMIT - 1:
+                plans.pop(next(iter(plans)))
+            plans[matched] = plan
+            plans[key] = plan
         return plan
 
     def _plan_for(
@@ -119,7 +139,7 @@ class Settler:
         codes: list[int],
         longest: int,
         mode: Mode,
-    ) -> Nucleus | Whole | None:
+    ) -> Plan:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`._supports`, :mod:`._settle`)."""
         supports = self.supports(section)
@@ -128,7 +148,7 @@ class Settler:
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
             if token >= 0:
-                return Nucleus([token], [1.0])
+                return token
         sparse = supports.sparse(context) or self._sparse(section, tables, codes, longest)
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
@@ -162,9 +182,7 @@ class Settler:
             self._section_supports[section] = supports  # a race only builds them twice
         return supports
 
-    def settled_opening(
-        self, reading: _Reading, positions: Sequence[int], mode: Mode
-    ) -> Nucleus | Whole | None:
+    def settled_opening(self, reading: _Reading, positions: Sequence[int], mode: Mode) -> Plan:
         """:meth:`settled` for an opening step, whose prompt tokens are boosted (the model's
         ``_step``).
 
@@ -182,7 +200,7 @@ class Settler:
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
-            plan: Nucleus | Whole | None = boosted_nucleus(
+            plan: Plan = boosted_nucleus(
                 self._ranked(section, tables, codes, longest, temperature),
                 self.tail(section),
                 temperature,
@@ -197,6 +215,7 @@ class Settler:
             plan = _plan(
                 weigh(*sparse, tail, temperature, reading.boosted, self._log_boost, exclude), mode
             )
+        plan = _lone(plan)
         with self._lock:
             if len(reading.settled) >= _OPENING_LIMIT:
                 reading.settled.clear()
@@ -225,6 +244,13 @@ class Settler:
         return ranked
 
 
-def _plan(weighed: Weighed, mode: Mode) -> Nucleus | Whole | None:
+def _plan(weighed: Weighed, mode: Mode) -> Plan:
     top_p = mode[1]
-    return whole(weighed) if top_p is None else nucleus(weighed, top_p)
+    return _lone(whole(weighed) if top_p is None else nucleus(weighed, top_p))
+
+
+def _lone(plan: Plan) -> Plan:
+    """A nucleus of one token is that token (an int: no random number, no tracked object)."""
+    if isinstance(plan, Nucleus) and len(plan.positions) == 1:
+        return plan.positions[0]
+    return plan
