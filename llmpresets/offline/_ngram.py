@@ -99,7 +99,7 @@ class _Reading:
 
     def __init__(self, section: int, boosted: list[int], size: int) -> None:
         self.section = section
-        self.boosted = boosted  # the positions the opening favours, ascending
+        self.boosted = tuple(boosted)  # the positions the opening favours, ascending
         self.boosted_set = frozenset(boosted)
         self.size = size
         self._boost: FloatArray | None = None
@@ -114,7 +114,7 @@ class _Reading:
             return None
         if self._boost is None:
             boost: FloatArray = np.ones(self.size)
-            boost[self.boosted] = PROMPT_BOOST
+            boost[list(self.boosted)] = PROMPT_BOOST
             self._boost = boost
         return self._boost
 

@@ -203,10 +203,13 @@ def _outside(tail: SectionTail, explicit: dict[int, float]) -> Iterator[int]:
 
 
 class Nucleus(NamedTuple):
-    """What top_p keeps of a step: positions ascending, and their running weights."""
+    """What top_p keeps of a step: positions ascending, and their running weights.
 
-    positions: list[int]
-    cumulative: list[float]
+    Tuples of numbers: kept plans hold nothing the garbage collector must keep tracking.
+    """
+
+    positions: tuple[int, ...]
+    cumulative: tuple[float, ...]
 
 
 def nucleus(weighed: Weighed, top_p: float, limit: int = NUCLEUS_LIMIT) -> Nucleus | None:
@@ -235,7 +238,7 @@ class Ranked(NamedTuple):
 
     logits: dict[int, float]  # the support's logits by position
     log_lambda: float
-    ranked: list[tuple[int, float]]  # (position, logit), most likely first
+    ranked: tuple[int, ...]  # the support's positions, most likely first
     peak: float  # the support's largest logit (-inf: empty)
     mass: float  # sum of exp((logit - peak) / T) over the support
     g_mass: float  # sum of the tail weights g over the support
@@ -245,11 +248,11 @@ def rank(
     logits: dict[int, float], log_lambda: float, tail: SectionTail, temperature: float
 ) -> Ranked:
     """The :class:`Ranked` form of a support at ``temperature``."""
-    ranked = sorted(logits.items(), key=_LOGIT, reverse=True)
-    peak = ranked[0][1] if ranked else -math.inf
+    ranked = tuple(sorted(logits, key=logits.__getitem__, reverse=True))
+    peak = logits[ranked[0]] if ranked else -math.inf
     scale, exp, g = 1.0 / temperature, math.exp, tail.weights(temperature).g
-    mass = sum([exp((logit - peak) * scale) for _, logit in ranked])
-    g_mass = sum([g[position] for position, _ in ranked])
+    mass = sum([exp((logit - peak) * scale) for logit in logits.values()])
+    g_mass = sum([g[position] for position in ranked])
     return Ranked(logits, log_lambda, ranked, peak, mass, g_mass)
 
 
@@ -293,7 +296,9 @@ def boosted_nucleus(
             total -= exp((before - peak) * scale)
     if first >= 0 and rest > 0.0:
         total += exp((log_lambda + tail.peak - peak) * scale) * rest
-    ranked = [entry for entry in support.ranked if entry[0] not in boosted_set]
+    ranked = [
+        (position, logits[position]) for position in support.ranked if position not in boosted_set
+    ]
     ranked.extend((position, after) for position, after, _ in changed)
     ranked.sort(key=_LOGIT, reverse=True)
     return _walk(
@@ -350,9 +355,9 @@ def _walk(
     if logit - following <= TIE_MARGIN:
         return None
     if len(kept) == 1:
-        return Nucleus([kept[0][0]], [kept[0][1]])
+        return Nucleus((kept[0][0],), (kept[0][1],))
     kept.sort()
-    return Nucleus([position for position, _ in kept], list(accumulate(w for _, w in kept)))
+    return Nucleus(tuple(position for position, _ in kept), tuple(accumulate(w for _, w in kept)))
 
 
 class Whole(NamedTuple):
