@@ -129,3 +129,8 @@ def test_a_taken_port_is_one_error_line_and_exit_1(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err
     assert "Traceback" not in err and KEY not in err
+    # The access log's handler went with the command (it wrote to this test's captured
+    # stderr; left behind, a later server's requests would log to a closed stream).
+    import logging
+
+    assert not logging.getLogger("llmpresets.serve").handlers

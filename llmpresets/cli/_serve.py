@@ -109,10 +109,12 @@ def _serve(args: argparse.Namespace) -> int:
             "reach this server" + ("" if api_key else " (and no --api-key is set)"),
             file=sys.stderr,
         )
+    serve_log = logging.getLogger("llmpresets.serve")
+    handler: logging.Handler | None = None
+    level = serve_log.level
     if not args.quiet:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
-        serve_log = logging.getLogger("llmpresets.serve")
         serve_log.addHandler(handler)
         serve_log.setLevel(logging.INFO)
 
@@ -126,5 +128,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_ERROR
         ) from None
+    finally:
+        # The access log's handler belongs to this command: run in-process (a test, a
+        # notebook), it must not outlive it and write to a stream closed since.
+        if handler is not None:
+            serve_log.removeHandler(handler)
+            serve_log.setLevel(level)
     print("llmpresets: server stopped", file=sys.stderr, flush=True)
     return EXIT_OK
