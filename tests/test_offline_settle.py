@@ -211,3 +211,20 @@ def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
     monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
     slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
     assert fast == slow
+
+
+def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
+    """A server asked for a new temperature on every request keeps a bounded number of plan
+    tables, and replies stay those of the sampler."""
+    from llmpresets.offline import _ngram_settler
+
+    model = default_language_model()
+    settler = model.settler
+    step = model.bind(model.encoding.encode("Tell me a story about a dragon."), None)
+    for index in range(_ngram_settler.PLAN_TABLES + 10):
+        shortcut = step.settler(
+            temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
+        )
+        assert shortcut is not None
+        shortcut.run([], np.random.default_rng(index), 8)
+    assert len(settler._plans) <= _ngram_settler.PLAN_TABLES

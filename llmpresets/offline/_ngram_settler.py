@@ -43,8 +43,10 @@ Mode = tuple[float, "float | None", "int | None"]
 Plan = int | Nucleus | Whole | None
 _UNSEEN: Any = object()
 
-# Plans kept per model (see Settler.settled): a key and a small plan each.
+# Plans kept per (section, mode) table (see Settler.settled): an int key and a small plan each.
 DECISION_LIMIT = 100_000
+# (section, mode) plan tables kept per model (see Settler.plans).
+PLAN_TABLES = 32
 # Ranked supports of reply openings' histories kept per model (shared by every prompt).
 _RANKED_LIMIT = 4096
 # Per prompt, the plans of the reply's opening steps kept for the next reply.
@@ -96,10 +98,19 @@ class Settler:
         return tail
 
     def plans(self, section: int, mode: Mode) -> dict[int, Plan]:
-        """The plans met so far in ``section`` under ``mode``, by history key (:meth:`key`)."""
+        """The plans met so far in ``section`` under ``mode``, by history key (:meth:`key`).
+
+        At most :data:`PLAN_TABLES` tables are kept (the oldest goes first), each of at most
+        :data:`DECISION_LIMIT` plans: a server asked for ever new temperatures stays bounded.
+        """
         found = self._plans.get((section, mode))
         if found is None:
-            found = self._plans.setdefault((section, mode), {})
+            with self._lock:
+                found = self._plans.get((section, mode))
+                if found is None:
+                    while len(self._plans) >= PLAN_TABLES:
+                        self._plans.pop(next(iter(self._plans)))
+                    found = self._plans[(section, mode)] = {}
         return found
 
     def key(self, positions: Sequence[int]) -> int:
