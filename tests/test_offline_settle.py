@@ -228,3 +228,35 @@ def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
         assert shortcut is not None
         shortcut.run([], np.random.default_rng(index), 8)
     assert len(settler._plans) <= _ngram_settler.PLAN_TABLES
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
+    order: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model trained on your own text, of any order (1 keeps no history at all), settles
+    steps to the sampler's own replies."""
+    from llmpresets.offline import NGramModel
+
+    corpus = (
+        "### code: python\ndef add(a, b):\n    return a + b\n---\ndef sub(a, b):\n"
+        "    return a - b\n### stories: story\nOnce upon a time a dragon slept.\n---\n"
+        "The dragon woke up and flew away.\n"
+    )
+    model = NGramModel.train(corpus, order=order)
+    settings: list[dict[str, Any]] = [
+        {"temperature": 0.8, "top_p": 0.9},
+        {"temperature": 1.0},
+        {"temperature": 0.7, "top_p": 0.5, "extra_body": {"ignore_eos": True}},
+    ]
+
+    def run() -> list[str]:
+        return [
+            text
+            for setting in settings
+            for text in replies(OfflineTransport(source=model), range(3), **setting)
+        ]
+
+    fast = run()
+    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    assert fast == run()
