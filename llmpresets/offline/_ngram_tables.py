@@ -21,7 +21,14 @@ from ._corpus import Section, corpus_documents
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["Arrays", "Table", "derive_arrays", "expand_table", "tokenized_sections"]
+__all__ = [
+    "Arrays",
+    "Table",
+    "derive_arrays",
+    "expand_table",
+    "history_codes",
+    "tokenized_sections",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -160,15 +167,21 @@ def _compress(rows: dict[tuple[int, ...], dict[int, int]], n: int, prefix: str) 
     }
 
 
-def expand_table(arrays: Arrays, prefix: str, n: int, size: int) -> Table:
-    """One table's arrays as the model reads them; histories keyed by their int code (the
-    positions as digits in base ``size``, oldest first)."""
-    histories = arrays[f"{prefix}_histories"].reshape(-1, n)
+def history_codes(histories: IntArray, size: int) -> IntArray:
+    """Each row of ``histories`` (positions, oldest first) as one int: the positions as
+    digits in base ``size``. The key of :attr:`Table.index` (``NGramModel._match`` computes
+    the same code for one history)."""
     codes = np.zeros(len(histories), dtype=np.int64)
-    for column in range(n):
+    for column in range(histories.shape[1]):
         codes = codes * size + histories[:, column]
+    return codes
+
+
+def expand_table(arrays: Arrays, prefix: str, n: int, size: int) -> Table:
+    """One table's arrays as the model reads them; histories keyed by :func:`history_codes`."""
+    codes = history_codes(arrays[f"{prefix}_histories"].reshape(-1, n), size)
     return Table(
-        index=dict(zip(codes.tolist(), range(len(histories)), strict=True)),
+        index=dict(zip(codes.tolist(), range(len(codes)), strict=True)),
         lambdas=arrays[f"{prefix}_lambdas"].tolist(),
         offsets=arrays[f"{prefix}_offsets"].tolist(),
         targets=arrays[f"{prefix}_targets"],

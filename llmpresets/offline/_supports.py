@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._ngram_tables import history_codes
 from ._settle import MARGIN, SectionTail
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ class Supports:
         for n in range(1, order):
             prefix = f"s{section}n{n}"
             histories = arrays[f"{prefix}_histories"].reshape(-1, n)
-            keys = np.zeros(len(histories), dtype=np.int64)
-            for column in range(n):
-                keys = keys * size + histories[:, column]
+            keys = history_codes(histories, size)
             sort = np.argsort(keys)  # keys are distinct: any sort is the same order
             table.append(
                 {
@@ -97,9 +96,7 @@ class Supports:
             ids = self.base[n] + np.arange(len(histories))
             lengths[ids] = n
             for m in range(1, n + 1):
-                keys = np.zeros(len(histories), dtype=np.int64)
-                for column in range(n - m, n):
-                    keys = keys * size + histories[:, column]
+                keys = history_codes(histories[:, n - m :], size)
                 sorted_keys = table[m]["keys"]
                 found = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
                 hit = sorted_keys[found] == keys
