@@ -137,16 +137,7 @@ class _Emitter:
 
     def add(self, token: int, info: TokenLogprob | None) -> None:
         result = self.result
-        decoder = self.decoder
-        # A whole UTF-8 token after a whole one is its own text; otherwise the incremental
-        # decoder joins bytes split across tokens.
-        piece = None
-        if not decoder.getstate()[0]:
-            piece = self.texts.get(token, _UNKNOWN_TEXT)
-            if piece is _UNKNOWN_TEXT:
-                piece = _complete_text(self.encoding, token)
-        if piece is None:
-            piece = decoder.decode(_token_bytes(self.encoding, token))
+        piece = self._piece(token)
         result.completion_tokens += 1
         if info is not None and result.logprobs is not None:
             result.logprobs.append(info)
@@ -172,20 +163,23 @@ class _Emitter:
         (at most the room left under ``max_tokens``)."""
         if not tokens:
             return
-        result, decoder, texts = self.result, self.decoder, self.texts
-        pieces = result.pieces
-        for token in tokens:
-            piece = None
-            if not decoder.getstate()[0]:
-                piece = texts.get(token, _UNKNOWN_TEXT)
-                if piece is _UNKNOWN_TEXT:
-                    piece = _complete_text(self.encoding, token)
-            if piece is None:
-                piece = decoder.decode(_token_bytes(self.encoding, token))
-            pieces.append(piece)
+        result = self.result
+        result.pieces.extend(map(self._piece, tokens))  # one at a time: the decoder has state
         result.completion_tokens += len(tokens)
         if result.completion_tokens >= self.settings.max_tokens:
             self.finish("length")
+
+    def _piece(self, token: int) -> str:
+        """The token's text: a whole UTF-8 token after a whole one is its own (cached) text;
+        otherwise the incremental decoder joins bytes split across tokens."""
+        decoder = self.decoder
+        if not decoder.getstate()[0]:
+            piece: str | None = self.texts.get(token, _UNKNOWN_TEXT)
+            if piece is _UNKNOWN_TEXT:
+                piece = _complete_text(self.encoding, token)
+            if piece is not None:
+                return piece
+        return decoder.decode(_token_bytes(self.encoding, token))
 
     def _cut(self, tail_length: int, window: str, cut: int) -> None:
         """A stop sequence starts at ``window[cut]``: drop it and everything after it.
