@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 from .._encodings import get_encoding
 from .._errors import ConfigError
 from ._corpus import Section
-from ._ngram_settler import Mode, Plan, Settler
+from ._ngram_settler import UNSEEN, Mode, Plan, Settler
 from ._ngram_tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
 from ._settle import MIN_TEMPERATURE, draw
 from ._sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
@@ -88,7 +88,6 @@ class Shortcut(NamedTuple):
 
 
 # What a settler settles under: (temperature, top_p or None for no filter, excluded position).
-_UNSEEN: Any = object()
 
 
 class _Reading:
@@ -110,13 +109,18 @@ class _Reading:
     def boost(self) -> FloatArray | None:
         """Per vocabulary position, the opening's factor (None: no boost); built on first use
         (the settler reads ``boosted``; only the logits path needs the dense factors)."""
-        if not self.boosted:
-            return None
         if self._boost is None:
-            boost: FloatArray = np.ones(self.size)
-            boost[list(self.boosted)] = PROMPT_BOOST
-            self._boost = boost
+            self._boost = _boost_factors(self.boosted, self.size)
         return self._boost
+
+
+def _boost_factors(boosted: Sequence[int], size: int) -> FloatArray | None:
+    """:data:`PROMPT_BOOST` at the ``boosted`` positions, 1 elsewhere (None: nothing boosted)."""
+    if not boosted:
+        return None
+    boost: FloatArray = np.ones(size)
+    boost[list(boosted)] = PROMPT_BOOST
+    return boost
 
 
 class NGramModel:
@@ -345,11 +349,6 @@ class NGramModel:
         # A token outside the corpus vocabulary matches no history: the model backs off.
         return [self._position.get(int(token), -1) for token in token_ids]
 
-    def _prompt_boost(self, prompt_ids: Sequence[int]) -> FloatArray | None:
-        """Per vocabulary position, the factor an opening token gets for being in the prompt."""
-        boosted = self._boosted(prompt_ids)
-        return _Reading(0, boosted, len(self.vocabulary)).boost
-
     def _boosted(self, prompt_ids: Sequence[int]) -> list[int]:
         """The positions an opening favours, ascending: the prompt's own tokens and words.
 
@@ -442,7 +441,8 @@ class NGramModel:
         else:
             prompt_ids, generated = [], context
         section = self.section_for(prompt_ids)
-        return self._step(section, self._prompt_boost(prompt_ids), self._positions(generated))
+        boost = _boost_factors(self._boosted(prompt_ids), len(self.vocabulary))
+        return self._step(section, boost, self._positions(generated))
 
     # ------------------------------------------------------------------ reporting
 
@@ -535,8 +535,8 @@ class BoundPrompt:
                 if length < opening:
                     plan = settler.settled_opening(reading, positions, mode)
                 else:
-                    plan = plans.get(key, _UNSEEN)
-                    if plan is _UNSEEN:
+                    plan = plans.get(key, UNSEEN)
+                    if plan is UNSEEN:
                         plan = settler.settled(section, positions, mode, key)
                 if plan is None:
                     return RUN_SAMPLE, None

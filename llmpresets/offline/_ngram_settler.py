@@ -35,13 +35,14 @@ if TYPE_CHECKING:
     from ._ngram import NGramModel, _Reading
     from ._ngram_tables import Table
 
-__all__ = ["Mode", "Plan", "Settler"]
+__all__ = ["UNSEEN", "Mode", "Plan", "Settler"]
 
 # What a step is settled under: (temperature, top_p or None for no filter, excluded position).
 Mode = tuple[float, "float | None", "int | None"]
 # How a step draws: its lone token, a nucleus or the whole distribution, or None (the logits).
 Plan = int | Nucleus | Whole | None
-_UNSEEN: Any = object()
+# A dict.get default no plan can be (None is a plan: sample from the logits).
+UNSEEN: Any = object()
 
 # Plans kept per (section, mode) table (see Settler.settled): an int key and a small plan each.
 DECISION_LIMIT = 100_000
@@ -133,8 +134,8 @@ class Settler:
         # a reply wanders off the corpus, into histories seen once, often).
         tables, codes, longest = self._model._match(section, positions)
         matched = -1 - (codes[longest] + longest * self.span)
-        plan: Plan = plans.get(matched, _UNSEEN)
-        if plan is _UNSEEN:
+        plan: Plan = plans.get(matched, UNSEEN)
+        if plan is UNSEEN:
             plan = self._plan_for(section, tables, codes, longest, mode)
         with self._lock:
             while len(plans) >= DECISION_LIMIT - 1:
