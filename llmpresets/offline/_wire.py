@@ -115,21 +115,26 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 # vLLM-style body fields this backend honours besides the SDK's (through ``extra_body``).
 BODY_EXTRAS = ("top_k", "min_p", "ignore_eos")
+# Numeric fields parse_request checks against the parameter table's ranges (see _RANGES).
+_RANGED = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "n",
+    "seed",
+    "top_logprobs",
+    "min_p",
+)
 # Fields parse_request checks itself, with the API's own ranges and messages (numbers written
 # as 100.0 are integers there, as the API reads them): _validate checks the rest.
 _CHECKED_HERE = frozenset(
     {
         *BODY_EXTRAS,
+        *_RANGED,
         "model",
-        "temperature",
-        "top_p",
-        "frequency_penalty",
-        "presence_penalty",
-        "n",
-        "seed",
         "max_tokens",
         "max_completion_tokens",
-        "top_logprobs",
         "logprobs",
         "stream",
         "stop",
@@ -264,19 +269,7 @@ def _bounds(name: str) -> tuple[float, float, bool]:
 
 
 # (low, high, integer) of each parameter parse_request checks by the table, read once.
-_RANGES = {
-    name: _bounds(name)
-    for name in (
-        "temperature",
-        "top_p",
-        "frequency_penalty",
-        "presence_penalty",
-        "n",
-        "seed",
-        "top_logprobs",
-        "min_p",
-    )
-}
+_RANGES = {name: _bounds(name) for name in _RANGED}
 
 
 def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
