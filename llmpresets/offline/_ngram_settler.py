@@ -25,7 +25,6 @@ from ._settle import (
     boosted_nucleus,
     nucleus,
     rank,
-    sparse_logits,
     weigh,
     whole,
 )
@@ -65,7 +64,6 @@ class Settler:
         self._arrays = model._arrays
         self._unigrams = model._section_unigram
         self._tie_break = model._tie_break
-        self._tie_list: list[float] = model._tie_break.tolist()
         sections = len(model.sections)
         self._tails: list[SectionTail | None] = [None] * sections
         self._section_supports: list[Supports | None] = [None] * sections
@@ -75,21 +73,6 @@ class Settler:
         self._plans: dict[tuple[int, Mode], dict[int, Plan]] = {}
         self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
         self._lock = threading.Lock()
-
-    def _sparse(
-        self, section: int, tables: list[Table | None], codes: list[int], longest: int
-    ) -> tuple[dict[int, float], float]:
-        """The model's logits on the history's support only (:func:`._settle.sparse_logits`)."""
-        rows = []
-        for n in range(longest, 0, -1):
-            table = tables[n]
-            assert table is not None
-            row = table.index[codes[n]]
-            begin, end = table.offsets[row], table.offsets[row + 1]
-            rows.append(
-                (table.target_list[begin:end], table.scaled_list[begin:end], table.lambdas[row])
-            )
-        return sparse_logits(rows, self.tail(section).unigram, self._tie_list)
 
     def tail(self, section: int) -> SectionTail:
         tail = self._tails[section]
@@ -161,16 +144,18 @@ class Settler:
             token = int(supports.singles(temperature, top_p)[context])
             if token >= 0:
                 return token
-        sparse = supports.sparse(context) or self._sparse(section, tables, codes, longest)
+        sparse = supports.sparse(context)
+        if sparse is None:
+            return None  # a history the bulk rows could not read: the logits decide
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
         self, section: int, tables: list[Table | None], codes: list[int], longest: int
-    ) -> tuple[dict[int, float], float]:
-        """A matched history's support logits and log Lambda (from the section's bulk rows)."""
+    ) -> tuple[dict[int, float], float] | None:
+        """A matched history's support logits and log Lambda, from the section's bulk rows
+        (None: a history they could not read, see :class:`._supports.Supports`)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, codes, longest)
-        return supports.sparse(context) or self._sparse(section, tables, codes, longest)
+        return supports.sparse(self._context(supports, tables, codes, longest))
 
     @staticmethod
     def _context(
@@ -209,24 +194,29 @@ class Settler:
         section = reading.section
         tables, codes, longest = self._model._match(section, positions)
         temperature, top_p, exclude = mode
+        plan: Plan = None  # a history the bulk rows could not read: the logits decide
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
-            plan: Plan = boosted_nucleus(
-                self._ranked(section, tables, codes, longest, temperature),
-                self.tail(section),
-                temperature,
-                top_p,
-                reading.boosted,
-                reading.boosted_set,
-                self._log_boost,
-            )
+            ranked = self._ranked(section, tables, codes, longest, temperature)
+            if ranked is not None:
+                plan = boosted_nucleus(
+                    ranked,
+                    self.tail(section),
+                    temperature,
+                    top_p,
+                    reading.boosted,
+                    reading.boosted_set,
+                    self._log_boost,
+                )
         else:
             sparse = self._support(section, tables, codes, longest)
-            tail = self.tail(section)
-            plan = _plan(
-                weigh(*sparse, tail, temperature, reading.boosted, self._log_boost, exclude), mode
-            )
+            if sparse is not None:
+                tail = self.tail(section)
+                weighed = weigh(
+                    *sparse, tail, temperature, reading.boosted, self._log_boost, exclude
+                )
+                plan = _plan(weighed, mode)
         plan = _lone(plan)
         with self._lock:
             if len(reading.settled) >= _OPENING_LIMIT:
@@ -241,13 +231,17 @@ class Settler:
         codes: list[int],
         longest: int,
         temperature: float,
-    ) -> Ranked:
-        """A matched history's support, ranked and summed at ``temperature`` (kept, bounded)."""
+    ) -> Ranked | None:
+        """A matched history's support, ranked and summed at ``temperature`` (kept, bounded;
+        None: a history the bulk rows could not read)."""
         supports = self.supports(section)
-        key = (section, self._context(supports, tables, codes, longest), temperature)
+        context = self._context(supports, tables, codes, longest)
+        key = (section, context, temperature)
         ranked = self._ranked_supports.get(key)
         if ranked is None:
-            sparse = self._support(section, tables, codes, longest)
+            sparse = supports.sparse(context)
+            if sparse is None:
+                return None
             ranked = rank(*sparse, self.tail(section), temperature)
             with self._lock:
                 if len(self._ranked_supports) >= _RANKED_LIMIT:

@@ -51,9 +51,6 @@ class Table:
     offsets: list[int]
     targets: IntArray
     scaled: FloatArray
-    # The same, as plain lists, for the settler's few-entry reads (see _sparse).
-    target_list: list[int]
-    scaled_list: list[float]
 
 
 def derive_arrays(sections: Sequence[Section], encoding: tiktoken.Encoding, order: int) -> Arrays:
@@ -186,6 +183,4 @@ def expand_table(arrays: Arrays, prefix: str, n: int, size: int) -> Table:
         offsets=arrays[f"{prefix}_offsets"].tolist(),
         targets=arrays[f"{prefix}_targets"],
         scaled=arrays[f"{prefix}_scaled"],
-        target_list=arrays[f"{prefix}_targets"].tolist(),
-        scaled_list=arrays[f"{prefix}_scaled"].tolist(),
     )

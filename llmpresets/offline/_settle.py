@@ -6,7 +6,7 @@ costs tens of microseconds. :class:`~llmpresets.offline._ngram.NGramModel` first
 *settle* the step from the structure of its distribution:
 
     P(w | h) = Lambda * U(w)          for w outside the history's support S
-    P(w | h) = (the interpolation)    for w in S (:func:`sparse_logits`)
+    P(w | h) = (the interpolation)    for w in S (built in bulk by :mod:`._supports`)
 
 where ``U`` is the section's unigram and ``Lambda`` the product of the interpolation weights
 of the matched histories. Outside ``S`` tokens keep the unigram's order, and at temperature
@@ -56,7 +56,6 @@ __all__ = [
     "draw",
     "nucleus",
     "rank",
-    "sparse_logits",
     "weigh",
     "whole",
 ]
@@ -88,13 +87,12 @@ class SectionTail:
     than the arithmetic.
     """
 
-    __slots__ = ("_lock", "_weights", "base", "order", "peak", "unigram")
+    __slots__ = ("_lock", "_weights", "base", "order", "peak")
 
     def __init__(self, unigram: FloatArray, tie_break: FloatArray) -> None:
         # Exactly the logits of an empty history (NGramModel._logits): log U - tie break.
         base: FloatArray = np.log(unigram)
         np.subtract(base, tie_break, out=base)
-        self.unigram: list[float] = unigram.tolist()
         self.base: list[float] = base.tolist()
         self.order: list[int] = np.argsort(-base, kind="stable").tolist()
         self.peak = self.base[self.order[0]]
@@ -112,34 +110,6 @@ class SectionTail:
                     self._weights.clear()
                 self._weights[temperature] = found
         return found
-
-
-def sparse_logits(
-    rows: Iterable[tuple[list[int], list[float], float]],
-    unigram: list[float],
-    tie_break: list[float],
-) -> tuple[dict[int, float], float]:
-    """The logits of a history's support, by position, and ``log(Lambda)``.
-
-    ``rows`` are the matched histories' table rows, longest first: (targets, scaled counts,
-    interpolation weight). Unrolled, the interpolation reads ``P(w) = U(w) * Lambda +
-    sum_n scaled_n(w) * (the weights of the histories longer than n)``; every position no row
-    names has the logit ``log(Lambda) + log U - tie break``. Plain floats: supports are a few
-    positions long, where numpy's per-call cost would dominate. (This rounds differently from
-    the model's dense path by an ulp or two; the decisions below keep a far wider margin.)
-    """
-    added: dict[int, float] = {}
-    later = 1.0  # the weights of the longer histories, applied after a row's counts
-    for targets, scaled, weight in rows:
-        for position, count in zip(targets, scaled, strict=True):
-            added[position] = added.get(position, 0.0) + count * later
-        later *= weight
-    log = math.log
-    logits = {
-        position: log(unigram[position] * later + extra) - tie_break[position]
-        for position, extra in added.items()
-    }
-    return logits, log(later)
 
 
 class Weighed(NamedTuple):

@@ -17,7 +17,7 @@ survivor and use no random number). Histories it cannot answer go to :func:`._se
 with their support from here.
 
 A history whose longer suffixes name a position its one-token suffix does not (never from
-training, whose counts are suffix-closed) is marked invalid and settled the slow way.
+training, whose counts are suffix-closed) is marked invalid; its steps take the logits path.
 """
 
 from __future__ import annotations
