@@ -8,6 +8,7 @@ change pass. ``tests/test_offline_lm.py`` and ``tests/test_sampling.py`` compare
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,128 @@ def chat_outputs() -> dict[str, Any]:
     return outputs
 
 
+STRUCTURED_PROMPT = "Alice is 31, lives in Paris and likes chess and tennis. Reply in JSON."
+
+
+def _strict(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+STRUCTURED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "person": _strict(
+        {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "city": {"type": "string"},
+            "hobbies": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+            "score": {"type": "number"},
+            "member": {"type": "boolean"},
+            "kind": {"type": "string", "enum": ["person", "robot"]},
+        }
+    ),
+    "nested": _strict(
+        {
+            "owner": {"$ref": "#/$defs/who"},
+            "items": {"type": "array", "items": {"$ref": "#/$defs/who"}, "maxItems": 2},
+            "value": {
+                "anyOf": [{"type": "integer", "minimum": 0, "maximum": 99}, {"type": "null"}]
+            },
+            "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"},
+        },
+        **{"$defs": {"who": _strict({"name": {"type": "string"}, "ok": {"type": "boolean"}})}},
+    ),
+}
+STRUCTURED_SETTINGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "chat": {"temperature": 0.8, "top_p": 0.9},
+    "code": {"temperature": 0.2, "top_p": 0.1, "extra_body": {"top_k": 10}},
+    "min_p": {"temperature": 1.0, "extra_body": {"min_p": 0.05}},
+    "penalties": {"temperature": 0.9, "frequency_penalty": 0.6, "presence_penalty": 0.4},
+    "logprobs": {"temperature": 0.7, "logprobs": True, "top_logprobs": 2},
+    "greedy": {"temperature": 0.0},
+    "n2": {"temperature": 1.2, "n": 2},
+}
+WEATHER_TOOL: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": _strict({"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}),
+        "strict": True,
+    },
+}
+
+
+def structured_outputs() -> dict[str, Any]:
+    """Seeded JSON replies and tool calls of the offline model through the SDK: the
+    constrained decoder's draws, pinned like the free text's."""
+    from offline_sdk import sdk
+
+    client = sdk(OfflineTransport())
+    messages: Any = [{"role": "user", "content": STRUCTURED_PROMPT}]
+    formats: dict[str, Any] = {
+        name: {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+        for name, schema in STRUCTURED_SCHEMAS.items()
+    }
+    formats["json_object"] = {"type": "json_object"}
+    outputs: dict[str, Any] = {}
+    for name, response_format in formats.items():
+        for setting, settings in STRUCTURED_SETTINGS.items():
+            for seed in (0, 1):
+                reply = client.chat.completions.create(
+                    model="gpt-4o",
+                    messages=messages,
+                    seed=seed,
+                    max_tokens=120,
+                    response_format=response_format,
+                    **settings,
+                )
+                choices = []
+                for choice in reply.choices:
+                    entry: dict[str, Any] = {
+                        "text": choice.message.content,
+                        "finish": choice.finish_reason,
+                    }
+                    if choice.logprobs is not None and choice.logprobs.content is not None:
+                        entry["logprobs"] = [
+                            [item.token, item.logprob, [alt.logprob for alt in item.top_logprobs]]
+                            for item in choice.logprobs.content
+                        ]
+                    choices.append(entry)
+                outputs[f"{name}|{setting}|{seed}"] = choices
+    weather: Any = [{"role": "user", "content": "What is the weather in Paris and in Rome?"}]
+    for choice_name, tool_choice in (("required", "required"), ("auto", "auto")):
+        for seed in (0, 1, 2):
+            reply = client.chat.completions.create(
+                model="gpt-4o",
+                messages=weather,
+                seed=seed,
+                tools=[WEATHER_TOOL],
+                tool_choice=tool_choice,
+                temperature=0.9,
+            )
+            message = reply.choices[0].message
+            outputs[f"tools|{choice_name}|{seed}"] = {
+                "text": message.content,
+                "calls": [
+                    [call.function.name, call.function.arguments]
+                    for call in message.tool_calls or []
+                    if call.type == "function"
+                ],
+                "finish": reply.choices[0].finish_reason,
+            }
+    return outputs
+
+
 def _logit_cases() -> dict[str, np.ndarray[Any, np.dtype[np.float64]]]:
     rng = np.random.default_rng(20240601)
     cases: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
@@ -126,8 +249,32 @@ def sample_outputs() -> dict[str, list[int]]:
     return outputs
 
 
+def same_reply(actual: Any, expected: Any) -> bool:
+    """Equal, with logprobs to 1e-12 relative: a sum's last bit can depend on the alignment
+    numpy's SIMD loops meet, which changes from process to process."""
+    if isinstance(expected, float):
+        return isinstance(actual, float) and math.isclose(actual, expected, rel_tol=1e-12)
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(same_reply(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and actual.keys() == expected.keys()
+            and all(same_reply(actual[key], value) for key, value in expected.items())
+        )
+    return bool(actual == expected)
+
+
 def current() -> dict[str, Any]:
-    return {"chat": chat_outputs(), "sample": sample_outputs()}
+    return {
+        "chat": chat_outputs(),
+        "sample": sample_outputs(),
+        "structured": structured_outputs(),
+    }
 
 
 def pinned() -> dict[str, Any]:

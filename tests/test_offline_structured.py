@@ -456,3 +456,17 @@ def test_floor_class_sampling_equals_sampling_over_the_full_vector(
     if keep.sum() > 1:
         result = stats.chisquare(counts[keep], expected[keep] * draws)
         assert result.pvalue > 1e-3
+
+
+def test_seeded_structured_replies_match_the_pinned_outputs() -> None:
+    """Speed work keeps every seeded JSON reply, logprob, tool call and finish reason of the
+    constrained decoder as recorded in tests/data/pinned_outputs.json (regenerate only on
+    purpose), whatever the engine's caches hold: each request runs twice."""
+    from pinned_outputs import pinned, same_reply, structured_outputs
+
+    expected = pinned()["structured"]
+    for _ in range(2):
+        actual = structured_outputs()
+        assert actual.keys() == expected.keys()
+        for key, value in expected.items():
+            assert same_reply(actual[key], value), key
