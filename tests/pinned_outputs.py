@@ -182,7 +182,8 @@ def structured_outputs() -> dict[str, Any]:
                     choices.append(entry)
                 outputs[f"{name}|{setting}|{seed}"] = choices
     weather: Any = [{"role": "user", "content": "What is the weather in Paris and in Rome?"}]
-    for choice_name, tool_choice in (("required", "required"), ("auto", "auto")):
+    tool_choices: dict[str, Any] = {"required": "required", "auto": "auto"}
+    for choice_name, tool_choice in tool_choices.items():
         for seed in (0, 1, 2):
             reply = client.chat.completions.create(
                 model="gpt-4o",
