@@ -50,6 +50,7 @@ threshold (float32 turns near-ties into exact ties, and ties at a boundary are a
 
 from __future__ import annotations
 
+import bisect
 import math
 import operator
 import threading
@@ -89,6 +90,9 @@ __all__ = [
 
 GREEDY_TEMPERATURE = 1e-5
 """A temperature below this is greedy decoding (vLLM's ``_SAMPLING_EPS``)."""
+
+# A reused distribution of at most this many tokens is searched as a Python list.
+_LISTED = 64
 
 _max = np.maximum.reduce
 _min = np.minimum.reduce
@@ -340,6 +344,7 @@ class _Prepared:
         "cumulative",
         "has_zero",
         "length",
+        "listed",
         "nbytes",
         "recompute",
         "running",
@@ -366,6 +371,7 @@ class _Prepared:
         self.length = 0 if weight is None else weight.size
         self.single: int | None = None
         self.cumulative: FloatArray | None = None
+        self.listed: list[float] | None = None
         self.running: FloatArray | None = None
         self.blocks: FloatArray | None = None
         self.tail: FloatArray | None = None
@@ -378,6 +384,11 @@ class _Prepared:
         elif weight is not None:
             if weight.size <= 2 * _BLOCK:
                 self.cumulative = weight.cumsum()
+                if recompute is not None and weight.size <= _LISTED:
+                    # Drawn from again and again: the running sums as a list, searched by
+                    # bisect (the same comparisons as searchsorted, without numpy's call).
+                    self.listed = self.cumulative.tolist()
+                    self.has_zero = not bool(weight.min() > 0.0)
             else:
                 # The running sum of the block sums (in float64: a float32 running sum over a
                 # vocabulary drifts), and the total they add up to, so that a draw's target
@@ -407,8 +418,11 @@ class _Prepared:
         """The token for a uniform number ``u`` in [0, 1)."""
         if self.uniform:  # uniform over the whole vocabulary
             return min(int(u * self.size), self.size - 1)
+        listed = self.listed
         cumulative = self.cumulative
-        if cumulative is not None:
+        if listed is not None:
+            position = bisect.bisect_right(listed, u * listed[-1])
+        elif cumulative is not None:
             position = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
         else:
             position = self._block_search(u * self.total)
@@ -418,6 +432,11 @@ class _Prepared:
             weight = self._weights()
             position = int(np.flatnonzero(weight[: position + 1])[-1])
         return position if self.tokens is None else int(self.tokens[position])
+
+    def pick(self, rng: np.random.Generator) -> int:
+        """A draw with ``rng``: the lone survivor without a random number, else one search."""
+        single = self.single
+        return single if single is not None else self.draw(rng.random())
 
     def _weights(self) -> FloatArray:
         weight = self.weight
@@ -598,6 +617,12 @@ class Sampler:
         if prepared.single is not None:
             return prepared.single
         return prepared.draw(rng.random())
+
+    def prepare(self, logits: FloatArray) -> _Prepared:
+        """The filtered distribution of ``logits`` made ready for many draws, for a caller
+        that keeps it: ``prepared.pick(rng)`` draws what ``sample(logits, rng)`` would, for
+        as long as ``logits`` is not changed."""
+        return self._prepare(logits, None, reused=True)
 
     def _prepare(
         self, logits: npt.ArrayLike, exclude: int | None, *, reused: bool = False

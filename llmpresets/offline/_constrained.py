@@ -68,7 +68,7 @@ from ._candidates import (
     clear_mask_views,
     mask_view,
 )
-from ._floor import FloorDraw, plan_floor_draw, sample_with_floor
+from ._floor import PreparedDraw, plan_floor_draw, sample_with_floor
 from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
 from ._json_prior import (
     CONTAINER_CLOSE_SLOPE,
@@ -170,8 +170,7 @@ class _Step:
 
     view: weakref.ref[MaskView]
     logits: weakref.ref[FloatArray]
-    scores: FloatArray
-    draw: FloorDraw
+    draw: PreparedDraw
 
 
 # Steps whose inputs are all fixed objects or values: the mask's view, the source's cached
@@ -277,7 +276,7 @@ def generate_constrained(
         if matcher.is_stopped():  # finished, or in error (llguidance stops then too)
             emitter.finish("stop")
             break
-        forced = matcher.compute_ff_tokens()
+        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
         if forced:
             # One call for the group: a reply cut inside it ends here, matcher and all.
             matcher.consume_tokens(forced)
@@ -307,16 +306,18 @@ def generate_constrained(
         if cached is None:
             model = model_for(logits)
             scores = _step_scores(view, model, state, candidates, counts, settings, bias)
-            draw = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
+            plan = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
             if reuse:
+                # Kept for the next time these inputs come back: one search then.
                 scores.flags.writeable = False
-                entry = _Step(weakref.ref(view), weakref.ref(logits), scores, draw)
-                _steps.put(key, entry, scores.nbytes + 300)
+                ready = plan.prepare(scores)
+                entry = _Step(weakref.ref(view), weakref.ref(logits), ready)
+                _steps.put(key, entry, scores.nbytes + ready.nbytes + 200)
+                choice = ready.pick(rng)
+            else:
+                choice = plan.draw(scores, rng)
         else:
-            scores, draw = cached.scores, cached.draw
-        # A step seen once is usually not seen again: the sampler keeps its prepared
-        # distribution (reuse) from the second time on.
-        choice = draw.draw(scores, rng, reuse=cached is not None)
+            choice = cached.draw.pick(rng)
         if choice >= 0:
             token = int(view.allowed_ids[choice])
         else:  # one of the tied floor tokens, uniformly (greedy: the lowest id)

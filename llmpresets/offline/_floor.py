@@ -26,9 +26,10 @@ from numpy.typing import NDArray
 from ..sampling import GREEDY_TEMPERATURE, Sampler
 
 if TYPE_CHECKING:
+    from ..sampling import _Prepared
     from ._request import SamplingSettings
 
-__all__ = ["FloorDraw", "plan_floor_draw", "sample_with_floor"]
+__all__ = ["FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
 
 FloatArray = NDArray[np.float64]
 
@@ -64,6 +65,33 @@ class FloorDraw:
         if self.sampler is None:
             return -1
         return self.sampler.sample(scores, rng, reuse=reuse)
+
+    def prepare(self, scores: FloatArray) -> PreparedDraw:
+        """This draw made ready for ``scores``, which the caller keeps and never changes: the
+        same draws as :meth:`draw`, each a coin and one search."""
+        prepared = None if self.sampler is None else self.sampler.prepare(scores)
+        return PreparedDraw(prepared, self.mass, self.total)
+
+
+@dataclass(frozen=True)
+class PreparedDraw:
+    """A :class:`FloorDraw` with the sampler's filtered distribution of its scores kept."""
+
+    prepared: _Prepared | None
+    mass: float
+    total: float
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what a cache counts)."""
+        return 100 + (0 if self.prepared is None else self.prepared.nbytes)
+
+    def pick(self, rng: np.random.Generator) -> int:
+        """A position in the scores, or -1 for one of the floor tokens (see FloorDraw.draw)."""
+        if self.total and rng.random() * self.total >= self.mass:
+            return -1
+        prepared = self.prepared
+        return -1 if prepared is None else prepared.pick(rng)
 
 
 def plan_floor_draw(
