@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -51,6 +52,8 @@ HINT_MASS = 0.3
 
 # Every STRIDE-th word of a mask finds its view; the whole mask confirms it.
 _STRIDE = 31
+# Successors a view remembers (MaskView.follow), at most.
+_FOLLOW_LIMIT = 512
 
 Value = TypeVar("Value")
 
@@ -228,6 +231,9 @@ class MaskView:
     hint_word: IntArray  # of the allowed candidates
     copy: FloatArray  # of the allowed candidates
     _pool: IntArray | None = field(default=None, repr=False)
+    # The views that followed this one, by the token drawn in between: the likely view
+    # after that token again (a guess, confirmed against the whole mask; see follow()).
+    _next: dict[int, weakref.ref[MaskView]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, candidates: Candidates, words: Words) -> MaskView:
@@ -248,6 +254,21 @@ class MaskView:
     def nbytes(self) -> int:
         """Memory held (what the cache counts)."""
         return len(self.words) + 42 * len(self.allowed) + 200
+
+    def follow(self, token: int, words: Words, whole: bytes | bytearray) -> MaskView:
+        """The view of ``words`` (whole: their bytes), the mask that came after this one
+        and ``token``: the view that came after them before when it is the same mask (a
+        comparison of the whole mask, which stops at the first difference), else
+        :func:`mask_view`'s."""
+        known = self._next.get(token)
+        view = None if known is None else known()
+        if view is not None and view.words == whole:
+            return view
+        view = mask_view(self.candidates, words, whole)
+        if len(self._next) >= _FOLLOW_LIMIT:
+            self._next.clear()
+        self._next[token] = weakref.ref(view)
+        return view
 
     def floor_pool(self) -> IntArray:
         """The allowed floor tokens' ids, ascending (made when a floor token is first drawn)."""

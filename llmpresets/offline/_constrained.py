@@ -47,8 +47,10 @@ after a few digits; a string's first token may copy a word of ``hints`` (the pro
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -243,13 +245,13 @@ def generate_constrained(
     bias = _bias(settings, ids)
     # Penalties change the scores with every token: such steps are never the same twice.
     repeatable = not (settings.frequency_penalty or settings.presence_penalty)
-    sampling_key = (settings.temperature, settings.top_k, settings.top_p, settings.min_p)
-    bias_key = settings.logit_bias
+    settings_key = _settings_key(settings)
     counts: dict[int, int] = {}
     generated: list[int] = []
     last_logits: FloatArray | None = None
     last_model = candidates.hole
     view: MaskView | None = None
+    drawn = -1  # the token drawn at ``view``'s step (-1: tokens were forced since)
     hint_key = candidates.hint_key
 
     def model_for(logits: FloatArray) -> FloatArray:
@@ -285,9 +287,14 @@ def generate_constrained(
                     break
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
+            drawn = -1
             continue
         words = mask.fill(matcher)
-        if view is None or mask.raw != view.words:  # inside a string: the same mask each step
+        if view is None:
+            view = mask_view(candidates, words, mask.raw)
+        elif drawn >= 0:  # the view that followed this one and this token before, if alike
+            view = view.follow(drawn, words, mask.raw)
+        elif mask.raw != view.words:
             view = mask_view(candidates, words, mask.raw)
         if view.floor_count == 0 and not len(view.allowed):
             emitter.finish("stop")  # nothing allowed: the grammar is done
@@ -299,7 +306,7 @@ def generate_constrained(
         key: Hashable = None
         reuse = repeatable and not logits.flags.writeable
         if reuse:
-            key = (id(view), id(logits), state, sampling_key, bias_key)
+            key = (id(view), id(logits), state, settings_key)
             cached = _steps.get(key)
             if cached is not None and (cached.view() is not view or cached.logits() is not logits):
                 cached = None
@@ -335,9 +342,30 @@ def generate_constrained(
             emitter.finish("stop")  # cannot happen with a correct mask; never loop on it
             break
         emit(token, info)
+        drawn = token
     if not emitter.done:
         emitter.finish("stop")
     return emitter.result
+
+
+# Each distinct (sampling settings, logit_bias) as an int, for the step cache's keys. A number
+# is never given twice (a forgotten setting gets a new one), so a key never means two settings.
+_settings_keys: dict[tuple[object, ...], int] = {}
+_settings_numbers = itertools.count()
+_SETTINGS_LIMIT = 4096
+_settings_lock = threading.Lock()
+
+
+def _settings_key(settings: SamplingSettings) -> int:
+    sampling = (settings.temperature, settings.top_k, settings.top_p, settings.min_p)
+    key = (*sampling, settings.logit_bias)
+    number = _settings_keys.get(key)
+    if number is None:
+        with _settings_lock:
+            if len(_settings_keys) >= _SETTINGS_LIMIT:
+                _settings_keys.clear()
+            number = _settings_keys.setdefault(key, next(_settings_numbers))
+    return number
 
 
 def clear_caches() -> None:

@@ -234,8 +234,13 @@ def make_token_stepper(
         positions: list[int] = []
 
         def by_position(token_ids: Sequence[int]) -> FloatArray:
-            del positions[len(token_ids) :]
-            positions.extend(position_of.get(int(t), -1) for t in token_ids[len(positions) :])
+            # Called once a step with the ids so far: usually one more than last time.
+            known = len(positions)
+            if len(token_ids) != known:
+                if len(token_ids) < known:
+                    del positions[len(token_ids) :]
+                else:
+                    positions.extend([position_of.get(int(t), -1) for t in token_ids[known:]])
             return step(positions)
 
         return by_position, vocab
