@@ -645,6 +645,14 @@ class Sampler:
         return _filter(z, m, self._params)
 
 
+def prepared_distribution(size: int, tokens: IntArray, weight: FloatArray) -> _Prepared:
+    """A distribution already filtered -- ``weight`` (all > 0) over the ascending ``tokens``
+    of a vocabulary of ``size`` -- made ready for many draws as :meth:`Sampler.prepare` makes
+    one: ``pick(rng)`` draws exactly as :meth:`Sampler.sample` would from logits that filter to
+    it. For callers that computed the filter themselves (``offline._string_step``)."""
+    return _Prepared(_Filtered(size, tokens, weight), recompute=lambda: weight)
+
+
 class _BoundedCache:
     """A dict with a byte budget that forgets its oldest entries first (thread-safe enough:
     lookups are single dict operations; insertions and evictions take a lock)."""

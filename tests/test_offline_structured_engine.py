@@ -199,3 +199,51 @@ def test_candidates_follow_a_writable_vocabulary_that_changed_in_place() -> None
     vocab[0] = 5000
     after = candidates_for(ENCODING, vocab, None)
     assert 5000 in after.ids and 5000 not in before.ids
+
+
+STRING_SETTINGS = [
+    SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=120),
+    SamplingSettings(temperature=1.0, top_p=0.95, max_tokens=120),
+    SamplingSettings(temperature=0.3, top_p=0.5, max_tokens=120),
+    SamplingSettings(temperature=1.4, top_p=0.99, max_tokens=120),
+]
+
+
+def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step _string_step settles inside a string keeps the dense step's tokens with
+    bit-identical weights (so the same cumulative sums and draws), and the replies are those
+    of the dense path alone."""
+    real = _constrained._string_ready
+    settled = []
+
+    def checked(view: Any, model: Any, logits: Any, state: Any, settings: Any) -> Any:
+        ready = real(view, model, logits, state, settings)
+        if ready is not None:
+            none: Any = np.zeros(0, dtype=np.int64)
+            scores = _constrained._step_scores(
+                view, model, state, view.candidates, {}, settings, (none, none.astype(float))
+            )
+            dense = plan_floor_draw(scores, view.candidates.floor, view.floor_count, settings)
+            expected = dense.prepare(scores)
+            assert (ready.mass, ready.total) == (expected.mass, expected.total)
+            assert ready.prepared is not None and expected.prepared is not None
+            assert ready.prepared.single == expected.prepared.single
+            if expected.prepared.single is None:
+                tokens, weight = ready.prepared.tokens, ready.prepared.weight
+                assert tokens is not None and weight is not None
+                assert expected.prepared.tokens is not None and expected.prepared.weight is not None
+                assert np.array_equal(tokens, expected.prepared.tokens)
+                assert np.array_equal(weight, expected.prepared.weight)
+            settled.append(state.length)
+        return ready
+
+    fast = {}
+    monkeypatch.setattr(_constrained, "_string_ready", checked)
+    for settings in STRING_SETTINGS:
+        clear_caches()
+        fast[settings] = replies(settings, range(40))
+    assert len(settled) > 50 and len(set(settled)) > 5  # many steps, at many lengths
+    monkeypatch.setattr(_constrained, "_string_ready", lambda *args: None)
+    for settings in STRING_SETTINGS:
+        clear_caches()
+        assert replies(settings, range(40)) == fast[settings]

@@ -358,3 +358,24 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
         [] if body.get("logprobs") else [_payloads._PIECE not in body["model"]] * len(used)
     )
     assert body.get("logprobs") or used
+
+
+def test_the_engines_bounded_cache_keeps_its_budget_and_the_entries_in_use() -> None:
+    """The constrained decoder's caches stay within their byte budget, forget the oldest
+    entries first, and keep an entry that is being used while new ones arrive."""
+    from llmpresets.offline._candidates import BoundedCache
+
+    cache: BoundedCache[int] = BoundedCache(1000)
+    for key in range(100):
+        cache.put(key, key, 100)
+        assert cache.used <= 1000
+    assert [key for key in range(100) if cache.get(key) is not None] == list(range(90, 100))
+    for key in range(100, 200):
+        assert cache.get(95) == 95  # in use: never the one forgotten
+        cache.put(key, key, 100)
+        assert cache.used <= 1000
+    assert cache.get(95) == 95
+    assert sum(cache.get(key) is not None for key in range(200)) == 10
+    assert cache.get(90) is None and cache.get(199) == 199
+    cache.put("big", 0, 1001)  # larger than the whole budget: not kept
+    assert cache.get("big") is None

@@ -59,25 +59,28 @@ Value = TypeVar("Value")
 
 
 class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its least recently used entries first (changes
-    take a lock; a hit on a cache less than half full changes nothing)."""
+    """A dict with a byte budget that forgets its least recently used entries first, nearly:
+    a hit refreshes an entry only once it is among the older half of the entries, so the
+    entries in use are the last to be forgotten and most hits change nothing (changes take
+    a lock)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self._entries: dict[Hashable, tuple[Value, int]] = {}
+        self._entries: dict[Hashable, tuple[Value, int, int]] = {}  # value, bytes, stamp
+        self._clock = 0  # counts insertions and refreshes; an entry's stamp is its last
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Value | None:
-        """The value under ``key``. Once the cache is half full, a hit also becomes the
-        newest entry, so the entries in use are the last to be forgotten."""
+        """The value under ``key`` (made the newest entry when it was among the oldest)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if 2 * self.used > self.budget:
+        if 2 * (self._clock - entry[2]) > len(self._entries):
             with self._lock:
                 if self._entries.pop(key, None) is not None:
-                    self._entries[key] = entry
+                    self._clock += 1
+                    self._entries[key] = (entry[0], entry[1], self._clock)
         return entry[0]
 
     def put(self, key: Hashable, value: Value, nbytes: int) -> None:
@@ -89,7 +92,8 @@ class BoundedCache(Generic[Value]):
                 self.used -= old[1]
             while self._entries and self.used + nbytes > self.budget:
                 self.used -= self._entries.pop(next(iter(self._entries)))[1]
-            self._entries[key] = (value, nbytes)
+            self._clock += 1
+            self._entries[key] = (value, nbytes, self._clock)
             self.used += nbytes
 
     def clear(self) -> None:
@@ -231,6 +235,7 @@ class MaskView:
     hint_word: IntArray  # of the allowed candidates
     copy: FloatArray  # of the allowed candidates
     _pool: IntArray | None = field(default=None, repr=False)
+    _closing: IntArray | None = field(default=None, repr=False)
     # The views that followed this one, by the token drawn in between: the likely view
     # after that token again (a guess, confirmed against the whole mask; see follow()).
     _next: dict[int, weakref.ref[MaskView]] = field(default_factory=dict, repr=False)
@@ -254,6 +259,14 @@ class MaskView:
     def nbytes(self) -> int:
         """Memory held (what the cache counts)."""
         return len(self.words) + 42 * len(self.allowed) + 200
+
+    @property
+    def closing(self) -> IntArray:
+        """The allowed candidates (slots) whose text starts with a quote: inside a string,
+        the tokens that close it."""
+        if self._closing is None:
+            self._closing = np.flatnonzero(self.classes.first == 0x22)
+        return self._closing
 
     def follow(self, token: int, words: Words, whole: bytes | bytearray) -> MaskView:
         """The view of ``words`` (whole: their bytes), the mask that came after this one

@@ -74,14 +74,17 @@ from ._floor import PreparedDraw, plan_floor_draw, sample_with_floor
 from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
 from ._json_prior import (
     CONTAINER_CLOSE_SLOPE,
+    DECISION_BASE,
     HINT_BONUS,
     STRING_CLOSE_SLOPE,
     TYPICAL_ITEMS,
     JsonShape,
     PriorState,
     shape_prior,
+    string_close,
 )
 from ._sources import token_text
+from ._string_step import StringBase, string_base, string_step
 
 if TYPE_CHECKING:
     import tiktoken
@@ -246,6 +249,18 @@ def generate_constrained(
     # Penalties change the scores with every token: such steps are never the same twice.
     repeatable = not (settings.frequency_penalty or settings.presence_penalty)
     settings_key = _settings_key(settings)
+    # Steps inside strings settled by _string_step: the settings it handles (top_p alone).
+    top_p = settings.top_p
+    strings = (
+        repeatable
+        and not len(bias[0])
+        and shape is not None
+        and settings.top_k is None
+        and settings.min_p is None
+        and settings.temperature >= GREEDY_TEMPERATURE
+        and top_p is not None
+        and 0.0 < top_p < 1.0 - 1e-12
+    )
     counts: dict[int, int] = {}
     generated: list[int] = []
     last_logits: FloatArray | None = None
@@ -263,16 +278,19 @@ def generate_constrained(
             last_logits, last_model = logits, _cached_model_scores(logits, candidates)
         return last_model
 
+    add = emitter.add
+
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
         if not repeatable:  # only penalties read the counts
             counts[token] = counts.get(token, 0) + 1
         if shape is not None:
             shape.feed(_token_bytes(encoding, token))
-            shape.last_hinted = shape.in_string and token in hint_key
-            if shape.last_hinted:
+            hinted = shape.in_string and token in hint_key
+            shape.last_hinted = hinted
+            if hinted:
                 shape.used.add(hint_key[token])
-        emitter.add(token, info)
+        add(token, info)
 
     while not emitter.done:
         if matcher.is_stopped():  # finished, or in error (llguidance stops then too)
@@ -310,8 +328,16 @@ def generate_constrained(
             cached = _steps.get(key)
             if cached is not None and (cached.view() is not view or cached.logits() is not logits):
                 cached = None
-        if cached is None:
+        if cached is None and reuse and strings and state is not None and state.length:
+            # Inside a string only the closing tokens' score changes with the length: the
+            # step is settled from what the lengths share (None: too close to call there).
             model = model_for(logits)
+            ready = _string_ready(view, model, logits, state, settings)
+            if ready is not None:
+                cached = _Step(weakref.ref(view), weakref.ref(logits), ready)
+                _steps.put(key, cached, ready.nbytes + 200)
+        if cached is None:
+            model = model_for(logits) if model is None else model
             scores = _step_scores(view, model, state, candidates, counts, settings, bias)
             plan = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
             if reuse:
@@ -326,7 +352,7 @@ def generate_constrained(
         else:
             choice = cached.draw.pick(rng)
         if choice >= 0:
-            token = int(view.allowed_ids[choice])
+            token = view.allowed_ids.item(choice)
         else:  # one of the tied floor tokens, uniformly (greedy: the lowest id)
             pool = view.floor_pool()
             greedy = settings.temperature < GREEDY_TEMPERATURE
@@ -346,6 +372,35 @@ def generate_constrained(
     if not emitter.done:
         emitter.finish("stop")
     return emitter.result
+
+
+# What the string steps of a (mask view, source array, temperature) share (_string_step).
+_string_bases: BoundedCache[StringBase] = BoundedCache(16 << 20)
+
+
+def _string_ready(
+    view: MaskView,
+    model: FloatArray,
+    logits: FloatArray,
+    state: PriorState,
+    settings: SamplingSettings,
+) -> PreparedDraw | None:
+    """A string step settled by :func:`._string_step.string_step` (None: the dense path)."""
+    if not view.closing.size and string_close(state) > 0:
+        return None  # the prior turns to the separators (shape_prior): the dense path
+    key = (id(view), id(logits), settings.temperature)
+    entry = _string_bases.get(key)
+    if entry is None or entry.view() is not view or entry.logits() is not logits:
+        entry = string_base(view, model, logits, settings.temperature)
+        if entry is None:
+            return None
+        _string_bases.put(key, entry, entry.nbytes)
+    assert settings.top_p is not None
+    close = DECISION_BASE + string_close(state)
+    candidates = view.candidates
+    return string_step(
+        entry, close, candidates.floor, view.floor_count, settings.temperature, settings.top_p
+    )
 
 
 # Each distinct (sampling settings, logit_bias) as an int, for the step cache's keys. A number
@@ -373,6 +428,7 @@ def clear_caches() -> None:
     engine then works as on its first request for a prompt; benchmarks and tests use it)."""
     clear_mask_views()
     _steps.clear()
+    _string_bases.clear()
     _score_cache.clear()
     _word_cache.clear()
 

@@ -50,6 +50,7 @@ __all__ = [
     "TokenClasses",
     "classes_for",
     "shape_prior",
+    "string_close",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -129,10 +130,22 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 @functools.lru_cache(maxsize=1 << 16)
 def _string_characters(data: bytes) -> int:
     """The characters ``data`` adds inside a string, or -1 if it has a quote or a backslash
-    (then :meth:`JsonShape.feed` reads it byte by byte)."""
-    if b'"' in data or b"\\" in data:
-        return -1
-    return sum(1 for byte in data if byte & 0xC0 != 0x80)
+    (then :meth:`JsonShape.feed` reads it byte by byte); kept per token text."""
+    count = _characters.get(data)
+    if count is None:
+        if b'"' in data or b"\\" in data:
+            count = -1
+        else:
+            count = sum(1 for byte in data if byte & 0xC0 != 0x80)
+        if len(_characters) >= _CHARACTERS_LIMIT:
+            _characters.clear()
+        _characters[data] = count
+    return count
+
+
+# _string_characters' answers (token texts are few: a vocabulary's worth at most).
+_characters: dict[bytes, int] = {}
+_CHARACTERS_LIMIT = 1 << 18
 
 
 class PriorState(NamedTuple):
@@ -231,6 +244,18 @@ class JsonShape:
         return PriorState(False, False, 0, False, _NOTHING, depth, kind, min(commas, 1), False, 0)
 
 
+def string_close(state: PriorState) -> float:
+    """The prior for closing the open string of ``state`` (in nats, before ``DECISION_BASE``):
+    it grows with the string's length past the typical one."""
+    typical = KEY_TYPICAL_LENGTH if state.is_key else STRING_TYPICAL_LENGTH
+    close = STRING_CLOSE_SLOPE * (state.length - typical)
+    if state.last_hinted:  # a word copied from the prompt is often the whole value
+        close += HINT_BONUS
+    elif state.length == 0:  # an empty string is valid data, but rarely what is meant
+        close -= HINT_BONUS
+    return close
+
+
 def shape_prior(
     state: PriorState,
     classes: TokenClasses,
@@ -247,12 +272,7 @@ def shape_prior(
     """
     first = classes.first
     if state.in_string:
-        typical = KEY_TYPICAL_LENGTH if state.is_key else STRING_TYPICAL_LENGTH
-        close = STRING_CLOSE_SLOPE * (state.length - typical)
-        if state.last_hinted:  # a word copied from the prompt is often the whole value
-            close += HINT_BONUS
-        elif state.length == 0:  # an empty string is valid data, but rarely what is meant
-            close -= HINT_BONUS
+        close = string_close(state)
         closing = first == 0x22
         result = np.where(closing, DECISION_BASE + close, scores)
         if close > 0 and not closing.any():

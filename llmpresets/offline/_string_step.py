@@ -1,0 +1,186 @@
+"""A constrained step inside a JSON string, settled from what every length of the string shares.
+
+Inside a string the shape prior changes one thing from step to step: the score of the tokens
+that would close it (``DECISION_BASE + string_close(state)``, one score for all of them). The
+rest of a step -- the allowed candidates' scores, their weights at the temperature, their total
+and the few that top_p's nucleus can hold -- is kept per (mask view, source array,
+temperature) as a :class:`StringBase` (:func:`string_base`), and a step at any length is
+settled from it with a few dozen numbers (:func:`string_step`) instead of passes over every
+candidate. Most fresh steps of a JSON reply are such steps.
+
+It is exactly the dense step of :mod:`._constrained` (the scores, ``plan_floor_draw``, then
+``Sampler``): the kept weights are the same floating-point expressions of the same scores
+(``exp((score - max) * (1 / T))``), top_p's threshold comes from the same running sum in the
+same descending order, and the draw searches the same cumulative sums of the same weights. Only
+the total that top_p's mass is a share of is summed in another order, so a step whose
+decision lies within ``MARGIN`` (relative) of it is left to the dense path -- as is one the
+dense filter would settle another way (a vocabulary too small or too large for its candidate
+search, a nucleus that reaches past the listed tokens, a floor class that is not negligible).
+:func:`string_step` returns None for those.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._nucleus import _FIRST_CAP, _SAMPLE, _SMALL
+from ..sampling import prepared_distribution
+from ._floor import PreparedDraw
+
+if TYPE_CHECKING:
+    from ._candidates import Candidates, MaskView
+
+__all__ = ["MARGIN", "StringBase", "string_base", "string_step"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+MARGIN = 1e-9
+"""Relative distance from top_p's mass within which a step is left to the dense path; the
+total's rounding in either summation order is below 1e-12 of it."""
+
+# plan_floor_draw's: below this share of the mass the floor class cannot change what top_p keeps.
+_NEGLIGIBLE = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class StringBase:
+    """What the steps of one (mask view, source array, temperature) share inside a string."""
+
+    view: weakref.ref[MaskView]
+    logits: weakref.ref[FloatArray]
+    size: int  # allowed candidates
+    closing: IntArray  # the slots of the tokens that close the string
+    peak: float  # the highest score of the other tokens
+    total: float  # the sum of their weights, exp((score - peak) / T)
+    top: list[int]  # the slots whose weight is at least total / _FIRST_CAP, by score, descending
+    top_scores: FloatArray  # their scores, then the highest score of the rest (-inf: none)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what a cache counts)."""
+        return 300 + self.closing.nbytes + self.top_scores.nbytes + 40 * len(self.top)
+
+
+def string_base(
+    view: MaskView, model: FloatArray, logits: FloatArray, temperature: float
+) -> StringBase | None:
+    """The shared part of the string steps at ``view`` for the source array ``logits``
+    (``model``: its smoothed scores over the candidates). None when such steps are left to the
+    dense path: a vocabulary outside the dense candidate search's middle range, or a flat
+    distribution (its nucleus is most of the vocabulary)."""
+    candidates: Candidates = view.candidates
+    size = len(view.allowed)
+    if not _SMALL < size < 4 * _SAMPLE:
+        return None  # the dense filter searches its candidates another way there
+    scores = model[view.allowed]
+    np.maximum(scores, candidates.above_floor, out=scores)
+    closing = view.closing
+    scores[closing] = -np.inf
+    peak = float(scores.max())
+    if peak == -np.inf:
+        return None
+    weights = np.subtract(scores, peak)
+    if temperature != 1.0:
+        np.multiply(weights, 1.0 / temperature, out=weights)
+    np.exp(weights, out=weights)
+    total = float(weights.sum())
+    listed = np.flatnonzero(weights >= total / _FIRST_CAP)
+    order = listed[np.argsort(-scores[listed], kind="stable")]
+    top_scores = scores[order]
+    scores[listed] = -np.inf
+    rest = float(scores.max())  # every unlisted score is at most this
+    return StringBase(
+        view=weakref.ref(view),
+        logits=weakref.ref(logits),
+        size=size,
+        closing=closing,
+        peak=peak,
+        total=total,
+        top=order.tolist(),
+        top_scores=np.append(top_scores, rest),
+    )
+
+
+def string_step(
+    base: StringBase,
+    close: float,
+    floor: float,
+    floor_count: int,
+    temperature: float,
+    top_p: float,
+) -> PreparedDraw | None:
+    """The step at ``base`` whose closing tokens score ``close``, ready to draw (see the
+    module docstring); None: take the dense path. ``floor``, ``floor_count``: the floor
+    class's score and how many of its tokens the mask allows; top_p in (0, 1)."""
+    k = base.closing.size
+    peak = base.peak
+    top = base.top
+    high = close if k and close > peak else peak  # the step's highest score
+    floor_mass = 0.0
+    if floor_count:  # plan_floor_draw's test, in its arithmetic
+        floor_mass = floor_count * math.exp(floor / temperature - high / temperature)
+        if floor_mass < _NEGLIGIBLE:
+            floor_mass = 0.0  # cut by the nucleus, whatever the scores
+    values = np.subtract(base.top_scores, high)
+    if k:
+        values = np.append(values, close - high)
+    if temperature != 1.0:
+        np.multiply(values, 1.0 / temperature, out=values)
+    weights: list[float] = np.exp(values, out=values).tolist()
+    listed = len(top)
+    rest = weights[listed]
+    shut = weights[-1] if k else 0.0
+    # top_p's mass, a share of a total summed in another order than the dense step's.
+    scale = 1.0 if high == peak else math.exp((peak - high) / temperature)
+    total = base.total * scale + k * shut
+    if floor_mass:
+        # plan_floor_draw: the floor class is cut (it holds less than 1 - top_p of the mass)
+        # and top_p is scaled so that the scores keep the same set; else the dense path.
+        if not total / (total + floor_mass) > top_p * (1.0 + MARGIN):
+            return None
+        top_p = top_p * (total + floor_mass) / total
+        if top_p >= 1.0 - MARGIN:
+            return None
+    mass = top_p * total
+    if mass * 4.0 * (1.0 + MARGIN) > _FIRST_CAP:
+        return None  # the dense candidate search would take more tokens than listed
+    # The running sum in descending order, as the dense filter's (the closing tokens are
+    # tied: one class, placed where its weight falls).
+    running = before = 0.0
+    index, left = 0, k
+    while True:
+        if left and (index >= listed or shut >= weights[index]):
+            weight = shut
+            left -= 1
+        elif index < listed:
+            weight = weights[index]
+            index += 1
+        else:
+            return None  # the nucleus reaches past the listed tokens
+        before = running
+        running += weight
+        if running >= mass:
+            break
+    if running < mass * (1.0 + 2.0 * MARGIN) or before >= mass * (1.0 - MARGIN):
+        return None  # too close to call in another summation order
+    if not rest < weight or weight < total / _FIRST_CAP * (1.0 + MARGIN):
+        return None  # an unlisted token could tie the threshold, or fall among the candidates
+    kept = index
+    while kept < listed and weights[kept] >= weight:  # tokens tied with the threshold stay
+        kept += 1
+    slots = top[:kept]
+    values_kept = weights[:kept]
+    if k and shut >= weight:
+        slots = [*slots, *base.closing.tolist()]
+        values_kept = [*values_kept, *([shut] * k)]
+    order = np.argsort(np.array(slots, dtype=np.int64), kind="stable")
+    tokens = np.array(slots, dtype=np.int64)[order]
+    kept_weights = np.array(values_kept, dtype=np.float64)[order]
+    return PreparedDraw(prepared_distribution(base.size, tokens, kept_weights), 0.0, 0.0)
