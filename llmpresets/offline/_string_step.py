@@ -60,7 +60,7 @@ class StringBase:
     peak: float  # the highest score of the other tokens
     total: float  # the sum of their weights, exp((score - peak) / T)
     top: list[int]  # the slots whose weight is at least total / _FIRST_CAP, by score, descending
-    top_scores: FloatArray  # their scores, then the highest score of the rest (-inf: none)
+    top_scores: FloatArray  # their scores
 
     @property
     def nbytes(self) -> int:
@@ -91,11 +91,10 @@ def string_base(
         np.multiply(weights, 1.0 / temperature, out=weights)
     np.exp(weights, out=weights)
     total = float(weights.sum())
+    # Every other weight is below total / _FIRST_CAP, at any length (string_step checks that
+    # the nucleus ends above it).
     listed = np.flatnonzero(weights >= total / _FIRST_CAP)
     order = listed[np.argsort(-scores[listed], kind="stable")]
-    top_scores = scores[order]
-    scores[listed] = -np.inf
-    rest = float(scores.max())  # every unlisted score is at most this
     return StringBase(
         view=weakref.ref(view),
         logits=weakref.ref(logits),
@@ -104,7 +103,7 @@ def string_base(
         peak=peak,
         total=total,
         top=order.tolist(),
-        top_scores=np.append(top_scores, rest),
+        top_scores=scores[order],
     )
 
 
@@ -135,7 +134,6 @@ def string_step(
         np.multiply(values, 1.0 / temperature, out=values)
     weights: list[float] = np.exp(values, out=values).tolist()
     listed = len(top)
-    rest = weights[listed]
     shut = weights[-1] if k else 0.0
     # top_p's mass, a share of a total summed in another order than the dense step's.
     scale = 1.0 if high == peak else math.exp((peak - high) / temperature)
@@ -170,8 +168,11 @@ def string_step(
             break
     if running < mass * (1.0 + 2.0 * MARGIN) or before >= mass * (1.0 - MARGIN):
         return None  # too close to call in another summation order
-    if not rest < weight or weight < total / _FIRST_CAP * (1.0 + MARGIN):
-        return None  # an unlisted token could tie the threshold, or fall among the candidates
+    if weight < total / _FIRST_CAP * (1.0 + MARGIN):
+        # An unlisted token (each weighs less than the base's total / _FIRST_CAP, which is
+        # at most this total / _FIRST_CAP, whatever the length) could reach the threshold,
+        # or the dense candidate search could miss part of the nucleus.
+        return None
     kept = index
     while kept < listed and weights[kept] >= weight:  # tokens tied with the threshold stay
         kept += 1
