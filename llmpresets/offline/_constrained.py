@@ -84,7 +84,7 @@ from ._json_prior import (
     string_close,
 )
 from ._sources import token_text
-from ._string_step import StringBase, string_base, string_step
+from ._string_step import ListDraw, StringBase, string_base, string_step
 
 if TYPE_CHECKING:
     import tiktoken
@@ -175,7 +175,7 @@ class _Step:
 
     view: weakref.ref[MaskView]
     logits: weakref.ref[FloatArray]
-    draw: PreparedDraw
+    draw: PreparedDraw | ListDraw
 
 
 # Steps whose inputs are all fixed objects or values: the mask's view, the source's cached
@@ -332,10 +332,10 @@ def generate_constrained(
             # Inside a string only the closing tokens' score changes with the length: the
             # step is settled from what the lengths share (None: too close to call there).
             model = model_for(logits)
-            ready = _string_ready(view, model, logits, state, settings)
-            if ready is not None:
-                cached = _Step(weakref.ref(view), weakref.ref(logits), ready)
-                _steps.put(key, cached, ready.nbytes + 200)
+            settled = _string_ready(view, model, logits, state, settings)
+            if settled is not None:
+                cached = _Step(weakref.ref(view), weakref.ref(logits), settled)
+                _steps.put(key, cached, settled.nbytes + 200)
         if cached is None:
             model = model_for(logits) if model is None else model
             scores = _step_scores(view, model, state, candidates, counts, settings, bias)
@@ -384,7 +384,7 @@ def _string_ready(
     logits: FloatArray,
     state: PriorState,
     settings: SamplingSettings,
-) -> PreparedDraw | None:
+) -> ListDraw | None:
     """A string step settled by :func:`._string_step.string_step` (None: the dense path)."""
     if not view.closing.size and string_close(state) > 0:
         return None  # the prior turns to the separators (shape_prior): the dense path

@@ -21,6 +21,8 @@ search, a nucleus that reaches past the listed tokens, a floor class that is not
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import weakref
 from dataclasses import dataclass
@@ -29,14 +31,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .._nucleus import _FIRST_CAP, _SAMPLE, _SMALL
-from ..sampling import prepared_distribution
-from ._floor import PreparedDraw
+from .._nucleus import _BLOCK, _FIRST_CAP, _SAMPLE, _SMALL
 
 if TYPE_CHECKING:
     from ._candidates import Candidates, MaskView
 
-__all__ = ["MARGIN", "StringBase", "string_base", "string_step"]
+__all__ = ["MARGIN", "ListDraw", "StringBase", "string_base", "string_step"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -45,6 +45,8 @@ MARGIN = 1e-9
 """Relative distance from top_p's mass within which a step is left to the dense path; the
 total's rounding in either summation order is below 1e-12 of it."""
 
+# The sampler searches at most this many running sums as one array (more: in blocks).
+_LISTED = 2 * _BLOCK
 # plan_floor_draw's: below this share of the mass the floor class cannot change what top_p keeps.
 _NEGLIGIBLE = 1e-12
 
@@ -61,11 +63,12 @@ class StringBase:
     total: float  # the sum of their weights, exp((score - peak) / T)
     top: list[int]  # the slots whose weight is at least total / _FIRST_CAP, by score, descending
     top_scores: FloatArray  # their scores
+    top_weights: list[float]  # and weights (when the highest score is ``peak``)
 
     @property
     def nbytes(self) -> int:
         """Memory held (what a cache counts)."""
-        return 300 + self.closing.nbytes + self.top_scores.nbytes + 40 * len(self.top)
+        return 300 + self.closing.nbytes + self.top_scores.nbytes + 80 * len(self.top)
 
 
 def string_base(
@@ -104,6 +107,7 @@ def string_base(
         total=total,
         top=order.tolist(),
         top_scores=scores[order],
+        top_weights=weights[order].tolist(),
     )
 
 
@@ -114,7 +118,7 @@ def string_step(
     floor_count: int,
     temperature: float,
     top_p: float,
-) -> PreparedDraw | None:
+) -> ListDraw | None:
     """The step at ``base`` whose closing tokens score ``close``, ready to draw (see the
     module docstring); None: take the dense path. ``floor``, ``floor_count``: the floor
     class's score and how many of its tokens the mask allows; top_p in (0, 1)."""
@@ -127,14 +131,17 @@ def string_step(
         floor_mass = floor_count * math.exp(floor / temperature - high / temperature)
         if floor_mass < _NEGLIGIBLE:
             floor_mass = 0.0  # cut by the nucleus, whatever the scores
-    values = np.subtract(base.top_scores, high)
-    if k:
-        values = np.append(values, close - high)
-    if temperature != 1.0:
-        np.multiply(values, 1.0 / temperature, out=values)
-    weights: list[float] = np.exp(values, out=values).tolist()
+    # The weights, exp((score - high) * (1 / T)) as numpy computes them for the dense step.
+    if high == peak:
+        weights = base.top_weights
+        shut = _weight(close - high, temperature) if k else 0.0
+    else:
+        values = np.subtract(base.top_scores, high)
+        if temperature != 1.0:
+            np.multiply(values, 1.0 / temperature, out=values)
+        weights = np.exp(values, out=values).tolist()
+        shut = 1.0  # the closing tokens hold the highest score
     listed = len(top)
-    shut = weights[-1] if k else 0.0
     # top_p's mass, a share of a total summed in another order than the dense step's.
     scale = 1.0 if high == peak else math.exp((peak - high) / temperature)
     total = base.total * scale + k * shut
@@ -176,12 +183,44 @@ def string_step(
     kept = index
     while kept < listed and weights[kept] >= weight:  # tokens tied with the threshold stay
         kept += 1
-    slots = top[:kept]
-    values_kept = weights[:kept]
+    pairs = list(zip(top[:kept], weights[:kept], strict=True))
     if k and shut >= weight:
-        slots = [*slots, *base.closing.tolist()]
-        values_kept = [*values_kept, *([shut] * k)]
-    order = np.argsort(np.array(slots, dtype=np.int64), kind="stable")
-    tokens = np.array(slots, dtype=np.int64)[order]
-    kept_weights = np.array(values_kept, dtype=np.float64)[order]
-    return PreparedDraw(prepared_distribution(base.size, tokens, kept_weights), 0.0, 0.0)
+        pairs.extend((slot, shut) for slot in base.closing.tolist())
+    if len(pairs) > _LISTED:
+        return None  # the sampler would search it in blocks
+    pairs.sort()  # by slot, as the sampler keeps them
+    return ListDraw([slot for slot, _ in pairs], list(itertools.accumulate(w for _, w in pairs)))
+
+
+def _weight(difference: float, temperature: float) -> float:
+    """exp(difference * (1 / T)) by numpy's exp, as the dense step computes each weight."""
+    if temperature != 1.0:
+        difference *= 1.0 / temperature
+    return float(np.exp(difference))
+
+
+class ListDraw:
+    """A step's draw over a few tokens: the running sums of their weights, in slot order,
+    searched as the sampler searches them (``Sampler``'s draw for a distribution of this size:
+    the first running sum above ``u`` times the total; the last slot when rounding reaches the
+    end; no random number for a lone token)."""
+
+    __slots__ = ("cumulative", "slots")
+
+    def __init__(self, slots: list[int], cumulative: list[float]) -> None:
+        self.slots = slots
+        self.cumulative = cumulative
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what a cache counts)."""
+        return 150 + 64 * len(self.slots)
+
+    def pick(self, rng: np.random.Generator) -> int:
+        """A position (slot) in the step's scores."""
+        slots = self.slots
+        if len(slots) == 1:
+            return slots[0]
+        cumulative = self.cumulative
+        position = bisect.bisect_right(cumulative, rng.random() * cumulative[-1])
+        return slots[min(position, len(slots) - 1)]
