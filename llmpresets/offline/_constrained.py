@@ -138,13 +138,29 @@ def hint_tokens(encoding: tiktoken.Encoding, texts: Iterable[str]) -> IntArray:
     >>> sorted(encoding.decode([t]) for t in hint_tokens(encoding, ["the weather in Paris"]))
     [' Paris', ' weather', 'Paris', 'weather']
     """
+    texts = tuple(texts)
+    key = (encoding.name, texts)
+    known = _hint_cache.get(key)
+    if known is not None:
+        return known
     ids: set[int] = set()
     for text in texts:
         for word in set(_WORD.findall(text)):
             if (len(word) < 3 and not word.isdigit()) or word.lower() in COMMON_WORDS:
                 continue
             ids.update(_word_tokens(encoding, word))
-    return np.array(sorted(ids), dtype=np.int64)
+    found = np.array(sorted(ids), dtype=np.int64)
+    found.flags.writeable = False
+    if sum(len(text) for text in texts) <= _HINT_TEXT_LIMIT:  # long tool results: not kept
+        if len(_hint_cache) >= _WORD_CACHE_LIMIT:
+            _hint_cache.clear()
+        _hint_cache[key] = found
+    return found
+
+
+# hint_tokens' answers per (encoding, texts), for texts of at most _HINT_TEXT_LIMIT characters.
+_hint_cache: dict[tuple[str, tuple[str, ...]], IntArray] = {}
+_HINT_TEXT_LIMIT = 1 << 14
 
 
 _word_cache: dict[tuple[str, str], tuple[int, ...]] = {}
@@ -431,6 +447,7 @@ def clear_caches() -> None:
     _string_bases.clear()
     _score_cache.clear()
     _word_cache.clear()
+    _hint_cache.clear()
 
 
 def _bias(settings: SamplingSettings, ids: IntArray) -> tuple[IntArray, FloatArray]:

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,12 +76,24 @@ def root_problem(schema: Mapping[str, Any]) -> str | None:
 
 
 def strict_problem(schema: Mapping[str, Any]) -> str | None:
-    """The first strict-mode rule ``schema`` breaks, in the API's words; None if none."""
+    """The first strict-mode rule ``schema`` breaks, in the API's words; None if none.
+
+    Kept per schema text: an agent sends the same schemas with every request.
+    """
+    text = json.dumps(schema, separators=(",", ":"))
+    if text in _problems:
+        return _problems[text]
     problem = root_problem(schema)
-    if problem is not None:
-        return problem
-    counter = [0]
-    return _check(schema, (), 0, counter)
+    if problem is None:
+        problem = _check(schema, (), 0, [0])
+    if len(_problems) >= _PROBLEMS_LIMIT:
+        _problems.clear()
+    _problems[text] = problem
+    return problem
+
+
+_problems: dict[str, str | None] = {}
+_PROBLEMS_LIMIT = 256
 
 
 def _context(path: tuple[str, ...]) -> str:

@@ -31,6 +31,7 @@ argument tokens; the request's token cap covers all calls together.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -251,7 +252,7 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
         if output.kind == "json_object":
             answer = json_object_grammar(encoding)
         elif output.kind == "json_schema":
-            answer = json_schema_grammar(encoding, closed(output.schema or {}))
+            answer = closed_grammar(encoding, output.schema or {})
     except GrammarError as exc:
         raise _schema_error(
             "response_format", output.name or "", "response_format", str(exc), None
@@ -308,7 +309,24 @@ def _tool_grammar(tool: Tool, encoding: tiktoken.Encoding) -> Grammar | None:
     parameters = tool.parameters
     if not parameters or ("properties" not in parameters and parameters.get("type") == "object"):
         parameters = _NO_ARGUMENTS
-    return json_schema_grammar(encoding, closed(parameters))
+    return closed_grammar(encoding, parameters)
+
+
+def closed_grammar(encoding: tiktoken.Encoding, schema: Mapping[str, Any]) -> Grammar:
+    """``json_schema_grammar(encoding, closed(schema))``, kept per schema text (an agent
+    sends the same schemas with every request)."""
+    key = (encoding.name, json.dumps(schema, separators=(",", ":")))
+    grammar = _closed_grammars.get(key)
+    if grammar is None:
+        grammar = json_schema_grammar(encoding, closed(schema))
+        if len(_closed_grammars) >= _CLOSED_LIMIT:
+            _closed_grammars.clear()
+        _closed_grammars[key] = grammar
+    return grammar
+
+
+_closed_grammars: dict[tuple[str, str], Grammar] = {}
+_CLOSED_LIMIT = 256
 
 
 # --------------------------------------------------------------------------- scripted answers
