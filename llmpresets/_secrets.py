@@ -68,6 +68,7 @@ def scrub(text: str, secret: str | None) -> str:
     pattern = _fragments(secret)
     if pattern is None:
         return text
+    marker = _marker(pattern)
     # Positions inside a fragment of the key, then widened to whole words.
     spans = [match.span() for match in pattern.finditer(text)]
     folded = secret.casefold()
@@ -80,13 +81,22 @@ def scrub(text: str, secret: str | None) -> str:
             span_index += 1
         hit = span_index < len(spans) and spans[span_index][0] < end
         if hit or _is_masked_key(word.group(), folded):
-            pieces += [text[position:start], REDACTED]
+            pieces += [text[position:start], marker]
             position = end
     if not pieces:
         # No word matched; a fragment may still span characters outside the word alphabet.
-        return pattern.sub(REDACTED, text)
+        return pattern.sub(marker, text)
     pieces.append(text[position:])
-    return pattern.sub(REDACTED, "".join(pieces))
+    return pattern.sub(marker, "".join(pieces))
+
+
+def _marker(pattern: re.Pattern[str]) -> str:
+    """REDACTED, unless the key itself holds a slice of it (a key such as "REDACTED..."):
+    then a marker that says nothing of the key."""
+    for marker in (REDACTED, "[removed]", "[hidden]"):
+        if not pattern.search(marker):
+            return marker
+    return "***"
 
 
 def scrub_value(value: Any, secret: str | None, _depth: int = 0) -> Any:

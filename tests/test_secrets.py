@@ -195,3 +195,12 @@ def test_a_non_ascii_key_is_blamed_on_the_key_not_the_messages() -> None:
         client.chat(MESSAGES)
     assert "messages" not in str(caught.value)
     assert leaked(render(caught.value), key) == []
+
+
+@pytest.mark.parametrize("key", ["REDACTED", "xx[redacted]yy", "[redacted][removed]"])
+def test_a_key_that_spells_the_marker_is_still_removed(key: str) -> None:
+    """A key holding the marker's own letters is replaced by another marker, so no slice of
+    it survives (hypothesis found "REDACTED")."""
+    cleaned = scrub(f"the key {key} leaked", key)
+    assert [piece for piece in leaked(cleaned, key) if len(piece) >= 8] == []
+    assert cleaned.startswith("the key ") and cleaned.endswith(" leaked")
