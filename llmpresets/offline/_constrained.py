@@ -294,7 +294,11 @@ def generate_constrained(
             last_logits, last_model = logits, _cached_model_scores(logits, candidates)
         return last_model
 
+    # Without stop sequences or logprobs the emitter takes the reply's tokens at the end, in
+    # one call (the same pieces, in order); the loop watches max_tokens itself.
+    plain = not settings.stop and not settings.logprobs
     add = emitter.add
+    cap = settings.max_tokens
 
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
@@ -306,18 +310,18 @@ def generate_constrained(
             shape.last_hinted = hinted
             if hinted:
                 shape.used.add(hint_key[token])
-        add(token, info)
+        if not plain:
+            add(token, info)
 
-    while not emitter.done:
+    while not emitter.done and len(generated) < cap:
         if matcher.is_stopped():  # finished, or in error (llguidance stops then too)
-            emitter.finish("stop")
             break
         forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
         if forced:
             # One call for the group: a reply cut inside it ends here, matcher and all.
             matcher.consume_tokens(forced)
             for token in forced:
-                if emitter.done:
+                if emitter.done or len(generated) >= cap:
                     break
                 info = _certain(encoding, token) if settings.logprobs else None
                 emit(token, info)
@@ -331,8 +335,7 @@ def generate_constrained(
         elif mask.raw != view.words:
             view = mask_view(candidates, words, mask.raw)
         if view.floor_count == 0 and not len(view.allowed):
-            emitter.finish("stop")  # nothing allowed: the grammar is done
-            break
+            break  # nothing allowed: the grammar is done
         logits = step(generated)
         state = shape.prior_state() if shape is not None else None
         cached: _Step | None = None
@@ -374,19 +377,19 @@ def generate_constrained(
             greedy = settings.temperature < GREEDY_TEMPERATURE
             token = int(pool[0 if greedy else rng.integers(len(pool))])
         if token == end_of_text:
-            emitter.finish("stop")
             break
         info = None
         if settings.logprobs:
             model = model_for(logits) if model is None else model
             info = _logprob_info(encoding, model, ids, candidates, token, settings.top_logprobs)
         if not matcher.consume_token(token):
-            emitter.finish("stop")  # cannot happen with a correct mask; never loop on it
-            break
+            break  # cannot happen with a correct mask; never loop on it
         emit(token, info)
         drawn = token
+    if plain:
+        emitter.add_plain(generated)  # finishes with "length" at max_tokens
     if not emitter.done:
-        emitter.finish("stop")
+        emitter.finish("stop")  # the grammar is complete (or end of text was drawn)
     return emitter.result
 
 
