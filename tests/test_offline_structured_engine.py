@@ -248,3 +248,28 @@ def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.Monke
     for settings in STRING_SETTINGS:
         clear_caches()
         assert replies(settings, range(40)) == fast[settings]
+
+
+def test_the_token_stepper_reads_each_replys_own_tokens() -> None:
+    """One stepper serves every reply and tool call of a request: a new list of ids (another
+    reply, another function's arguments) is read as itself, never as the last reply's prefix
+    (a shorter or a longer one)."""
+    source = default_language_model("o200k_base")
+    prompt = ENCODING.encode_ordinary(PROMPT)
+
+    def fresh(ids: list[int]) -> Any:
+        step, _ = make_token_stepper(source, prompt, ENCODING)
+        return step(ids)
+
+    words = ENCODING.encode_ordinary(" the cat sat on the mat and the dog ran off")
+    other = ENCODING.encode_ordinary(" a bird sang in a tree by the old river")
+    step, _ = make_token_stepper(source, prompt, ENCODING)
+    first: list[int] = []
+    for token in words:
+        first.append(token)
+        step(first)
+    for ids in (other[:3], other[:12], words[:1]):  # shorter, longer, then a prefix
+        reply: list[int] = []
+        for token in ids:
+            reply.append(token)
+            assert np.array_equal(step(reply), fresh(list(reply)))

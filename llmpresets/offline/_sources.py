@@ -231,16 +231,19 @@ def make_token_stepper(
         return step, None
     if callable(getattr(source, "bind", None)):
         position_of = _positions(vocab)
-        positions: list[int] = []
+        positions: list[int] = []  # the positions of ``mirrored``, the caller's list of ids
+        mirrored: Sequence[int] | None = None
 
         def by_position(token_ids: Sequence[int]) -> FloatArray:
-            # Called once a step with the ids so far: usually one more than last time.
+            # Called once a step with a reply's list of ids, one or a few longer each time;
+            # another list (the next reply, the next tool call) is mapped afresh.
+            nonlocal mirrored
             known = len(positions)
-            if len(token_ids) != known:
-                if len(token_ids) < known:
-                    del positions[len(token_ids) :]
-                else:
-                    positions.extend([position_of.get(int(t), -1) for t in token_ids[known:]])
+            if token_ids is not mirrored or len(token_ids) < known:
+                mirrored = token_ids
+                positions[:] = [position_of.get(int(t), -1) for t in token_ids]
+            elif len(token_ids) > known:
+                positions.extend([position_of.get(int(t), -1) for t in token_ids[known:]])
             return step(positions)
 
         return by_position, vocab
