@@ -415,8 +415,10 @@ def _string_ready(
             return None
         _string_bases.put(key, entry, entry.nbytes)
     assert settings.top_p is not None
-    close = DECISION_BASE + string_close(state)
     candidates = view.candidates
+    # The dense step raises every score to just above the floor; a closing score never
+    # needs it (it is at least DECISION_BASE - 8 nats), but it is the same expression.
+    close = max(DECISION_BASE + string_close(state), candidates.above_floor)
     return string_step(
         entry, close, candidates.floor, view.floor_count, settings.temperature, settings.top_p
     )

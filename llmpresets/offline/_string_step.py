@@ -17,13 +17,22 @@ decision lies within ``MARGIN`` (relative) of it is left to the dense path -- as
 dense filter would settle another way (a vocabulary too small or too large for its candidate
 search, a nucleus that reaches past the listed tokens, a floor class that is not negligible).
 :func:`string_step` returns None for those.
+
+Two properties of numpy's ``exp`` make "the same expressions" the same numbers: an element's
+exp does not depend on where it sits in an array (alone, in a short one or in a long one), and
+exp never decreases as its argument grows (so the listed tokens, in score order, are in weight
+order). Both hold for numpy's implementations seen here (checked on billions of doubles); this
+module checks them once per process on a probe (:func:`_exp_agrees`) and each step's listed
+weights for order, and leaves everything to the dense path where they fail.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
+import operator
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -76,11 +85,12 @@ def string_base(
 ) -> StringBase | None:
     """The shared part of the string steps at ``view`` for the source array ``logits``
     (``model``: its smoothed scores over the candidates). None when such steps are left to the
-    dense path: a vocabulary outside the dense candidate search's middle range, or a flat
-    distribution (its nucleus is most of the vocabulary)."""
+    dense path: a vocabulary outside the dense candidate search's middle range, or a numpy
+    whose exp this module cannot rely on (:func:`_exp_agrees`). A flat distribution gets a
+    base, but its steps go to the dense path (:func:`string_step`)."""
     candidates: Candidates = view.candidates
     size = len(view.allowed)
-    if not _SMALL < size < 4 * _SAMPLE:
+    if not _SMALL < size < 4 * _SAMPLE or not _exp_agrees():
         return None  # the dense filter searches its candidates another way there
     scores = model[view.allowed]
     np.maximum(scores, candidates.above_floor, out=scores)
@@ -142,6 +152,8 @@ def string_step(
         weights = np.exp(values, out=values).tolist()
         shut = 1.0  # the closing tokens hold the highest score
     listed = len(top)
+    if not all(map(operator.ge, weights[:listed], weights[1:listed])):
+        return None  # not in weight order (see the module docstring): the dense path sorts
     # top_p's mass, a share of a total summed in another order than the dense step's.
     scale = 1.0 if high == peak else math.exp((peak - high) / temperature)
     total = base.total * scale + k * shut
@@ -183,6 +195,8 @@ def string_step(
     kept = index
     while kept < listed and weights[kept] >= weight:  # tokens tied with the threshold stay
         kept += 1
+    # (Every kept weight is at least total / _FIRST_CAP: at most _FIRST_CAP listed tokens and
+    # the closing class, so the sampler would never search them in blocks; checked anyway.)
     pairs = list(zip(top[:kept], weights[:kept], strict=True))
     if k and shut >= weight:
         pairs.extend((slot, shut) for slot in base.closing.tolist())
@@ -190,6 +204,27 @@ def string_step(
         return None  # the sampler would search it in blocks
     pairs.sort()  # by slot, as the sampler keeps them
     return ListDraw([slot for slot, _ in pairs], list(itertools.accumulate(w for _, w in pairs)))
+
+
+@functools.cache
+def _exp_agrees() -> bool:
+    """Whether numpy's exp gives an element the same value wherever it sits (alone, in a
+    short array, anywhere in a long one) and never decreases, on a probe of the arguments
+    weights take (exp((score - max) / T) <= 1)."""
+    rng = np.random.default_rng(0)
+    probe = np.sort(rng.uniform(-60.0, 0.0, 4099))
+    probe[-40:] = np.linspace(-1e-6, 0.0, 40)
+    whole = np.exp(probe)
+    if not bool(np.all(whole[1:] >= whole[:-1])):
+        return False
+    for start in (0, 1, 3, 7, 15, 31, 2048, 4099 - 17, 4099 - 5, 4098):
+        for length in (1, 2, 5, 16, 33):
+            part = probe[start : start + length]
+            if not np.array_equal(np.exp(part), whole[start : start + length]):
+                return False
+        if float(np.exp(float(probe[start]))) != float(whole[start]):
+            return False
+    return True
 
 
 def _weight(difference: float, temperature: float) -> float:
