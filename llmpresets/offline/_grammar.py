@@ -49,6 +49,7 @@ __all__ = [
 _GRAMMAR_CACHE_LIMIT = 256
 
 _tokenizers: dict[str, llguidance.LLTokenizer] = {}
+_thread_buffers = threading.local()  # Grammar.mask_buffer's, per vocabulary size
 _grammars: OrderedDict[tuple[str, str, str], Grammar] = OrderedDict()
 _lock = threading.Lock()
 
@@ -86,8 +87,17 @@ class Grammar:
         return self._template.deep_copy()
 
     def mask_buffer(self) -> MaskBuffer:
-        """A buffer for this grammar's masks (one per reply: it is written in place)."""
-        return MaskBuffer((self.vocab_size + 31) // 32)
+        """A buffer for this grammar's masks, written in place: this thread's own, the same
+        one reply after reply (a reply is drawn in one go, without yielding the thread), so
+        the memory llguidance writes stays in the processor's caches."""
+        size = (self.vocab_size + 31) // 32
+        buffers: dict[int, MaskBuffer] | None = getattr(_thread_buffers, "by_size", None)
+        if buffers is None:
+            buffers = _thread_buffers.by_size = {}
+        buffer = buffers.get(size)
+        if buffer is None:
+            buffer = buffers[size] = MaskBuffer(size)
+        return buffer
 
 
 class MaskBuffer:
