@@ -246,6 +246,57 @@ def test_concurrent_threads_get_the_sequential_results() -> None:
     assert [concurrent[seed] for seed in seeds] == sequential
 
 
+def test_concurrent_threads_get_the_sequential_structured_results() -> None:
+    """Seeded JSON-schema requests from 4 threads at once get exactly their one-at-a-time
+    replies: the constrained engine's caches and per-thread mask buffers are shared safely."""
+    transport = OfflineTransport()
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["name", "tags"],
+        "additionalProperties": False,
+    }
+    response_format: Any = {
+        "type": "json_schema",
+        "json_schema": {"name": "item", "schema": schema, "strict": True},
+    }
+    messages: Any = [{"role": "user", "content": "Name a fruit and tag it, as JSON."}]
+    seeds = list(range(12))
+
+    def ask(seed: int) -> str | None:
+        return (
+            sdk(transport)
+            .chat.completions.create(
+                model="gpt-4o",
+                messages=messages,
+                seed=seed,
+                temperature=1.0,
+                top_p=0.95,
+                max_tokens=60,
+                response_format=response_format,
+            )
+            .choices[0]
+            .message.content
+        )
+
+    sequential = [ask(seed) for seed in seeds]
+    concurrent: dict[int, str | None] = {}
+
+    def worker(chunk: Sequence[int]) -> None:
+        for seed in chunk:
+            concurrent[seed] = ask(seed)
+
+    threads = [threading.Thread(target=worker, args=(seeds[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [concurrent[seed] for seed in seeds] == sequential
+
+
 def test_concurrent_async_tasks_get_the_sequential_results() -> None:
     """asyncio.gather of seeded requests gives each request its one-at-a-time reply."""
     transport = OfflineTransport()
