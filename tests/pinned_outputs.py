@@ -37,6 +37,20 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _choices(reply: Any) -> list[dict[str, Any]]:
+    """A reply's choices as pinned: text, finish reason and (when asked) the logprobs."""
+    choices = []
+    for choice in reply.choices:
+        entry: dict[str, Any] = {"text": choice.message.content, "finish": choice.finish_reason}
+        if choice.logprobs is not None and choice.logprobs.content is not None:
+            entry["logprobs"] = [
+                [item.token, item.logprob, [alt.logprob for alt in item.top_logprobs]]
+                for item in choice.logprobs.content
+            ]
+        choices.append(entry)
+    return choices
+
+
 def chat_outputs() -> dict[str, Any]:
     """Replies of the default offline model through the SDK, per prompt, setting and seed."""
     from offline_sdk import sdk
@@ -55,19 +69,7 @@ def chat_outputs() -> dict[str, Any]:
                     extra_headers=headers,
                     **settings,
                 )
-                choices = []
-                for choice in reply.choices:
-                    entry: dict[str, Any] = {
-                        "text": choice.message.content,
-                        "finish": choice.finish_reason,
-                    }
-                    if choice.logprobs is not None and choice.logprobs.content is not None:
-                        entry["logprobs"] = [
-                            [item.token, item.logprob, [alt.logprob for alt in item.top_logprobs]]
-                            for item in choice.logprobs.content
-                        ]
-                    choices.append(entry)
-                outputs[f"{prompt[:24]}|{name}|{seed}"] = choices
+                outputs[f"{prompt[:24]}|{name}|{seed}"] = _choices(reply)
     # A transport made with a seed: the same sequence on every run.
     seeded = sdk(OfflineTransport(seed=5))
     outputs["transport seed 5"] = [
@@ -86,7 +88,8 @@ def chat_outputs() -> dict[str, Any]:
 STRUCTURED_PROMPT = "Alice is 31, lives in Paris and likes chess and tennis. Reply in JSON."
 
 
-def _strict(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def strict_object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An object schema as strict mode wants it: every property required, no others."""
     return {
         "type": "object",
         "properties": properties,
@@ -97,7 +100,7 @@ def _strict(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 STRUCTURED_SCHEMAS: dict[str, dict[str, Any]] = {
-    "person": _strict(
+    "person": strict_object(
         {
             "name": {"type": "string"},
             "age": {"type": "integer"},
@@ -108,7 +111,7 @@ STRUCTURED_SCHEMAS: dict[str, dict[str, Any]] = {
             "kind": {"type": "string", "enum": ["person", "robot"]},
         }
     ),
-    "nested": _strict(
+    "nested": strict_object(
         {
             "owner": {"$ref": "#/$defs/who"},
             "items": {"type": "array", "items": {"$ref": "#/$defs/who"}, "maxItems": 2},
@@ -117,7 +120,9 @@ STRUCTURED_SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"},
         },
-        **{"$defs": {"who": _strict({"name": {"type": "string"}, "ok": {"type": "boolean"}})}},
+        **{
+            "$defs": {"who": strict_object({"name": {"type": "string"}, "ok": {"type": "boolean"}})}
+        },
     ),
 }
 STRUCTURED_SETTINGS: dict[str, dict[str, Any]] = {
@@ -135,7 +140,7 @@ WEATHER_TOOL: Any = {
     "function": {
         "name": "get_weather",
         "description": "Current weather in a city",
-        "parameters": _strict({"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}),
+        "parameters": strict_object({"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}),
         "strict": True,
     },
 }
@@ -168,19 +173,7 @@ def structured_outputs() -> dict[str, Any]:
                     response_format=response_format,
                     **settings,
                 )
-                choices = []
-                for choice in reply.choices:
-                    entry: dict[str, Any] = {
-                        "text": choice.message.content,
-                        "finish": choice.finish_reason,
-                    }
-                    if choice.logprobs is not None and choice.logprobs.content is not None:
-                        entry["logprobs"] = [
-                            [item.token, item.logprob, [alt.logprob for alt in item.top_logprobs]]
-                            for item in choice.logprobs.content
-                        ]
-                    choices.append(entry)
-                outputs[f"{name}|{setting}|{seed}"] = choices
+                outputs[f"{name}|{setting}|{seed}"] = _choices(reply)
     weather: Any = [{"role": "user", "content": "What is the weather in Paris and in Rome?"}]
     tool_choices: dict[str, Any] = {"required": "required", "auto": "auto"}
     for choice_name, tool_choice in tool_choices.items():

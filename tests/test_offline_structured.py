@@ -12,6 +12,7 @@ import openai
 import pytest
 from offline_sdk import sdk
 from openai.types.chat import ChatCompletionMessageParam
+from pinned_outputs import strict_object
 from pydantic import BaseModel
 from scipy import stats
 
@@ -28,16 +29,6 @@ def user(text: str) -> list[ChatCompletionMessageParam]:
 
 
 PROMPT = user("Alice is 31, lives in Paris and likes chess. Reply in JSON.")
-
-
-def strict_object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-        **extra,
-    }
 
 
 SCHEMAS: dict[str, dict[str, Any]] = {

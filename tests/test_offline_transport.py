@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx2
@@ -216,6 +216,24 @@ def test_n_choices_are_independent_streams() -> None:
     assert reply.usage is not None and reply.usage.completion_tokens >= 6
 
 
+def from_threads(
+    ask: Callable[[int], str | None], seeds: list[int], count: int
+) -> list[str | None]:
+    """``ask(seed)`` for every seed, from ``count`` threads at once; the answers in seed order."""
+    answers: dict[int, str | None] = {}
+
+    def worker(chunk: Sequence[int]) -> None:
+        for seed in chunk:
+            answers[seed] = ask(seed)
+
+    threads = [threading.Thread(target=worker, args=(seeds[i::count],)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [answers[seed] for seed in seeds]
+
+
 def test_concurrent_threads_get_the_sequential_results() -> None:
     """Seeded requests from 8 threads at once get exactly their one-at-a-time replies."""
     transport = OfflineTransport()
@@ -231,19 +249,7 @@ def test_concurrent_threads_get_the_sequential_results() -> None:
             .message.content
         )
 
-    sequential = [ask(seed) for seed in seeds]
-    concurrent: dict[int, str | None] = {}
-
-    def worker(chunk: Sequence[int]) -> None:
-        for seed in chunk:
-            concurrent[seed] = ask(seed)
-
-    threads = [threading.Thread(target=worker, args=(seeds[i::8],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [concurrent[seed] for seed in seeds] == sequential
+    assert from_threads(ask, seeds, 8) == [ask(seed) for seed in seeds]
 
 
 def test_concurrent_threads_get_the_sequential_structured_results() -> None:
@@ -282,19 +288,7 @@ def test_concurrent_threads_get_the_sequential_structured_results() -> None:
             .message.content
         )
 
-    sequential = [ask(seed) for seed in seeds]
-    concurrent: dict[int, str | None] = {}
-
-    def worker(chunk: Sequence[int]) -> None:
-        for seed in chunk:
-            concurrent[seed] = ask(seed)
-
-    threads = [threading.Thread(target=worker, args=(seeds[i::4],)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [concurrent[seed] for seed in seeds] == sequential
+    assert from_threads(ask, seeds, 4) == [ask(seed) for seed in seeds]
 
 
 def test_concurrent_async_tasks_get_the_sequential_results() -> None:
