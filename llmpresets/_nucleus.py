@@ -34,7 +34,7 @@ _FIRST_CAP = 256
 _SAMPLE = 2048
 # Relative safety margin on the candidate mass, far above the rounding error of the sums.
 _MASS_MARGIN = 1e-9
-# Sums and searches over many weights go in blocks of this many (see sampling._Prepared).
+# Sums and searches over many weights go in blocks of this many (see _prepared._Prepared).
 _BLOCK = 256
 # top_p's floor among at most this many weights is found by a running sum in Python.
 _FEW = 16

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from ..sampling import GREEDY_TEMPERATURE, Sampler
 
 if TYPE_CHECKING:
-    from ..sampling import _Prepared
+    from .._prepared import _Prepared
     from ._request import SamplingSettings
 
 __all__ = ["FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
