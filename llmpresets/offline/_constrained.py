@@ -30,10 +30,12 @@ vector.
 What a step costs is mostly fixed work on a few thousand candidates, and its inputs repeat:
 a JSON reply meets a few dozen distinct masks, the n-gram model hands back one read-only
 array per context, and the JSON state is small. So the mask is written into a buffer
-(:meth:`Grammar.mask_buffer`) and read once per distinct mask (:func:`._candidates.mask_view`),
-and a step's scores and draw plan are kept per (mask, source array, JSON state, settings):
-a step seen before draws with one search (``Sampler.sample(reuse=True)``). The draws, and the
-random numbers they use, are those of the uncached step.
+(:meth:`Grammar.mask_buffer`) and read once per distinct mask (:func:`._candidates.mask_view`;
+the view that followed a mask and a token is tried first), and a step's prepared draw is kept
+per (mask, source array, JSON state, settings): a step seen before draws with one search. A
+new step inside a string is settled from what every length of the string shares
+(:mod:`._string_step`). The draws, and the random numbers they use, are those of the full
+computation.
 
 Bytes the grammar forces (an object's next key, ``":"``) are appended as the tokenizer would
 write them, without a draw (llguidance's fast-forward tokens); they count as completion tokens
@@ -349,7 +351,7 @@ def generate_constrained(
                 cached = None
         if cached is None and reuse and strings and state is not None and state.length:
             # Inside a string only the closing tokens' score changes with the length: the
-            # step is settled from what the lengths share (None: too close to call there).
+            # step is settled from what the lengths share (None: left to the full computation).
             model = model_for(logits)
             settled = _string_ready(view, model, logits, state, settings)
             if settled is not None:
