@@ -130,22 +130,10 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 @functools.lru_cache(maxsize=1 << 16)
 def _string_characters(data: bytes) -> int:
     """The characters ``data`` adds inside a string, or -1 if it has a quote or a backslash
-    (then :meth:`JsonShape.feed` reads it byte by byte); kept per token text."""
-    count = _characters.get(data)
-    if count is None:
-        if b'"' in data or b"\\" in data:
-            count = -1
-        else:
-            count = sum(1 for byte in data if byte & 0xC0 != 0x80)
-        if len(_characters) >= _CHARACTERS_LIMIT:
-            _characters.clear()
-        _characters[data] = count
-    return count
-
-
-# _string_characters' answers (token texts are few: a vocabulary's worth at most).
-_characters: dict[bytes, int] = {}
-_CHARACTERS_LIMIT = 1 << 18
+    (then :meth:`JsonShape.feed` reads it byte by byte)."""
+    if b'"' in data or b"\\" in data:
+        return -1
+    return sum(1 for byte in data if byte & 0xC0 != 0x80)
 
 
 class PriorState(NamedTuple):
