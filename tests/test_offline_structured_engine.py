@@ -174,8 +174,8 @@ def test_prior_state_keeps_everything_the_prior_reads(text: str) -> None:
 def test_a_floor_draw_plan_draws_alike_with_and_without_reuse(
     settings: SamplingSettings, floor_count: int
 ) -> None:
-    """A kept plan over read-only scores (reuse=True, the cached step) draws the tokens a
-    fresh plan draws, from the same random numbers."""
+    """A plan made ready for read-only scores (FloorDraw.prepare, the cached step) draws the
+    tokens a fresh plan draws, from the same random numbers."""
     scores = np.random.default_rng(1).normal(-6.0, 2.0, 3000)
     scores.flags.writeable = False
     plan = plan_floor_draw(scores, -40.0, floor_count, settings)
@@ -184,7 +184,8 @@ def test_a_floor_draw_plan_draws_alike_with_and_without_reuse(
         plan_floor_draw(scores, -40.0, floor_count, settings).draw(scores, fresh)
         for _ in range(200)
     ]
-    assert [plan.draw(scores, kept, reuse=True) for _ in range(200)] == expected
+    ready = plan.prepare(scores)
+    assert [ready.pick(kept) for _ in range(200)] == expected
     assert fresh.random() == kept.random()
 
 

@@ -9,8 +9,8 @@ is broken towards the scores, which come first), with the same use of the random
 
 A draw is decided in two steps: :func:`plan_floor_draw` settles what the settings keep (one
 pass over the scores), and :meth:`FloorDraw.draw` draws. A step whose scores come back (the
-same mask, source context and JSON state; see :mod:`._constrained`) keeps its plan and draws
-again through :class:`llmpresets.sampling.Sampler` with ``reuse=True``: one search.
+same mask, source context and JSON state; see :mod:`._constrained`) keeps its plan made
+ready for those scores (:meth:`FloorDraw.prepare`) and draws again with one search.
 """
 
 from __future__ import annotations
@@ -54,17 +54,11 @@ class FloorDraw:
     mass: float = 0.0
     total: float = 0.0  # 0: no coin (the floor class was cut, or there is none)
 
-    def draw(self, scores: FloatArray, rng: np.random.Generator, *, reuse: bool = False) -> int:
-        """A position in ``scores``, or -1 for one of the floor tokens.
-
-        ``reuse``: ``scores`` is never changed again (a cached step), so the sampler may
-        keep its prepared distribution (``Sampler.sample(reuse=True)``).
-        """
-        if self.total and rng.random() * self.total >= self.mass:
+    def draw(self, scores: FloatArray, rng: np.random.Generator) -> int:
+        """A position in ``scores``, or -1 for one of the floor tokens."""
+        if _floor_drawn(self.mass, self.total, rng) or self.sampler is None:
             return -1
-        if self.sampler is None:
-            return -1
-        return self.sampler.sample(scores, rng, reuse=reuse)
+        return self.sampler.sample(scores, rng)
 
     def prepare(self, scores: FloatArray) -> PreparedDraw:
         """This draw made ready for ``scores``, which the caller keeps and never changes: the
@@ -88,10 +82,15 @@ class PreparedDraw:
 
     def pick(self, rng: np.random.Generator) -> int:
         """A position in the scores, or -1 for one of the floor tokens (see FloorDraw.draw)."""
-        if self.total and rng.random() * self.total >= self.mass:
+        if _floor_drawn(self.mass, self.total, rng) or self.prepared is None:
             return -1
-        prepared = self.prepared
-        return -1 if prepared is None else prepared.pick(rng)
+        return self.prepared.pick(rng)
+
+
+def _floor_drawn(mass: float, total: float, rng: np.random.Generator) -> bool:
+    """The coin between the scores (``mass``) and the floor class (the rest of ``total``);
+    no coin, and no random number, when ``total`` is 0."""
+    return bool(total) and rng.random() * total >= mass
 
 
 def plan_floor_draw(
