@@ -72,7 +72,7 @@ from ._candidates import (
     clear_mask_views,
     mask_view,
 )
-from ._floor import PreparedDraw, plan_floor_draw, sample_with_floor
+from ._floor import _NEGLIGIBLE, PreparedDraw, plan_floor_draw, sample_with_floor
 from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
 from ._json_prior import (
     CONTAINER_CLOSE_SLOPE,
@@ -277,7 +277,7 @@ def generate_constrained(
         and settings.min_p is None
         and settings.temperature >= GREEDY_TEMPERATURE
         and top_p is not None
-        and 0.0 < top_p < 1.0 - 1e-12
+        and 0.0 < top_p < 1.0 - _NEGLIGIBLE
     )
     counts: dict[int, int] = {}
     generated: list[int] = []
@@ -407,7 +407,8 @@ def _string_ready(
     settings: SamplingSettings,
 ) -> ListDraw | None:
     """A string step settled by :func:`._string_step.string_step` (None: the dense path)."""
-    if not view.closing.size and string_close(state) > 0:
+    close = string_close(state)
+    if not view.closing.size and close > 0:
         return None  # the prior turns to the separators (shape_prior): the dense path
     key = (id(view), id(logits), settings.temperature)
     entry = _string_bases.get(key)
@@ -420,7 +421,7 @@ def _string_ready(
     candidates = view.candidates
     # The dense step raises every score to just above the floor; a closing score never
     # needs it (it is at least DECISION_BASE - 8 nats), but it is the same expression.
-    close = max(DECISION_BASE + string_close(state), candidates.above_floor)
+    close = max(DECISION_BASE + close, candidates.above_floor)
     return string_step(
         entry, close, candidates.floor, view.floor_count, settings.temperature, settings.top_p
     )

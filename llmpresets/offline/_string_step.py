@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._nucleus import _BLOCK, _FIRST_CAP, _SAMPLE, _SMALL
+from ._floor import _NEGLIGIBLE
 
 if TYPE_CHECKING:
     from ._candidates import Candidates, MaskView
@@ -56,8 +57,6 @@ total's rounding in either summation order is below 1e-12 of it."""
 
 # The sampler searches at most this many running sums as one array (more: in blocks).
 _LISTED = 2 * _BLOCK
-# plan_floor_draw's: below this share of the mass the floor class cannot change what top_p keeps.
-_NEGLIGIBLE = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
