@@ -437,9 +437,7 @@ class Sampler:
                 _reusable.put(key, (logits, prepared), prepared.nbytes)
         else:
             prepared = self._prepare(logits, exclude)
-        if prepared.single is not None:
-            return prepared.single
-        return prepared.draw(rng.random())
+        return prepared.pick(rng)
 
     def prepare(self, logits: FloatArray) -> _Prepared:
         """The filtered distribution of ``logits`` made ready for many draws, for a caller
