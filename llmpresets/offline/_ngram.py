@@ -67,6 +67,8 @@ CACHE_BYTES = 48 << 20
 _PROMPT_CACHE_LIMIT = 256
 # Per prompt, the boosted logits of the reply's opening steps kept for the next request.
 _OPENING_CACHE_LIMIT = 64
+# Histories whose suffix-match key is remembered (NGramModel._suffix_keys, ~200 B each).
+_SUFFIX_KEY_LIMIT = 1 << 16
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -234,6 +236,10 @@ class NGramModel:
         self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
         self._cache: dict[tuple[int, int, int], FloatArray] = {}
         self._cache_limit = max(16, CACHE_BYTES // (8 * size))
+        # A history's last ``order - 1`` positions -> its key in ``_cache``: _match walks the
+        # suffixes in Python, and a constrained reply asks for the same histories again and
+        # again (a cached step needs the logits' identity, not their values).
+        self._suffix_keys: dict[tuple[int, ...], tuple[int, int, int]] = {}
         self._prompts: dict[tuple[object, ...], _Reading] = {}
         self._lock = threading.Lock()
         # Steps drawn from their history's support, past the logits (see _ngram_settler).
@@ -301,11 +307,21 @@ class NGramModel:
 
     def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
         """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
-        tables, codes, longest = self._match(section, positions)
-        key = (section, longest, codes[longest])
+        width = self.order - 1
+        tail = (section, *positions[-width:]) if len(positions) >= width else None
+        key = self._suffix_keys.get(tail) if tail is not None else None
+        matched = None
+        if key is None:
+            matched = self._match(section, positions)
+            key = (section, matched[2], matched[1][matched[2]])
+            if tail is not None:
+                if len(self._suffix_keys) >= _SUFFIX_KEY_LIMIT:
+                    self._suffix_keys.clear()
+                self._suffix_keys[tail] = key
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        tables, codes, longest = matched or self._match(section, positions)
         logits = self._dense(section, tables, codes, longest)
         logits.setflags(write=False)
         with self._lock:
