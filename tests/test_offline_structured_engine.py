@@ -212,18 +212,23 @@ STRING_SETTINGS = [
 
 def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each step _string_step settles inside a string keeps the dense step's tokens with
-    bit-identical running sums of their weights (so the same draws), and the replies are
-    those of the dense path alone."""
+    bit-identical running sums of their weights (so the same draws); a flat step it leaves
+    to the dense path gets the dense step's scores bit for bit from the base just made; and
+    the replies are those of the dense path alone."""
     real = _constrained._string_ready
-    settled = []
+    settled, flat = [], []
 
     def checked(view: Any, model: Any, logits: Any, state: Any, settings: Any) -> Any:
-        ready = real(view, model, logits, state, settings)
+        ready, given = real(view, model, logits, state, settings)
+        none: Any = np.zeros(0, dtype=np.int64)
+        scores = _constrained._step_scores(
+            view, model, state, view.candidates, {}, settings, (none, none.astype(float))
+        )
+        if given is not None:  # a flat step's scores, from the string base just made
+            assert ready is None
+            assert given.tobytes() == scores.tobytes()  # bit for bit
+            flat.append(state.length)
         if ready is not None:
-            none: Any = np.zeros(0, dtype=np.int64)
-            scores = _constrained._step_scores(
-                view, model, state, view.candidates, {}, settings, (none, none.astype(float))
-            )
             dense = plan_floor_draw(scores, view.candidates.floor, view.floor_count, settings)
             expected = dense.prepare(scores)
             assert (expected.mass, expected.total) == (0.0, 0.0)  # no coin for the floor
@@ -237,7 +242,7 @@ def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.Monke
                 assert ready.slots == tokens.tolist()
                 assert ready.cumulative == weight.cumsum().tolist()  # bit for bit
             settled.append(state.length)
-        return ready
+        return ready, given
 
     fast = {}
     monkeypatch.setattr(_constrained, "_string_ready", checked)
@@ -245,7 +250,8 @@ def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.Monke
         clear_caches()
         fast[settings] = replies(settings, range(40))
     assert len(settled) > 50 and len(set(settled)) > 5  # many steps, at many lengths
-    monkeypatch.setattr(_constrained, "_string_ready", lambda *args: None)
+    assert len(flat) > 5  # and flat steps, left to the dense path with the base's scores
+    monkeypatch.setattr(_constrained, "_string_ready", lambda *args: (None, None))
     for settings in STRING_SETTINGS:
         clear_caches()
         assert replies(settings, range(40)) == fast[settings]

@@ -342,6 +342,7 @@ def generate_constrained(
         state = shape.prior_state() if shape is not None else None
         cached: _Step | None = None
         model: FloatArray | None = None
+        scores: FloatArray | None = None
         key: Hashable = None
         reuse = repeatable and not logits.flags.writeable
         if reuse:
@@ -353,13 +354,14 @@ def generate_constrained(
             # Inside a string only the closing tokens' score changes with the length: the
             # step is settled from what the lengths share (None: left to the full computation).
             model = model_for(logits)
-            settled = _string_ready(view, model, logits, state, settings)
+            settled, scores = _string_ready(view, model, logits, state, settings)
             if settled is not None:
                 cached = _Step(weakref.ref(view), weakref.ref(logits), settled)
                 _steps.put(key, cached, settled.nbytes + 200)
         if cached is None:
-            model = model_for(logits) if model is None else model
-            scores = _step_scores(view, model, state, candidates, counts, settings, bias)
+            if scores is None:
+                model = model_for(logits) if model is None else model
+                scores = _step_scores(view, model, state, candidates, counts, settings, bias)
             plan = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
             if reuse:
                 # Kept for the next time these inputs come back: one search then.
@@ -405,26 +407,34 @@ def _string_ready(
     logits: FloatArray,
     state: PriorState,
     settings: SamplingSettings,
-) -> ListDraw | None:
-    """A string step settled by :func:`._string_step.string_step` (None: the dense path)."""
+) -> tuple[ListDraw | None, FloatArray | None]:
+    """A string step settled by :func:`._string_step.string_step`, or None: the dense path;
+    then, when this step made the string base, the step's scores (what :func:`_step_scores`
+    makes: the base's scores with the closing tokens' own), which the dense path needs."""
     close = string_close(state)
     if not view.closing.size and close > 0:
-        return None  # the prior turns to the separators (shape_prior): the dense path
+        return None, None  # the prior turns to the separators (shape_prior): the dense path
     key = (id(view), id(logits), settings.temperature)
     entry = _string_bases.get(key)
+    scores = None
     if entry is None or entry.view() is not view or entry.logits() is not logits:
-        entry = string_base(view, model, logits, settings.temperature)
-        if entry is None:
-            return None
+        built = string_base(view, model, logits, settings.temperature)
+        if built is None:
+            return None, None
+        entry, scores = built
         _string_bases.put(key, entry, entry.nbytes)
     assert settings.top_p is not None
     candidates = view.candidates
     # The dense step raises every score to just above the floor; a closing score never
     # needs it (it is at least DECISION_BASE - 8 nats), but it is the same expression.
     close = max(DECISION_BASE + close, candidates.above_floor)
-    return string_step(
+    settled = string_step(
         entry, close, candidates.floor, view.floor_count, settings.temperature, settings.top_p
     )
+    if settled is not None or scores is None:
+        return settled, None
+    scores[entry.closing] = close  # shape_prior's closing score, floored as _step_scores does
+    return None, scores
 
 
 # Each distinct (sampling settings, logit_bias) as an int, for the step cache's keys. A number

@@ -81,12 +81,13 @@ class StringBase:
 
 def string_base(
     view: MaskView, model: FloatArray, logits: FloatArray, temperature: float
-) -> StringBase | None:
+) -> tuple[StringBase, FloatArray] | None:
     """The shared part of the string steps at ``view`` for the source array ``logits``
-    (``model``: its smoothed scores over the candidates). None when such steps are left to the
-    dense path: a vocabulary outside the dense candidate search's middle range, or a numpy
-    whose exp this module cannot rely on (:func:`_exp_agrees`). A flat distribution gets a
-    base, but its steps go to the dense path (:func:`string_step`)."""
+    (``model``: its smoothed scores over the candidates), and the scores it was made from
+    (the caller's own array: the dense step's, except the closing tokens, at -inf). None when
+    such steps are left to the dense path: a vocabulary outside the dense candidate search's
+    middle range, or a numpy whose exp this module cannot rely on (:func:`_exp_agrees`). A
+    flat distribution gets a base, but its steps go to the dense path (:func:`string_step`)."""
     candidates: Candidates = view.candidates
     size = len(view.allowed)
     if not _SMALL < size < 4 * _SAMPLE or not _exp_agrees():
@@ -107,7 +108,7 @@ def string_base(
     # the nucleus ends above it).
     listed = np.flatnonzero(weights >= total / _FIRST_CAP)
     order = listed[np.argsort(-scores[listed], kind="stable")]
-    return StringBase(
+    base = StringBase(
         view=weakref.ref(view),
         logits=weakref.ref(logits),
         size=size,
@@ -118,6 +119,7 @@ def string_base(
         top_scores=scores[order],
         top_weights=weights[order].tolist(),
     )
+    return base, scores
 
 
 def string_step(
