@@ -73,7 +73,7 @@ from ._candidates import (
     mask_view,
 )
 from ._floor import _NEGLIGIBLE, PreparedDraw, plan_floor_draw, sample_with_floor
-from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes
+from ._generate import Generation, TokenLogprob, _Emitter, _token_bytes, token_bytes_table
 from ._json_prior import (
     CONTAINER_CLOSE_SLOPE,
     DECISION_BASE,
@@ -187,7 +187,7 @@ def _word_tokens(encoding: tiktoken.Encoding, word: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- steps
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)  # (not frozen: one is made at every fresh step)
 class _Step:
     """A sampled step's scores (read-only) and how it draws, for the same inputs again."""
 
@@ -302,12 +302,14 @@ def generate_constrained(
     add = emitter.add
     cap = settings.max_tokens
 
+    known_bytes = token_bytes_table(encoding)
+
     def emit(token: int, info: TokenLogprob | None) -> None:
         generated.append(token)
         if not repeatable:  # only penalties read the counts
             counts[token] = counts.get(token, 0) + 1
         if shape is not None:
-            shape.feed(_token_bytes(encoding, token))
+            shape.feed(known_bytes.get(token) or _token_bytes(encoding, token))
             hinted = shape.in_string and token in hint_key
             shape.last_hinted = hinted
             if hinted:

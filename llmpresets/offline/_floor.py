@@ -45,7 +45,7 @@ def _sampler(
     return Sampler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen, like PreparedDraw: made at every fresh dense step)
 class FloorDraw:
     """How one step draws: from ``sampler`` over the scores, from the floor class, or first a
     coin between the two (``mass`` of the scores against ``total``, floor included)."""
@@ -67,7 +67,7 @@ class FloorDraw:
         return PreparedDraw(prepared, self.mass, self.total)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PreparedDraw:
     """A :class:`FloorDraw` with the sampler's filtered distribution of its scores kept."""
 
@@ -82,9 +82,10 @@ class PreparedDraw:
 
     def pick(self, rng: np.random.Generator) -> int:
         """A position in the scores, or -1 for one of the floor tokens (see FloorDraw.draw)."""
-        if _floor_drawn(self.mass, self.total, rng) or self.prepared is None:
-            return -1
-        return self.prepared.pick(rng)
+        total, prepared = self.total, self.prepared
+        if (total and rng.random() * total >= self.mass) or prepared is None:
+            return -1  # (_floor_drawn's coin, inline: this runs at every cached step)
+        return prepared.pick(rng)
 
 
 def _floor_drawn(mass: float, total: float, rng: np.random.Generator) -> bool:

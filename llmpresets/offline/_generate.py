@@ -89,15 +89,25 @@ class Generation:
         return "".join(self.pieces)
 
 
-_token_bytes_cache: dict[tuple[str, int], bytes] = {}
+# Per encoding name, each token's bytes once looked up (a constrained reply reads them for
+# every token; the tables only grow to the tokens ever generated).
+_token_bytes_tables: dict[str, dict[int, bytes]] = {}
+
+
+def token_bytes_table(encoding: tiktoken.Encoding) -> dict[int, bytes]:
+    """The cache :func:`_token_bytes` fills for ``encoding`` (a miss: call it)."""
+    table = _token_bytes_tables.get(encoding.name)
+    if table is None:
+        table = _token_bytes_tables.setdefault(encoding.name, {})
+    return table
 
 
 def _token_bytes(encoding: tiktoken.Encoding, token: int) -> bytes:
-    key = (encoding.name, token)
-    data = _token_bytes_cache.get(key)
+    table = token_bytes_table(encoding)
+    data = table.get(token)
     if data is None:
         data = encoding.decode_single_token_bytes(token)
-        _token_bytes_cache[key] = data
+        table[token] = data
     return data
 
 

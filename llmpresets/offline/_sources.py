@@ -242,6 +242,8 @@ def make_token_stepper(
             if token_ids is not mirrored or len(token_ids) < known:
                 mirrored = token_ids
                 positions[:] = [position_of.get(int(t), -1) for t in token_ids]
+            elif len(token_ids) == known + 1:  # one token more: the usual step
+                positions.append(position_of.get(int(token_ids[known]), -1))
             elif len(token_ids) > known:
                 positions.extend([position_of.get(int(t), -1) for t in token_ids[known:]])
             return step(positions)

@@ -59,8 +59,8 @@ total's rounding in either summation order is below 1e-12 of it."""
 _LISTED = 2 * _BLOCK
 
 
-@dataclass(frozen=True, eq=False)
-class StringBase:
+@dataclass(eq=False, slots=True)  # (not frozen: made at every fresh string step, and a
+class StringBase:  # frozen dataclass sets its fields three times slower; never changed)
     """What the steps of one (mask view, source array, temperature) share inside a string."""
 
     view: weakref.ref[MaskView]
@@ -72,6 +72,7 @@ class StringBase:
     top: list[int]  # the slots whose weight is at least total / _FIRST_CAP, by score, descending
     top_scores: FloatArray  # their scores
     top_weights: list[float]  # and weights (when the highest score is ``peak``)
+    in_order: bool  # whether top_weights never increase (see the module docstring)
 
     @property
     def nbytes(self) -> int:
@@ -108,6 +109,7 @@ def string_base(
     # the nucleus ends above it).
     listed = np.flatnonzero(weights >= total / _FIRST_CAP)
     order = listed[np.argsort(-scores[listed], kind="stable")]
+    top_weights = weights[order].tolist()
     base = StringBase(
         view=weakref.ref(view),
         logits=weakref.ref(logits),
@@ -117,7 +119,8 @@ def string_base(
         total=total,
         top=order.tolist(),
         top_scores=scores[order],
-        top_weights=weights[order].tolist(),
+        top_weights=top_weights,
+        in_order=all(map(operator.ge, top_weights, top_weights[1:])),
     )
     return base, scores
 
@@ -143,17 +146,19 @@ def string_step(
         if floor_mass < _NEGLIGIBLE:
             floor_mass = 0.0  # cut by the nucleus, whatever the scores
     # The weights, exp((score - high) * (1 / T)) as numpy computes them for the dense step.
+    listed = len(top)
     if high == peak:
         weights = base.top_weights
         shut = _weight(close - high, temperature) if k else 0.0
+        in_order = base.in_order
     else:
         values = np.subtract(base.top_scores, high)
         if temperature != 1.0:
             np.multiply(values, 1.0 / temperature, out=values)
         weights = np.exp(values, out=values).tolist()
         shut = 1.0  # the closing tokens hold the highest score
-    listed = len(top)
-    if not all(map(operator.ge, weights[:listed], weights[1:listed])):
+        in_order = all(map(operator.ge, weights, weights[1:]))
+    if not in_order:
         return None  # not in weight order (see the module docstring): the dense path sorts
     # top_p's mass, a share of a total summed in another order than the dense step's.
     scale = 1.0 if high == peak else math.exp((peak - high) / temperature)
