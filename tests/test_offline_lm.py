@@ -317,3 +317,35 @@ def test_logits_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.Monkey
     again = [step([position]) for position in range(6)]
     for before, after in zip(first, again, strict=True):
         np.testing.assert_array_equal(before, after)
+
+
+def test_histories_with_the_same_tail_read_the_same_logits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The key remembered for a history's last order-1 positions gives the logits a fresh
+    suffix match gives: the very array while it is cached, equal values once evicted or once
+    the remembered keys are forgotten, and a token outside the vocabulary (-1) still cuts the
+    match short."""
+    model = default_language_model("o200k_base")
+    step = model.bind([])
+    width = model.order - 1
+    rng = np.random.default_rng(0)
+    histories = [list(map(int, rng.integers(0, 40, size=width + 3))) for _ in range(60)]
+    histories += [[*history[:-2], -1, history[-1]] for history in histories[:10]]
+
+    def fresh(history: list[int]) -> Any:
+        tables, codes, longest = model._match(0, history)
+        return model._dense(0, tables, codes, longest)
+
+    for history in histories:
+        other = [7, 7, 7, *history[-width:]]  # another start, the same tail
+        first, second = step(history), step(other)
+        assert first is second
+        np.testing.assert_array_equal(first, fresh(history))
+    monkeypatch.setattr(model, "_cache_limit", 2)
+    model._cache.clear()
+    for history in histories:
+        np.testing.assert_array_equal(step(history), fresh(history))
+    model._suffix_keys.clear()
+    for history in histories:
+        np.testing.assert_array_equal(step(history), fresh(history))
