@@ -329,9 +329,21 @@ def test_histories_with_the_same_tail_read_the_same_logits(
     model = default_language_model("o200k_base")
     step = model.bind([])
     width = model.order - 1
-    rng = np.random.default_rng(0)
-    histories = [list(map(int, rng.integers(0, 40, size=width + 3))) for _ in range(60)]
-    histories += [[*history[:-2], -1, history[-1]] for history in histories[:10]]
+    # Histories the corpus knows (the model's own likeliest continuations, so long suffixes
+    # match), each also with its last position or an earlier one changed, and with a -1.
+    histories = []
+    for start in range(0, 400, 20):
+        history = [start]
+        for _ in range(width + 2):
+            history.append(int(np.argmax(step(history))))
+        histories.append(history)
+        histories.append([*history[:-1], (history[-1] + 1) % 50])
+        histories.append([*history[:-2], (history[-2] + 1) % 50, history[-1]])
+        oldest = len(history) - width  # the oldest position a suffix match reads
+        histories.append([*history[:oldest], (history[oldest] + 1) % 50, *history[oldest + 1 :]])
+        histories.append([*history[:-2], -1, history[-1]])
+    matched = [model._match(0, history)[2] for history in histories]
+    assert width in matched and len(set(matched)) > 2  # whole-width matches, and shorter
 
     def fresh(history: list[int]) -> Any:
         tables, codes, longest = model._match(0, history)
