@@ -280,3 +280,71 @@ def test_the_token_stepper_reads_each_replys_own_tokens() -> None:
         for token in ids:
             reply.append(token)
             assert np.array_equal(step(reply), fresh(list(reply)))
+
+
+MASK_SCHEMAS: list[dict[str, Any]] = [
+    SCHEMA,
+    {"type": "object"},  # response_format json_object
+    {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{3}$"},
+            "kind": {"enum": ["a b", "tab\\t", "line"]},
+            "when": {"type": "string", "format": "date"},
+            "size": {"type": "number", "minimum": 0, "maximum": 10},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 4}, "maxItems": 3},
+            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["code", "kind", "when", "size", "tags", "either"],
+        "additionalProperties": False,
+    },
+]
+
+
+def test_json_grammars_mask_as_with_the_whole_tokenizer() -> None:
+    """JSON grammars run on llguidance's tokenizer without the multi-byte tokens that hold a
+    raw control character (compact JSON never contains one). At every step of many replies
+    the masks, the forced bytes and the forced tokens are those of the whole tokenizer, and
+    the whole tokenizer never allows a token that was left out."""
+    import json
+
+    import llguidance
+
+    from llmpresets.offline._grammar import _CONTROL, tokenizer_for
+
+    whole = tokenizer_for(ENCODING)
+    left_out = [
+        token
+        for data, token in ENCODING._mergeable_ranks.items()
+        if len(data) > 1 and _CONTROL.search(data)
+    ]
+    assert len(left_out) > 1000
+    settings = SamplingSettings(temperature=1.2, top_p=0.98, max_tokens=80)
+    source = default_language_model("o200k_base")
+    step, vocab = make_token_stepper(source, ENCODING.encode_ordinary(PROMPT), ENCODING)
+    steps = 0
+    for schema in MASK_SCHEMAS:
+        grammar = json_schema_grammar(ENCODING, schema)
+        text = json.dumps(schema, separators=(",", ":"))
+        compiled = llguidance.LLMatcher.grammar_from_json_schema(
+            text, overrides={"whitespace_flexible": False}
+        )
+        reference = llguidance.LLMatcher(whole, compiled, log_level=0)
+        for seed in range(6):
+            reply = generate_constrained(
+                step, vocab, ENCODING, grammar, settings, np.random.default_rng(seed)
+            )
+            tokens = ENCODING.encode(reply.text)
+            ours, theirs = grammar.matcher(), reference.deep_copy()
+            for token in [*tokens, None]:
+                mask = np.frombuffer(theirs.compute_bitmask(), dtype=np.uint8)
+                assert ours.compute_bitmask() == mask.tobytes()
+                assert not np.unpackbits(mask, bitorder="little")[left_out].any()
+                assert ours.compute_ff_bytes() == theirs.compute_ff_bytes()
+                forced = theirs.deep_copy().compute_ff_tokens()
+                assert ours.deep_copy().compute_ff_tokens() == forced
+                steps += 1
+                if token is None or not theirs.consume_token(token):
+                    break
+                assert ours.consume_token(token)
+    assert steps > 300

@@ -21,6 +21,7 @@ A grammar llguidance cannot compile raises :class:`GrammarError` (the API's 400,
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -48,7 +49,7 @@ __all__ = [
 # Compiled grammars kept per process (least recently used dropped first).
 _GRAMMAR_CACHE_LIMIT = 256
 
-_tokenizers: dict[str, llguidance.LLTokenizer] = {}
+_tokenizers: dict[tuple[str, bool], llguidance.LLTokenizer] = {}
 _thread_buffers = threading.local()  # Grammar.mask_buffer's, per vocabulary size
 _grammars: OrderedDict[tuple[str, str, str], Grammar] = OrderedDict()
 _lock = threading.Lock()
@@ -58,18 +59,44 @@ class GrammarError(ValueError):
     """A schema or grammar that llguidance cannot compile; ``message`` says why."""
 
 
-def tokenizer_for(encoding: tiktoken.Encoding) -> llguidance.LLTokenizer:
-    """llguidance's tokenizer for ``encoding`` (built once per encoding name, then cached)."""
-    tokenizer = _tokenizers.get(encoding.name)
+def tokenizer_for(encoding: tiktoken.Encoding, *, for_json: bool = False) -> llguidance.LLTokenizer:
+    """llguidance's tokenizer for ``encoding`` (built once per encoding name, then cached).
+
+    ``for_json=True``: the tokenizer JSON grammars use. It leaves out the tokens of more than one
+    byte that hold a raw control character (0x00-0x1F): compact JSON never contains one (a
+    string escapes it), so no JSON grammar allows such a token, and without them llguidance
+    walks a smaller token trie (a string's first mask: about 27 -> 17 µs for o200k). Every
+    other token keeps its id and its bytes, so the masks, the forced tokens and the
+    tokenization of forced bytes (which hold no control character) are the same.
+    """
+    key = (encoding.name, for_json)
+    tokenizer = _tokenizers.get(key)
     if tokenizer is None:
-        from llguidance.tiktoken import lltokenizer_from_encoding
+        import llguidance
 
         with _lock:
-            tokenizer = _tokenizers.get(encoding.name)
+            tokenizer = _tokenizers.get(key)
             if tokenizer is None:
-                tokenizer = lltokenizer_from_encoding(encoding)
-                _tokenizers[encoding.name] = tokenizer
+                ranks = encoding._mergeable_ranks
+                if for_json:
+                    ranks = {
+                        data: rank
+                        for data, rank in ranks.items()
+                        if len(data) == 1 or not _CONTROL.search(data)
+                    }
+                # llguidance.tiktoken.lltokenizer_from_encoding, with the ranks chosen here.
+                tokenizer = llguidance.LLTokenizer.from_tiktoken(  # type: ignore[attr-defined]
+                    encoder=ranks,
+                    special_tokens=encoding._special_tokens,
+                    pattern=encoding._pat_str,
+                    eos_token=encoding.eot_token,
+                    n_vocab=encoding.n_vocab,
+                )
+                _tokenizers[key] = tokenizer
     return tokenizer
+
+
+_CONTROL = re.compile(b"[\\x00-\\x1f]")
 
 
 @dataclass(frozen=True)
@@ -131,7 +158,7 @@ def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
             return cached
     import llguidance
 
-    tokenizer = tokenizer_for(encoding)
+    tokenizer = tokenizer_for(encoding, for_json=kind == "json")
     try:
         # JSON is compact, the API's own style: no whitespace choices to waste tokens on.
         if kind == "json":
