@@ -73,25 +73,28 @@ def tokenizer_for(encoding: tiktoken.Encoding, *, for_json: bool = False) -> llg
     tokenizer = _tokenizers.get(key)
     if tokenizer is None:
         import llguidance
+        from llguidance.tiktoken import lltokenizer_from_encoding
 
+        # What lltokenizer_from_encoding calls, given the ranks chosen here (an llguidance
+        # without it gets the whole tokenizer: the same masks, only slower).
+        from_tiktoken = getattr(llguidance.LLTokenizer, "from_tiktoken", None)
         with _lock:
             tokenizer = _tokenizers.get(key)
             if tokenizer is None:
-                ranks = encoding._mergeable_ranks
-                if for_json:
-                    ranks = {
-                        data: rank
-                        for data, rank in ranks.items()
-                        if len(data) == 1 or not _CONTROL.search(data)
-                    }
-                # llguidance.tiktoken.lltokenizer_from_encoding, with the ranks chosen here.
-                tokenizer = llguidance.LLTokenizer.from_tiktoken(  # type: ignore[attr-defined]
-                    encoder=ranks,
-                    special_tokens=encoding._special_tokens,
-                    pattern=encoding._pat_str,
-                    eos_token=encoding.eot_token,
-                    n_vocab=encoding.n_vocab,
-                )
+                if for_json and from_tiktoken is not None:
+                    tokenizer = from_tiktoken(
+                        encoder={
+                            data: rank
+                            for data, rank in encoding._mergeable_ranks.items()
+                            if len(data) == 1 or not _CONTROL.search(data)
+                        },
+                        special_tokens=encoding._special_tokens,
+                        pattern=encoding._pat_str,
+                        eos_token=encoding.eot_token,
+                        n_vocab=encoding.n_vocab,
+                    )
+                else:
+                    tokenizer = lltokenizer_from_encoding(encoding)
                 _tokenizers[key] = tokenizer
     return tokenizer
 
