@@ -301,7 +301,8 @@ MASK_SCHEMAS: list[dict[str, Any]] = [
 ]
 
 
-def test_json_grammars_mask_as_with_the_whole_tokenizer() -> None:
+@pytest.mark.parametrize("encoding_name", ["o200k_base", "cl100k_base"])
+def test_json_grammars_mask_as_with_the_whole_tokenizer(encoding_name: str) -> None:
     """JSON grammars run on llguidance's tokenizer without the multi-byte tokens that hold a
     raw control character (compact JSON never contains one). At every step of many replies
     the masks, the forced bytes and the forced tokens are those of the whole tokenizer, and
@@ -312,19 +313,20 @@ def test_json_grammars_mask_as_with_the_whole_tokenizer() -> None:
 
     from llmpresets.offline._grammar import _CONTROL, tokenizer_for
 
-    whole = tokenizer_for(ENCODING)
+    encoding = get_encoding(encoding_name)
+    whole = tokenizer_for(encoding)
     left_out = [
         token
-        for data, token in ENCODING._mergeable_ranks.items()
+        for data, token in encoding._mergeable_ranks.items()
         if len(data) > 1 and _CONTROL.search(data)
     ]
     assert len(left_out) > 1000
     settings = SamplingSettings(temperature=1.2, top_p=0.98, max_tokens=80)
-    source = default_language_model("o200k_base")
-    step, vocab = make_token_stepper(source, ENCODING.encode_ordinary(PROMPT), ENCODING)
+    source = default_language_model(encoding_name)
+    step, vocab = make_token_stepper(source, encoding.encode_ordinary(PROMPT), encoding)
     steps = 0
     for schema in MASK_SCHEMAS:
-        grammar = json_schema_grammar(ENCODING, schema)
+        grammar = json_schema_grammar(encoding, schema)
         text = json.dumps(schema, separators=(",", ":"))
         compiled = llguidance.LLMatcher.grammar_from_json_schema(
             text, overrides={"whitespace_flexible": False}
@@ -332,9 +334,9 @@ def test_json_grammars_mask_as_with_the_whole_tokenizer() -> None:
         reference = llguidance.LLMatcher(whole, compiled, log_level=0)
         for seed in range(6):
             reply = generate_constrained(
-                step, vocab, ENCODING, grammar, settings, np.random.default_rng(seed)
+                step, vocab, encoding, grammar, settings, np.random.default_rng(seed)
             )
-            tokens = ENCODING.encode(reply.text)
+            tokens = encoding.encode(reply.text)
             ours, theirs = grammar.matcher(), reference.deep_copy()
             for token in [*tokens, None]:
                 mask = np.frombuffer(theirs.compute_bitmask(), dtype=np.uint8)
