@@ -82,10 +82,9 @@ class PreparedDraw:
 
     def pick(self, rng: np.random.Generator) -> int:
         """A position in the scores, or -1 for one of the floor tokens (see FloorDraw.draw)."""
-        total, prepared = self.total, self.prepared
-        if (total and rng.random() * total >= self.mass) or prepared is None:
-            return -1  # (_floor_drawn's coin, inline: this runs at every cached step)
-        return prepared.pick(rng)
+        if _floor_drawn(self.mass, self.total, rng) or self.prepared is None:
+            return -1
+        return self.prepared.pick(rng)
 
 
 def _floor_drawn(mass: float, total: float, rng: np.random.Generator) -> bool:
