@@ -76,12 +76,15 @@ def tokenizer_for(encoding: tiktoken.Encoding, *, for_json: bool = False) -> llg
         from llguidance.tiktoken import lltokenizer_from_encoding
 
         # What lltokenizer_from_encoding calls, given the ranks chosen here (an llguidance
-        # without it gets the whole tokenizer: the same masks, only slower).
+        # without it gets the whole tokenizer, the one already built: the same masks, slower).
         from_tiktoken = getattr(llguidance.LLTokenizer, "from_tiktoken", None)
+        if for_json and from_tiktoken is None:
+            return tokenizer_for(encoding)
         with _lock:
             tokenizer = _tokenizers.get(key)
             if tokenizer is None:
-                if for_json and from_tiktoken is not None:
+                if for_json:
+                    assert from_tiktoken is not None
                     tokenizer = from_tiktoken(
                         encoder={
                             data: rank
