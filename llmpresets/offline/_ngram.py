@@ -313,7 +313,8 @@ class NGramModel:
         matched = None
         if key is None:
             matched = self._match(section, positions)
-            key = (section, matched[2], matched[1][matched[2]])
+            _, codes, longest = matched
+            key = (section, longest, codes[longest])
             if tail is not None:
                 if len(self._suffix_keys) >= _SUFFIX_KEY_LIMIT:
                     self._suffix_keys.clear()
