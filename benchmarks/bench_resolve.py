@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved
 
 from llmpresets import load_presets, resolve_params
-from llmpresets._params import Api
+from llmpresets.config.params import Api
 
 CASES: tuple[tuple[str, str, Api, dict[str, Any]], ...] = (
     ("code", "gpt-4o", "chat", {}),

@@ -30,12 +30,12 @@ import openai
 from _timing import interleaved, verdict
 from openai.types.chat import ChatCompletionMessageParam
 
-from llmpresets._encodings import get_encoding
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline._constrained import clear_caches, generate_constrained
-from llmpresets.offline._grammar import json_schema_grammar, tokenizer_for
-from llmpresets.offline._request import SamplingSettings
-from llmpresets.offline._sources import make_token_stepper
+from llmpresets.offline.backend.request import SamplingSettings
+from llmpresets.offline.engine.constrained.decoder import clear_caches, generate_constrained
+from llmpresets.offline.engine.constrained.grammar import json_schema_grammar, tokenizer_for
+from llmpresets.offline.lm.sources import make_token_stepper
+from llmpresets.tokens.encodings import get_encoding
 
 TARGET_RATIO = 3.0
 MESSAGES: list[ChatCompletionMessageParam] = [

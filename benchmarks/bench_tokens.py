@@ -124,7 +124,7 @@ def best_seconds(function: Callable[[], object], repeat: int) -> float:
 
 def bench_counting(repeat: int) -> bool:
     from llmpresets import count_message_tokens
-    from llmpresets._encodings import get_encoding
+    from llmpresets.tokens.encodings import get_encoding
 
     messages = build_conversation()
     strings = strings_of(messages)
@@ -162,7 +162,7 @@ def bench_counting(repeat: int) -> bool:
 
 _LOAD_OURS = (
     "import time; start = time.perf_counter(); "
-    "from llmpresets._encodings import get_encoding; get_encoding({name!r}); "
+    "from llmpresets.tokens.encodings import get_encoding; get_encoding({name!r}); "
     "print(time.perf_counter() - start)"
 )
 _LOAD_TIKTOKEN = (
@@ -181,7 +181,7 @@ def _timed_process(code: str, cache_dir: str) -> float:
 
 
 def bench_loading(name: str, repeat: int) -> bool:
-    from llmpresets._encodings import seed_tiktoken_cache
+    from llmpresets.tokens.encodings import seed_tiktoken_cache
 
     with tempfile.TemporaryDirectory() as populated:
         seed_tiktoken_cache(name, populated)

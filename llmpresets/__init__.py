@@ -35,36 +35,36 @@ from ._errors import (
 
 if TYPE_CHECKING:
     from . import sampling
-    from ._adapt import UnsupportedParameterWarning, get_model, resolve_params
-    from ._client import AsyncClient, ChatResult, Client, ResponseResult, offline_mode
-    from ._fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
-    from ._models import ModelSpec
-    from ._presets import Preset, PresetBook, load_presets
-    from ._tokens import count_message_tokens, count_tokens
+    from .client.client import AsyncClient, ChatResult, Client, ResponseResult, offline_mode
+    from .config.adapt import UnsupportedParameterWarning, get_model, resolve_params
+    from .config.models import ModelSpec
+    from .config.presets import Preset, PresetBook, load_presets
     from .offline import OfflineTransport
+    from .tokens.counting import count_message_tokens, count_tokens
+    from .tokens.fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "AsyncClient": "._client",
-    "Budget": "._fit",
-    "ChatResult": "._client",
-    "Client": "._client",
-    "ModelSpec": "._models",
+    "AsyncClient": ".client.client",
+    "Budget": ".tokens.fit",
+    "ChatResult": ".client.client",
+    "Client": ".client.client",
+    "ModelSpec": ".config.models",
     "OfflineTransport": ".offline",
-    "Preset": "._presets",
-    "PresetBook": "._presets",
-    "ResponseResult": "._client",
-    "UnknownModelLimitsWarning": "._fit",
-    "UnsupportedParameterWarning": "._adapt",
-    "check_context": "._fit",
-    "count_message_tokens": "._tokens",
-    "count_tokens": "._tokens",
-    "fit_messages": "._fit",
-    "get_model": "._adapt",
-    "load_presets": "._presets",
-    "offline_mode": "._client",
-    "resolve_params": "._adapt",
+    "Preset": ".config.presets",
+    "PresetBook": ".config.presets",
+    "ResponseResult": ".client.client",
+    "UnknownModelLimitsWarning": ".tokens.fit",
+    "UnsupportedParameterWarning": ".config.adapt",
+    "check_context": ".tokens.fit",
+    "count_message_tokens": ".tokens.counting",
+    "count_tokens": ".tokens.counting",
+    "fit_messages": ".tokens.fit",
+    "get_model": ".config.adapt",
+    "load_presets": ".config.presets",
+    "offline_mode": ".client.client",
+    "resolve_params": ".config.adapt",
 }
 
 __all__ = [

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import openai
 
     from llmpresets import Client
-    from llmpresets._presets import ScriptedRule
+    from llmpresets.config.presets import ScriptedRule
     from llmpresets.offline import OfflineTransport, ServerThread
 
 __all__ = [
@@ -113,7 +113,7 @@ def llm_offline_seed() -> int:
 @pytest.fixture
 def llm_scripted() -> ScriptedCandidates:
     """Scripted candidates for this test: ``.add(match, {text: probability})``, ``.load(path)``."""
-    from llmpresets._presets import default_book
+    from llmpresets.config.presets import default_book
 
     return ScriptedCandidates(default_book().offline.scripted)
 

@@ -9,7 +9,7 @@ import pytest
 
 import llmpresets
 from llmpresets import ConfigError, UnsupportedParameterError, get_model, resolve_params
-from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
+from llmpresets.config.adapt import UnsupportedParameterWarning, _warned, resolve
 
 CODE_4O = {"temperature": 0.2, "top_p": 0.1}
 # (use case, model) -> (chat.completions.create kwargs, responses.create kwargs), model omitted.

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from llmpresets import _fit, count_message_tokens, count_tokens
+from llmpresets import count_message_tokens, count_tokens
 from llmpresets.cli import main
+from llmpresets.tokens import fit as _fit
 
 CHAT = [
     {"role": "system", "content": "Be brief."},

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llmpresets import ConfigError, _yaml, load_presets
+from llmpresets import ConfigError, load_presets
+from llmpresets.config import yaml_file as _yaml
 
 
 def write(tmp_path: Path, text: str, name: str = "presets.yaml") -> Path:
@@ -158,7 +159,7 @@ def test_regexes_that_backtrack_exponentially_are_refused_at_load(
 
 def test_a_slow_regex_that_passes_the_check_is_stopped_at_match_time() -> None:
     """What the load check cannot see ends with a ConfigError after the time bound."""
-    from llmpresets._presets import ScriptedCompletion, ScriptedRule
+    from llmpresets.config.presets import ScriptedCompletion, ScriptedRule
 
     rule = ScriptedRule(
         match=r"(a|aa)+$",
@@ -177,8 +178,8 @@ def test_control_characters_are_a_config_error(tmp_path: Path) -> None:
 
 def test_packaged_file_fast_path_matches_the_checked_loader() -> None:
     """libyaml's parse of the packaged file gives the same data and the same line map."""
-    from llmpresets._presets import packaged_presets_path
-    from llmpresets._yaml import load_yaml_file
+    from llmpresets.config.presets import packaged_presets_path
+    from llmpresets.config.yaml_file import load_yaml_file
 
     path = packaged_presets_path()
     assert load_yaml_file(path, packaged=True) == load_yaml_file(path)
@@ -186,7 +187,7 @@ def test_packaged_file_fast_path_matches_the_checked_loader() -> None:
 
 def test_packaged_fast_path_falls_back_to_the_exact_checked_error() -> None:
     """Anything libyaml refuses, or a duplicate key, is reported by the checked loader."""
-    from llmpresets._yaml import load_yaml_text
+    from llmpresets.config.yaml_file import load_yaml_text
 
     for text in ("a: 1\na: 2\n", "a: [1, 2\n", "x: " + "[" * 70 + "]" * 70 + "\n"):
         with pytest.raises(ConfigError) as fast:

@@ -17,7 +17,7 @@ from offline_sdk import BASE_URL
 
 from llmpresets import load_presets
 from llmpresets.offline import FaultPlan, OfflineApp, OfflineTransport, ServerThread, make_fault
-from llmpresets.offline._faults import FaultKind
+from llmpresets.offline.faults import FaultKind
 
 MESSAGES: Any = [{"role": "user", "content": "a flaky question"}]
 

@@ -17,14 +17,14 @@ from llmpresets import (
     Budget,
     ContextWindowExceeded,
     UnknownModelLimitsWarning,
-    _fit,
     check_context,
     count_message_tokens,
     fit_messages,
     load_presets,
 )
-from llmpresets._presets import PresetBook
-from llmpresets._tokens import MessageLike
+from llmpresets.config.presets import PresetBook
+from llmpresets.tokens import fit as _fit
+from llmpresets.tokens.counting import MessageLike
 
 # " hello" is one token in both encodings, so " hello" * n is n tokens; a message of it is n + 7
 # with the priming (3 per message, 1 for the role, 3 for the reply).

@@ -87,7 +87,7 @@ def test_models_list_the_served_models(client: openai.OpenAI) -> None:
 
 def test_generated_tokens_are_bounded_across_prompts(client: openai.OpenAI) -> None:
     """Many prompts share the per-request cap on generated tokens; too many prompts is a 400."""
-    from llmpresets.offline._bounds import MAX_TOKENS_PER_REQUEST
+    from llmpresets.offline.api.limits import MAX_TOKENS_PER_REQUEST
 
     reply = client.completions.create(
         model="davinci-002", prompt=["Tell me a story"] * 64, max_tokens=4000, n=2

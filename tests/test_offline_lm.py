@@ -240,8 +240,8 @@ def test_seeded_replies_match_the_pinned_outputs() -> None:
 
 
 def _cached_model(directory: Path, monkeypatch: pytest.MonkeyPatch) -> NGramModel:
-    from llmpresets.offline._corpus import packaged_corpus_text
-    from llmpresets.offline._lmfile import cached_model
+    from llmpresets.offline.lm.corpus import packaged_corpus_text
+    from llmpresets.offline.lm.ngram.files import cached_model
 
     monkeypatch.setenv("LLMPRESETS_CACHE_DIR", str(directory))
     return cached_model(packaged_corpus_text(), encoding="o200k_base", order=5)
@@ -293,7 +293,7 @@ def test_an_unwritable_cache_falls_back_to_training(
 def test_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """LLMPRESETS_CACHE_DIR wins (empty: no cache), then $XDG_CACHE_HOME/llmpresets, then
     ~/.cache/llmpresets."""
-    from llmpresets.offline._lmfile import cache_directory
+    from llmpresets.offline.lm.ngram.files import cache_directory
 
     monkeypatch.setenv("LLMPRESETS_CACHE_DIR", "/somewhere/models")
     assert cache_directory() == Path("/somewhere/models")

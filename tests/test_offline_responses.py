@@ -14,8 +14,8 @@ from openai.types.responses import FunctionToolParam, Response, ResponseStreamEv
 from pydantic import BaseModel, TypeAdapter
 
 from llmpresets.offline import OfflineTransport
-from llmpresets.offline._reasoning import REASONING_TOKENS
-from llmpresets.offline._responses_store import ResponseStore
+from llmpresets.offline.api.responses.store import ResponseStore
+from llmpresets.offline.backend.reasoning import REASONING_TOKENS
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 WEATHER_TOOL: FunctionToolParam = {

@@ -15,8 +15,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from scipy.stats import chisquare
 
 from llmpresets import ConfigError, load_presets, sampling
-from llmpresets._encodings import get_encoding
 from llmpresets.offline import OfflineTransport, load_scripted, make_rule
+from llmpresets.tokens.encodings import get_encoding
 
 WEAR: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "It is sunny. What should I wear today?"}

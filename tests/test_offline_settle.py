@@ -10,8 +10,9 @@ import pytest
 from offline_sdk import sdk
 
 from llmpresets import sampling
-from llmpresets.offline import OfflineTransport, _settle, default_language_model
-from llmpresets.offline._ngram import BoundPrompt
+from llmpresets.offline import OfflineTransport, default_language_model
+from llmpresets.offline.lm.ngram import settle as _settle
+from llmpresets.offline.lm.ngram.model import BoundPrompt
 
 PROMPTS = (
     "Tell me a story about a dragon.",
@@ -161,7 +162,7 @@ def test_a_lone_survivor_is_drawn_without_a_random_number() -> None:
 )
 def test_seeded_generator_is_numpys_stream(entropy: list[int]) -> None:
     """The transport's cheaper seeding gives exactly numpy's SeedSequence stream."""
-    from llmpresets.offline._generate import seeded_generator
+    from llmpresets.offline.engine.text import seeded_generator
 
     ours = seeded_generator(entropy).random(8)
     numpys = np.random.default_rng(np.random.SeedSequence(entropy)).random(8)
@@ -216,7 +217,7 @@ def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
 def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
     """A server asked for a new temperature on every request keeps a bounded number of plan
     tables, and replies stay those of the sampler."""
-    from llmpresets.offline import _ngram_settler
+    from llmpresets.offline.lm.ngram import settler as _ngram_settler
 
     model = default_language_model()
     settler = model.settler

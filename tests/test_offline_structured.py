@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from scipy import stats
 
 from llmpresets import sampling
-from llmpresets._encodings import get_encoding
 from llmpresets.offline import OfflineTransport, make_rule
-from llmpresets.offline._constrained import generate_constrained, sample_with_floor
-from llmpresets.offline._grammar import json_schema_grammar
-from llmpresets.offline._request import SamplingSettings
+from llmpresets.offline.backend.request import SamplingSettings
+from llmpresets.offline.engine.constrained.decoder import generate_constrained, sample_with_floor
+from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
+from llmpresets.tokens.encodings import get_encoding
 
 
 def user(text: str) -> list[ChatCompletionMessageParam]:

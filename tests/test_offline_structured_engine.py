@@ -8,16 +8,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from llmpresets._encodings import get_encoding
-from llmpresets.offline import _candidates as candidates_module
-from llmpresets.offline import _constrained, default_language_model
-from llmpresets.offline._candidates import candidates_for, mask_view
-from llmpresets.offline._constrained import clear_caches, generate_constrained, hint_tokens
-from llmpresets.offline._floor import plan_floor_draw
-from llmpresets.offline._grammar import json_schema_grammar
-from llmpresets.offline._json_prior import JsonShape, PriorState, shape_prior
-from llmpresets.offline._request import SamplingSettings
-from llmpresets.offline._sources import make_token_stepper
+from llmpresets.offline import default_language_model
+from llmpresets.offline.backend.request import SamplingSettings
+from llmpresets.offline.engine.constrained import candidates as candidates_module
+from llmpresets.offline.engine.constrained import decoder as _constrained
+from llmpresets.offline.engine.constrained.candidates import candidates_for, mask_view
+from llmpresets.offline.engine.constrained.decoder import (
+    clear_caches,
+    generate_constrained,
+    hint_tokens,
+)
+from llmpresets.offline.engine.constrained.floor import plan_floor_draw
+from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
+from llmpresets.offline.engine.constrained.json_prior import JsonShape, PriorState, shape_prior
+from llmpresets.offline.lm.sources import make_token_stepper
+from llmpresets.tokens.encodings import get_encoding
 
 ENCODING = get_encoding("o200k_base")
 PROMPT = "Alice is 31, lives in Paris and likes chess and tennis."
@@ -311,7 +316,7 @@ def test_json_grammars_mask_as_with_the_whole_tokenizer(encoding_name: str) -> N
 
     import llguidance
 
-    from llmpresets.offline._grammar import _CONTROL, tokenizer_for
+    from llmpresets.offline.engine.constrained.grammar import _CONTROL, tokenizer_for
 
     encoding = get_encoding(encoding_name)
     whole = tokenizer_for(encoding)

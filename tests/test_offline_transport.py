@@ -425,7 +425,7 @@ def test_frequency_penalty_reduces_repetition() -> None:
 
 def test_callable_source_sees_prompt_and_decides() -> None:
     """A user's callable gets the prompt ids, <|endofprompt|> and its output so far."""
-    from llmpresets._encodings import get_encoding
+    from llmpresets.tokens.encodings import get_encoding
 
     encoding = get_encoding("o200k_base")
     word = encoding.encode(" yes")[0]
@@ -581,7 +581,7 @@ def test_strict_models_default_comes_from_the_config(tmp_path: Any) -> None:
 
 def scripted_source(text: str) -> Any:
     """A callable source that spells ``text`` token by token, then ends."""
-    from llmpresets._encodings import get_encoding
+    from llmpresets.tokens.encodings import get_encoding
 
     encoding = get_encoding("o200k_base")
     tokens = [*encoding.encode(text), encoding.eot_token]

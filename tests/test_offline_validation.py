@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from llmpresets.offline import OfflineTransport
-from llmpresets.offline._bounds import MAX_TOKENS_PER_REQUEST, UNKNOWN_MODEL_MAX_OUTPUT
+from llmpresets.offline.api.limits import MAX_TOKENS_PER_REQUEST, UNKNOWN_MODEL_MAX_OUTPUT
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]

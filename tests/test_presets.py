@@ -9,8 +9,8 @@ import pytest
 
 import llmpresets
 from llmpresets import ConfigError, UnknownPresetError, load_presets, resolve_params
-from llmpresets._presets import config_json_schema, packaged_presets_path
 from llmpresets.cli import main
+from llmpresets.config.presets import config_json_schema, packaged_presets_path
 
 USE_CASES = ["brainstorm", "chat", "code", "creative", "factual"]
 

@@ -13,7 +13,7 @@ from offline_sdk import sdk
 from openai.types.shared.chat_model import ChatModel
 
 from llmpresets import get_model, load_presets
-from llmpresets._models import ModelSpec
+from llmpresets.config.models import ModelSpec
 from llmpresets.offline import OfflineTransport
 
 USER: list[Any] = [{"role": "user", "content": "Say hi"}]
@@ -314,8 +314,8 @@ def test_a_user_file_equal_to_the_defaults_stays_quiet(tmp_path: Path) -> None:
     the packaged top_k is still dropped quietly; a changed value is the user's and warns."""
     import warnings
 
-    from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
-    from llmpresets._presets import packaged_presets_path
+    from llmpresets.config.adapt import UnsupportedParameterWarning, _warned, resolve
+    from llmpresets.config.presets import packaged_presets_path
 
     copy = tmp_path / "presets.yaml"
     copy.write_text(packaged_presets_path().read_text(encoding="utf-8"), encoding="utf-8")

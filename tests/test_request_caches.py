@@ -20,12 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmpresets
-from llmpresets import _adapt, _tokens, load_presets
-from llmpresets._adapt import UnsupportedParameterWarning, _warned, resolve
-from llmpresets._config_schema import Settings
-from llmpresets.offline import OfflineTransport, _validate
-from llmpresets.offline._checks import WireError
-from llmpresets.offline._validate import check_chat_body
+from llmpresets import load_presets
+from llmpresets.config import adapt as _adapt
+from llmpresets.config.adapt import UnsupportedParameterWarning, _warned, resolve
+from llmpresets.config.schema import Settings
+from llmpresets.offline import OfflineTransport
+from llmpresets.offline.api import sdk_types as _validate
+from llmpresets.offline.api.errors import WireError
+from llmpresets.offline.api.sdk_types import check_chat_body
+from llmpresets.tokens import counting as _tokens
 
 
 def test_cached_resolution_equals_a_fresh_one() -> None:
@@ -302,8 +305,8 @@ def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[s
 def test_the_use_case_header_reads_as_httpx2_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
     """The transport's header lookup answers exactly what ``headers.get`` answers: absent,
     any case, repeated, and values that are not ASCII in either encoding."""
-    from llmpresets._headers import USE_CASE_HEADER
-    from llmpresets.offline._transport import _use_case
+    from llmpresets.config.headers import USE_CASE_HEADER
+    from llmpresets.offline.transport import _use_case
 
     assert _use_case(httpx2.Headers(headers)) == httpx2.Headers(headers).get(USE_CASE_HEADER)
 
@@ -337,7 +340,7 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
         request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
         return OfflineTransport().handle_request(request).read()
 
-    from llmpresets.offline import _payloads
+    from llmpresets.offline.api import chat_payloads as _payloads
 
     writers: list[Any] = []
     real_writer = _payloads._piece_writer
@@ -363,7 +366,7 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
 def test_the_engines_bounded_cache_keeps_its_budget_and_the_entries_in_use() -> None:
     """The constrained decoder's caches stay within their byte budget, forget the oldest
     entries first, and keep an entry that is being used while new ones arrive."""
-    from llmpresets.offline._candidates import BoundedCache
+    from llmpresets.offline.engine.constrained.candidates import BoundedCache
 
     cache: BoundedCache[int] = BoundedCache(1000)
     for key in range(100):

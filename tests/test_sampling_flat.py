@@ -18,7 +18,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_sampling import near_a_boundary, reference_probabilities
 
-from llmpresets import _nucleus, sampling
+from llmpresets import sampling
+from llmpresets.sampling import nucleus as _nucleus
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -15,7 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from llmpresets import _nucleus, _scratch, sampling
+from llmpresets import sampling
+from llmpresets.sampling import nucleus as _nucleus
+from llmpresets.sampling import scratch as _scratch
 
 SIZE = 200_000
 SETTINGS: list[dict[str, Any]] = [

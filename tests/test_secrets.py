@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import llmpresets
 from llmpresets import Client
-from llmpresets._secrets import scrub, scrub_exception
+from llmpresets.client.secrets import scrub, scrub_exception
 
 KEY = "sk-proj-Zq81mXv02LkTt7Rw5Yb9Hc4Np6Ds3Fa"
 MESSAGES = [{"role": "user", "content": "Say hello"}]

@@ -22,9 +22,11 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from llmpresets import TokenizerError, _encodings, _tokens, count_message_tokens, count_tokens
-from llmpresets._encodings import get_encoding
-from llmpresets._tokens import MessageFormatError, image_size, image_tiles
+from llmpresets import TokenizerError, count_message_tokens, count_tokens
+from llmpresets.tokens import counting as _tokens
+from llmpresets.tokens import encodings as _encodings
+from llmpresets.tokens.counting import MessageFormatError, image_size, image_tiles
+from llmpresets.tokens.encodings import get_encoding
 
 # --------------------------------------------------------------------------- offline loading
 
@@ -696,7 +698,7 @@ def test_adding_a_tool_never_lowers_the_count(tools: list[dict[str, Any]], model
 
 def test_role_cache_is_bounded() -> None:
     """Counting messages with ever-new role strings does not grow the role cache."""
-    from llmpresets import _tokens
+    from llmpresets.tokens import counting as _tokens
 
     before = len(_tokens._role_tokens)
     for number in range(500):
@@ -710,8 +712,8 @@ def test_counting_module_does_not_import_fitting() -> None:
     import sys
 
     code = (
-        "import sys, llmpresets._tokens as t; "
-        "assert 'llmpresets._fit' not in sys.modules; "
+        "import sys, llmpresets.tokens.counting as t; "
+        "assert 'llmpresets.tokens.fit' not in sys.modules; "
         "assert not hasattr(t, 'check_context')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

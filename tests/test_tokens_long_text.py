@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmpresets
-from llmpresets import _safe_encoding
-from llmpresets._encodings import get_encoding
+from llmpresets.tokens import safe_encoding as _safe_encoding
+from llmpresets.tokens.encodings import get_encoding
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
 

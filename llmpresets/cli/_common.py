@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._presets import PresetBook
+    from ..config.presets import PresetBook
 
 formatter = argparse.RawDescriptionHelpFormatter
 
@@ -103,7 +103,7 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_book(args: argparse.Namespace) -> PresetBook:
-    from .._presets import load_presets
+    from ..config.presets import load_presets
 
     return load_presets(getattr(args, "config", None))
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from .._params import API_NAMES, Api
+from ..config.params import API_NAMES, Api
 from ._common import add_config_option, formatter, load_book, print_json
 
 EXAMPLES_PRESETS = """examples:
@@ -123,7 +123,7 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .._presets import load_presets
+    from ..config.presets import load_presets
 
     book = load_presets(args.file)
     print(f"{args.file}: valid ({len(book)} presets, {len(book.models)} models)")
@@ -131,7 +131,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .._presets import config_json_schema
+    from ..config.presets import config_json_schema
 
     print(json.dumps(config_json_schema(), indent=2))
     return 0
@@ -139,7 +139,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _presets_for_model(args: argparse.Namespace, book: Any) -> int:
     """Each preset as sent to ``--model`` on ``--api``: the kwargs, then what was adapted."""
-    from .._adapt import resolve
+    from ..config.adapt import resolve
 
     api: Api = args.api or ("chat" if "chat" in book.model(args.model).endpoints else "responses")
     report = {}

@@ -10,7 +10,7 @@ from . import CommandError
 from ._common import add_config_option, formatter, load_book, load_json, print_json, read_input
 
 if TYPE_CHECKING:
-    from .._fit import Budget
+    from ..tokens.fit import Budget
 
 EXAMPLES = """examples:
   llmpresets count README.md --model gpt-4.1
@@ -99,8 +99,8 @@ def _request(source: str, text: str) -> tuple[list[Any], list[Any] | None, dict[
 def _count(args: argparse.Namespace) -> int:
     # An unknown model's UnknownModelLimitsWarning is shown by the CLI's warning display.
     from .._errors import MessageFormatError
-    from .._fit import budget_for_tokens
-    from .._tokens import count_message_tokens, count_tokens
+    from ..tokens.counting import count_message_tokens, count_tokens
+    from ..tokens.fit import budget_for_tokens
 
     book = load_book(args)
     source, text = _read(args.file)

@@ -13,12 +13,12 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .._params import PARAMETERS
+from ..config.params import PARAMETERS
 from . import CommandError
 from ._common import add_config_option, formatter, load_book, print_json, use_color
 
 if TYPE_CHECKING:
-    from .._presets import Preset, PresetBook
+    from ..config.presets import Preset, PresetBook
     from ..sampling import SamplingStep
 
 EXAMPLES = """examples:
@@ -252,7 +252,7 @@ def _settings(
     library's own resolution: OpenAI has no top_k / min_p, reasoning models take no sampling
     parameters at an effort); flags are per-call overrides. With flags only, the flags as given.
     Filters that filter nothing (top_p 1, min_p 0) become None."""
-    from .._adapt import resolve
+    from ..config.adapt import resolve
 
     flags = {name: getattr(args, name) for name in FIELDS}
     _check_flags(flags)
@@ -286,7 +286,7 @@ def _settings(
 def _check_flags(flags: dict[str, float | int | None]) -> None:
     """The library's per-call ranges (those of presets.yaml and ``run``), message per flag."""
     from .._errors import ConfigError
-    from .._presets import check_sampling_values
+    from ..config.presets import check_sampling_values
 
     for name, value in flags.items():
         if value is None:

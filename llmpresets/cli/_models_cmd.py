@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._params import SAMPLING_RULE_PARAMETERS
+from ..config.params import SAMPLING_RULE_PARAMETERS
 from ._common import add_config_option, formatter, load_book, print_json
 
 if TYPE_CHECKING:
-    from .._models import ModelSpec, Prices
-    from .._presets import PresetBook
+    from ..config.models import ModelSpec, Prices
+    from ..config.presets import PresetBook
 
 EXAMPLES = """examples:
   llmpresets models                  # one line per model
@@ -198,8 +198,8 @@ def _cell(value: Any) -> str:
 
 def render_markdown(book: PresetBook) -> str:
     """The registry's rules per model and what each preset sends, as Markdown tables."""
-    from .._adapt import resolve
-    from .._params import API_NAMES, PARAMETERS
+    from ..config.adapt import resolve
+    from ..config.params import API_NAMES, PARAMETERS
 
     lines = [
         "## The parameter table",

@@ -8,13 +8,13 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._params import API_NAMES, PARAMETERS
+from ..config.params import API_NAMES, PARAMETERS
 from . import CommandError
 from ._common import add_config_option, formatter, load_book, print_json, read_input
 
 if TYPE_CHECKING:
-    from .._client import ChatResult, Client
-    from .._presets import PresetBook
+    from ..client.client import ChatResult, Client
+    from ..config.presets import PresetBook
 
 EXAMPLES = """examples:
   llmpresets run "Write a function that reverses a string" --use-case code
@@ -102,8 +102,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _make_client(args: argparse.Namespace, book: PresetBook) -> Client:
-    from .._client import Client
     from .._errors import MissingAPIKeyError
+    from ..client.client import Client
 
     try:
         return Client(

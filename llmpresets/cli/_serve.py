@@ -82,8 +82,8 @@ def _is_loopback(host: str) -> bool:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..offline import OfflineTransport
-    from ..offline._asgi import DEFAULT_MAX_BODY_BYTES, Latency, OfflineApp
-    from ..offline._server import run_server
+    from ..offline.server.asgi import DEFAULT_MAX_BODY_BYTES, Latency, OfflineApp
+    from ..offline.server.run import run_server
     from ._common import load_book
 
     if not 0 <= args.port <= 65535:

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ..offline import NGramModel
-    from ..offline._ngram import DEFAULT_ORDER
+    from ..offline.lm.ngram.model import DEFAULT_ORDER
     from . import CommandError
 
     order = DEFAULT_ORDER if args.order is None else args.order

@@ -28,41 +28,41 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._asgi import Latency, OfflineApp
-    from ._corpus import corpus_documents
-    from ._embeddings import embed
-    from ._faults import FaultPlan, make_fault
-    from ._lmfile import default_language_model
-    from ._ngram import NGramModel
-    from ._scripted import load_scripted, make_rule
-    from ._server import ServerThread
-    from ._sources import (
+    from .api.embeddings import embed
+    from .backend.scripted import load_scripted, make_rule
+    from .faults import FaultPlan, make_fault
+    from .lm.corpus import corpus_documents
+    from .lm.ngram.files import default_language_model
+    from .lm.ngram.model import NGramModel
+    from .lm.sources import (
         CallableSource,
         NextTokenSource,
         next_token_distribution,
         render_prompt,
     )
-    from ._transport import OfflineTransport
+    from .server.asgi import Latency, OfflineApp
+    from .server.run import ServerThread
+    from .transport import OfflineTransport
 
 # Imported on first use, so a client's chat requests do not pay for the server, the ASGI app
 # or embeddings (a fresh process's first offline call is measured by benchmarks/bench_suite.py).
 _HOMES = {
-    "Latency": "_asgi",
-    "OfflineApp": "_asgi",
-    "corpus_documents": "_corpus",
-    "embed": "_embeddings",
-    "FaultPlan": "_faults",
-    "make_fault": "_faults",
-    "default_language_model": "_lmfile",
-    "NGramModel": "_ngram",
-    "load_scripted": "_scripted",
-    "make_rule": "_scripted",
-    "ServerThread": "_server",
-    "CallableSource": "_sources",
-    "NextTokenSource": "_sources",
-    "next_token_distribution": "_sources",
-    "render_prompt": "_sources",
-    "OfflineTransport": "_transport",
+    "Latency": "server.asgi",
+    "OfflineApp": "server.asgi",
+    "corpus_documents": "lm.corpus",
+    "embed": "api.embeddings",
+    "FaultPlan": "faults",
+    "make_fault": "faults",
+    "default_language_model": "lm.ngram.files",
+    "NGramModel": "lm.ngram.model",
+    "load_scripted": "backend.scripted",
+    "make_rule": "backend.scripted",
+    "ServerThread": "server.run",
+    "CallableSource": "lm.sources",
+    "NextTokenSource": "lm.sources",
+    "next_token_distribution": "lm.sources",
+    "render_prompt": "lm.sources",
+    "OfflineTransport": "transport",
 }
 
 

@@ -1,0 +1,476 @@
+"""Presets and the configuration file: loading, layering and error messages.
+
+The file's schema (the pydantic models) is ``_config_schema.py``; its names are re-exported here.
+
+Layers, lowest to highest, each a plain dict merged deeply in this order:
+
+1. the packaged ``presets.yaml`` (shipped inside the wheel);
+2. the user's file(s): an explicit ``path``, else ``$LLMPRESETS_CONFIG``, else ``./presets.yaml``;
+3. per-call overrides (applied later, by :func:`llmpresets.resolve_params`).
+
+Mappings merge key by key (a user file may change one field of one preset); anything else,
+lists included, is replaced. Each file is validated on its own first, so an error names the file
+and line that caused it; then the merged result is validated again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .._errors import ConfigError, UnknownModelError, UnknownPresetError, describe_pydantic_error
+from .corpus_file import corpus_problem
+from .models import ModelSpec, family_for, lookup_model
+from .params import PRESET_FIELDS, SAMPLING_FIELDS
+from .schema import (
+    ConfigFile,
+    FaultRule,
+    OfflineSettings,
+    Preset,
+    PresetFields,
+    ScriptedCompletion,
+    ScriptedRule,
+    ScriptedToolCall,
+    Settings,
+    _allowed_range,
+    _model_at,
+    config_json_schema,
+)
+from .yaml_file import LineMap, load_yaml_file
+
+__all__ = [
+    "SAMPLING_FIELDS",
+    "ConfigFile",
+    "FaultRule",
+    "OfflineSettings",
+    "Preset",
+    "PresetBook",
+    "PresetFields",
+    "ScriptedCompletion",
+    "ScriptedRule",
+    "ScriptedToolCall",
+    "Settings",
+    "check_sampling_values",
+    "config_json_schema",
+    "default_book",
+    "load_presets",
+    "packaged_presets_path",
+    "user_config_paths",
+]
+
+
+def check_sampling_values(values: Mapping[str, Any], source: str = "per-call override") -> None:
+    """Validate sampling values given in code with the same ranges as the file.
+
+    Raises ConfigError naming the parameter, the value and the allowed range, so a request the
+    library knows to be invalid is never sent.
+    """
+    fields = {name: value for name, value in values.items() if name in PRESET_FIELDS}
+    _validate([_Layer(source, {"presets": {"call": fields}}, {})], {"presets": {"call": fields}})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class _Layer:
+    source: str
+    data: dict[str, Any]
+    lines: LineMap
+
+
+def packaged_presets_path() -> Path:
+    """The packaged defaults: inside the installed package, or the repository's top level."""
+    here = Path(__file__).resolve().parent.parent  # llmpresets/, beside config/
+    for candidate in (here / "presets.yaml", here.parent / "presets.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"the packaged presets.yaml is missing (looked in {here} and {here.parent}); "
+        "reinstall llmpresets"
+    )
+
+
+def user_config_paths(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+) -> list[Path]:
+    """User files to layer, in order: ``path``, else ``$LLMPRESETS_CONFIG``, else ./presets.yaml."""
+    if path is not None:
+        items = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        return [Path(item) for item in items]
+    env = os.environ.get("LLMPRESETS_CONFIG")
+    if env:
+        return [Path(item) for item in env.split(os.pathsep) if item]
+    local = Path("presets.yaml")
+    return [local] if local.is_file() else []
+
+
+def _read_layer(path: Path, *, packaged: bool = False) -> _Layer:
+    data, lines = load_yaml_file(path, packaged=packaged)
+    source = str(path)
+    if data is None:
+        raise ConfigError(
+            f"{source}: the file is empty; expected a mapping with any of: "
+            f"{', '.join(ConfigFile.model_fields)}",
+            file=source,
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}:1: expected a mapping with any of: {', '.join(ConfigFile.model_fields)}; "
+            f"got {type(data).__name__}",
+            file=source,
+            line=1,
+        )
+    layer = _Layer(source, data, lines)
+    _validate([layer], data)
+    return layer
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(layers: list[_Layer], data: dict[str, Any]) -> ConfigFile:
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        messages = sorted(
+            (_describe(error, layers) for error in exc.errors()),
+            key=lambda described: (described[1] or "", described[2] or 0),
+        )
+        first = messages[0]
+        if len(messages) == 1:
+            text = first[0]
+        else:
+            text = f"{len(messages)} problems:\n" + "\n".join(f"  {m[0]}" for m in messages)
+        raise ConfigError(text, file=first[1], line=first[2], field=first[3]) from None
+
+
+@dataclass
+class PresetBook:
+    """The resolved configuration: presets by use case, the model registry, settings.
+
+    >>> book = load_presets()
+    >>> book.names()
+    ['brainstorm', 'chat', 'code', 'creative', 'factual']
+    >>> book["creative"].top_p
+    0.95
+    """
+
+    presets: dict[str, Preset]
+    models: dict[str, ModelSpec]
+    settings: Settings = field(default_factory=lambda: Settings())
+    offline: OfflineSettings = field(default_factory=lambda: OfflineSettings())
+    sources: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> Preset:
+        try:
+            return self.presets[name]
+        except KeyError:
+            raise UnknownPresetError(name, self.names()) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.presets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.presets)
+
+    def names(self) -> list[str]:
+        """The use-case names, sorted."""
+        return sorted(self.presets)
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    families: dict[str, str] = field(default_factory=dict)
+    # use case -> the fields a user file (not the packaged defaults) sets: a value the model
+    # rejects warns only when the user asked for it.
+    user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    out_of_scope: tuple[str, ...] = ()
+    # Resolved specs by requested name (snapshots, aliases and unknown names included).
+    _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
+    # ``resolve``'s results for this book (``_adapt`` keeps, checks and bounds them); a copy
+    # made with dataclasses.replace starts with its own.
+    _resolutions: dict[Any, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def model(self, name: str, *, strict: bool = False) -> ModelSpec:
+        """The spec for ``name``: snapshots and aliases resolve to their model.
+
+        A name the registry lacks gets a spec with unknown limits, or, with ``strict=True``,
+        raises UnknownModelError listing the known models.
+        """
+        cached = self._specs.get(name)
+        if cached is not None and (cached.known or not strict):
+            return cached
+        spec = lookup_model(self.models, name, self.aliases)
+        if spec is None:
+            if strict:
+                raise UnknownModelError(name, sorted(self.models))
+            family = family_for(self.models, self.families, name, self.out_of_scope)
+            spec = ModelSpec.unknown(name, family)
+        if len(self._specs) >= 512:  # bounded: any string can be a model name
+            self._specs.clear()
+        self._specs[name] = spec
+        return spec
+
+
+def load_presets(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+) -> PresetBook:
+    """Load the packaged defaults and layer the user's file(s) over them, validated.
+
+    ``path`` may be one file or a list (later files win); without it ``$LLMPRESETS_CONFIG``
+    (``os.pathsep``-separated) or ``./presets.yaml`` is used when present. Raises
+    :class:`ConfigError` naming the file, line, field, bad value and what is allowed.
+
+    >>> book = load_presets()
+    >>> book["code"].temperature, book.model("gpt-4o-2024-08-06").context_window
+    (0.2, 128000)
+    """
+    packaged = packaged_presets_path().resolve()
+    layers = [_read_layer(packaged, packaged=True)]
+    for user_path in user_config_paths(path):
+        if "\x00" in str(user_path):
+            raise ConfigError(f"{str(user_path)!r}: not a valid file name", file=str(user_path))
+        if user_path.resolve() == packaged:
+            continue
+        layers.append(_read_layer(user_path))
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merge(merged, layer.data)
+    config = _validate(layers, merged)
+    config = _resolve_corpus(config, layers)
+    presets = {
+        name: Preset(name=name, **fields.model_dump(exclude_unset=False))
+        for name, fields in config.presets.items()
+    }
+    models = {name: ModelSpec.from_fields(name, spec) for name, spec in config.models.items()}
+    return PresetBook(
+        presets=presets,
+        models=models,
+        aliases=_alias_index(config, layers),
+        families=_checked_families(config, layers),
+        user_fields=_user_fields(layers),
+        out_of_scope=tuple(config.out_of_scope),
+        settings=config.settings,
+        offline=config.offline,
+        sources=tuple(layer.source for layer in layers),
+    )
+
+
+def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
+    """Make ``offline.corpus`` absolute (relative to its file) and check that it exists."""
+    corpus = config.offline.corpus
+    if corpus is None:
+        return config
+    loc = ("offline", "corpus")
+    source, line = _line_for(loc, layers)
+    path = Path(corpus).expanduser()
+    if not path.is_absolute() and source is not None:
+        path = Path(source).resolve().parent / path
+    if not path.is_file():
+        where = f"{source}:{line}" if line is not None else str(source)
+        reason = "is a directory" if path.is_dir() else "no such file"
+        raise ConfigError(
+            f"{where}: offline.corpus: {corpus!r} {reason} (looked for {path}); give a UTF-8 "
+            "text corpus or a model saved by `llmpresets train --output`",
+            file=source,
+            line=line,
+            field="offline.corpus",
+        )
+    problem = corpus_problem(path)
+    if problem is not None:
+        where = f"{source}:{line}" if line is not None else str(source)
+        raise ConfigError(
+            f"{path}: {problem} (offline.corpus, {where}); give a UTF-8 text corpus or a "
+            "model saved by `llmpresets train --output`",
+            file=source,
+            line=line,
+            field="offline.corpus",
+        )
+    offline = config.offline.model_copy(update={"corpus": str(path)})
+    return config.model_copy(update={"offline": offline})
+
+
+def _user_fields(layers: list[_Layer]) -> dict[str, frozenset[str]]:
+    """use case -> the fields a user file sets to something other than the packaged default.
+
+    A value equal to the default counts as the default: a user who copied the whole packaged
+    file (or runs from a checkout of this repository, whose ./presets.yaml *is* it) gets the
+    quiet default behaviour, not a warning per packaged value the model does not take.
+    """
+    packaged = layers[0].data.get("presets") if layers else None
+    packaged = packaged if isinstance(packaged, dict) else {}
+    found: dict[str, set[str]] = {}
+    for layer in layers[1:]:
+        presets = layer.data.get("presets")
+        for name, fields in (presets or {}).items() if isinstance(presets, dict) else ():
+            if not isinstance(fields, dict):
+                continue
+            entry = packaged.get(name)
+            defaults: dict[str, Any] = entry if isinstance(entry, dict) else {}
+            changed = {
+                str(key)
+                for key, value in fields.items()
+                if key not in defaults or defaults[key] != value
+            }
+            found.setdefault(name, set()).update(changed)
+    return {name: frozenset(fields) for name, fields in found.items() if fields}
+
+
+def _checked_families(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+    """``families:`` with every target a registry model (else a ConfigError at its line)."""
+    for pattern, like in config.families.items():
+        if like not in config.models:
+            source, line = _line_for(("families", pattern), layers)
+            where = f"{source}:{line}" if line is not None else str(source)
+            close = difflib.get_close_matches(like, list(config.models), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{where}: families.{pattern}: {like!r} is not a model in the registry; "
+                f"{hint}give the name of a model under models:",
+                file=source,
+                line=line,
+                field=f"families.{pattern}",
+            )
+    return dict(config.families)
+
+
+def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+    """alias -> model name; an alias may not be a model's name or another model's alias."""
+    index: dict[str, str] = {}
+    for name, fields in config.models.items():
+        for alias in fields.aliases or ():
+            clash = alias if alias in config.models else index.get(alias)
+            if clash is not None and clash != name:
+                loc = ("models", name, "aliases")
+                source, line = _line_for(loc, layers)
+                where = f"{source}:{line}" if line is not None else str(source)
+                owner = "a model's name" if alias in config.models else f"an alias of {clash!r}"
+                raise ConfigError(
+                    f"{where}: models.{name}.aliases: {alias!r} is already {owner}; "
+                    "each name may point at one model",
+                    file=source,
+                    line=line,
+                    field=f"models.{name}.aliases",
+                )
+            index[alias] = name
+    return index
+
+
+_default_cache: dict[tuple[Any, ...], PresetBook] = {}
+
+
+def default_book() -> PresetBook:
+    """``load_presets()`` cached until a user file changes (path, size or mtime)."""
+    paths = user_config_paths()
+    key_parts: list[Any] = [str(Path.cwd())]
+    for item in paths:
+        try:
+            stat = item.stat()
+            key_parts.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            key_parts.append((str(item), None, None))
+    key = tuple(key_parts)
+    book = _default_cache.get(key)
+    if book is None:
+        book = load_presets()
+        _default_cache.clear()
+        _default_cache[key] = book
+    return book
+
+
+# --------------------------------------------------------------------------- error messages
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _decimal(text: str) -> str:
+    """1e-5 -> 1.0e-5, the spelling YAML 1.1 reads as a number."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and "." not in mantissa:
+        return f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _line_for(loc: tuple[str | int, ...], layers: list[_Layer]) -> tuple[str | None, int | None]:
+    """The file and line of the highest layer that sets ``loc`` (or its nearest parent)."""
+    for depth in range(len(loc), -1, -1):
+        prefix = loc[:depth]
+        for layer in reversed(layers):
+            if prefix in layer.lines and _sets(layer.data, prefix):
+                return layer.source, layer.lines[prefix]
+    return (layers[-1].source, None) if layers else (None, None)
+
+
+def _sets(data: Any, loc: tuple[str | int, ...]) -> bool:
+    for part in loc:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+# Error kinds whose message needs no YAML-quoting hint.
+_PLAIN_KINDS = frozenset(
+    {
+        "extra_forbidden",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "literal_error",
+        "value_error",
+        "missing",
+    }
+)
+
+
+def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | None, str]:
+    """Render one pydantic error as ``file:line: field.path: what is wrong; what is allowed``."""
+    loc: tuple[str | int, ...] = tuple(
+        part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
+    )
+    field_path = ".".join(str(part) for part in loc) or "(top level)"
+    if loc[:2] == ("presets", "call") and layers and not layers[0].lines:
+        field_path = ".".join(str(part) for part in loc[2:])  # a per-call override
+    kind = error["type"]
+    value = error.get("input")
+    parent = _model_at(loc[:-1]) if kind == "extra_forbidden" else None
+    allowed = _allowed_range(loc) if loc else None
+    what = describe_pydantic_error(
+        error, valid_fields=list(parent.model_fields) if parent is not None else [], allowed=allowed
+    )
+    if kind not in _PLAIN_KINDS and isinstance(value, str) and _looks_numeric(value):
+        decimal = _decimal(value)
+        if decimal != value:
+            what += f" (YAML reads {value} as text; write {decimal})"
+        else:
+            what += " (quoted, so YAML reads it as text; remove the quotes)"
+    source, line = _line_for(loc, layers)
+    where = f"{source}:{line}" if line is not None else (source or "<config>")
+    return f"{where}: {field_path}: {what}", source, line, field_path

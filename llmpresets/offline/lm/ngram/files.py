@@ -1,0 +1,324 @@
+"""N-gram model files: saving and loading models, and the on-disk cache of the default model.
+
+Model files (``llmpresets train CORPUS --output model.npz``) hold the tokenized corpus and the
+settings; loading one retrains the counts. The *cache* is different: it holds everything
+training derives (:meth:`NGramModel.derived_arrays`), so the packaged model of each encoding
+is trained once per machine instead of once per process. Its files live in
+``$LLMPRESETS_CACHE_DIR`` if set (an empty value turns the cache off), else
+``$XDG_CACHE_HOME/llmpresets``, else ``~/.cache/llmpresets``; each file is named by a digest
+of the corpus text, the tokenizer and the training code's version, so a change of any of them
+trains afresh. Files are written to a temporary name and renamed into place (atomic, so
+concurrent processes never see half a file); a cache that cannot be read or written is
+skipped, silently: the model is then trained in memory as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+import zipfile
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...._errors import ConfigError
+from ....tokens.encodings import get_encoding
+from ..corpus import Section, packaged_corpus_text
+from .model import DEFAULT_ORDER, NGramModel
+from .tables import tokenized_sections
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "CACHE_ENV",
+    "cache_directory",
+    "default_language_model",
+    "load_model",
+    "model_from_file",
+    "save_model",
+]
+
+_FORMAT = "llmpresets-ngram"
+_FORMAT_VERSION = 1
+# Bump when training derives anything differently: old cache files are then never read.
+_DERIVATION_VERSION = 1
+CACHE_ENV = "LLMPRESETS_CACHE_DIR"
+
+# Every way a damaged model file fails to parse (bad JSON or UTF-8 are ValueErrors).
+_CORRUPT = (ValueError, LookupError, TypeError, AttributeError, EOFError, RecursionError, OSError)
+_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error)
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def model_from_file(cls: type[NGramModel], path: Path, *, encoding: str, order: int) -> NGramModel:
+    """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
+    if path.suffix in (".npz", ".json"):
+        return load_model(cls, path)
+    data = _read_bytes(path, "the corpus")
+    try:
+        text = data.decode("utf-8")
+        if "\0" in text:
+            raise ValueError("it holds NUL bytes: a binary file, not text")
+    except ValueError as exc:  # UnicodeDecodeError too
+        reason = getattr(exc, "reason", exc)
+        at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+        problem = f"{path}: not a UTF-8 text corpus ({reason}{at})"
+        raise ConfigError(problem, file=str(path)) from None
+    try:
+        return cls.train(text, encoding=encoding, order=order)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", file=str(path)) from None
+
+
+def _meta(model: NGramModel) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "version": _FORMAT_VERSION,
+        "encoding": model.encoding_name,
+        "order": model.order,
+        "sections": [
+            {"name": section.name, "keywords": section.keywords} for section in model.sections
+        ],
+    }
+
+
+def _flat_documents(sections: Sequence[Section]) -> dict[str, Any]:
+    return {
+        f"section_{number}": np.array(
+            [token for doc in section.documents for token in (*doc, -1)], dtype=np.int64
+        )
+        for number, section in enumerate(sections)
+    }
+
+
+def _split_documents(flat: list[int]) -> list[list[int]]:
+    docs: list[list[int]] = []
+    current: list[int] = []
+    for token in flat:
+        if token == -1:
+            docs.append(current)
+            current = []
+        else:
+            current.append(token)
+    return docs
+
+
+def save_model(model: NGramModel, path: Path) -> Path:
+    """Write ``model`` to ``.npz`` (compact) or ``.json`` (see :meth:`NGramModel.save`)."""
+    meta = _meta(model)
+    if path.suffix == ".json":
+        meta["documents"] = [[list(doc) for doc in section.documents] for section in model.sections]
+        path.write_text(json.dumps(meta), encoding="utf-8")
+    elif path.suffix == ".npz":
+        arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
+        arrays.update(_flat_documents(model.sections))
+        with path.open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    else:
+        raise ConfigError(f"{path}: a model file must end in .npz or .json", file=str(path))
+    return path
+
+
+def load_model(cls: type[NGramModel], path: Path) -> NGramModel:
+    """Read a model written by :func:`save_model`; a bad file is a ConfigError naming it."""
+    where = str(path)
+    if path.suffix not in (".npz", ".json"):
+        raise ConfigError(f"{where}: a model file must end in .npz or .json", file=where)
+    data = _read_bytes(path, "the model file")
+    try:
+        if path.suffix == ".json":
+            meta = json.loads(data.decode("utf-8"))
+            documents = meta.get("documents") if isinstance(meta, dict) else None
+        else:
+            if not data.startswith(b"PK"):  # else np.load would try it as a pickle
+                raise ValueError("not a zip archive, as an .npz file is")
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                documents = [
+                    _split_documents(archive[f"section_{number}"].tolist())
+                    for number in range(len(meta.get("sections", [])))
+                ]
+    except (*_CORRUPT, *_CORRUPT_ZIP) as exc:
+        raise ConfigError(
+            f"{where}: not a readable llmpresets model file ({type(exc).__name__}: {exc}); "
+            "create one with `llmpresets train CORPUS.txt --output model.npz`",
+            file=where,
+        ) from exc
+    return _from_meta(cls, meta, documents, where)
+
+
+def _from_meta(cls: type[NGramModel], meta: Any, documents: Any, where: str) -> NGramModel:
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(
+            f"{where}: not a valid llmpresets model file: {problem}; create one with "
+            "`llmpresets train CORPUS.txt --output model.npz`",
+            file=where,
+        )
+
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise bad(f"'format' is not {_FORMAT!r}")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise bad(f"version {meta.get('version')!r} is not supported (expected 1)")
+    encoding, order = meta.get("encoding"), meta.get("order")
+    if not isinstance(encoding, str) or not isinstance(order, int) or order < 1:
+        raise bad("'encoding' must be a string and 'order' an integer >= 1")
+    section_meta = meta.get("sections")
+    if (
+        not isinstance(section_meta, list)
+        or not isinstance(documents, list)
+        or len(documents) != len(section_meta)
+    ):
+        raise bad("'sections' and the documents do not match")
+    n_vocab = get_encoding(encoding).n_vocab
+    sections = []
+    for info, docs in zip(section_meta, documents, strict=True):
+        if not isinstance(info, dict) or not isinstance(docs, list):
+            raise bad("a section is malformed")
+        for doc in docs:
+            if not isinstance(doc, list) or not all(
+                isinstance(token, int) and 0 <= token < n_vocab for token in doc
+            ):
+                raise bad(f"a document holds something other than {encoding} token ids")
+        sections.append(
+            Section(
+                str(info.get("name", "text")),
+                str(info.get("keywords", "")),
+                tuple(tuple(doc) for doc in docs),
+            )
+        )
+    return cls(sections, encoding=encoding, order=order)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a user's file; missing, a directory, unreadable or empty: a ConfigError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, IsADirectoryError) or path.is_dir():
+            reason = "it is a directory, not a file"
+        raise ConfigError(f"{path}: cannot read {what}: {reason.lower()}", file=str(path)) from None
+    if not data:
+        raise ConfigError(f"{path}: {what} is empty (0 bytes)", file=str(path))
+    return data
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def cache_directory() -> Path | None:
+    """Where trained models are cached (see the module docstring); None when turned off."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return Path(configured).expanduser() if configured.strip() else None
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "llmpresets"
+
+
+def _cache_file(text: str, encoding: str, order: int) -> Path | None:
+    directory = cache_directory()
+    if directory is None:
+        return None
+    tokenizer = get_encoding(encoding)
+    digest = hashlib.sha256()
+    for part in (
+        f"{_FORMAT}/{_FORMAT_VERSION}/{_DERIVATION_VERSION}",
+        f"{encoding}/{tokenizer.n_vocab}/{tokenizer.eot_token}/{order}",
+        text,
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return directory / f"ngram-{encoding}-o{order}-{digest.hexdigest()[:24]}.npz"
+
+
+def _read_cached(path: Path, encoding: str, order: int) -> NGramModel | None:
+    """The model in a cache file, or None when it is missing or unusable in any way."""
+    try:
+        data = path.read_bytes()  # whole, so a damaged file leaves no handle open
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("encoding") != encoding or meta.get("order") != order:
+            return None
+        sections = [
+            Section(
+                str(info["name"]),
+                str(info["keywords"]),
+                tuple(tuple(doc) for doc in _split_documents(arrays.pop(f"section_{n}").tolist())),
+            )
+            for n, info in enumerate(meta["sections"])
+        ]
+        return NGramModel(sections, encoding=encoding, order=order, arrays=arrays)
+    except (*_CORRUPT, *_CORRUPT_ZIP, ConfigError):
+        return None
+
+
+def _write_cached(path: Path, model: NGramModel) -> None:
+    """Write the model's derived arrays atomically; any failure leaves no file behind."""
+    arrays: dict[str, Any] = {"meta": np.array(json.dumps(_meta(model)))}
+    arrays.update(_flat_documents(model.sections))
+    arrays.update(model.derived_arrays())
+    temporary: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".ngram-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)  # uncompressed: reading it back is the point
+        os.replace(temporary, path)
+        temporary = None
+    except OSError:
+        pass  # a read-only or full disk: the model still works, it is just not kept
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def cached_model(text: str, *, encoding: str, order: int) -> NGramModel:
+    """The model trained on ``text``: read from the cache, else trained and cached."""
+    path = _cache_file(text, encoding, order)
+    if path is not None:
+        model = _read_cached(path, encoding, order)
+        if model is not None:
+            return model
+    model = NGramModel(tokenized_sections(text, encoding), encoding=encoding, order=order)
+    if path is not None:
+        _write_cached(path, model)
+    return model
+
+
+_default_models: dict[tuple[str, int], NGramModel] = {}
+_default_lock = threading.Lock()
+
+
+def default_language_model(
+    encoding_name: str = "o200k_base", *, order: int = DEFAULT_ORDER
+) -> NGramModel:
+    """The packaged-corpus model for one encoding: once per process, trained once per machine
+    (kept in the on-disk cache described in the module docstring).
+
+    >>> model = default_language_model("o200k_base")
+    >>> sorted(model.stats()["sections"])
+    ['brainstorm', 'chat', 'code', 'factual', 'stories']
+    """
+    key = (encoding_name, order)
+    model = _default_models.get(key)
+    if model is not None:
+        return model
+    with _default_lock:
+        model = _default_models.get(key)
+        if model is None:
+            model = cached_model(packaged_corpus_text(), encoding=encoding_name, order=order)
+            _default_models[key] = model
+    return model

@@ -1,0 +1,586 @@
+"""The default next-token source: a small interpolated n-gram model over tokenizer ids.
+
+The model (Witten-Bell interpolation, the classic smoothing for small corpora):
+
+    P_s(w | h) = (c_s(h, w) + T_s(h) * P_s(w | h')) / (c_s(h) + T_s(h))
+
+where ``h'`` drops the oldest token of ``h``, ``T_s(h)`` is the number of distinct tokens seen
+after ``h`` in section ``s``, and the recursion ends in the section's unigram, itself
+interpolated with the unigram of the whole corpus. Every token of the corpus vocabulary keeps a
+non-zero probability after every context: the tail is real, so temperature and top_p visibly
+change what is sampled. (The corpus format is in :mod:`._corpus`; model files and the on-disk
+cache of the trained default model in :mod:`._lmfile`; counting a corpus into tables in
+:mod:`._ngram_tables`.)
+
+Which section answers a request is decided once per request from the prompt (a naive Bayes
+classifier over lower-cased prompt tokens, fed by each section's text and its header words),
+with the request's use case, when the Client sends it, as a prior of :data:`STYLE_PRIOR` nats
+for its section; generation then starts at a document start of that section. While the history
+still reaches back to that start (the first ``order - 1`` tokens), tokens that occur in the
+prompt, or whose word shares a stem with a prompt word ("reverses" / "reverse"), are
+:data:`PROMPT_BOOST` times likelier (then renormalised), so "the largest item" opens
+``def largest`` rather than another function. Exact ties between counts are broken by a
+1e-9 nudge towards the lower token id, as a real model's logits never tie.
+
+The model works in a compact index space (the corpus vocabulary, a few thousand ids):
+``vocabulary[i]`` is the tokenizer id of position ``i`` of every logits vector it returns.
+
+Speed: training leaves, per section and history length, the counts in compressed-row form
+(each history's interpolation weight and its scaled counts, ready to add), so the logits of a
+context not seen before cost a few vector operations; logits already computed are kept in a
+cache bounded by :data:`CACHE_BYTES` and returned read-only, so the sampler can keep their
+filtered distributions too (see :class:`llmpresets.sampling.Sampler`). Most steps at a chat-like
+preset need no logits at all: when top_p can leave only one token, the bound prompt's settler
+finds it from the history's few observed continuations (:mod:`._settle`), which is exactly the
+token the sampler would draw without a random number.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...._errors import ConfigError
+from ....tokens.encodings import get_encoding
+from ..corpus import Section
+from ..sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
+from .settle import MIN_TEMPERATURE, draw
+from .settler import UNSEEN, Mode, Plan, Settler
+from .tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["CACHE_BYTES", "DEFAULT_ORDER", "PROMPT_BOOST", "STYLE_PRIOR", "NGramModel"]
+
+DEFAULT_ORDER = 5
+# Logits kept per model (1,792 float64 each for the packaged corpus: about 3,500 contexts,
+# more than 300 replies of 64 tokens at temperature 1 visit).
+CACHE_BYTES = 48 << 20
+_PROMPT_CACHE_LIMIT = 256
+# Per prompt, the boosted logits of the reply's opening steps kept for the next request.
+_OPENING_CACHE_LIMIT = 64
+# Histories whose suffix-match key is remembered (NGramModel._suffix_keys, ~200 B each).
+_SUFFIX_KEY_LIMIT = 1 << 16
+# In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
+PROMPT_BOOST = 3.0
+# Head start, in nats, of the section named by the request's use case (see section_for).
+STYLE_PRIOR = 3.0
+# Use cases whose corpus section has another name.
+_STYLE_SECTIONS = {"creative": "stories"}
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
+Run = Callable[[list[int], np.random.Generator, int], tuple[int, "float | None"]]
+
+
+class Shortcut(NamedTuple):
+    """A bound prompt's settler: ``run`` settles steps until it must stop, ``settle`` one."""
+
+    run: Run
+    settle: Settle
+
+
+# What a settler settles under: (temperature, top_p or None for no filter, excluded position).
+
+
+class _Reading:
+    """What a prompt decides for its whole reply: the section, the opening boost, and the
+    boosted logits of the opening steps already computed."""
+
+    __slots__ = ("_boost", "boosted", "boosted_set", "openings", "section", "settled", "size")
+
+    def __init__(self, section: int, boosted: list[int], size: int) -> None:
+        self.section = section
+        self.boosted = tuple(boosted)  # the positions the opening favours, ascending
+        self.boosted_set = frozenset(boosted)
+        self.size = size
+        self._boost: FloatArray | None = None
+        self.openings: dict[tuple[int, ...], FloatArray] = {}
+        self.settled: dict[tuple[object, ...], Plan] = {}
+
+    @property
+    def boost(self) -> FloatArray | None:
+        """Per vocabulary position, the opening's factor (None: no boost); built on first use
+        (the settler reads ``boosted``; only the logits path needs the dense factors)."""
+        if self._boost is None:
+            self._boost = _boost_factors(self.boosted, self.size)
+        return self._boost
+
+
+def _boost_factors(boosted: Sequence[int], size: int) -> FloatArray | None:
+    """:data:`PROMPT_BOOST` at the ``boosted`` positions, 1 elsewhere (None: nothing boosted)."""
+    if not boosted:
+        return None
+    boost: FloatArray = np.ones(size)
+    boost[list(boosted)] = PROMPT_BOOST
+    return boost
+
+
+class NGramModel:
+    """A smoothed n-gram language model over one tokenizer's ids, in sections of style.
+
+    Train it on your own text, save it, and give it to the offline transport:
+
+    >>> model = NGramModel.train("def add(a, b):\\n    return a + b\\n", encoding="o200k_base")
+    >>> model.stats()["documents"]
+    1
+    >>> logits = model.next_logits(model.encoding.encode("def"))
+    >>> len(logits) == len(model.vocabulary)
+    True
+
+    ``OfflineTransport(source=model)`` then answers every request from it.
+    """
+
+    def __init__(
+        self,
+        sections: Sequence[Section],
+        *,
+        encoding: str = "o200k_base",
+        order: int = DEFAULT_ORDER,
+        arrays: Arrays | None = None,
+    ) -> None:
+        if order < 1:
+            raise ValueError(f"order must be at least 1, got {order}")
+        if not sections or not any(section.documents for section in sections):
+            raise ConfigError("an n-gram model needs at least one non-empty document")
+        started = time.perf_counter()
+        self.encoding_name = encoding
+        self.encoding: tiktoken.Encoding = get_encoding(encoding)
+        self.order = order
+        self.sections: tuple[Section, ...] = tuple(sections)
+        self.end_of_text: int = self.encoding.eot_token
+        # ``arrays``: what training derives (see derived_arrays), e.g. read back from the cache.
+        self._install(arrays if arrays is not None else self._derive())
+        self.training_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def train(
+        cls,
+        texts: str | Iterable[str],
+        *,
+        encoding: str = "o200k_base",
+        order: int = DEFAULT_ORDER,
+    ) -> NGramModel:
+        """Train on corpus text (one string, or several joined; format in :mod:`._corpus`).
+
+        >>> NGramModel.train(["### a\\nOne.\\n---\\nTwo.\\n"]).stats()["sections"]
+        ['a']
+        """
+        text = texts if isinstance(texts, str) else "\n".join(texts)
+        return cls(tokenized_sections(text, encoding), encoding=encoding, order=order)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, encoding: str = "o200k_base", order: int = DEFAULT_ORDER
+    ) -> NGramModel:
+        """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
+        from .files import model_from_file
+
+        return model_from_file(cls, Path(path), encoding=encoding, order=order)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``.npz`` (compact) or ``.json``; :meth:`load` reads it back.
+
+        The file holds the tokenized corpus and settings; loading rebuilds the counts.
+        """
+        from .files import save_model
+
+        return save_model(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> NGramModel:
+        """Read a model written by :meth:`save`; a bad file is a ConfigError naming it."""
+        from .files import load_model
+
+        return load_model(cls, Path(path))
+
+    def derived_arrays(self) -> Arrays:
+        """What training computed from the counts, as plain arrays (for the on-disk cache)."""
+        return dict(self._arrays)
+
+    def _derive(self) -> Arrays:
+        """Count the corpus and derive every table the model reads (the training proper)."""
+        return derive_arrays(self.sections, self.encoding, self.order)
+
+    def _install(self, arrays: Arrays) -> None:
+        """Set the model up from derived arrays (fresh from training or from the cache)."""
+        self._arrays = arrays
+        vocabulary: IntArray = arrays["vocabulary"]
+        vocabulary.setflags(write=False)
+        self.vocabulary = vocabulary
+        self._vocabulary_ids: list[int] = vocabulary.tolist()
+        self._position = dict(zip(self._vocabulary_ids, range(len(vocabulary)), strict=True))
+        self._eot_position = self._position[self.end_of_text]
+        # Each section's lookup tables are expanded on its first use (a first reply needs one).
+        self._tables: list[list[Table | None] | None] = [None] * len(self.sections)
+        self._section_unigram: list[FloatArray] = list(arrays["unigrams"])
+        self._classifier: tuple[dict[int, int], FloatArray] | None = None
+        if "classifier_tokens" in arrays:
+            tokens = arrays["classifier_tokens"].tolist()
+            index = dict(zip(tokens, range(len(tokens)), strict=True))
+            self._classifier = (index, arrays["classifier_table"])
+        self._stem_index = self._build_stems()
+        size = len(vocabulary)
+        self._size = size
+        self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
+        self._cache: dict[tuple[int, int, int], FloatArray] = {}
+        self._cache_limit = max(16, CACHE_BYTES // (8 * size))
+        # A history's last ``order - 1`` positions -> its key in ``_cache``: _match walks the
+        # suffixes in Python, and a constrained reply asks for the same histories again and
+        # again (a cached step needs the logits' identity, not their values).
+        self._suffix_keys: dict[tuple[int, ...], tuple[int, int, int]] = {}
+        self._prompts: dict[tuple[object, ...], _Reading] = {}
+        self._lock = threading.Lock()
+        # Steps drawn from their history's support, past the logits (see _ngram_settler).
+        self.settler = Settler(self, PROMPT_BOOST)
+
+    # ------------------------------------------------------------------ querying
+
+    def section_for(self, prompt_ids: Sequence[int], style: str | None = None) -> int:
+        """The index of the section whose style best matches the prompt (0 when no signal).
+
+        ``style``, a use case such as ``"code"``, is a prior: its section (``creative`` is the
+        ``stories`` section) gets a head start of :data:`STYLE_PRIOR` nats, enough to settle an
+        ambiguous prompt, not enough to turn "Ideas for a party" into Python.
+
+        >>> from llmpresets.offline import default_language_model
+        >>> model = default_language_model()
+        >>> enc = model.encoding
+        >>> model.sections[model.section_for(enc.encode("Write a Python function"))].name
+        'code'
+        >>> model.sections[model.section_for(enc.encode("Is 7 prime?"), style="code")].name
+        'code'
+        """
+        wanted = _STYLE_SECTIONS.get(style, style) if style is not None else None
+        hinted = [i for i, section in enumerate(self.sections) if section.name == wanted]
+        if self._classifier is None or not prompt_ids:
+            return hinted[0] if hinted else 0
+        index, table = self._classifier
+        text = self.encoding.decode(list(prompt_ids)).lower()
+        columns = [index[token] for token in self.encoding.encode_ordinary(text) if token in index]
+        if not columns:
+            return hinted[0] if hinted else 0
+        scores = table[:, columns].sum(axis=1)
+        if hinted:
+            scores[hinted[0]] += STYLE_PRIOR
+        return int(np.argmax(scores))
+
+    def _match(
+        self, section: int, positions: Sequence[int]
+    ) -> tuple[list[Table | None], list[int], int]:
+        """The section's tables, the history's suffix codes, and the longest matched length.
+
+        The history is the last ``order - 1`` positions (padded with end-of-text at a
+        document start); ``codes[n]`` is its length-``n`` suffix as one int, the positions as
+        digits in base ``len(vocabulary)`` (the key of :attr:`Table.index`; ints, not tuples,
+        so looking one up allocates nothing the garbage collector must track).
+        """
+        tables = self._tables[section] or self._section_tables(section)
+        width, size = self.order - 1, self._size
+        codes = [0] * (width + 1)
+        code, scale, valid = 0, 1, 0
+        for n in range(1, width + 1):
+            index = len(positions) - n
+            position = positions[index] if index >= 0 else self._eot_position
+            if position < 0:
+                break  # a token outside the vocabulary: no longer suffix can match
+            code += position * scale
+            scale *= size
+            codes[n] = code
+            valid = n
+        for n in range(valid, 0, -1):
+            table = tables[n]
+            if table is not None and codes[n] in table.index:
+                return tables, codes, n
+        return tables, codes, 0
+
+    def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
+        """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
+        width = self.order - 1
+        tail = (section, *positions[-width:]) if len(positions) >= width else None
+        key = self._suffix_keys.get(tail) if tail is not None else None
+        matched = None
+        if key is None:
+            matched = self._match(section, positions)
+            _, codes, longest = matched
+            key = (section, longest, codes[longest])
+            if tail is not None:
+                if len(self._suffix_keys) >= _SUFFIX_KEY_LIMIT:
+                    self._suffix_keys.clear()
+                self._suffix_keys[tail] = key
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        tables, codes, longest = matched or self._match(section, positions)
+        logits = self._dense(section, tables, codes, longest)
+        logits.setflags(write=False)
+        with self._lock:
+            while len(self._cache) >= self._cache_limit:
+                # The oldest entry goes first (dicts keep insertion order).
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = logits
+        return logits
+
+    def _dense(
+        self, section: int, tables: list[Table | None], codes: list[int], longest: int
+    ) -> FloatArray:
+        """The logits over the whole vocabulary after a matched history (the interpolation)."""
+        probabilities = self._section_unigram[section].copy()
+        for n in range(1, longest + 1):
+            table = tables[n]
+            assert table is not None
+            row = table.index[codes[n]]
+            probabilities *= table.lambdas[row]
+            begin, end = table.offsets[row], table.offsets[row + 1]
+            probabilities[table.targets[begin:end]] += table.scaled[begin:end]
+        # Real models never tie exactly; counts do. A 1e-9 nudge towards the lower position
+        # makes greedy-ish settings pick one continuation instead of a coin flip.
+        logits: FloatArray = np.log(probabilities)
+        np.subtract(logits, self._tie_break, out=logits)
+        return logits
+
+    def _section_tables(self, section: int) -> list[Table | None]:
+        """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
+        tables: list[Table | None] = [
+            None,
+            *(
+                expand_table(self._arrays, f"s{section}n{n}", n, self._size)
+                for n in range(1, self.order)
+            ),
+        ]
+        self._tables[section] = tables  # a race only expands the same tables twice
+        return tables
+
+    def _positions(self, token_ids: Iterable[int]) -> list[int]:
+        # A token outside the corpus vocabulary matches no history: the model backs off.
+        return [self._position.get(int(token), -1) for token in token_ids]
+
+    def _boosted(self, prompt_ids: Sequence[int]) -> list[int]:
+        """The positions an opening favours, ascending: the prompt's own tokens and words.
+
+        A token counts when it is one of the prompt's tokens, or when its word shares a stem with
+        a prompt word (one a prefix of the other, 4+ letters): "reverses" favours "reverse".
+        """
+        positions = {
+            position
+            for position in self._positions(prompt_ids)
+            if position >= 0 and position != self._eot_position
+        }
+        words = {
+            word
+            for word in re.findall(r"[a-z]{4,}", self.encoding.decode(list(prompt_ids)).lower())
+        }
+        for word in words:
+            for position, stem in self._stem_index.get(word[:4], ()):
+                if word.startswith(stem) or stem.startswith(word):
+                    positions.add(position)
+        positions.discard(self._eot_position)
+        return sorted(positions)
+
+    def _build_stems(self) -> dict[str, list[tuple[int, str]]]:
+        """Vocabulary words of 4+ letters as (position, lower-case word), by their first 4."""
+        stems: dict[str, list[tuple[int, str]]] = {}
+        decode = self.encoding.decode_single_token_bytes
+        for position, token in enumerate(self.vocabulary.tolist()):
+            word = decode(token).decode("utf-8", "replace").strip(" _\n\t").lower()
+            if len(word) >= 4 and word.isalpha():
+                stems.setdefault(word[:4], []).append((position, word))
+        return stems
+
+    def _step(self, section: int, boost: FloatArray | None, generated: Sequence[int]) -> FloatArray:
+        logits = self._logits(section, generated)
+        if boost is None or len(generated) >= self.order - 1:
+            return logits
+        # The reply's opening still sees the document start: among the continuations the model
+        # finds plausible, favour the prompt's own words (a product of the two, renormalised).
+        weights = np.exp(logits) * boost
+        mixed: FloatArray = np.log(weights / weights.sum())
+        return mixed
+
+    def _opening(self, reading: _Reading, generated: Sequence[int]) -> FloatArray:
+        """:meth:`_step` for a reply's opening, kept per prompt (read-only) for the next reply."""
+        key = tuple(generated)
+        logits = reading.openings.get(key)
+        if logits is None:
+            logits = self._step(reading.section, reading.boost, generated)
+            logits.setflags(write=False)
+            with self._lock:
+                if len(reading.openings) >= _OPENING_CACHE_LIMIT:
+                    reading.openings.clear()
+                reading.openings[key] = logits
+        return logits
+
+    def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> BoundPrompt:
+        """Fast path for generation: read the prompt once; then logits from positions.
+
+        The returned :class:`BoundPrompt` takes the *positions* (indices into
+        :attr:`vocabulary`) of all the tokens generated so far and returns the next logits
+        (read-only arrays, which the model may hand out again). ``style`` is as for
+        :meth:`section_for`.
+        """
+        key = (style, *prompt_ids)
+        reading = self._prompts.get(key)
+        if reading is None:
+            reading = _Reading(
+                self.section_for(prompt_ids, style),
+                self._boosted(prompt_ids),
+                len(self.vocabulary),
+            )
+            with self._lock:
+                if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
+                    self._prompts.clear()
+                self._prompts[key] = reading
+        return BoundPrompt(self, reading)
+
+    def next_logits(self, context_ids: Sequence[int]) -> FloatArray:
+        """Logits over :attr:`vocabulary` after ``context_ids`` (the source protocol).
+
+        The context is the prompt's tokenizer ids, then ``<|endofprompt|>``, then the ids
+        generated so far; without ``<|endofprompt|>`` the whole context counts as generated
+        and the first section is used.
+        """
+        context = list(context_ids)
+        marker = int(self.encoding.encode_single_token("<|endofprompt|>"))
+        if marker in context:
+            cut = len(context) - 1 - context[::-1].index(marker)
+            prompt_ids, generated = context[:cut], context[cut + 1 :]
+        else:
+            prompt_ids, generated = [], context
+        section = self.section_for(prompt_ids)
+        boost = _boost_factors(self._boosted(prompt_ids), len(self.vocabulary))
+        return self._step(section, boost, self._positions(generated))
+
+    # ------------------------------------------------------------------ reporting
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes of the model: tokens, vocabulary, n-gram histories, training time."""
+        tokens = sum(len(doc) for section in self.sections for doc in section.documents)
+        histories = {
+            f"{n + 1}-gram contexts": sum(
+                len(table.index)
+                for section in range(len(self.sections))
+                if (table := self._section_tables(section)[n]) is not None
+            )
+            for n in range(1, self.order)
+        }
+        return {
+            "encoding": self.encoding_name,
+            "order": self.order,
+            "sections": [section.name for section in self.sections],
+            "documents": sum(len(section.documents) for section in self.sections),
+            "tokens": tokens,
+            "vocabulary": len(self.vocabulary),
+            **histories,
+            "training_seconds": round(self.training_seconds, 4),
+        }
+
+
+class BoundPrompt:
+    """:meth:`NGramModel.bind`'s step function for one prompt, and its settler."""
+
+    __slots__ = ("_model", "_opening", "_reading")
+
+    def __init__(self, model: NGramModel, reading: _Reading) -> None:
+        self._model = model
+        self._reading = reading
+        self._opening = model.order - 1 if reading.boosted else 0
+
+    @property
+    def token_ids(self) -> list[int]:
+        """The tokenizer id of each position (the model's vocabulary, as a list)."""
+        return self._model._vocabulary_ids
+
+    def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
+        """The next logits after the positions generated so far (read-only)."""
+        if len(generated_positions) < self._opening:
+            return self._model._opening(self._reading, generated_positions)
+        return self._model._logits(self._reading.section, generated_positions)
+
+    def settler(
+        self,
+        *,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        min_p: float | None,
+        exclude: int | None = None,
+    ) -> Shortcut | None:
+        """A shortcut past the logits (:mod:`._settle`), for settings where top_p alone filters
+        or nothing does (temperature only); ``exclude`` is a position never drawn. None when
+        the settings are not ones the settler handles.
+
+        ``run(positions, rng, budget)`` settles steps one after another, each drawn exactly as
+        the sampler would draw it from the step's logits with the same random numbers (none
+        for a lone survivor, else one ``rng.random()``), appending them to ``positions``; it
+        stops after ``budget`` steps (``RUN_BUDGET``), at the end of text (``RUN_END``, not
+        appended), or at a step it leaves to the sampler (``RUN_SAMPLE``): sample that step
+        from its logits as usual, with ``u`` as the random number when ``run`` returned one
+        (it drew ``u`` but ``u`` fell too close to a boundary to call).
+
+        ``settle(positions, rng)`` is one step: ``(position, None)``, ``(-1, None)`` (sample
+        as usual) or ``(-1, u)``.
+        """
+        if temperature < MIN_TEMPERATURE or top_k or min_p:
+            return None
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            return None
+        mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
+        model, reading, opening = self._model, self._reading, self._opening
+        settler = model.settler
+        section, end = reading.section, model._eot_position
+        plans = settler.plans(section, mode)
+        width, size, span = settler.width, settler.size, settler.span
+
+        def run(
+            positions: list[int], rng: np.random.Generator, budget: int
+        ) -> tuple[int, float | None]:
+            appended = 0
+            key = settler.key(positions)
+            while appended < budget:
+                length = len(positions)
+                if length < opening:
+                    plan = settler.settled_opening(reading, positions, mode)
+                else:
+                    plan = plans.get(key, UNSEEN)
+                    if plan is UNSEEN:
+                        plan = settler.settled(section, positions, mode, key)
+                if plan is None:
+                    return RUN_SAMPLE, None
+                if isinstance(plan, int):
+                    position = plan
+                else:
+                    u = rng.random()
+                    drawn = draw(plan, u)
+                    if drawn is None:
+                        return RUN_SAMPLE, u
+                    position = drawn
+                if position == end:
+                    return RUN_END, None
+                positions.append(position)
+                appended += 1
+                # The next history's key: drop the oldest digit once the window is full.
+                count = min(length + 1, width)
+                key = (key % span * size + position) % span + count * span
+            return RUN_BUDGET, None
+
+        def settle(
+            generated_positions: Sequence[int], rng: np.random.Generator
+        ) -> tuple[int, float | None]:
+            trial = list(generated_positions)
+            outcome, drawn = run(trial, rng, 1)
+            if outcome == RUN_BUDGET:
+                return trial[-1], None
+            return (end, None) if outcome == RUN_END else (-1, drawn)
+
+        return Shortcut(run, settle)

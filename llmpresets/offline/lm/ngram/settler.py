@@ -1,0 +1,262 @@
+"""The n-gram model's settler: steps drawn from their history's support, past the logits.
+
+One :class:`Settler` per :class:`~llmpresets.offline.lm.ngram.model.NGramModel`: it keeps each
+section's tail sums (:class:`._settle.SectionTail`) and bulk supports
+(:class:`._supports.Supports`), the plans of histories already met (bounded), and the ranked
+supports that reply openings start from. :meth:`Settler.settled` and
+:meth:`Settler.settled_opening` return how a step draws (a :class:`._settle.Nucleus` or
+:class:`._settle.Whole`), or None for "sample from the logits"; the rules and their margins are
+in :mod:`._settle`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .settle import (
+    Nucleus,
+    Ranked,
+    SectionTail,
+    Weighed,
+    Whole,
+    boosted_nucleus,
+    nucleus,
+    rank,
+    weigh,
+    whole,
+)
+from .supports import Supports
+
+if TYPE_CHECKING:
+    from .model import NGramModel, _Reading
+    from .tables import Table
+
+__all__ = ["UNSEEN", "Mode", "Plan", "Settler"]
+
+# What a step is settled under: (temperature, top_p or None for no filter, excluded position).
+Mode = tuple[float, "float | None", "int | None"]
+# How a step draws: its lone token, a nucleus or the whole distribution, or None (the logits).
+Plan = int | Nucleus | Whole | None
+# A dict.get default no plan can be (None is a plan: sample from the logits).
+UNSEEN: Any = object()
+
+# Plans kept per (section, mode) table (see Settler.settled): an int key and a small plan each.
+DECISION_LIMIT = 100_000
+# (section, mode) plan tables kept per model (see Settler.plans).
+PLAN_TABLES = 32
+# Ranked supports of reply openings' histories kept per model (shared by every prompt).
+_RANKED_LIMIT = 4096
+# Per prompt, the plans of the reply's opening steps kept for the next reply.
+_OPENING_LIMIT = 64
+
+
+class Settler:
+    """The caches and rules that settle one model's steps from their supports."""
+
+    def __init__(self, model: NGramModel, prompt_boost: float) -> None:
+        self._model = model
+        # A reply's opening favours the prompt's tokens by this factor (NGramModel._step).
+        self._log_boost = math.log(prompt_boost)
+        self.order = model.order
+        self._arrays = model._arrays
+        self._unigrams = model._section_unigram
+        self._tie_break = model._tie_break
+        sections = len(model.sections)
+        self._tails: list[SectionTail | None] = [None] * sections
+        self._section_supports: list[Supports | None] = [None] * sections
+        self.width = model.order - 1
+        self.size = len(model.vocabulary)
+        self.span: int = int(self.size**self.width)  # a key's count sits above its digits
+        self._plans: dict[tuple[int, Mode], dict[int, Plan]] = {}
+        self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
+        self._lock = threading.Lock()
+
+    def tail(self, section: int) -> SectionTail:
+        tail = self._tails[section]
+        if tail is None:
+            tail = SectionTail(self._unigrams[section], self._tie_break)
+            self._tails[section] = tail  # a race only builds the same tail twice
+        return tail
+
+    def plans(self, section: int, mode: Mode) -> dict[int, Plan]:
+        """The plans met so far in ``section`` under ``mode``, by history key (:meth:`key`).
+
+        At most :data:`PLAN_TABLES` tables are kept (the oldest goes first), each of at most
+        :data:`DECISION_LIMIT` plans: a server asked for ever new temperatures stays bounded.
+        """
+        found = self._plans.get((section, mode))
+        if found is None:
+            with self._lock:
+                found = self._plans.get((section, mode))
+                if found is None:
+                    while len(self._plans) >= PLAN_TABLES:
+                        self._plans.pop(next(iter(self._plans)))
+                    found = self._plans[(section, mode)] = {}
+        return found
+
+    def key(self, positions: Sequence[int]) -> int:
+        """The plan key of the history ending ``positions``: its last ``order - 1`` positions
+        as base-|vocabulary| digits (oldest first) plus their count times ``span``."""
+        code = 0
+        recent = positions[max(0, len(positions) - self.width) :]
+        for position in recent:
+            code = code * self.size + position
+        return code + len(recent) * self.span
+
+    def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
+        """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
+        from the history's support (:mod:`._settle`): a position (the lone survivor), a
+        :class:`._settle.Nucleus` or :class:`._settle.Whole` to draw from, or None: sample
+        from the logits as usual. ``key`` is :meth:`key` of ``positions``; the plan is kept
+        under it (ints, not tuples: nothing the garbage collector must track)."""
+        plans = self.plans(section, mode)
+        # Histories that back off to the same matched suffix share the plan (at temperature 1
+        # a reply wanders off the corpus, into histories seen once, often).
+        tables, codes, longest = self._model._match(section, positions)
+        matched = -1 - (codes[longest] + longest * self.span)
+        plan: Plan = plans.get(matched, UNSEEN)
+        if plan is UNSEEN:
+            plan = self._plan_for(section, tables, codes, longest, mode)
+        with self._lock:
+            while len(plans) >= DECISION_LIMIT - 1:
+                plans.pop(next(iter(plans)))
+            plans[matched] = plan
+            plans[key] = plan
+        return plan
+
+    def _plan_for(
+        self,
+        section: int,
+        tables: list[Table | None],
+        codes: list[int],
+        longest: int,
+        mode: Mode,
+    ) -> Plan:
+        """A matched history's plan: the section's bulk answer when top_p keeps one token,
+        else from its support (:mod:`._supports`, :mod:`._settle`)."""
+        supports = self.supports(section)
+        context = self._context(supports, tables, codes, longest)
+        temperature, top_p, exclude = mode
+        if top_p is not None and exclude is None:
+            token = int(supports.singles(temperature, top_p)[context])
+            if token >= 0:
+                return token
+        sparse = supports.sparse(context)
+        if sparse is None:
+            return None  # a history the bulk rows could not read: the logits decide
+        return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
+
+    def _support(
+        self, section: int, tables: list[Table | None], codes: list[int], longest: int
+    ) -> tuple[dict[int, float], float] | None:
+        """A matched history's support logits and log Lambda, from the section's bulk rows
+        (None: a history they could not read, see :class:`._supports.Supports`)."""
+        supports = self.supports(section)
+        return supports.sparse(self._context(supports, tables, codes, longest))
+
+    @staticmethod
+    def _context(
+        supports: Supports, tables: list[Table | None], codes: list[int], longest: int
+    ) -> int:
+        table = tables[longest]
+        row = table.index[codes[longest]] if table is not None else 0
+        return supports.context(longest, row)
+
+    def supports(self, section: int) -> Supports:
+        supports = self._section_supports[section]
+        if supports is None:
+            supports = Supports(
+                self._arrays,
+                section,
+                self.order,
+                self._unigrams[section],
+                self._tie_break,
+                self.tail(section),
+            )
+            self._section_supports[section] = supports  # a race only builds them twice
+        return supports
+
+    def settled_opening(self, reading: _Reading, positions: Sequence[int], mode: Mode) -> Plan:
+        """:meth:`settled` for an opening step, whose prompt tokens are boosted (the model's
+        ``_step``).
+
+        The history's support comes from the section's bulk rows; the prompt's boost is applied
+        on top.
+        """
+        key = (tuple(positions), mode)
+        try:
+            return reading.settled[key]
+        except KeyError:
+            pass
+        section = reading.section
+        tables, codes, longest = self._model._match(section, positions)
+        temperature, top_p, exclude = mode
+        plan: Plan = None  # a history the bulk rows could not read: the logits decide
+        if top_p is not None and exclude is None:
+            # Only the prompt's boosted positions are weighed afresh; the support's ranked,
+            # summed form is shared by every prompt's openings.
+            ranked = self._ranked(section, tables, codes, longest, temperature)
+            if ranked is not None:
+                plan = boosted_nucleus(
+                    ranked,
+                    self.tail(section),
+                    temperature,
+                    top_p,
+                    reading.boosted,
+                    reading.boosted_set,
+                    self._log_boost,
+                )
+        else:
+            sparse = self._support(section, tables, codes, longest)
+            if sparse is not None:
+                tail = self.tail(section)
+                weighed = weigh(
+                    *sparse, tail, temperature, reading.boosted, self._log_boost, exclude
+                )
+                plan = _plan(weighed, mode)
+        plan = _lone(plan)
+        with self._lock:
+            if len(reading.settled) >= _OPENING_LIMIT:
+                reading.settled.clear()
+            reading.settled[key] = plan
+        return plan
+
+    def _ranked(
+        self,
+        section: int,
+        tables: list[Table | None],
+        codes: list[int],
+        longest: int,
+        temperature: float,
+    ) -> Ranked | None:
+        """A matched history's support, ranked and summed at ``temperature`` (kept, bounded;
+        None: a history the bulk rows could not read)."""
+        supports = self.supports(section)
+        context = self._context(supports, tables, codes, longest)
+        key = (section, context, temperature)
+        ranked = self._ranked_supports.get(key)
+        if ranked is None:
+            sparse = supports.sparse(context)
+            if sparse is None:
+                return None
+            ranked = rank(*sparse, self.tail(section), temperature)
+            with self._lock:
+                if len(self._ranked_supports) >= _RANKED_LIMIT:
+                    self._ranked_supports.pop(next(iter(self._ranked_supports)))
+                self._ranked_supports[key] = ranked
+        return ranked
+
+
+def _plan(weighed: Weighed, mode: Mode) -> Plan:
+    top_p = mode[1]
+    return _lone(whole(weighed) if top_p is None else nucleus(weighed, top_p))
+
+
+def _lone(plan: Plan) -> Plan:
+    """A nucleus of one token is that token (an int: no random number, no tracked object)."""
+    if isinstance(plan, Nucleus) and len(plan.positions) == 1:
+        return plan.positions[0]
+    return plan

@@ -1,0 +1,483 @@
+"""Token counts for text, chat messages and tool definitions, exactly as tiktoken encodes them.
+
+Text is always encoded by the model's own tiktoken encoding (loaded offline by
+:mod:`llmpresets.tokens.encodings`); counting never falls back to an estimate of the text, and a
+tokenizer that cannot load is a :class:`~llmpresets.TokenizerError`. The tokens *around* the text
+follow OpenAI's cookbook (3 per message, 1 per name, 3 for the reply priming, and its tool
+definition rule); where OpenAI publishes no rule (content parts, tool calls, images, custom tools)
+the overhead is our documented estimate. Every rule, and why counts never go down when a message,
+part, tool call, tool, property or enum item is added, is in ``docs/token-counting.md``.
+
+The context check and fitting build on this module and live in :mod:`llmpresets.tokens.fit`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .._errors import MessageFormatError
+from .encodings import get_encoding
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from ..config.models import ModelSpec
+    from ..config.presets import PresetBook
+
+__all__ = [
+    "MessageFormatError",
+    "count_message_tokens",
+    "count_tokens",
+]
+
+
+class SupportsModelDump(Protocol):
+    """A pydantic model, e.g. the SDK's ``ChatCompletionMessage`` from an earlier response."""
+
+    def model_dump(self, *, exclude_none: bool = ...) -> dict[str, Any]: ...
+
+
+MessageLike = Mapping[str, Any] | SupportsModelDump
+ToolLike = Mapping[str, Any] | SupportsModelDump
+MessageT = TypeVar("MessageT", bound=MessageLike)
+
+
+# The cookbook's chat-format constants (gpt-3.5-turbo-0613 onwards, gpt-4, gpt-4o, o-series).
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+# Our estimate for the framing of one assistant tool call (like a message of its own).
+TOKENS_PER_TOOL_CALL = 3
+# The cookbook's tool-definition constants; FUNC_INIT depends on the encoding.
+_FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
+_PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
+
+# Token counts of the roles the API defines, per encoding: a bounded cache (any other role
+# string is counted each time, so a stream of odd roles cannot grow it).
+_CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_role_tokens: dict[tuple[str, str], int] = {}
+# Token counts of recent message texts, per encoding: a client's pre-flight and the offline
+# backend count the same prompt, and test suites send the same prompts again. Bounded in
+# entries and in the length of a text kept (a longer one is counted every time).
+_TEXT_COUNTS_MAX = 256
+_TEXT_COUNTS_LONGEST = 16_384
+_text_counts: dict[tuple[str, str], int] = {}
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def count_tokens(text: str, model: str = "gpt-4o", *, config: PresetBook | None = None) -> int:
+    """The number of tokens ``model``'s tokenizer makes of ``text`` (no chat framing).
+
+    The text is encoded as ordinary text: a literal ``<|endoftext|>`` in it counts as the
+    characters it is, as the API treats user text.
+
+    >>> count_tokens("hello world")
+    2
+    >>> count_tokens("hello world", "gpt-4")
+    2
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"count_tokens() takes a str, got {type(text).__name__}")
+    return len(_counter(model, config).encode(text))
+
+
+def count_message_tokens(
+    messages: Iterable[MessageLike],
+    model: str = "gpt-4o",
+    tools: Iterable[ToolLike] | None = None,
+    *,
+    config: PresetBook | None = None,
+) -> int:
+    """Prompt tokens of a chat request: the messages, the reply priming and the tool definitions.
+
+    Per message 3 tokens plus its role, content and name (1 more for a name), 3 once for the reply
+    priming, and the cookbook's rule for function tools. Content as a list of parts, assistant
+    ``tool_calls``, ``tool`` messages and the legacy ``function_call`` are counted too (see
+    ``docs/token-counting.md``). Messages may be dicts, the SDK's typed params, or pydantic
+    models such as a previous response's ``ChatCompletionMessage``. A bad shape raises
+    :class:`MessageFormatError` naming the message and the field.
+
+    >>> count_message_tokens([{"role": "user", "content": "hello world"}])
+    9
+    """
+    counter = _counter(model, config)
+    return counter.prompt(messages, tools)
+
+
+# --------------------------------------------------------------------------- the counter
+
+
+def _counter(model: str, config: PresetBook | None) -> _Counter:
+    if not isinstance(model, str) or not model:
+        raise TypeError(f"model must be a non-empty str, got {model!r}")
+    if config is None:
+        from ..config.presets import default_book
+
+        config = default_book()
+    return _Counter(config.model(model))
+
+
+def as_mapping(item: object, where: str) -> Mapping[str, Any]:
+    """``item`` as a mapping: dicts (and TypedDicts) as they are, pydantic models dumped."""
+    if isinstance(item, Mapping):
+        return item
+    model_dump = getattr(item, "model_dump", None)
+    if callable(model_dump):
+        dumped = model_dump(exclude_none=True)
+        if isinstance(dumped, Mapping):
+            return dumped
+    raise MessageFormatError(
+        f"{where}: expected a dict (or a pydantic model), got {type(item).__name__}"
+    )
+
+
+def _as_list(items: object, where: str, what: str) -> list[Any]:
+    if type(items) is list:
+        return items
+    if isinstance(items, (str, bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
+        raise MessageFormatError(f"{where}: expected a list of {what}, got {type(items).__name__}")
+    return items if isinstance(items, list) else list(items)
+
+
+def _strip_period(text: str) -> str:
+    return text[:-1] if text.endswith(".") else text
+
+
+class _Counter:
+    """Counts for one model: its spec, its encoding and the rules that depend on them."""
+
+    __slots__ = ("encode", "encoding", "spec")
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.encoding: tiktoken.Encoding = get_encoding(spec.encoding)
+        self.encode = self.encoding.encode_ordinary
+
+    # -- text fields
+
+    def _text(self, value: object, where: str) -> int:
+        if not isinstance(value, str):
+            raise MessageFormatError(f"{where} must be a string, got {type(value).__name__}")
+        return len(self.encode(value))
+
+    def _role(self, role: str) -> int:
+        key = (self.spec.encoding, role)
+        tokens = _role_tokens.get(key)
+        if tokens is None:
+            tokens = len(self.encode(role))
+            if role in _CACHED_ROLES:
+                _role_tokens[key] = tokens
+        return tokens
+
+    def _content(self, text: str) -> int:
+        """The tokens of a message's text content (recent texts' counts are kept)."""
+        if len(text) > _TEXT_COUNTS_LONGEST:
+            return len(self.encode(text))
+        key = (self.spec.encoding, text)
+        tokens = _text_counts.get(key)
+        if tokens is None:
+            tokens = len(self.encode(text))
+            if len(_text_counts) >= _TEXT_COUNTS_MAX:
+                _text_counts.clear()
+            _text_counts[key] = tokens
+        return tokens
+
+    # -- messages
+
+    def prompt(self, messages: Iterable[MessageLike], tools: Iterable[ToolLike] | None) -> int:
+        """The whole prompt: messages, the reply priming and the tools."""
+        total = REPLY_PRIMING_TOKENS + self.tools(tools)
+        for index, message in enumerate(_as_list(messages, "messages", "messages")):
+            total += self.message(message, index)
+        return total
+
+    def message(self, message: object, index: int) -> int:
+        """One message with its framing (the 3 per message included)."""
+        if not isinstance(message, Mapping):
+            message = as_mapping(message, f"message {index}")
+        role = message.get("role")
+        if type(role) is not str and not isinstance(role, str):
+            if role is None:
+                raise MessageFormatError(
+                    f"message {index}: missing 'role' (one of system, developer, user, "
+                    "assistant, tool, function)"
+                )
+            raise MessageFormatError(
+                f"message {index}: 'role' must be a string, got {type(role).__name__}"
+            )
+        tokens = TOKENS_PER_MESSAGE + self._role(role)
+        content = message.get("content")
+        if type(content) is str or isinstance(content, str):  # the common case tested first
+            tokens += self._content(content)
+        elif content is not None:
+            tokens += self._parts(content, index)
+        if len(message) > 2 or "content" not in message:  # beyond a plain {role, content}
+            tokens += self._other_fields(message, index)
+        return tokens
+
+    def _other_fields(self, message: Mapping[str, Any], index: int) -> int:
+        tokens = 0
+        name = message.get("name")
+        if name is not None:
+            tokens += self._text(name, f"message {index}: 'name'") + TOKENS_PER_NAME
+        refusal = message.get("refusal")
+        if refusal is not None:
+            tokens += self._text(refusal, f"message {index}: 'refusal'")
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None:
+            where = f"message {index}: 'tool_calls'"
+            for number, call in enumerate(_as_list(tool_calls, where, "tool calls")):
+                tokens += self._tool_call(call, f"{where}[{number}]")
+        function_call = message.get("function_call")
+        if function_call is not None:
+            where = f"message {index}: 'function_call'"
+            tokens += TOKENS_PER_TOOL_CALL + self._call(as_mapping(function_call, where), where)
+        return tokens
+
+    def _tool_call(self, call: object, where: str) -> int:
+        call = as_mapping(call, where)
+        function = call.get("function")
+        if function is not None:
+            return TOKENS_PER_TOOL_CALL + self._call(as_mapping(function, where), where)
+        custom = call.get("custom")
+        if custom is not None:
+            custom = as_mapping(custom, where)
+            return (
+                TOKENS_PER_TOOL_CALL
+                + self._text(custom.get("name"), f"{where}.custom.name")
+                + self._text(custom.get("input", ""), f"{where}.custom.input")
+            )
+        raise MessageFormatError(f"{where}: expected a 'function' (or 'custom') tool call")
+
+    def _call(self, function: Mapping[str, Any], where: str) -> int:
+        return self._text(function.get("name"), f"{where}.name") + self._text(
+            function.get("arguments", ""), f"{where}.arguments"
+        )
+
+    def _parts(self, content: object, index: int) -> int:
+        where = f"message {index}: 'content'"
+        if isinstance(content, (bytes, bytearray, Mapping)) or not isinstance(content, Iterable):
+            raise MessageFormatError(
+                f"{where} must be a string, a list of content parts or null, "
+                f"got {type(content).__name__}"
+            )
+        tokens = 0
+        for number, part in enumerate(content):
+            part_where = f"message {index}: content[{number}]"
+            part = as_mapping(part, part_where)
+            kind = part.get("type")
+            if kind == "text":
+                tokens += self._text(part.get("text"), f"{part_where}.text")
+            elif kind == "image_url":
+                tokens += self._image(part.get("image_url"), part_where)
+            elif kind == "refusal":
+                tokens += self._text(part.get("refusal"), f"{part_where}.refusal")
+            elif kind in ("input_audio", "file"):
+                pass  # billed by OpenAI from data we cannot measure offline; see the docs
+            else:
+                raise MessageFormatError(
+                    f"{part_where}: unknown content part type {kind!r}; expected one of text, "
+                    "image_url, input_audio, file, refusal"
+                )
+        return tokens
+
+    # -- images
+
+    def _image(self, image: object, where: str) -> int:
+        url: object = image
+        detail: object = "auto"
+        if not isinstance(image, str):
+            image = as_mapping(image, f"{where}.image_url")
+            url, detail = image.get("url"), image.get("detail")
+        if not isinstance(url, str):
+            raise MessageFormatError(f"{where}.image_url.url must be a string")
+        base, per_tile = image_token_rates(self.spec.name)
+        if detail == "low":
+            return base
+        size = image_size(url)
+        tiles = MAX_IMAGE_TILES if size is None else image_tiles(*size)
+        return base + per_tile * tiles
+
+    # -- tools
+
+    def tools(self, tools: Iterable[ToolLike] | None) -> int:
+        """Tool definitions by the cookbook's rule (0 when there are none)."""
+        if tools is None:
+            return 0
+        items = _as_list(tools, "tools", "tools")
+        if not items:
+            return 0
+        func_init = _FUNC_INIT.get(self.spec.encoding, _FUNC_INIT["cl100k_base"])
+        tokens = _FUNC_END
+        for number, tool in enumerate(items):
+            where = f"tools[{number}]"
+            tool = as_mapping(tool, where)
+            kind = tool.get("type", "function")
+            if kind == "function":
+                if "function" in tool:
+                    function = as_mapping(tool["function"], f"{where}.function")
+                elif "name" in tool:  # a bare definition, as the legacy `functions=` took
+                    function = tool
+                else:
+                    raise MessageFormatError(f"{where}: missing 'function'")
+                tokens += func_init + self._signature(function, where)
+                parameters = function.get("parameters")
+                if isinstance(parameters, Mapping):
+                    properties = parameters.get("properties")
+                    if isinstance(properties, Mapping) and properties:
+                        tokens += _PROP_INIT + self._properties(properties, where)
+            elif kind == "custom":
+                custom = as_mapping(tool.get("custom"), f"{where}.custom")
+                tokens += func_init + self._signature(custom, where)
+                tokens += self._grammar(custom.get("format"))
+            else:
+                raise MessageFormatError(
+                    f"{where}: unknown tool type {kind!r}; expected function or custom"
+                )
+        return tokens
+
+    def _grammar(self, text_format: object) -> int:
+        # Our estimate: a custom tool's grammar is shown to the model as its text.
+        grammar = text_format.get("grammar") if isinstance(text_format, Mapping) else None
+        definition = grammar.get("definition") if isinstance(grammar, Mapping) else None
+        return len(self.encode(definition)) if isinstance(definition, str) else 0
+
+    def _signature(self, function: Mapping[str, Any], where: str) -> int:
+        name = function.get("name")
+        if not isinstance(name, str):
+            raise MessageFormatError(f"{where}: 'name' must be a string")
+        description = function.get("description") or ""
+        if not isinstance(description, str):
+            raise MessageFormatError(f"{where}: 'description' must be a string")
+        return len(self.encode(f"{name}:{_strip_period(description)}"))
+
+    def _properties(self, properties: Mapping[str, Any], where: str) -> int:
+        tokens = 0
+        for key, schema in properties.items():
+            if not isinstance(schema, Mapping):
+                raise MessageFormatError(f"{where}: property {key!r} must be a JSON Schema object")
+            kind = schema.get("type", "")
+            if isinstance(kind, list):
+                kind = "|".join(str(item) for item in kind)
+            description = schema.get("description") or ""
+            if not isinstance(description, str):
+                raise MessageFormatError(
+                    f"{where}: property {key!r}: 'description' must be a string"
+                )
+            tokens += _PROP_KEY + len(self.encode(f"{key}:{kind}:{_strip_period(description)}"))
+            enum = schema.get("enum")
+            if isinstance(enum, list) and enum:
+                # The cookbook's -3 applies only with at least one item (each adds 3 + its
+                # tokens), so an enum never lowers a property's count.
+                tokens += _ENUM_INIT
+                for item in enum:
+                    text = item if isinstance(item, str) else json.dumps(item)
+                    tokens += _ENUM_ITEM + len(self.encode(text))
+            # Our estimate beyond the cookbook: nested object properties, same per-property rule.
+            nested = schema.get("properties")
+            if isinstance(nested, Mapping):
+                tokens += self._properties(nested, f"{where}.{key}")
+            items = schema.get("items")
+            if isinstance(items, Mapping) and isinstance(items.get("properties"), Mapping):
+                tokens += self._properties(items["properties"], f"{where}.{key}[]")
+        return tokens
+
+
+# --------------------------------------------------------------------------- images
+
+# OpenAI's published tile rule: (base tokens, tokens per 512-px tile). The gpt-4o / gpt-4.1
+# family is 85 + 170 per tile; gpt-4o-mini bills the same pictures at 2833 + 5667.
+_IMAGE_RATES: tuple[tuple[str, tuple[int, int]], ...] = (("gpt-4o-mini", (2833, 5667)),)
+_DEFAULT_IMAGE_RATES = (85, 170)
+# The most tiles the rule can give (e.g. 2048 x 768 -> 4 x 2): assumed when the size is unknown.
+MAX_IMAGE_TILES = 8
+
+
+def image_token_rates(model: str) -> tuple[int, int]:
+    """(base, per tile) image tokens for ``model``; the gpt-4o rates for other models."""
+    name = model.split(":")[1] if model.startswith("ft:") else model
+    for prefix, rates in _IMAGE_RATES:
+        if name.startswith(prefix):
+            return rates
+    return _DEFAULT_IMAGE_RATES
+
+
+def image_tiles(width: int, height: int) -> int:
+    """512-px tiles of a high-detail image: fit in 2048 x 2048, then shortest side to 768."""
+    w, h = float(width), float(height)
+    if w <= 0 or h <= 0:
+        return MAX_IMAGE_TILES
+    if max(w, h) > 2048:
+        scale = 2048 / max(w, h)
+        w, h = w * scale, h * scale
+    if min(w, h) > 768:
+        scale = 768 / min(w, h)
+        w, h = w * scale, h * scale
+    return math.ceil(round(w) / 512) * math.ceil(round(h) / 512)
+
+
+_DATA_URL = re.compile(r"data:[^,;]*(?:;[^,;]*)*;base64,", re.IGNORECASE)
+
+
+def image_size(url: str) -> tuple[int, int] | None:
+    """(width, height) of a base64 data-URL PNG, JPEG, GIF or WebP; ``None`` when unknown."""
+    match = _DATA_URL.match(url)
+    if match is None:
+        return None
+    payload = url[match.end() :]
+    try:
+        # The header is near the start; a JPEG's frame may follow a large EXIF block.
+        head = base64.b64decode(payload[:87384] + "=" * (-len(payload[:87384]) % 4))
+        size = _header_size(head)
+        if size is None and len(payload) > 87384:
+            size = _header_size(base64.b64decode(payload))
+    except (binascii.Error, ValueError):
+        return None
+    return size
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunk = data[12:16]
+        if chunk == b"VP8 " and len(data) >= 30:
+            width = int.from_bytes(data[26:28], "little") & 0x3FFF
+            return width, int.from_bytes(data[28:30], "little") & 0x3FFF
+        if chunk == b"VP8L" and len(data) >= 25:
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8X" and len(data) >= 30:
+            width = int.from_bytes(data[24:27], "little") + 1
+            return width, int.from_bytes(data[27:30], "little") + 1
+        return None
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    index = 2
+    while index + 9 < len(data):
+        if data[index] != 0xFF:
+            index += 1
+            continue
+        marker = data[index + 1]
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            index += 1 if marker == 0xFF else 2  # fill byte, or a marker without a length
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            height = int.from_bytes(data[index + 5 : index + 7], "big")
+            return int.from_bytes(data[index + 7 : index + 9], "big"), height
+        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
+    return None
