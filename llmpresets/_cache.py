@@ -1,0 +1,207 @@
+"""One bounded cache for the whole package, and one switch that empties every cache.
+
+Every cache the package keeps between calls is a :class:`BoundedCache`: a dict with a budget
+in *bytes* (never an entry count: ten large schemas must not cost what ten thousand small ones
+do) that forgets its least recently used entries first. Each one registers itself when it is
+made, so :func:`clear_caches` empties all of them, and :func:`cache_report` lists them with what
+they hold (tests and ``benchmarks/`` use both; a user never needs to).
+
+>>> cache: BoundedCache[str, int] = BoundedCache("example", budget=100)
+>>> cache.put("a", 1, nbytes=60)
+>>> cache.put("b", 2, nbytes=60)  # over the budget: "a", the oldest, is forgotten
+>>> cache.get("a") is None, cache.get("b")
+(True, 2)
+>>> clear_caches()
+>>> len(cache)
+0
+
+:func:`memoize` puts a pure function of hashable arguments behind a cache of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, ParamSpec, TypeVar
+
+__all__ = [
+    "BoundedCache",
+    "approximate_size",
+    "cache_report",
+    "clear_caches",
+    "memoize",
+]
+
+Key = TypeVar("Key", bound=Hashable)
+Value = TypeVar("Value")
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+_registry: weakref.WeakSet[BoundedCache[Any, Any]] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+
+
+class BoundedCache(Generic[Key, Value]):
+    """A dict with a byte budget that forgets its least recently used entries first, nearly:
+    a hit refreshes an entry only once it is among the older half of the entries, so the
+    entries in use are the last to be forgotten and most hits change nothing (changes take a
+    lock). A value larger than the whole budget is not kept.
+
+    ``name`` says what it holds (for :func:`cache_report`); ``size_of`` measures a value when
+    :meth:`put` is not told its size (default: :func:`approximate_size`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        budget: int,
+        *,
+        size_of: Callable[[Value], int] | None = None,
+    ) -> None:
+        if budget < 0:
+            raise ValueError(f"a cache's budget is a number of bytes >= 0, not {budget}")
+        self.name = name
+        self.budget = budget
+        self.used = 0
+        self._size_of: Callable[[Value], int] = size_of or approximate_size
+        self._entries: dict[Key, tuple[Value, int, int]] = {}  # value, bytes, stamp
+        self._clock = 0  # counts insertions and refreshes; an entry's stamp is its last
+        self._lock = threading.Lock()
+        with _registry_lock:
+            _registry.add(self)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __repr__(self) -> str:
+        return (
+            f"BoundedCache({self.name!r}, {len(self._entries)} entries, "
+            f"{self.used:,} of {self.budget:,} bytes)"
+        )
+
+    def get(self, key: Key) -> Value | None:
+        """The value under ``key`` (made the newest entry when it was among the oldest)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if 2 * (self._clock - entry[2]) > len(self._entries):
+            with self._lock:
+                if self._entries.pop(key, None) is not None:
+                    self._clock += 1
+                    self._entries[key] = (entry[0], entry[1], self._clock)
+        return entry[0]
+
+    def put(self, key: Key, value: Value, nbytes: int | None = None) -> None:
+        """Keep ``value`` under ``key``, forgetting the oldest entries to stay in budget."""
+        size = self._size_of(value) if nbytes is None else nbytes
+        if size > self.budget:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.used -= old[1]
+            while self._entries and self.used + size > self.budget:
+                self.used -= self._entries.pop(next(iter(self._entries)))[1]
+            self._clock += 1
+            self._entries[key] = (value, size, self._clock)
+            self.used += size
+
+    def pop(self, key: Key) -> Value | None:
+        """Forget ``key``; its value, or None."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                return None
+            self.used -= entry[1]
+            return entry[0]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.used = 0
+
+
+def memoize(
+    name: str, budget: int, *, size_of: Callable[[Any], int] | None = None
+) -> Callable[[Callable[Params, Result]], Callable[Params, Result]]:
+    """Cache a pure function of hashable positional arguments in a :class:`BoundedCache`.
+
+    The wrapped function has the cache as its ``cache`` attribute.
+
+    >>> @memoize("example squares", budget=1 << 10)
+    ... def square(n: int) -> int:
+    ...     return n * n
+    >>> square(12), len(square.cache)  # type: ignore[attr-defined]
+    (144, 1)
+    """
+
+    def decorate(function: Callable[Params, Result]) -> Callable[Params, Result]:
+        # Results are kept in 1-tuples, so a function that returns None is cached too.
+        cache: BoundedCache[Hashable, tuple[Result]] = BoundedCache(
+            name, budget, size_of=None if size_of is None else lambda kept: size_of(kept[0])
+        )
+
+        @functools.wraps(function)
+        def cached(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+            key: Hashable = args if not kwargs else (args, tuple(sorted(kwargs.items())))
+            kept = cache.get(key)
+            if kept is None:
+                kept = (function(*args, **kwargs),)
+                cache.put(key, kept)
+            return kept[0]
+
+        cached.cache = cache  # type: ignore[attr-defined]
+        return cached
+
+    return decorate
+
+
+def approximate_size(value: object, _depth: int = 0) -> int:
+    """Bytes a value holds, roughly: numpy arrays by ``nbytes``, strings and bytes by length,
+    containers by their items (three levels deep), anything else by ``sys.getsizeof``."""
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes + 112
+    if isinstance(value, (str, bytes, bytearray)):
+        return sys.getsizeof(value)
+    size = sys.getsizeof(value)
+    if _depth >= 3:
+        return size
+    if isinstance(value, dict):
+        return size + sum(
+            approximate_size(k, _depth + 1) + approximate_size(v, _depth + 1)
+            for k, v in value.items()
+        )
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return size + sum(approximate_size(item, _depth + 1) for item in value)
+    slots = getattr(type(value), "__slots__", None)
+    fields = getattr(value, "__dict__", None)
+    if isinstance(fields, dict):
+        return size + sum(approximate_size(v, _depth + 1) for v in fields.values())
+    if slots:
+        return size + sum(
+            approximate_size(getattr(value, slot, None), _depth + 1)
+            for slot in ((slots,) if isinstance(slots, str) else slots)
+        )
+    return size
+
+
+def clear_caches() -> None:
+    """Empty every cache the package keeps (each :class:`BoundedCache`, wherever it lives)."""
+    with _registry_lock:
+        caches = list(_registry)
+    for cache in caches:
+        cache.clear()
+
+
+def cache_report() -> list[tuple[str, int, int, int]]:
+    """``(name, entries, bytes used, byte budget)`` for every live cache, sorted by name."""
+    with _registry_lock:
+        caches = list(_registry)
+    return sorted((c.name, len(c), c.used, c.budget) for c in caches)
