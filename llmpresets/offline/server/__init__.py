@@ -1,2 +1,1 @@
-"""``llmpresets serve``: the ASGI app over the offline transport, and the uvicorn runner.
-"""
+"""``llmpresets serve``: the ASGI app over the offline transport, and the uvicorn runner."""
