@@ -31,9 +31,9 @@ from _timing import interleaved, verdict
 from openai.types.chat import ChatCompletionMessageParam
 
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline.backend.request import SamplingSettings
 from llmpresets.offline.engine.constrained.decoder import clear_caches, generate_constrained
 from llmpresets.offline.engine.constrained.grammar import json_schema_grammar, tokenizer_for
+from llmpresets.offline.engine.types import SamplingSettings
 from llmpresets.offline.lm.sources import make_token_stepper
 from llmpresets.tokens.encodings import get_encoding
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from llmpresets.offline import default_language_model
-from llmpresets.offline.backend.request import SamplingSettings
 from llmpresets.offline.engine.constrained import candidates as candidates_module
 from llmpresets.offline.engine.constrained import decoder as _constrained
 from llmpresets.offline.engine.constrained.candidates import candidates_for, mask_view
@@ -21,6 +20,7 @@ from llmpresets.offline.engine.constrained.decoder import (
 from llmpresets.offline.engine.constrained.floor import plan_floor_draw
 from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
 from llmpresets.offline.engine.constrained.json_prior import JsonShape, PriorState, shape_prior
+from llmpresets.offline.engine.types import SamplingSettings
 from llmpresets.offline.lm.sources import make_token_stepper
 from llmpresets.tokens.encodings import get_encoding
 

@@ -69,11 +69,12 @@ from .api.embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddin
 from .api.errors import WireError, model_not_found, parse_body
 from .api.model_rules import request_effort
 from .api.responses.endpoint import ResponsesEndpoint, is_responses_path
+from .backend.randomness import request_digest
 from .backend.reasoning import reasoning_tokens
-from .backend.request import ChatRequest, request_digest
 from .backend.scripted import ScriptedTable, find_rule, load_scripted
 from .engine.structured import choose_allowed, make_plan, scripted_allowed, scripted_generation
-from .engine.text import Generation, choose_scripted, generate, seeded_generator
+from .engine.text import choose_scripted, generate, seeded_generator
+from .engine.types import ChatRequest, Generation
 from .faults import FaultPlan, inject, inject_async
 from .lm.sources import (
     NextTokenSource,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...config.params import PARAMETERS
-from ..backend.request import ChatRequest
+from ..engine.types import ChatRequest
 from .errors import (
     WireError,
     bad_type,

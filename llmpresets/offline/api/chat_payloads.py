@@ -23,8 +23,7 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError
 
-from ..backend.request import ChatRequest
-from ..engine.text import Generation, ToolCall
+from ..engine.types import ChatRequest, Generation, ToolCall
 
 __all__ = [
     "OFFLINE_EPOCH",

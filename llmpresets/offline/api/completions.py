@@ -31,8 +31,7 @@ from .limits import choice_token_limit
 
 if TYPE_CHECKING:
     from ...config.models import ModelSpec
-    from ..backend.request import ChatRequest
-    from ..engine.text import Generation
+    from ..engine.types import ChatRequest, Generation
 
 __all__ = [
     "LEGACY_MODELS",

@@ -1,8 +1,8 @@
 """The request fields that shape structured replies, checked as the API checks them.
 
-Each parser returns the typed form (:class:`~llmpresets.offline.backend.request.OutputFormat`,
-:class:`~llmpresets.offline.backend.request.Tool`,
-:class:`~llmpresets.offline.backend.request.ToolChoice`)
+Each parser returns the typed form (:class:`~llmpresets.offline.engine.types.OutputFormat`,
+:class:`~llmpresets.offline.engine.types.Tool`,
+:class:`~llmpresets.offline.engine.types.ToolChoice`)
 or raises the API's 400 (:class:`~llmpresets.offline.api.errors.WireError`):
 
 - ``response_format``: ``type`` one of ``text`` / ``json_object`` / ``json_schema``;
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..backend.request import OutputFormat, Tool, ToolChoice
+from ..engine.types import OutputFormat, Tool, ToolChoice
 from .errors import WireError, bad_type, boolean, empty_array, required
 from .strict_schema import strict_problem
 

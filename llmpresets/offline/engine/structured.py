@@ -42,7 +42,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..api.errors import WireError
-from ..backend.request import ChatRequest, SamplingSettings, Tool
 from ..backend.scripted import ScriptedTable
 from .constrained.decoder import COMMON_WORDS, generate_constrained, hint_tokens
 from .constrained.grammar import (
@@ -53,7 +52,8 @@ from .constrained.grammar import (
     lark_grammar,
     regex_grammar,
 )
-from .text import Generation, ToolCall, generate, generate_scripted
+from .text import generate, generate_scripted
+from .types import ChatRequest, Generation, SamplingSettings, Tool, ToolCall
 
 if TYPE_CHECKING:
     import tiktoken

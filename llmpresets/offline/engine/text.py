@@ -19,74 +19,25 @@ from __future__ import annotations
 import codecs
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..backend.request import SamplingSettings
 from ..backend.scripted import ScriptedTable
 from ..lm.sources import RUN_END, Stepper, token_text
+from .types import Generation, SamplingSettings, TokenLogprob
 
 if TYPE_CHECKING:
     import tiktoken
 
-# SamplingSettings (defined in _request) is re-exported for callers that read it from here.
 __all__ = [
-    "Generation",
-    "SamplingSettings",
-    "TokenLogprob",
-    "ToolCall",
     "generate",
     "generate_scripted",
     "seeded_generator",
 ]
 
 _VERY_UNLIKELY = -9999.0
-
-
-@dataclass
-class TokenLogprob:
-    """One generated token's log-probability and the most likely alternatives."""
-
-    token: str
-    bytes: list[int]
-    logprob: float
-    top: list[tuple[str, list[int], float]]
-
-
-@dataclass
-class ToolCall:
-    """One tool call of a reply: ``pieces`` are the arguments' per-token texts (the stream's
-    fragments); ``kind`` is ``function`` (JSON arguments) or ``custom`` (free input)."""
-
-    id: str
-    name: str
-    kind: str = "function"
-    pieces: list[str] = field(default_factory=list)
-
-    @property
-    def arguments(self) -> str:
-        return "".join(self.pieces)
-
-
-@dataclass
-class Generation:
-    """A finished choice. ``pieces`` are the stream's per-token texts; they join to ``text``.
-
-    A choice that calls tools has ``tool_calls`` (and no text).
-    """
-
-    pieces: list[str] = field(default_factory=list)
-    logprobs: list[TokenLogprob] | None = None
-    finish_reason: str = "stop"
-    completion_tokens: int = 0
-    tool_calls: list[ToolCall] | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
 
 
 # Per encoding name, each token's bytes once looked up (a constrained reply reads them for

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import chat_tools, conversation_messages
 from ...backend.reasoning import reasoning_tokens, summary_text
-from ...backend.request import ChatRequest
+from ...engine.types import ChatRequest
 from ..chat_payloads import make_identity
 from ..errors import WireError, parse_body
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit

@@ -19,7 +19,7 @@ from typing import Any
 
 from ...._errors import MessageFormatError
 from ....tokens.messages import content_text
-from ...backend.request import OutputFormat, Tool, ToolChoice
+from ...engine.types import OutputFormat, Tool, ToolChoice
 from ..errors import WireError, bad_type, boolean, number
 from ..strict_schema import strict_problem
 

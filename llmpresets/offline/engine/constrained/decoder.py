@@ -4,7 +4,7 @@ The engine every structured reply goes through (chat ``response_format``, tool-c
 and any endpoint that needs text from a grammar). Given a next-token step function (from
 :func:`~llmpresets.offline.lm.sources.make_token_stepper`), a compiled
 :class:`~llmpresets.offline.engine.constrained.grammar.Grammar`, the request's
-:class:`~llmpresets.offline.backend.request.SamplingSettings` and a numpy ``Generator``,
+:class:`~llmpresets.offline.engine.types.SamplingSettings` and a numpy ``Generator``,
 :func:`generate_constrained` returns a :class:`~llmpresets.offline.engine.text.Generation`
 whose text the grammar accepts whenever it finishes with ``stop``.
 
@@ -63,7 +63,8 @@ from numpy.typing import NDArray
 
 from ....sampling import GREEDY_TEMPERATURE
 from ...lm.sources import token_text
-from ..text import Generation, TokenLogprob, _Emitter, _token_bytes, token_bytes_table
+from ..text import _Emitter, _token_bytes, token_bytes_table
+from ..types import Generation, TokenLogprob
 from .candidates import (
     DATA_MASS,
     FLOOR_MASS,
@@ -91,7 +92,7 @@ from .string_step import ListDraw, StringBase, string_base, string_step
 if TYPE_CHECKING:
     import tiktoken
 
-    from ...backend.request import SamplingSettings
+    from ..types import SamplingSettings
     from .grammar import Grammar
 
 __all__ = [
@@ -247,7 +248,7 @@ def generate_constrained(
     >>> import numpy as np
     >>> from llmpresets.tokens.encodings import get_encoding
     >>> from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
-    >>> from llmpresets.offline.backend.request import SamplingSettings
+    >>> from llmpresets.offline.engine.types import SamplingSettings
     >>> encoding = get_encoding("o200k_base")
     >>> grammar = json_schema_grammar(encoding, {"type": "object", "properties":
     ...     {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": False})

@@ -27,7 +27,7 @@ from ....sampling import GREEDY_TEMPERATURE, Sampler
 
 if TYPE_CHECKING:
     from ....sampling.prepared import _Prepared
-    from ...backend.request import SamplingSettings
+    from ..types import SamplingSettings
 
 __all__ = ["FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
 
@@ -152,7 +152,7 @@ def sample_with_floor(
     assumed > ``floor``; a tie is broken towards ``scores``, which come first).
 
     >>> import numpy as np
-    >>> from llmpresets.offline.backend.request import SamplingSettings
+    >>> from llmpresets.offline.engine.types import SamplingSettings
     >>> sample_with_floor(np.array([-1.0, -2.0]), -30.0, 5, SamplingSettings(temperature=0),
     ...     np.random.default_rng(0))
     0

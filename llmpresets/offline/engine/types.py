@@ -1,32 +1,31 @@
-"""What a validated request asks for, apart from how it was parsed or will be answered.
+"""What the engine is asked and what it answers, apart from how a request was parsed.
 
 - :class:`SamplingSettings`: what shapes one generated choice (the sampler's temperature /
   top-k / top-p / min-p, penalties, length cap, stop sequences, logprob reporting). The
-  generator (``_generate``) reads only this; :meth:`SamplingSettings.from_api` maps the API's
-  values (``None`` meaning the API default) onto it, for every endpoint.
+  decoding loops read only this; :meth:`SamplingSettings.from_api` maps the API's values
+  (``None`` meaning the API default) onto it, for every endpoint.
 - :class:`OutputFormat`, :class:`Tool`, :class:`ToolChoice`: what the reply must be (plain
   text, a JSON object, JSON for a schema), the tools it may call and how it must choose.
-- :class:`ChatRequest`: a validated ``POST /chat/completions`` body (``_wire`` builds it).
-- :func:`request_digest`: the hash of what shapes the sampled tokens, for seeded determinism.
+- :class:`ChatRequest`: a validated chat request (the api layer builds it from a
+  ``/chat/completions`` or ``/responses`` body).
+- :class:`Generation`, :class:`ToolCall`, :class:`TokenLogprob`: a finished choice.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "NOT_SHAPING",
     "ChatRequest",
+    "Generation",
     "OutputFormat",
     "SamplingSettings",
+    "TokenLogprob",
     "Tool",
+    "ToolCall",
     "ToolChoice",
-    "request_digest",
 ]
 
 # The API takes top_p=0 (only the most likely token); the sampler wants top_p > 0, and this
@@ -187,40 +186,44 @@ class ChatRequest:
         )
 
 
-# Fields that only cut, count or report a reply, or only route, cache or tag a request: they do
-# not enter the request's hash, so a reply with a lower max_tokens or a stop sequence is a prefix
-# of the full one, choice 0 of n is the n=1 reply, streaming changes nothing, and a framework
-# that sends a fresh prompt_cache_key per run (openai-agents) still gets the seeded reply.
-NOT_SHAPING = frozenset(
-    {
-        "stream",
-        "stream_options",
-        "stop",
-        "max_tokens",
-        "max_completion_tokens",
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "prompt_cache_key",
-        "safety_identifier",
-        "user",
-        "metadata",
-        "store",
-        "service_tier",
-    }
-)
+@dataclass
+class TokenLogprob:
+    """One generated token's log-probability and the most likely alternatives."""
+
+    token: str
+    bytes: list[int]
+    logprob: float
+    top: list[tuple[str, list[int], float]]
 
 
-def request_digest(body: Mapping[str, Any], ignore: frozenset[str] = NOT_SHAPING) -> bytes:
-    """A hash of what shapes the sampled tokens: ``body`` without the fields in ``ignore``.
+@dataclass
+class ToolCall:
+    """One tool call of a reply: ``pieces`` are the arguments' per-token texts (the stream's
+    fragments); ``kind`` is ``function`` (JSON arguments) or ``custom`` (free input)."""
 
-    >>> request_digest({"model": "m", "stream": True}) == request_digest({"model": "m"})
-    True
+    id: str
+    name: str
+    kind: str = "function"
+    pieces: list[str] = field(default_factory=list)
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass
+class Generation:
+    """A finished choice. ``pieces`` are the stream's per-token texts; they join to ``text``.
+
+    A choice that calls tools has ``tool_calls`` (and no text).
     """
-    shaping = {key: value for key, value in body.items() if key not in ignore}
-    return hashlib.sha256(_CANONICAL.encode(shaping).encode("utf-8")).digest()
 
+    pieces: list[str] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str = "stop"
+    completion_tokens: int = 0
+    tool_calls: list[ToolCall] | None = None
 
-# What json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) makes, with
-# the encoder built once rather than per request.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
