@@ -34,6 +34,11 @@ _FIRST_CAP = 256
 _SAMPLE = 2048
 # Relative safety margin on the candidate mass, far above the rounding error of the sums.
 _MASS_MARGIN = 1e-9
+DECISION_MARGIN = 1e-9
+"""Relative distance from a filter's threshold (top_p's mass, a sum of weights) within which
+an exact shortcut must not decide and leaves the step to the plain maths; the rounding of such
+sums, in any order, is below 1e-12 of them. The offline engine's shortcuts (the n-gram settler,
+constrained string steps) share this one value."""
 # Sums and searches over many weights go in blocks of this many (see _prepared._Prepared).
 _BLOCK = 256
 # top_p's floor among at most this many weights is found by a running sum in Python.
