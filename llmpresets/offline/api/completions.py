@@ -13,7 +13,7 @@ models are ``gpt-3.5-turbo-instruct``, ``davinci-002`` and ``babbage-002``, and 
 from the registry gets the API's 404 ("This is a chat model..."). Offline limits: ``best_of``
 must equal ``n`` (no reranking), ``echo`` does not combine with ``logprobs`` (prompt tokens
 have no log-probabilities here), and ``suffix`` is accepted and ignored. Bounded like chat: at
-most 2,048 prompts, and the per-request cap on generated tokens (``_bounds``) is shared by all
+most 2,048 prompts, and the per-request cap on generated tokens (:mod:`.limits`) is shared by all
 prompts' choices (each ends with ``length`` at its share).
 """
 
@@ -24,18 +24,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..backend.backend import GenerationFailed
 from .chat import parse_request
-from .chat_payloads import Identity
-from .errors import WireError, boolean, number, texts_or_token_arrays
+from .chat_payloads import Identity, make_identity
+from .errors import WireError, boolean, number, parse_body, texts_or_token_arrays
 from .limits import choice_token_limit
+from .models import known_spec
+from .prompt_checks import check_logit_bias
+from .reply import Reply
 
 if TYPE_CHECKING:
     from ...config.models import ModelSpec
+    from ..backend.backend import OfflineBackend
     from ..engine.types import ChatRequest, Generation
 
 __all__ = [
     "LEGACY_MODELS",
     "CompletionsRequest",
+    "answer_completions",
     "completions_chunks",
     "completions_payload",
     "parse_completions_request",
@@ -352,3 +358,26 @@ def completions_chunks(
         emit([], usage=_usage(request, results))
     events.append(b"data: [DONE]\n\n")
     return events
+
+
+def answer_completions(backend: OfflineBackend, content: bytes, use_case: str | None) -> Reply:
+    """The answer to a legacy ``/completions`` body: each prompt sampled as a one-message
+    chat request; :class:`WireError` for an error answer."""
+    legacy = parse_completions_request(
+        parse_body(content),
+        lambda model: backend.spec(model) if model in LEGACY_MODELS else known_spec(backend, model),
+    )
+    results, entropies, reproducible = [], [], True
+    for chat in legacy.chats:
+        prepared = backend.prepare(chat, backend.spec(chat.model))
+        check_logit_bias(chat, prepared.encoding)
+        entropy, reproducible = backend.entropy(chat.body, chat.seed)
+        entropies.extend(entropy)
+        try:
+            results.append(backend.run(prepared, entropy, use_case))
+        except GenerationFailed as exc:
+            raise WireError(500, str(exc), type="server_error") from exc
+    identity = make_identity(entropies, reproducible, prefix="cmpl-")
+    if legacy.stream:
+        return Reply.stream(completions_chunks(legacy, results, identity))
+    return Reply.json(200, completions_payload(legacy, results, identity))

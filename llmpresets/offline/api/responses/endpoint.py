@@ -1,19 +1,23 @@
 """The offline ``/responses`` endpoints: create (plain or streamed), retrieve, delete, input items
-and input-token counts, over the transport's generator and a bounded store.
+and input-token counts, over the backend chat completions use and a bounded store.
 
 Routes (on the path's tail, like the rest of the transport): ``POST /responses``,
 ``POST /responses/input_tokens``, ``GET`` / ``DELETE /responses/{id}``,
 ``GET /responses/{id}/input_items``. A create runs:
 
-1. :func:`~._responses.parse_responses_request` (the API's 400s), the model lookup (404 with
-   strict models) and the model rules on this endpoint;
+1. :func:`~.parse.parse_responses_request` (the API's 400s), the model lookup (404 with
+   strict models), the model rules on this endpoint, and the grammars of ``text.format`` and
+   the tools compiled (a schema that cannot compile is a 400 naming ``text.format`` or
+   ``tools[i].parameters``, before any work);
 2. the conversation: the stored chain of ``previous_response_id`` (400
    ``previous_response_not_found`` when unknown), then this request's items; counted with the
    model's tokenizer as ``usage.input_tokens`` (the same count ``input_tokens`` returns) and
    checked against the context window;
-3. reasoning (``_reasoning``: tokens by effort, spent first from ``max_output_tokens``);
-4. the output, made by the transport's generator as for chat completions (same sources,
-   sampler and constrained decoder, see ``_structured``): function calls under the tool
+3. reasoning (:mod:`~llmpresets.offline.backend.reasoning`: tokens by effort, spent first
+   from ``max_output_tokens``);
+4. the output, made by the backend as for chat completions (same sources, sampler and
+   constrained decoder, see :mod:`~llmpresets.offline.engine.structured`): function calls
+   under the tool
    policy (``tool_choice`` ``required`` or a named function: a call; ``auto``: a call when
    the conversation ends with a user message that shares a word with a tool's name or
    description, so after a ``function_call_output`` the model answers in text and agent
@@ -22,7 +26,7 @@ Routes (on the path's tail, like the rest of the transport): ``POST /responses``
    top_p (and vLLM-style top_k / min_p);
 5. the response object (and its event stream), stored unless ``store`` is false.
 
-Randomness is the transport's (see :class:`~._transport.OfflineTransport`): the request hash
+Randomness is the backend's (see :mod:`~llmpresets.offline.backend.backend`): the request hash
 leaves out what only cuts, streams, stores or tags a response, so streamed and plain answers
 for the same seed are identical, usage included.
 """
@@ -34,19 +38,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import chat_tools, conversation_messages
-from ...backend.reasoning import reasoning_tokens, summary_text
+from ...backend.backend import GenerationFailed
+from ...backend.reasoning import summary_text
 from ...engine.types import ChatRequest
 from ..chat_payloads import make_identity
 from ..errors import WireError, parse_body
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ..model_rules import check_model_rules, request_effort
+from ..models import known_spec
 from .parse import ResponsesRequest, parse_responses_request
 from .payloads import FunctionCall, Outcome, item_id, response_events, response_object
 from .store import ResponseStore, StoredResponse
 
 if TYPE_CHECKING:
     from ....config.models import ModelSpec
-    from ...transport import OfflineTransport
+    from ...backend.backend import OfflineBackend, Prepared
 
 __all__ = ["ResponsesEndpoint", "is_responses_path"]
 
@@ -73,10 +79,10 @@ def is_responses_path(tail: str) -> bool:
 
 
 class ResponsesEndpoint:
-    """Answers the ``/responses`` routes for one :class:`OfflineTransport` (its store, its seed)."""
+    """Answers the ``/responses`` routes for one backend, with a store of its own."""
 
-    def __init__(self, transport: OfflineTransport, store: ResponseStore | None = None) -> None:
-        self.transport = transport
+    def __init__(self, backend: OfflineBackend, store: ResponseStore | None = None) -> None:
+        self.backend = backend
         self.store = store if store is not None else ResponseStore()
 
     # ------------------------------------------------------------------ routing
@@ -115,7 +121,7 @@ class ResponsesEndpoint:
 
     def create(self, body: dict[str, Any], use_case: str | None) -> dict[str, Any] | list[bytes]:
         request = parse_responses_request(body)
-        spec = self.transport._spec(request.model)
+        spec = known_spec(self.backend, request.model)
         check_model_rules(body, spec, "responses")
         _check_output_limit(request, spec)
         messages, input_tokens = self._conversation(request, spec)
@@ -128,10 +134,14 @@ class ResponsesEndpoint:
             )
         shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
         effort = request_effort(body, spec, "responses")
-        chat = self._chat_request(request, messages, shaping, spec, reasoning_tokens(effort))
-        entropy, reproducible = self.transport._entropy(chat)
+        thinking = self.backend.reasoning_tokens(effort)
+        chat = self._chat_request(request, messages, spec, thinking)
+        try:
+            prepared = self.backend.prepare(chat, spec)
+        except WireError as error:
+            raise _as_responses_error(error) from None
+        entropy, reproducible = self.backend.entropy({"endpoint": "responses", **shaping}, None)
         identity = make_identity(entropy, reproducible, prefix="resp_")
-        thinking = reasoning_tokens(effort)
         outcome = Outcome(
             request=request,
             response_id=identity.id,
@@ -149,7 +159,7 @@ class ResponsesEndpoint:
             outcome.text_finished = False
         else:
             try:
-                self._answer(outcome, chat, spec, entropy, use_case)
+                self._answer(outcome, prepared, entropy, use_case)
             except WireError as error:
                 if not (request.stream and error.status >= 500):
                     raise
@@ -178,9 +188,7 @@ class ResponsesEndpoint:
         messages = conversation_messages(request.instructions, [*prior, *request.items])
         tools = chat_tools(request.tools) or None
         try:
-            count = count_message_tokens(
-                messages, request.model, tools, config=self.transport.config
-            )
+            count = count_message_tokens(messages, request.model, tools, config=self.backend.config)
         except (ValueError, TypeError) as exc:  # MessageFormatError is both
             raise WireError(400, f"Invalid 'input': {exc}", param="input") from None
         limit = spec.max_input_tokens or spec.context_window
@@ -198,10 +206,10 @@ class ResponsesEndpoint:
         self,
         request: ResponsesRequest,
         messages: list[dict[str, Any]],
-        shaping: dict[str, Any],
         spec: ModelSpec,
         thinking: int,
     ) -> ChatRequest:
+        """The request the backend runs: this one's conversation, settings, format and tools."""
         cap = DEFAULT_TEXT_TOKENS[request.verbosity or "medium"]
         if spec.max_output_tokens is not None:
             cap = min(cap, spec.max_output_tokens)
@@ -222,23 +230,16 @@ class ResponsesEndpoint:
             tool_list=request.tool_list,
             tool_choice=request.tool_choice_spec,
             parallel_tool_calls=request.parallel_tool_calls,
-            body={"endpoint": "responses", **shaping},
         )
 
     def _answer(
-        self,
-        outcome: Outcome,
-        chat: ChatRequest,
-        spec: ModelSpec,
-        entropy: list[int],
-        use_case: str | None,
+        self, outcome: Outcome, prepared: Prepared, entropy: list[int], use_case: str | None
     ) -> None:
-
         request = outcome.request
         try:
-            generation = self.transport._generate(chat, spec, entropy, use_case)[0]
-        except WireError as error:
-            raise _as_responses_error(error) from None
+            generation = self.backend.run(prepared, entropy, use_case)[0]
+        except GenerationFailed as exc:
+            raise WireError(500, str(exc), type="server_error") from exc
         cut = generation.finish_reason == "length" and request.max_output_tokens is not None
         outcome.text_finished = not cut
         if generation.tool_calls:
@@ -280,7 +281,7 @@ class ResponsesEndpoint:
         """``POST /responses/input_tokens``: the ``usage.input_tokens`` a create would report."""
         body = {key: value for key, value in body.items() if key != "conversation"}
         request = parse_responses_request(body)
-        spec = self.transport._spec(request.model)
+        spec = known_spec(self.backend, request.model)
         _, count = self._conversation(request, spec)
         return {"object": "response.input_tokens", "input_tokens": count}
 

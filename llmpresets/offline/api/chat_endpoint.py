@@ -1,0 +1,51 @@
+"""``POST /chat/completions``: a body parsed and checked, run by the backend, answered.
+
+Every check comes before any generation: the body (:func:`.chat.parse_request`: fields,
+values, model rules, with strict models the 404), the prompt counted against the model's
+window (``context_length_exceeded``; a message or tool the counter cannot read is a 400
+naming it), the grammars of ``response_format`` and the tools compiled (a schema that cannot
+compile is a 400), ``logit_bias`` checked against the tokenizer's vocabulary; only then does
+the backend generate. A reasoning model's reasoning tokens come
+first and count against the explicit output cap, as online.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..backend.backend import GenerationFailed
+from .chat import parse_request
+from .chat_payloads import Usage, chunk_payloads, completion_payload, make_identity
+from .errors import WireError, parse_body
+from .model_rules import request_effort
+from .models import known_spec
+from .prompt_checks import check_logit_bias, counted_prompt
+from .reply import Reply
+
+if TYPE_CHECKING:
+    from ..backend.backend import OfflineBackend
+
+__all__ = ["answer_chat"]
+
+
+def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -> Reply:
+    """The answer to a ``/chat/completions`` body; :class:`WireError` for an error answer."""
+    chat = parse_request(parse_body(content), lambda model: known_spec(backend, model))
+    spec = backend.spec(chat.model)
+    prompt_tokens = counted_prompt(chat, spec, backend.config)
+    prepared = backend.prepare(chat, spec)
+    check_logit_bias(chat, prepared.encoding)
+    entropy, reproducible = backend.entropy(chat.body, chat.seed)
+    effort = request_effort(chat.body, spec, "chat") if spec.efforts("chat") else None
+    try:
+        generations, thinking = backend.think_then_run(prepared, entropy, effort, use_case)
+    except GenerationFailed as exc:
+        raise WireError(500, str(exc), type="server_error") from exc
+    reasoning = thinking * len(generations)
+    usage = Usage(
+        prompt_tokens, sum(g.completion_tokens for g in generations) + reasoning, reasoning
+    )
+    identity = make_identity(entropy, reproducible)
+    if chat.stream:
+        return Reply.stream(chunk_payloads(chat, generations, usage, identity))
+    return Reply(200, completion_payload(chat, generations, usage, identity))

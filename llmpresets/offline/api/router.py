@@ -1,0 +1,80 @@
+"""Which endpoint answers a request: routing on the path's tail, so any ``base_url`` works.
+
+``POST .../chat/completions`` (:mod:`.chat_endpoint`), ``.../responses`` and its sub-routes
+(:mod:`.responses.endpoint`), legacy ``POST .../completions`` (:mod:`.completions`),
+``POST .../embeddings`` (:mod:`.embeddings`), ``GET .../models`` and ``GET .../models/{id}``
+(:mod:`.models`). Another path is the API's 404 and another method its 405. Every
+:class:`~.errors.WireError` an endpoint raises becomes its error answer here, the one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .chat_endpoint import answer_chat
+from .completions import LEGACY_MODELS, answer_completions
+from .embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
+from .errors import WireError, parse_body
+from .models import model_entry, model_list
+from .reply import Reply
+from .responses.endpoint import ResponsesEndpoint, is_responses_path
+
+if TYPE_CHECKING:
+    from ..backend.backend import OfflineBackend
+
+__all__ = ["Router"]
+
+_OTHER_MODELS = frozenset({*EMBEDDING_MODELS, *LEGACY_MODELS})
+
+
+class Router:
+    """Answers every route of the API for one backend (``responses`` keeps its own store)."""
+
+    def __init__(self, backend: OfflineBackend) -> None:
+        self.backend = backend
+        self.responses = ResponsesEndpoint(backend)
+
+    def answer(
+        self,
+        method: str,
+        path: str,
+        content: bytes,
+        use_case: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """The reply to one request whose body has been read."""
+        try:
+            return self._route(method, path, content, use_case, query or {})
+        except WireError as error:
+            return Reply.json(error.status, error.body(), error=True)
+
+    def _route(
+        self, method: str, path: str, content: bytes, use_case: str | None, query: Mapping[str, str]
+    ) -> Reply:
+        tail = path.rstrip("/")
+        if tail.endswith("/chat/completions") or tail == "chat/completions":
+            _only(method, "POST", path)
+            return answer_chat(self.backend, content, use_case)
+        if tail.endswith("/completions") or tail == "completions":
+            _only(method, "POST", path)
+            return answer_completions(self.backend, content, use_case)
+        if is_responses_path(tail):
+            answer = self.responses.handle(method, path, content, use_case, query)
+            return Reply.stream(answer) if isinstance(answer, list) else Reply.json(200, answer)
+        if tail.endswith("/embeddings") or tail == "embeddings":
+            _only(method, "POST", path)
+            request = parse_embeddings_request(parse_body(content))
+            return Reply.json(200, embeddings_payload(request))
+        if tail.endswith("/models") and method == "GET":
+            return Reply.json(200, model_list(self.backend, _OTHER_MODELS))
+        models_at = tail.rfind("/models/")
+        if models_at >= 0 and method == "GET":
+            name = tail[models_at + len("/models/") :]
+            return Reply.json(200, model_entry(self.backend, name, _OTHER_MODELS))
+        raise WireError(404, f"Invalid URL ({method} {path})")
+
+
+def _only(method: str, allowed: str, path: str) -> None:
+    if method != allowed:
+        raise WireError(405, f"Invalid method for URL ({method} {path})")

@@ -1,0 +1,271 @@
+"""What one offline request runs: model facts, seeds, scripted replies, the engine's loops.
+
+:class:`OfflineBackend` is shared by every endpoint of the api layer (chat completions,
+``/responses``, legacy ``/completions``) through its public methods; it knows nothing of HTTP
+or of the API's error bodies (it raises :class:`GenerationFailed` when a next-token source
+misbehaves, and the engine's ``SchemaError`` when a schema cannot compile; the api layer turns
+each into the API's answer). A request runs in two steps:
+
+1. :meth:`OfflineBackend.prepare`: the next-token source and its tokenizer, the grammars of
+   ``response_format`` and the tools compiled (so a schema that cannot compile is refused
+   before any work), the scripted rule that answers it, if any;
+2. :meth:`OfflineBackend.run` (or :meth:`OfflineBackend.think_then_run` for a reasoning model
+   on chat completions): each choice from its own random stream.
+
+Randomness, per choice ``i`` of a request (``n`` choices are independent streams), from
+:meth:`OfflineBackend.entropy`:
+
+- the request has ``seed``: ``SeedSequence([seed, hash(request), i])``, a pure function of the
+  seed and the request. The hash covers what shapes the tokens (model, messages, sampling
+  settings, tools...) and leaves out (:data:`~.randomness.NOT_SHAPING`) what only cuts, counts
+  or reports them (``stream``, ``stream_options``, ``stop``, ``max_tokens``,
+  ``max_completion_tokens``, ``n``, ``logprobs``, ``top_logprobs``) and what only routes,
+  caches or tags a request (``prompt_cache_key``, ``safety_identifier``, ``user``,
+  ``metadata``, ``service_tier``, ``store``): a streamed and a plain request give the same
+  choices and usage, a lower ``max_tokens`` gives a prefix of the longer reply, choice 0 of
+  ``n`` is the ``n=1`` reply, and a framework's random ``prompt_cache_key`` changes nothing;
+- else the backend has a seed: ``SeedSequence([backend seed, k, hash(request), i])`` for the
+  backend's k-th request (a counter under a lock), the same sequence on every run;
+- else fresh OS entropy.
+
+Requests share no mutable state but caches of pure values, so concurrent threads and tasks get
+exactly what they would get one at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..._cache import BoundedCache
+from ..._errors import LLMPresetsError
+from ...tokens.encodings import get_encoding
+from ..engine.structured import (
+    StructuredPlan,
+    choose_allowed,
+    make_plan,
+    scripted_allowed,
+    scripted_generation,
+)
+from ..engine.text import choose_scripted, generate, seeded_generator
+from ..engine.types import Generation
+from ..lm.sources import (
+    NextTokenSource,
+    last_user_text,
+    make_stepper,
+    make_token_stepper,
+    render_prompt,
+    source_for_model,
+)
+from .randomness import request_digest
+from .reasoning import reasoning_tokens
+from .scripted import ScriptedTable, find_rule
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from ...config.models import ModelSpec
+    from ...config.presets import PresetBook, ScriptedRule
+    from ..engine.types import ChatRequest
+
+__all__ = ["GenerationFailed", "OfflineBackend", "Prepared"]
+
+_MASK64 = (1 << 64) - 1
+
+
+class GenerationFailed(Exception):
+    """A next-token source misbehaved (or left nothing to sample): the server's fault."""
+
+
+@dataclass
+class Prepared:
+    """A validated request made ready to run: its source, tokenizer, grammars and script."""
+
+    chat: ChatRequest
+    spec: ModelSpec
+    source: NextTokenSource
+    encoding: tiktoken.Encoding
+    plan: StructuredPlan | None  # the compiled grammars (None: plain text)
+    table: ScriptedTable | None  # the scripted rule that answers it, as a table
+
+
+class OfflineBackend:
+    """The offline backend's model facts, randomness, scripted rules and decoding, per request.
+
+    ``config``: the presets and model registry; ``seed``: the backend's seed (see the module
+    docstring); ``source``: a next-token source for every model (default: the model's own,
+    :func:`~llmpresets.offline.lm.sources.source_for_model`); ``scripted``: the scripted rules,
+    read at every request (so rules appended later apply); ``strict_models``: whether a model
+    the registry lacks is unknown to the API.
+    """
+
+    def __init__(
+        self,
+        config: PresetBook,
+        *,
+        seed: int | None = None,
+        source: NextTokenSource | None = None,
+        scripted: list[ScriptedRule] | None = None,
+        strict_models: bool = False,
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        self.source = source
+        self.scripted: list[ScriptedRule] = [] if scripted is None else scripted
+        self.strict_models = strict_models
+        self._counter = 0
+        self._lock = threading.Lock()
+        # A scripted rule's table per (rule, encoding); the rule is kept to check identity.
+        self._tables: BoundedCache[tuple[int, str], tuple[ScriptedRule, ScriptedTable]] = (
+            BoundedCache("offline scripted tables", 16 << 20)
+        )
+
+    # ------------------------------------------------------------------ model facts
+
+    def spec(self, model: str) -> ModelSpec:
+        """The registry's facts about ``model`` (inferred from its family when not listed)."""
+        return self.config.model(model)
+
+    def knows(self, model: str) -> bool:
+        """Whether ``model`` exists for this backend: listed, or any name without strictness."""
+        return not self.strict_models or self.config.model(model).known
+
+    def source_for(self, model: str) -> NextTokenSource:
+        """The next-token source that answers for ``model``."""
+        return self.source if self.source is not None else source_for_model(self.config, model)
+
+    def encoding_for(self, source: NextTokenSource, spec: ModelSpec) -> tiktoken.Encoding:
+        """The tokenizer the source works in: its own, else the model's."""
+        return get_encoding(getattr(source, "encoding_name", None) or spec.encoding)
+
+    # ------------------------------------------------------------------ randomness
+
+    def entropy(self, body: Mapping[str, Any], seed: int | None) -> tuple[list[int], bool]:
+        """The numbers every choice's random stream is derived from, and whether they repeat
+        on another run (a seed was given, to the request or the backend)."""
+        digest = int.from_bytes(request_digest(body)[:16], "big")
+        if seed is not None:
+            return [0, seed & _MASK64, digest], True
+        if self.seed is not None:
+            with self._lock:
+                number = self._counter
+                self._counter += 1
+            return [1, self.seed & _MASK64, number, digest], True
+        return [2, secrets.randbits(128), digest], False
+
+    # ------------------------------------------------------------------ one request
+
+    def prepare(self, chat: ChatRequest, spec: ModelSpec) -> Prepared:
+        """Make ``chat`` ready to run: raises the engine's ``SchemaError`` for a schema or
+        tool grammar that cannot compile, before anything is generated."""
+        source = self.source_for(chat.model)
+        encoding = self.encoding_for(source, spec)
+        plan = make_plan(chat, encoding)
+        rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
+        table = self._table(rule, encoding) if rule is not None else None
+        return Prepared(chat, spec, source, encoding, plan, table)
+
+    def run(
+        self, prepared: Prepared, entropy: Sequence[int], use_case: str | None = None
+    ) -> list[Generation]:
+        """Every choice of a prepared request; ``use_case`` is the preset the client named."""
+        chat, encoding = prepared.chat, prepared.encoding
+        table, plan = prepared.table, prepared.plan
+        steppers = _Steppers(prepared, use_case)
+        generations = []
+        for index in range(chat.n):
+            rng = seeded_generator([*entropy, index])
+            if table is not None:
+                allowed = scripted_allowed(plan, table)
+                candidate = (
+                    choose_scripted(table, chat.settings, rng)
+                    if allowed is None
+                    else choose_allowed(table, allowed, chat.settings, rng)
+                )
+                if candidate is not None and not table.falls_through(candidate):
+                    generations.append(
+                        scripted_generation(table, candidate, encoding, chat.settings, rng)
+                    )
+                    continue
+            try:
+                made = None
+                if plan is not None:
+                    made = plan.generate(steppers.by_tokens, steppers.by_text, rng)
+                if made is None:
+                    step, vocab = steppers.by_text()
+                    made = generate(step, vocab, encoding, chat.settings, rng)
+                generations.append(made)
+            except (LLMPresetsError, ValueError) as exc:
+                raise GenerationFailed(str(exc)) from exc
+        return generations
+
+    def reasoning_tokens(self, effort: str | None) -> int:
+        """The reasoning tokens a choice spends at ``effort`` (see :mod:`.reasoning`)."""
+        return reasoning_tokens(effort)
+
+    def think_then_run(
+        self,
+        prepared: Prepared,
+        entropy: Sequence[int],
+        effort: str | None,
+        use_case: str | None = None,
+    ) -> tuple[list[Generation], int]:
+        """A reasoning model's choices and the reasoning tokens each spent before its text.
+
+        The rule of :mod:`.reasoning` (zero at effort none, growing with the effort). The
+        tokens count against the request's explicit cap: a cap they exhaust ends each choice
+        with ``finish_reason="length"`` and no text, as online; otherwise the text gets what
+        is left.
+        """
+        thinking = reasoning_tokens(effort) if prepared.spec.efforts("chat") else 0
+        chat = prepared.chat
+        limit = chat.explicit_max_tokens
+        if thinking and limit is not None:
+            if limit <= thinking:
+                return [Generation(finish_reason="length") for _ in range(chat.n)], limit
+            prepared = dataclasses.replace(
+                prepared, chat=dataclasses.replace(chat, max_tokens=limit - thinking)
+            )
+        return self.run(prepared, entropy, use_case), thinking
+
+    def _table(self, rule: ScriptedRule, encoding: tiktoken.Encoding) -> ScriptedTable:
+        key = (id(rule), encoding.name)
+        cached = self._tables.get(key)
+        if cached is not None and cached[0] is rule:
+            return cached[1]
+        table = ScriptedTable.build(rule, encoding.encode_ordinary)
+        self._tables.put(key, (rule, table))
+        return table
+
+
+class _Steppers:
+    """A request's two steppers over its source, each made on first use: one by positions in
+    the source's vocabulary (free text), one by token ids (constrained decoding)."""
+
+    def __init__(self, prepared: Prepared, use_case: str | None) -> None:
+        self._prepared = prepared
+        self._use_case = use_case
+        self._prompt_ids: list[int] | None = None
+        self._made: dict[str, Any] = {}
+
+    def by_text(self) -> Any:
+        return self._make("text", make_stepper)
+
+    def by_tokens(self) -> Any:
+        return self._make("tokens", make_token_stepper)
+
+    def _make(self, kind: str, make: Callable[..., Any]) -> Any:
+        made = self._made.get(kind)
+        if made is None:
+            prepared = self._prepared
+            if self._prompt_ids is None:
+                self._prompt_ids = prepared.encoding.encode_ordinary(
+                    render_prompt(prepared.chat.messages)
+                )
+            made = make(prepared.source, self._prompt_ids, prepared.encoding, style=self._use_case)
+            self._made[kind] = made
+        return made
