@@ -16,6 +16,10 @@ they hold (tests and ``benchmarks/`` use both; a user never needs to).
 0
 
 :func:`memoize` puts a pure function of hashable arguments behind a cache of its own.
+
+Not caches in this sense, and so not here: ``functools.cache`` on a function of the SDK's own
+types or of a fixed set of names (a lookup table as large as the code makes it, whatever the
+requests), and the tokenizers loaded once per process (a registry, never forgotten).
 """
 
 from __future__ import annotations

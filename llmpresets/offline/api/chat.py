@@ -127,7 +127,7 @@ _RANGED = (
     "min_p",
 )
 # Fields parse_request checks itself, with the API's own ranges and messages (numbers written
-# as 100.0 are integers there, as the API reads them): _validate checks the rest.
+# as 100.0 are integers there, as the API reads them): .sdk_types checks the rest.
 _CHECKED_HERE = frozenset(
     {
         *BODY_EXTRAS,
@@ -139,7 +139,7 @@ _CHECKED_HERE = frozenset(
         "stream",
         "stop",
         "logit_bias",
-        # _formats: with the API's own messages (the json word, strict schemas, named tools).
+        # .formats: with the API's own messages (the json word, strict schemas, named tools).
         "response_format",
         "tool_choice",
         "parallel_tool_calls",
@@ -327,7 +327,7 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     spec = spec_for(model)
     check_model_rules(body, spec, "chat")
     limit = max_completion if max_completion is not None else max_tokens
-    # A model without a known output limit gets the offline backend's (see _bounds).
+    # A model without a known output limit gets the offline backend's (see .limits).
     model_max = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
     if limit is not None and limit > model_max:
         name = "max_completion_tokens" if max_completion is not None else "max_tokens"

@@ -226,7 +226,7 @@ def parse_completions_request(
         shared["logprobs"] = True
         shared["top_logprobs"] = logprobs
     chats = []
-    # The per-request cap on generated tokens (_bounds) covers every prompt's n choices.
+    # The per-request cap on generated tokens (.limits) covers every prompt's n choices.
     per_choice = choice_token_limit(limit, n * len(prompts))
     for prompt in prompts:
         chat_body = {

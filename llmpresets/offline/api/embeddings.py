@@ -25,7 +25,6 @@ the input tokens with the model's tokenizer.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import itertools
 import re
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..._cache import memoize
 from .errors import WireError, texts_or_token_arrays
 
 __all__ = [
@@ -227,7 +227,7 @@ def _features(text: str) -> Counter[tuple[str, str]]:
     return features
 
 
-@functools.lru_cache(maxsize=4096)
+@memoize("embedding feature rows", budget=32 << 20)
 def _row(model: str, kind: str, feature: str, dimensions: int) -> NDArray[np.float32]:
     """The projection row of one feature: Gaussian, seeded by the feature's salted hash."""
     digest = hashlib.blake2b(

@@ -6,7 +6,7 @@
 :func:`check_number` (ranges, checked without converting a value first, so ``seed=10**400`` or
 ``1e400`` is a 400 and never an overflow), :func:`boolean`, :func:`required`
 (``missing_required_parameter``), and :func:`parse_body` (malformed JSON, lone surrogate escapes
-and ``NaN`` included). Parsers for each endpoint (``_wire`` for chat completions) build on them.
+and ``NaN`` included). Parsers for each endpoint (:mod:`.chat` for chat completions) build on them.
 """
 
 from __future__ import annotations

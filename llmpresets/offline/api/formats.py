@@ -8,7 +8,7 @@ or raises the API's 400 (:class:`~llmpresets.offline.api.errors.WireError`):
 - ``response_format``: ``type`` one of ``text`` / ``json_object`` / ``json_schema``;
   ``json_object`` needs the word "json" somewhere in the messages; ``json_schema`` needs a
   ``name`` (``^[a-zA-Z0-9_-]+$``, at most 64 characters) and, with ``strict: true``, a schema
-  that follows the structured-outputs rules (:mod:`._strict`);
+  that follows the structured-outputs rules (:mod:`.strict_schema`);
 - ``tools``: a non-empty array of ``function`` / ``custom`` tools with valid names; a strict
   function's ``parameters`` follow the same rules; names are unique;
 - ``tool_choice`` (``none`` / ``auto`` / ``required``, a named function or custom tool, or

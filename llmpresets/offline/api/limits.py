@@ -1,4 +1,4 @@
-"""How much work one offline request may cause: the documented caps (DESIGN §8, §9).
+"""How much work one offline request may cause: the documented caps (docs/limits.md).
 
 * :data:`MAX_TOKENS_PER_REQUEST` generated tokens per request, all ``n`` choices together:
   each choice may run to ``MAX_TOKENS_PER_REQUEST // n`` tokens (at least 1), then ends with

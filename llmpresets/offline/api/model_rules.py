@@ -1,4 +1,4 @@
-"""The model rules of DESIGN §5, enforced on a request body with the API's own refusals.
+"""The model rules (docs/models.md), enforced on a request body with the API's own refusals.
 
 One function, :func:`check_model_rules`, serves every endpoint (``api="chat"`` for
 ``/chat/completions``, ``"responses"`` for ``/responses``). It reads the parameter table

@@ -1,4 +1,4 @@
-"""Running the ASGI app of ``llmpresets serve`` (``_asgi``) on uvicorn.
+"""Running the ASGI app of ``llmpresets serve`` (:mod:`.asgi`) on uvicorn.
 
 :class:`ServerThread` runs it on a background thread (the pytest fixture and the tests use it);
 :func:`run_server` runs it in the foreground until SIGINT or SIGTERM, then exits with status 0
