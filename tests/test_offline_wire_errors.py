@@ -16,7 +16,7 @@ from offline_sdk import sdk as offline_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from llmpresets.offline import OfflineTransport
-from llmpresets.offline.api.chat import accepted_fields
+from llmpresets.offline.api.chat.parse import accepted_fields
 from llmpresets.tokens.encodings import get_encoding
 
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell me about dragons."}]

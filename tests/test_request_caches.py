@@ -340,7 +340,7 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
         request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
         return OfflineTransport().handle_request(request).read()
 
-    from llmpresets.offline.api import chat_payloads as _payloads
+    from llmpresets.offline.api.chat import payloads as _payloads
 
     writers: list[Any] = []
     real_writer = _payloads._piece_writer

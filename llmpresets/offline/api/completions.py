@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..backend.backend import GenerationFailed
-from .chat import parse_request
-from .chat_payloads import Identity, make_identity
+from ..backend.randomness import Identity, make_identity
+from .chat.parse import parse_request
 from .errors import WireError, boolean, number, parse_body, texts_or_token_arrays
 from .limits import choice_token_limit
 from .models import known_spec

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .chat_payloads import OFFLINE_EPOCH
+from ..backend.randomness import OFFLINE_EPOCH
 from .errors import model_not_found
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Which endpoint answers a request: routing on the path's tail, so any ``base_url`` works.
 
-``POST .../chat/completions`` (:mod:`.chat_endpoint`), ``.../responses`` and its sub-routes
+``POST .../chat/completions`` (:mod:`.chat`), ``.../responses`` and its sub-routes
 (:mod:`.responses.endpoint`), legacy ``POST .../completions`` (:mod:`.completions`),
 ``POST .../embeddings`` (:mod:`.embeddings`), ``GET .../models`` and ``GET .../models/{id}``
 (:mod:`.models`). Another path is the API's 404 and another method its 405. Every
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .chat_endpoint import answer_chat
+from .chat.endpoint import answer_chat
 from .completions import LEGACY_MODELS, answer_completions
 from .embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
 from .errors import WireError, parse_body

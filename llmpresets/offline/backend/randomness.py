@@ -1,17 +1,27 @@
-"""Seeded determinism: the hash of what shapes a request's sampled tokens.
+"""Seeded determinism: what a request's randomness is drawn from, and what names a reply.
 
 :func:`request_digest` hashes a request body without the fields in :data:`NOT_SHAPING` (those
-that only cut, count or report a reply, or only route, cache or tag a request).
+that only cut, count or report a reply, or only route, cache or tag a request);
+:func:`make_identity` names a response (id, ``created``, fingerprint) from the same numbers, so
+a seeded reply's whole body is reproducible.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NOT_SHAPING", "request_digest"]
+__all__ = ["NOT_SHAPING", "OFFLINE_EPOCH", "Identity", "make_identity", "request_digest"]
+
+# `created` of reproducible responses: 2025-01-01T00:00:00Z.
+OFFLINE_EPOCH = 1735689600
+_FINGERPRINT = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
+
 
 # Fields that only cut, count or report a reply, or only route, cache or tag a request: they do
 # not enter the request's hash, so a reply with a lower max_tokens or a stop sequence is a prefix
@@ -50,3 +60,26 @@ def request_digest(body: Mapping[str, Any], ignore: frozenset[str] = NOT_SHAPING
 # What json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) makes, with
 # the encoder built once rather than per request.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What names one response: id, creation time and fingerprint."""
+
+    id: str
+    created: int
+    system_fingerprint: str
+
+
+def make_identity(
+    entropy: Sequence[int], reproducible: bool, prefix: str = "chatcmpl-"
+) -> Identity:
+    """The id, ``created`` and fingerprint of a response drawn from ``entropy``.
+
+    Reproducible randomness gives a reproducible identity (an id derived from the entropy,
+    ``created`` = :data:`OFFLINE_EPOCH`); otherwise a fresh id and the current time.
+    """
+    if not reproducible:
+        return Identity(f"{prefix}{secrets.token_hex(14)}", int(time.time()), _FINGERPRINT)
+    tag = hashlib.sha256(repr(list(entropy)).encode()).hexdigest()[:28]
+    return Identity(f"{prefix}{tag}", OFFLINE_EPOCH, _FINGERPRINT)

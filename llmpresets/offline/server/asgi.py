@@ -13,8 +13,8 @@ transport's 404). Around that it adds what only a network server needs:
 - generation in a thread pool, off the event loop, so concurrent requests all progress; a
   stream's events are sent (and flushed) one by one;
 - simulated latency (:class:`Latency`): a delay before the first token, then tokens per second;
-- the scripted faults of the transport (:mod:`~llmpresets.offline.faults`) done for real: a stall that holds the
-  answer back, a reset that drops the TCP connection, a stream cut mid-body;
+- the scripted faults of the transport (:mod:`~llmpresets.offline.faults`) done for real:
+  a stall that holds the answer back, a reset that drops the TCP connection, a stream cut mid-body;
 - one access-log line per request on the ``llmpresets.serve`` logger (no query string, no
   headers).
 

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import chat_tools, conversation_messages
 from ...backend.backend import GenerationFailed
+from ...backend.randomness import make_identity
 from ...backend.reasoning import summary_text
 from ...engine.types import ChatRequest
-from ..chat_payloads import make_identity
 from ..errors import WireError, parse_body
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ..model_rules import check_model_rules, request_effort

@@ -2,41 +2,31 @@
 
 - :func:`completion_payload`: the ``chat.completion`` JSON body of finished generations.
 - :func:`chunk_payloads`: the SSE events of the same generations streamed.
-- :class:`Identity` / :func:`make_identity`: a response's id, creation time and fingerprint,
-  reproducible when the randomness was (``created`` is then :data:`OFFLINE_EPOCH`).
 - :class:`Usage`: token counts.
 
-Nothing here parses requests or samples tokens; the transport passes finished
-:class:`~llmpresets.offline.engine.text.Generation` objects in.
+Nothing here parses requests or samples tokens; the endpoint passes finished
+:class:`~llmpresets.offline.engine.types.Generation` objects in, named by an
+:class:`~llmpresets.offline.backend.randomness.Identity`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import PydanticSerializationError
 
-from ..engine.types import ChatRequest, Generation, ToolCall
+from ...backend.randomness import Identity
+from ...engine.types import ChatRequest, Generation, ToolCall
 
 __all__ = [
-    "OFFLINE_EPOCH",
-    "Identity",
     "Usage",
     "chunk_payloads",
     "completion_payload",
-    "make_identity",
 ]
-
-# `created` of reproducible responses: 2025-01-01T00:00:00Z.
-OFFLINE_EPOCH = 1735689600
-_FINGERPRINT = "fp_" + hashlib.sha256(b"llmpresets-offline-1").hexdigest()[:10]
 
 
 @functools.cache
@@ -45,29 +35,6 @@ def _sdk_types() -> Any:
     import openai.types.chat
 
     return openai.types.chat
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What names one response: id, creation time and fingerprint."""
-
-    id: str
-    created: int
-    system_fingerprint: str
-
-
-def make_identity(
-    entropy: Sequence[int], reproducible: bool, prefix: str = "chatcmpl-"
-) -> Identity:
-    """The id, ``created`` and fingerprint of a response drawn from ``entropy``.
-
-    Reproducible randomness gives a reproducible identity (an id derived from the entropy,
-    ``created`` = :data:`OFFLINE_EPOCH`); otherwise a fresh id and the current time.
-    """
-    if not reproducible:
-        return Identity(f"{prefix}{secrets.token_hex(14)}", int(time.time()), _FINGERPRINT)
-    tag = hashlib.sha256(repr(list(entropy)).encode()).hexdigest()[:28]
-    return Identity(f"{prefix}{tag}", OFFLINE_EPOCH, _FINGERPRINT)
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..backend.backend import GenerationFailed
-from .chat import parse_request
-from .chat_payloads import Usage, chunk_payloads, completion_payload, make_identity
-from .errors import WireError, parse_body
-from .model_rules import request_effort
-from .models import known_spec
-from .prompt_checks import check_logit_bias, counted_prompt
-from .reply import Reply
+from ...backend.backend import GenerationFailed
+from ...backend.randomness import make_identity
+from ..errors import WireError, parse_body
+from ..model_rules import request_effort
+from ..models import known_spec
+from ..prompt_checks import check_logit_bias, counted_prompt
+from ..reply import Reply
+from .parse import parse_request
+from .payloads import Usage, chunk_payloads, completion_payload
 
 if TYPE_CHECKING:
-    from ..backend.backend import OfflineBackend
+    from ...backend.backend import OfflineBackend
 
 __all__ = ["answer_chat"]
 

@@ -18,9 +18,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...config.params import PARAMETERS
-from ..engine.types import ChatRequest
-from .errors import (
+from ....config.params import PARAMETERS
+from ...engine.types import ChatRequest
+from ..errors import (
     WireError,
     bad_type,
     boolean,
@@ -30,13 +30,13 @@ from .errors import (
     parse_body,
     required,
 )
+from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
+from ..model_rules import check_model_rules
+from ..sdk_types import check_chat_body
 from .formats import parse_response_format, parse_tool_choice, parse_tools
-from .limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
-from .model_rules import check_model_rules
-from .sdk_types import check_chat_body
 
 if TYPE_CHECKING:
-    from ...config.models import ModelSpec
+    from ....config.models import ModelSpec
 
 # ChatRequest, WireError and parse_body are re-exported: callers may read them from here.
 __all__ = ["ChatRequest", "WireError", "accepted_fields", "parse_body", "parse_request"]

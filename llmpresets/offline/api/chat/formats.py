@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.types import OutputFormat, Tool, ToolChoice
-from .errors import WireError, bad_type, boolean, empty_array, required
-from .strict_schema import strict_problem
+from ...engine.types import OutputFormat, Tool, ToolChoice
+from ..errors import WireError, bad_type, boolean, empty_array, required
+from ..strict_schema import strict_problem
 
 __all__ = ["ParsedTool", "parse_response_format", "parse_tool_choice", "parse_tools"]
 
