@@ -34,7 +34,7 @@ from .._errors import TokenizerError
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["SUPPORTED_ENCODINGS", "encoding_name_for_model", "get_encoding", "seed_tiktoken_cache"]
+__all__ = ["SUPPORTED_ENCODINGS", "get_encoding", "seed_tiktoken_cache"]
 
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 
@@ -45,7 +45,6 @@ _EXPECTED_SHA256 = {
 }
 SUPPORTED_ENCODINGS = tuple(sorted(_EXPECTED_SHA256))
 
-_DEFAULT_ENCODING = "o200k_base"
 _lock = threading.Lock()
 _loaded: dict[str, tiktoken.Encoding] = {}
 
@@ -173,16 +172,6 @@ def _remember(name: str, encoding: tiktoken.Encoding) -> tiktoken.Encoding:
     # workaround and tiktoken's panics translated (see _safe_encoding).
     safe = _loaded[name] = SafeEncoding.wrap(encoding)
     return safe
-
-
-def encoding_name_for_model(model: str) -> str:
-    """tiktoken's encoding for ``model`` by its own model map, else ``o200k_base``."""
-    import tiktoken.model
-
-    try:
-        return tiktoken.model.encoding_name_for_model(model)
-    except KeyError:
-        return _DEFAULT_ENCODING
 
 
 # --------------------------------------------------------------------------- a faster reload
