@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
-from .presets import PresetBook, check_sampling_values, default_book
+from .presets import PresetBook, default_book
+from .validation import check_sampling_values
 
 __all__ = [
     "Policy",

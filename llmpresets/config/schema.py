@@ -31,6 +31,8 @@ __all__ = [
     "ScriptedToolCall",
     "Settings",
     "config_json_schema",
+    "describe_range_at",
+    "schema_model_at",
 ]
 
 
@@ -91,7 +93,7 @@ class PresetFields(_Strict):
             if outside:
                 raise ValueError(
                     f"recommended.{name}: {outside[0]:g} is outside the field's own range; "
-                    f"allowed: {_allowed_range(('presets', '_', name))}"
+                    f"allowed: {describe_range_at(('presets', '_', name))}"
                 )
         return value
 
@@ -298,7 +300,7 @@ def config_json_schema() -> dict[str, Any]:
 # ------------------------------------------------- schema introspection (for error messages)
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def schema_model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The pydantic model whose fields sit at ``loc`` in ConfigFile (for 'did you mean')."""
     annotation: Any = ConfigFile
     for part in loc:
@@ -340,8 +342,14 @@ def _within_field(model: type[BaseModel], name: str, value: float) -> bool:
     return True
 
 
-def _allowed_range(loc: tuple[str | int, ...]) -> str | None:
-    parent = _model_at(loc[:-1])
+def describe_range_at(loc: tuple[str | int, ...]) -> str | None:
+    """The allowed range of the field at ``loc`` in ConfigFile, as error messages show it
+    (``0 ≤ temperature ≤ 2``, ``top_k ≥ 1 (or null)``); None for a field without bounds.
+
+    >>> describe_range_at(("presets", "code", "top_p"))
+    '0 < top_p ≤ 1 (or null)'
+    """
+    parent = schema_model_at(loc[:-1])
     name = loc[-1]
     if parent is None or not isinstance(name, str) or name not in parent.model_fields:
         return None
