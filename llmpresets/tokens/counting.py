@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MessageFormatError",
+    "TokenCounter",
+    "as_list",
+    "as_mapping",
     "count_message_tokens",
     "count_tokens",
+    "counter_for",
 ]
 
 
@@ -86,7 +90,7 @@ def count_tokens(text: str, model: str = "gpt-4o", *, config: PresetBook | None 
     """
     if not isinstance(text, str):
         raise TypeError(f"count_tokens() takes a str, got {type(text).__name__}")
-    return len(_counter(model, config).encode(text))
+    return len(counter_for(model, config).encode(text))
 
 
 def count_message_tokens(
@@ -108,21 +112,22 @@ def count_message_tokens(
     >>> count_message_tokens([{"role": "user", "content": "hello world"}])
     9
     """
-    counter = _counter(model, config)
+    counter = counter_for(model, config)
     return counter.prompt(messages, tools)
 
 
 # --------------------------------------------------------------------------- the counter
 
 
-def _counter(model: str, config: PresetBook | None) -> _Counter:
+def counter_for(model: str, config: PresetBook | None) -> TokenCounter:
+    """The counter for ``model`` as ``config`` (default: the current presets files) knows it."""
     if not isinstance(model, str) or not model:
         raise TypeError(f"model must be a non-empty str, got {model!r}")
     if config is None:
         from ..config.presets import default_book
 
         config = default_book()
-    return _Counter(config.model(model))
+    return TokenCounter(config.model(model))
 
 
 def as_mapping(item: object, where: str) -> Mapping[str, Any]:
@@ -139,7 +144,9 @@ def as_mapping(item: object, where: str) -> Mapping[str, Any]:
     )
 
 
-def _as_list(items: object, where: str, what: str) -> list[Any]:
+def as_list(items: object, where: str, what: str) -> list[Any]:
+    """``items`` (messages, tools, tool calls) as a list; a string, bytes or a mapping is
+    refused with a MessageFormatError naming ``where`` and ``what`` was expected."""
     if type(items) is list:
         return items
     if isinstance(items, (str, bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
@@ -151,7 +158,7 @@ def _strip_period(text: str) -> str:
     return text[:-1] if text.endswith(".") else text
 
 
-class _Counter:
+class TokenCounter:
     """Counts for one model: its spec, its encoding and the rules that depend on them."""
 
     __slots__ = ("encode", "encoding", "spec")
@@ -195,7 +202,7 @@ class _Counter:
     def prompt(self, messages: Iterable[MessageLike], tools: Iterable[ToolLike] | None) -> int:
         """The whole prompt: messages, the reply priming and the tools."""
         total = REPLY_PRIMING_TOKENS + self.tools(tools)
-        for index, message in enumerate(_as_list(messages, "messages", "messages")):
+        for index, message in enumerate(as_list(messages, "messages", "messages")):
             total += self.message(message, index)
         return total
 
@@ -234,7 +241,7 @@ class _Counter:
         tool_calls = message.get("tool_calls")
         if tool_calls is not None:
             where = f"message {index}: 'tool_calls'"
-            for number, call in enumerate(_as_list(tool_calls, where, "tool calls")):
+            for number, call in enumerate(as_list(tool_calls, where, "tool calls")):
                 tokens += self._tool_call(call, f"{where}[{number}]")
         function_call = message.get("function_call")
         if function_call is not None:
@@ -312,7 +319,7 @@ class _Counter:
         """Tool definitions by the cookbook's rule (0 when there are none)."""
         if tools is None:
             return 0
-        items = _as_list(tools, "tools", "tools")
+        items = as_list(tools, "tools", "tools")
         if not items:
             return 0
         func_init = _FUNC_INIT.get(self.spec.encoding, _FUNC_INIT["cl100k_base"])
