@@ -17,7 +17,7 @@ import httpx2
 import openai
 
 from .._errors import ConfigError, MissingAPIKeyError
-from ..config.headers import USE_CASE_HEADER
+from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from .._errors import LLMPresetsError
-from ..config.headers import USE_CASE_HEADER
+from ..config.params import USE_CASE_HEADER
 from ..tokens.counting import count_message_tokens
 from .api.chat import parse_request
 from .api.chat_payloads import (
