@@ -19,6 +19,7 @@ what was dropped and why (``ChatResult.dropped``, ``llmpresets presets --model``
 from __future__ import annotations
 
 import numbers
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .._cache import BoundedCache
 from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
@@ -212,7 +214,8 @@ def resolve(
         raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(ENDPOINTS)}")
     book = config or default_book()
     key = _cache_key(use_case, model, api, provider, base_url, policy, overrides)
-    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
+    cache = book._resolutions
+    cached: _Cached | None = cache.get(key) if key is not None and cache is not None else None
     if cached is not None and cached.holds_for(book, use_case, model):
         return cached.fresh()
     model_name = model or book.settings.default_model
@@ -286,17 +289,26 @@ def resolve(
     if key is not None and not resolver.rejected_by_user:
         # Only a resolution that warned about nothing is kept: a later call must still warn
         # (or raise) exactly as this one would have.
-        if len(book._resolutions) >= _MAX_RESOLUTIONS:
-            book._resolutions.clear()
-        book._resolutions[key] = _Cached.of(book, use_case, model_name, resolution)
+        if cache is None:
+            cache = book._resolutions = BoundedCache(
+                "resolved presets (one preset book)", _RESOLUTIONS_BUDGET
+            )
+        cache.put(
+            key, _Cached.of(book, use_case, model_name, resolution), nbytes=_entry_bytes(overrides)
+        )
     return resolution
 
 
 # --------------------------------------------------------------------------- the cache
 
 # Resolutions kept per PresetBook: a client resolves the same use case, model and overrides
-# on every call, and the answer depends only on them and on the book.
-_MAX_RESOLUTIONS = 256
+# on every call, and the answer depends only on them and on the book. One entry (its key, the
+# kwargs, the reasons for what was dropped) holds 1.0 to 1.6 KB (measured); it is charged
+# 1.5 KiB and the text of its string overrides (``instructions``, ``user``...), so a book
+# keeps at most _MAX_RESOLUTIONS entries, fewer when they carry long texts.
+_RESOLUTION_BYTES = 1536
+_MAX_RESOLUTIONS = 512
+_RESOLUTIONS_BUDGET = _MAX_RESOLUTIONS * _RESOLUTION_BYTES
 # Override values that may form a cache key: immutable, and equal only when they are the same
 # value to every later step (floats are keyed by their exact bits, so -0.0 is not 0.0).
 _KEY_TYPES = (str, int, bool, type(None))
@@ -323,6 +335,12 @@ def _cache_key(
         else:
             return None
     return (use_case, model, api, provider, base_url, policy, tuple(items))
+
+
+def _entry_bytes(overrides: Mapping[str, Any]) -> int:
+    """What a kept resolution is charged: its own size and its string overrides' text."""
+    texts = sum(sys.getsizeof(value) for value in overrides.values() if type(value) is str)
+    return _RESOLUTION_BYTES + texts
 
 
 @dataclass(frozen=True)

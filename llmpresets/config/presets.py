@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._cache import BoundedCache
 from .._errors import ConfigError, UnknownModelError, UnknownPresetError
 from .corpus_file import corpus_problem
 from .models import ModelSpec, family_for, lookup_model
@@ -123,6 +124,25 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# The specs PresetBook.model resolved, by the name asked for: any string can be a model name,
+# so they are bounded. A spec copied for a snapshot or an unknown name holds about 4.5 KB
+# (measured); each entry is charged 4 KiB and its name, so a book keeps about 512 (a registry
+# model's own spec, shared with the registry, is charged alike).
+_SPEC_BYTES = 4096
+_SPECS_BUDGET = 2 * 1024 * 1024
+
+
+class _SpecsByName(BoundedCache[str, ModelSpec]):
+    """The specs :meth:`PresetBook.model` resolved; ``specs[name] = spec`` keeps one."""
+
+    def __setitem__(self, name: str, spec: ModelSpec) -> None:
+        self.put(name, spec, nbytes=_SPEC_BYTES + len(name))
+
+
+def _specs_by_name() -> _SpecsByName:
+    return _SpecsByName("model specs by name (one preset book)", _SPECS_BUDGET)
+
+
 @dataclass
 class PresetBook:
     """The resolved configuration: presets by use case, the model registry, settings.
@@ -165,12 +185,15 @@ class PresetBook:
     # rejects warns only when the user asked for it.
     user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
     out_of_scope: tuple[str, ...] = ()
-    # Resolved specs by requested name (snapshots, aliases and unknown names included).
-    _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
-    # ``resolve``'s results for this book (``_adapt`` keeps, checks and bounds them); a copy
-    # made with dataclasses.replace starts with its own.
-    _resolutions: dict[Any, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
+    # Resolved specs by requested name (snapshots, aliases and unknown names included), and
+    # the results of config.adapt.resolve for this book (adapt makes that cache on first use,
+    # and keeps, checks and bounds its entries). A copy made with dataclasses.replace starts
+    # with its own of each.
+    _specs: _SpecsByName = field(
+        default_factory=_specs_by_name, init=False, repr=False, compare=False
+    )
+    _resolutions: BoundedCache[Any, Any] | None = field(
+        default=None, init=False, repr=False, compare=False
     )
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
@@ -188,8 +211,6 @@ class PresetBook:
                 raise UnknownModelError(name, sorted(self.models))
             family = family_for(self.models, self.families, name, self.out_of_scope)
             spec = ModelSpec.unknown(name, family)
-        if len(self._specs) >= 512:  # bounded: any string can be a model name
-            self._specs.clear()
         self._specs[name] = spec
         return spec
 
@@ -338,23 +359,34 @@ def _alias_index(config: ConfigFile, layers: list[ConfigLayer]) -> dict[str, str
     return index
 
 
-_default_cache: dict[tuple[Any, ...], PresetBook] = {}
+# The book for the current files, one per working directory and list of files: a hit needs
+# those files unchanged (resolved path, mtime, size), and a changed file replaces its entry.
+# A book holds about 3 KB per model and preset (measured: 141 KB for the packaged 44 models
+# and 5 presets); the budget holds the packaged book about 25 times, or one registry of
+# about 1,300 models.
+_BOOK_BYTES_PER_ENTRY = 3 * 1024
+_Files = tuple[str, tuple[str, ...]]  # the working directory, the user files as named
+_FileStates = tuple[tuple[str, int | None, int | None], ...]
+_default_books: BoundedCache[_Files, tuple[_FileStates, PresetBook]] = BoundedCache(
+    "default preset books", 4 * 1024 * 1024
+)
 
 
 def default_book() -> PresetBook:
-    """``load_presets()`` cached until a user file changes (path, size or mtime)."""
+    """``load_presets()`` kept until a user file changes (path, size or mtime)."""
     paths = user_config_paths()
-    key_parts: list[Any] = [str(Path.cwd())]
+    files: _Files = (str(Path.cwd()), tuple(str(item) for item in paths))
+    states: list[tuple[str, int | None, int | None]] = []
     for item in paths:
         try:
             stat = item.stat()
-            key_parts.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
+            states.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
         except OSError:
-            key_parts.append((str(item), None, None))
-    key = tuple(key_parts)
-    book = _default_cache.get(key)
-    if book is None:
-        book = load_presets()
-        _default_cache.clear()
-        _default_cache[key] = book
+            states.append((str(item), None, None))
+    kept = _default_books.get(files)
+    if kept is not None and kept[0] == tuple(states):
+        return kept[1]
+    book = load_presets()
+    nbytes = _BOOK_BYTES_PER_ENTRY * (len(book.models) + len(book.presets))
+    _default_books.put(files, (tuple(states), book), nbytes=nbytes)
     return book

@@ -18,9 +18,11 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .._cache import BoundedCache
 from .._errors import MessageFormatError
 from .encodings import get_encoding
 
@@ -62,16 +64,33 @@ TOKENS_PER_TOOL_CALL = 3
 _FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
 _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 
-# Token counts of the roles the API defines, per encoding: a bounded cache (any other role
-# string is counted each time, so a stream of odd roles cannot grow it).
+# What one kept count costs besides its text: the key tuple, the cache's entry tuple, the
+# ints and the dict slot (about 230 bytes).
+_COUNT_ENTRY_BYTES = 256
+# Token counts of the roles the API defines, per encoding (any other role string is counted
+# each time, so a stream of odd roles cannot grow it): 6 per encoding, far inside the budget.
 _CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_role_tokens: dict[tuple[str, str], int] = {}
+_role_tokens: BoundedCache[tuple[str, str], int] = BoundedCache(
+    "role token counts", 64 * _COUNT_ENTRY_BYTES
+)
+
+
+class _TextCounts(BoundedCache[tuple[str, str], int]):
+    """Token counts of message texts by (encoding, text); iterating gives the keys kept."""
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._entries))
+
+
 # Token counts of recent message texts, per encoding: a client's pre-flight and the offline
-# backend count the same prompt, and test suites send the same prompts again. Bounded in
-# entries and in the length of a text kept (a longer one is counted every time).
-_TEXT_COUNTS_MAX = 256
+# backend count the same prompt, and test suites send the same prompts again. Each is charged
+# its text and _COUNT_ENTRY_BYTES; a text longer than _TEXT_COUNTS_LONGEST characters is
+# counted every time. The budget is what 256 texts of that length take, as before the byte
+# budget; short texts fit by the thousand (at most _TEXT_COUNTS_MAX entries).
 _TEXT_COUNTS_LONGEST = 16_384
-_text_counts: dict[tuple[str, str], int] = {}
+_TEXT_COUNTS_BUDGET = 256 * (_TEXT_COUNTS_LONGEST + _COUNT_ENTRY_BYTES)
+_TEXT_COUNTS_MAX = _TEXT_COUNTS_BUDGET // _COUNT_ENTRY_BYTES
+_text_counts = _TextCounts("message text token counts", _TEXT_COUNTS_BUDGET)
 
 
 # --------------------------------------------------------------------------- public functions
@@ -181,7 +200,7 @@ class TokenCounter:
         if tokens is None:
             tokens = len(self.encode(role))
             if role in _CACHED_ROLES:
-                _role_tokens[key] = tokens
+                _role_tokens.put(key, tokens, nbytes=_COUNT_ENTRY_BYTES)
         return tokens
 
     def _content(self, text: str) -> int:
@@ -192,9 +211,7 @@ class TokenCounter:
         tokens = _text_counts.get(key)
         if tokens is None:
             tokens = len(self.encode(text))
-            if len(_text_counts) >= _TEXT_COUNTS_MAX:
-                _text_counts.clear()
-            _text_counts[key] = tokens
+            _text_counts.put(key, tokens, nbytes=sys.getsizeof(text) + _COUNT_ENTRY_BYTES)
         return tokens
 
     # -- messages
