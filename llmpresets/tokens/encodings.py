@@ -46,6 +46,9 @@ _EXPECTED_SHA256 = {
 SUPPORTED_ENCODINGS = tuple(sorted(_EXPECTED_SHA256))
 
 _lock = threading.Lock()
+# The encodings loaded in this process, by name: a registry, not a cache. It never forgets one
+# (tiktoken has a handful, and each costs a parse of its BPE file) and clear_caches() leaves it
+# alone: a model's tokenizer is one object for the life of the process.
 _loaded: dict[str, tiktoken.Encoding] = {}
 
 
@@ -169,7 +172,7 @@ def _remember(name: str, encoding: tiktoken.Encoding) -> tiktoken.Encoding:
     from .safe_encoding import SafeEncoding
 
     # Ours, not tiktoken's cached object: the same tables, with the long-whitespace
-    # workaround and tiktoken's panics translated (see _safe_encoding).
+    # workaround and tiktoken's panics translated (see tokens/safe_encoding.py).
     safe = _loaded[name] = SafeEncoding.wrap(encoding)
     return safe
 
