@@ -1,9 +1,10 @@
 """Client and AsyncClient: use case -> preset -> parameters -> pre-flight -> openai SDK -> result.
 
 One path for online and offline: offline only swaps the HTTP transport under the real
-``openai.OpenAI`` for :class:`llmpresets.OfflineTransport`. The pieces live apart: mode
-selection in ``_mode``, request preparation in ``_request``, the SDK error boundary in
-``_sdk_errors`` (every SDK call runs inside ``sdk_errors``), stream assembly in ``_streams``.
+``openai.OpenAI`` for :class:`llmpresets.OfflineTransport`. The pieces live apart in
+``client/``: mode selection in ``mode.py``, request preparation in ``request.py``, the SDK
+error boundary in ``sdk_errors.py`` (every SDK call runs inside ``sdk_errors``), results in
+``results.py``, stream assembly in ``streams.py``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The configuration file's schema: pydantic models of everything a user writes in presets.yaml.
 
 ``ConfigFile`` is the whole file; ``PresetFields`` one use case (ranges and descriptions read
-from the parameter table, ``_params.py``), ``ModelFields`` one model (``_models.py``),
-``OfflineSettings`` the offline backend's section with its scripted answers and faults. Every
-model forbids unknown keys and is strict (YAML's "0.5" is text, not a number). Loading,
-layering and error messages live in ``_presets.py``.
+from the parameter table, :mod:`llmpresets.config.params`), ``ModelFields`` one model
+(:mod:`llmpresets.config.models`), ``OfflineSettings`` the offline backend's section with its
+scripted answers and faults. Every model forbids unknown keys and is strict (YAML's "0.5" is
+text, not a number). Loading and layering live in :mod:`llmpresets.config.presets`, error
+messages in :mod:`llmpresets.config.validation`, which reads the schema through
+:func:`schema_model_at` and :func:`describe_range_at`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _from_table(name: str) -> Any:
 class PresetFields(_Strict):
     """The settings of one use case, as written under ``presets:``.
 
-    Ranges and descriptions come from the parameter table (``_params.py``).
+    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
     """
 
     description: str | None = Field(default=None, description="What the preset is for.")
