@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .._cache import BoundedCache
 from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
-from .presets import PresetBook, default_book
+from .presets import RESOLUTIONS_BUDGET, PresetBook, default_book
 from .validation import check_sampling_values
 
 __all__ = [
@@ -452,14 +451,13 @@ def resolve_params(
 
 # --------------------------------------------------------------------------- the cache
 
-# Resolutions kept per PresetBook: a client resolves the same use case, model and overrides
-# on every call, and the answer depends only on them and on the book. One entry (its key, the
-# kwargs, the reasons for what was dropped) holds 1.0 to 1.6 KB (measured); it is charged
-# 1.5 KiB and the text of its string overrides (``instructions``, ``user``...), so a book
-# keeps at most _MAX_RESOLUTIONS entries, fewer when they carry long texts.
+# Resolutions kept per PresetBook (in its ``_resolutions``): a client resolves the same use
+# case, model and overrides on every call, and the answer depends only on them and on the
+# book. One entry (its key, the kwargs, the reasons for what was dropped) holds 1.0 to 1.6 KB
+# (measured); it is charged 1.5 KiB and the text of its string overrides (``instructions``,
+# ``user``...), so a book keeps at most _MAX_RESOLUTIONS entries, fewer with long texts.
 _RESOLUTION_BYTES = 1536
-_MAX_RESOLUTIONS = 512
-_RESOLUTIONS_BUDGET = _MAX_RESOLUTIONS * _RESOLUTION_BYTES
+_MAX_RESOLUTIONS = RESOLUTIONS_BUDGET // _RESOLUTION_BYTES
 # Override values that may form a cache key: immutable, and equal only when they are the same
 # value to every later step (floats are keyed by their exact bits, so -0.0 is not 0.0).
 _KEY_TYPES = (str, int, bool, type(None))
@@ -492,8 +490,7 @@ def _recall(
     book: PresetBook, key: tuple[Any, ...] | None, use_case: str | None, model: str | None
 ) -> Resolution | None:
     """A copy of the resolution kept for ``key``, while the book holds what it was made of."""
-    cache = book._resolutions
-    cached: _Cached | None = cache.get(key) if key is not None and cache is not None else None
+    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
     if cached is not None and cached.holds_for(book, use_case, model):
         return cached.fresh()
     return None
@@ -502,15 +499,10 @@ def _recall(
 def _remember(
     book: PresetBook, key: tuple[Any, ...], cached: _Cached, overrides: Mapping[str, Any]
 ) -> None:
-    """Keep ``cached`` in the book's cache (made here on first use), charged its own size
-    and the text of its string overrides."""
-    cache = book._resolutions
-    if cache is None:
-        cache = book._resolutions = BoundedCache(
-            "resolved presets (one preset book)", _RESOLUTIONS_BUDGET
-        )
+    """Keep ``cached`` in the book's cache, charged its own size and the text of its string
+    overrides."""
     texts = sum(sys.getsizeof(value) for value in overrides.values() if type(value) is str)
-    cache.put(key, cached, nbytes=_RESOLUTION_BYTES + texts)
+    book._resolutions.put(key, cached, nbytes=_RESOLUTION_BYTES + texts)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,15 @@ def _specs_by_name() -> _SpecsByName:
     return _SpecsByName("model specs by name (one preset book)", _SPECS_BUDGET)
 
 
+# What config.adapt.resolve keeps for one book: it charges an entry its own size (about
+# 1.5 KiB) and its string overrides' text, so the budget holds at most about 512.
+RESOLUTIONS_BUDGET = 768 * 1024
+
+
+def _resolutions() -> BoundedCache[Any, Any]:
+    return BoundedCache("resolved presets (one preset book)", RESOLUTIONS_BUDGET)
+
+
 @dataclass
 class PresetBook:
     """The resolved configuration: presets by use case, the model registry, settings.
@@ -186,14 +195,13 @@ class PresetBook:
     user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
     out_of_scope: tuple[str, ...] = ()
     # Resolved specs by requested name (snapshots, aliases and unknown names included), and
-    # the results of config.adapt.resolve for this book (adapt makes that cache on first use,
-    # and keeps, checks and bounds its entries). A copy made with dataclasses.replace starts
-    # with its own of each.
+    # the results of config.adapt.resolve for this book (adapt keeps and checks its entries).
+    # A copy made with dataclasses.replace starts with its own of each.
     _specs: _SpecsByName = field(
         default_factory=_specs_by_name, init=False, repr=False, compare=False
     )
-    _resolutions: BoundedCache[Any, Any] | None = field(
-        default=None, init=False, repr=False, compare=False
+    _resolutions: BoundedCache[Any, Any] = field(
+        default_factory=_resolutions, init=False, repr=False, compare=False
     )
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
