@@ -124,6 +124,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# --------------------------------------------------------------------------- the book
+
 # The specs PresetBook.model resolved, by the name asked for: any string can be a model name,
 # so they are bounded. A spec copied for a snapshot or an unknown name holds about 4.5 KB
 # (measured); each entry is charged 4 KiB and its name, so a book keeps about 512 (a registry
