@@ -65,16 +65,19 @@ _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 # What one kept count costs besides its text: the key tuple, the cache's entry tuple, the
 # ints and the dict slot (about 230 bytes).
 _COUNT_ENTRY_BYTES = 256
-# Token counts of the roles the API defines, per encoding (any other role string is counted
-# each time, so a stream of odd roles cannot grow it): 6 per encoding, far inside the budget.
+# Token counts of the roles the API defines: one table per encoding, read by a counter with a
+# plain dict lookup per message (any other role string is counted each time, so a stream of
+# odd roles cannot grow them). A table of 6 is about 1 KB; the budget holds 16.
 _CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_role_tokens: BoundedCache[tuple[str, str], int] = BoundedCache(
-    "role token counts", 64 * _COUNT_ENTRY_BYTES
+_ROLE_TABLE_BYTES = 1024
+_role_tokens: BoundedCache[str, dict[str, int]] = BoundedCache(
+    "role token counts", 16 * _ROLE_TABLE_BYTES
 )
 
 
 class _TextCounts(BoundedCache[tuple[str, str], int]):
-    """Token counts of message texts by (encoding, text); iterating gives the keys kept."""
+    """Token counts of message texts by (encoding, text); iterating gives the keys kept (a
+    snapshot, for tests that check what is kept)."""
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._entries))
@@ -178,12 +181,13 @@ def _strip_period(text: str) -> str:
 class TokenCounter:
     """Counts for one model: its spec, its encoding and the rules that depend on them."""
 
-    __slots__ = ("encode", "encoding", "spec")
+    __slots__ = ("encode", "encoding", "roles", "spec")
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.encoding: tiktoken.Encoding = get_encoding(spec.encoding)
         self.encode = self.encoding.encode_ordinary
+        self.roles: dict[str, int] | None = None  # the API roles' counts, on first use
 
     # -- text fields
 
@@ -193,13 +197,19 @@ class TokenCounter:
         return len(self.encode(value))
 
     def _role(self, role: str) -> int:
-        key = (self.spec.encoding, role)
-        tokens = _role_tokens.get(key)
-        if tokens is None:
-            tokens = len(self.encode(role))
-            if role in _CACHED_ROLES:
-                _role_tokens.put(key, tokens, nbytes=_COUNT_ENTRY_BYTES)
-        return tokens
+        roles = self.roles
+        if roles is None:
+            roles = self.roles = self._role_table()
+        tokens = roles.get(role)
+        return len(self.encode(role)) if tokens is None else tokens
+
+    def _role_table(self) -> dict[str, int]:
+        """The token count of each role the API defines, in this counter's encoding."""
+        table = _role_tokens.get(self.spec.encoding)
+        if table is None:
+            table = {role: len(self.encode(role)) for role in _CACHED_ROLES}
+            _role_tokens.put(self.spec.encoding, table, nbytes=_ROLE_TABLE_BYTES)
+        return table
 
     def _content(self, text: str) -> int:
         """The tokens of a message's text content (recent texts' counts are kept)."""
