@@ -206,6 +206,18 @@ class PresetBook:
         default_factory=_resolutions, init=False, repr=False, compare=False
     )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A book pickles and deep-copies as it did before its caches held a lock: without
+        # them, and the copy starts its own.
+        state = dict(self.__dict__)
+        del state["_specs"], state["_resolutions"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._specs = _specs_by_name()
+        self._resolutions = _resolutions()
+
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.
 
