@@ -28,7 +28,7 @@ import functools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar
 
 __all__ = [
@@ -82,6 +82,14 @@ class BoundedCache(Generic[Key, Value]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[Key]:
+        """The keys kept, oldest first (a snapshot: the cache may change meanwhile)."""
+        return iter(list(self._entries))
+
+    def __setitem__(self, key: Key, value: Value) -> None:
+        """``cache[key] = value``: :meth:`put`, the value measured by ``size_of``."""
+        self.put(key, value)
 
     def __repr__(self) -> str:
         return (

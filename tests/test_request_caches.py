@@ -305,7 +305,7 @@ def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[s
 def test_the_use_case_header_reads_as_httpx2_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
     """The transport's header lookup answers exactly what ``headers.get`` answers: absent,
     any case, repeated, and values that are not ASCII in either encoding."""
-    from llmpresets.config.headers import USE_CASE_HEADER
+    from llmpresets.config.params import USE_CASE_HEADER
     from llmpresets.offline.transport import _use_case
 
     assert _use_case(httpx2.Headers(headers)) == httpx2.Headers(headers).get(USE_CASE_HEADER)

@@ -25,8 +25,9 @@ from openai.types.chat import (
 from llmpresets import TokenizerError, count_message_tokens, count_tokens
 from llmpresets.tokens import counting as _tokens
 from llmpresets.tokens import encodings as _encodings
-from llmpresets.tokens.counting import MessageFormatError, image_size, image_tiles
+from llmpresets.tokens.counting import MessageFormatError
 from llmpresets.tokens.encodings import get_encoding
+from llmpresets.tokens.images import image_size, image_tiles
 
 # --------------------------------------------------------------------------- offline loading
 

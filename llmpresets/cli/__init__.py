@@ -1,7 +1,10 @@
 """The ``llmpresets`` command line: parse, call the library, print. No logic of its own.
 
 Each command lives in its own module exposing ``register(subparsers)``; the module's heavy
-imports happen inside its handler, so ``llmpresets --help`` stays quick.
+imports happen inside its handler, so ``llmpresets --help`` stays quick: ``_config_cmds.py``
+(``presets``, ``validate``, ``schema``), ``_models_cmd.py`` (``models``), ``_count.py``,
+``_run.py``, ``_explain.py``, ``_train.py``, ``_serve.py``; ``_common.py`` holds what they
+share (reading input within bounds, loading the presets, printing JSON).
 
 Exit codes: 0 success (also when the reader of the output goes away, ``| head``), 1 runtime or
 API error (including output that cannot be written, e.g. ``> /dev/full``), 2 usage or

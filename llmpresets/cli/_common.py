@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 formatter = argparse.RawDescriptionHelpFormatter
 
-# Bounds on what a command reads (DESIGN §9): text from a file or stdin, and JSON nesting.
+# Bounds on what a command reads (past them: a clear error, exit 2): text from a file or
+# stdin, and JSON nesting.
 MAX_INPUT_CHARS = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 

@@ -286,7 +286,7 @@ def _settings(
 def _check_flags(flags: dict[str, float | int | None]) -> None:
     """The library's per-call ranges (those of presets.yaml and ``run``), message per flag."""
     from .._errors import ConfigError
-    from ..config.presets import check_sampling_values
+    from ..config.validation import check_sampling_values
 
     for name, value in flags.items():
         if value is None:

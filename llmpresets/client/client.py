@@ -1,9 +1,10 @@
 """Client and AsyncClient: use case -> preset -> parameters -> pre-flight -> openai SDK -> result.
 
 One path for online and offline: offline only swaps the HTTP transport under the real
-``openai.OpenAI`` for :class:`llmpresets.OfflineTransport`. The pieces live apart: mode
-selection in ``_mode``, request preparation in ``_request``, the SDK error boundary in
-``_sdk_errors`` (every SDK call runs inside ``sdk_errors``), stream assembly in ``_streams``.
+``openai.OpenAI`` for :class:`llmpresets.OfflineTransport`. The pieces live apart in
+``client/``: mode selection in ``mode.py``, request preparation in ``request.py``, the SDK
+error boundary in ``sdk_errors.py`` (every SDK call runs inside ``sdk_errors``), results in
+``results.py``, stream assembly in ``streams.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx2
 import openai
 
 from .._errors import ConfigError, MissingAPIKeyError
-from ..config.headers import USE_CASE_HEADER
+from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response

@@ -77,6 +77,8 @@ class PreparedResponse:
     text_format: Any = None  # a pydantic model class to parse the text into
 
 
+# Read once per process: the installed SDK's signatures do not change while it runs (a value
+# computed on first use, not a cache with anything to forget).
 @functools.cache
 def _sdk_arguments() -> frozenset[str]:
     """Keyword arguments ``chat.completions.create`` takes, read from the installed SDK."""

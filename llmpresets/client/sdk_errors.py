@@ -1,10 +1,11 @@
 """The one boundary where SDK and transport errors become llmpresets errors.
 
 Every call into the openai SDK (a request, or reading a stream) runs inside
-:func:`sdk_errors`; it translates what the SDK raises into the tree drawn in ``_errors`` and
-chains the original with ``raise ... from exc``. The API key is scrubbed (:mod:`._secrets`:
-whole, partial, case-changed or masked) from the message and from every exception in the
-chain, and from exceptions that pass through untranslated (a user transport's own errors).
+:func:`sdk_errors`; it translates what the SDK raises into the tree drawn in
+:mod:`llmpresets._errors` and chains the original with ``raise ... from exc``. The API key is
+scrubbed (:mod:`llmpresets.client.secrets`: whole, partial, case-changed or masked) from the
+message and from every exception in the chain, and from exceptions that pass through
+untranslated (a user transport's own errors).
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ clean. The client's SDK error boundary (:mod:`llmpresets.client.sdk_errors`) cal
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 from typing import Any
+
+from .._cache import memoize
 
 __all__ = ["MIN_FRAGMENT", "REDACTED", "scrub", "scrub_exception", "scrub_value"]
 
@@ -32,7 +33,9 @@ _MASK = re.compile(r"\*{2,}|\.{2,}|\u2026|\u2022{2,}")
 _NESTING_LIMIT = 20  # dicts/lists inside an exception's attributes; deeper is left as it is
 
 
-@functools.lru_cache(maxsize=8)
+# One pattern per key in use (a client has one): about 13 KB compiled for a 168-character key,
+# so the budget keeps about 20.
+@memoize("API-key fragment patterns", budget=256 * 1024)
 def _fragments(secret: str) -> re.Pattern[str] | None:
     """A case-insensitive pattern matching any MIN_FRAGMENT-long slice of ``secret``."""
     if len(secret) < MIN_FRAGMENT:

@@ -1,8 +1,9 @@
 """Preset + model + endpoint -> the exact keyword arguments sent to the OpenAI SDK.
 
 Precedence, lowest to highest: the preset, then per-call overrides (``None`` removes a
-parameter). Then the model decides, per DESIGN §5, reading the parameter table (``_params``)
-and the model's capabilities (``_models``):
+parameter). Then the model decides, reading the parameter table
+(:mod:`llmpresets.config.params`) and the model's capabilities
+(:mod:`llmpresets.config.models`):
 
 - a model without reasoning efforts gets the sampling settings and no effort;
 - a model that runs at effort ``none`` gets, for a preset whose effort is ``none`` (chat,
@@ -19,6 +20,7 @@ what was dropped and why (``ChatResult.dropped``, ``llmpresets presets --model``
 from __future__ import annotations
 
 import numbers
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -29,7 +31,8 @@ from urllib.parse import urlsplit
 from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
-from .presets import PresetBook, check_sampling_values, default_book
+from .presets import RESOLUTIONS_BUDGET, PresetBook, default_book
+from .validation import check_sampling_values
 
 __all__ = [
     "Policy",
@@ -211,9 +214,9 @@ def resolve(
         raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(ENDPOINTS)}")
     book = config or default_book()
     key = _cache_key(use_case, model, api, provider, base_url, policy, overrides)
-    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
-    if cached is not None and cached.holds_for(book, use_case, model):
-        return cached.fresh()
+    kept = _recall(book, key, use_case, model)
+    if kept is not None:
+        return kept
     model_name = model or book.settings.default_model
     spec = book.model(model_name)
     chosen_policy: Policy = policy or book.settings.unsupported_params
@@ -285,96 +288,8 @@ def resolve(
     if key is not None and not resolver.rejected_by_user:
         # Only a resolution that warned about nothing is kept: a later call must still warn
         # (or raise) exactly as this one would have.
-        if len(book._resolutions) >= _MAX_RESOLUTIONS:
-            book._resolutions.clear()
-        book._resolutions[key] = _Cached.of(book, use_case, model_name, resolution)
+        _remember(book, key, _Cached.of(book, use_case, model_name, resolution), overrides)
     return resolution
-
-
-# --------------------------------------------------------------------------- the cache
-
-# Resolutions kept per PresetBook: a client resolves the same use case, model and overrides
-# on every call, and the answer depends only on them and on the book.
-_MAX_RESOLUTIONS = 256
-# Override values that may form a cache key: immutable, and equal only when they are the same
-# value to every later step (floats are keyed by their exact bits, so -0.0 is not 0.0).
-_KEY_TYPES = (str, int, bool, type(None))
-
-
-def _cache_key(
-    use_case: str | None,
-    model: str | None,
-    api: str,
-    provider: str | None,
-    base_url: str | None,
-    policy: str | None,
-    overrides: Mapping[str, Any],
-) -> tuple[Any, ...] | None:
-    """The cache key of one call to :func:`resolve`, or None when a value cannot be part of
-    one (a list, a dict, a numpy number...: such calls are resolved every time)."""
-    items: list[tuple[Any, ...]] = []
-    for name, value in overrides.items():
-        kind = type(value)
-        if kind is float:
-            items.append((name, kind, value.hex()))
-        elif kind in _KEY_TYPES:
-            items.append((name, kind, value))
-        else:
-            return None
-    return (use_case, model, api, provider, base_url, policy, tuple(items))
-
-
-@dataclass(frozen=True)
-class _Cached:
-    """A resolution and the parts of the book it was made from (all immutable objects, so
-    their identity says whether the book still holds them)."""
-
-    resolution: Resolution
-    settings: Any
-    preset: Any
-    spec: ModelSpec
-    user_fields: Any
-
-    @classmethod
-    def of(
-        cls, book: PresetBook, use_case: str | None, model_name: str, resolution: Resolution
-    ) -> _Cached:
-        return cls(
-            _copied(resolution),
-            book.settings,
-            book.presets.get(use_case) if use_case is not None else None,
-            book.model(model_name),
-            book.user_fields.get(use_case or ""),
-        )
-
-    def holds_for(self, book: PresetBook, use_case: str | None, model: str | None) -> bool:
-        """Whether ``book`` still has the settings, preset, model and user fields used."""
-        settings = book.settings
-        return (
-            settings is self.settings
-            and (use_case is None or book.presets.get(use_case) is self.preset)
-            and book.model(model or settings.default_model) is self.spec
-            and book.user_fields.get(use_case or "") is self.user_fields
-        )
-
-    def fresh(self) -> Resolution:
-        """A copy the caller may change without changing the cache."""
-        return _copied(self.resolution)
-
-
-def _copied(resolution: Resolution) -> Resolution:
-    return Resolution(
-        kwargs=_deep_copy(resolution.kwargs),
-        dropped=dict(resolution.dropped),
-        effort=resolution.effort,
-        api=resolution.api,
-    )
-
-
-def _deep_copy(value: dict[str, Any]) -> dict[str, Any]:
-    """A copy of kwargs down to their scalars (a cached key held only scalars; ``_spell``
-    nests some in dicts)."""
-    return {key: _deep_copy(item) if type(item) is dict else item for key, item in value.items()}
 
 
 def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
@@ -405,7 +320,9 @@ def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
 
 
 def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | None) -> None:
-    """Models that refuse function tools with an effort on /chat/completions (DESIGN §5)."""
+    """Models that refuse function tools with an effort on /chat/completions (``tools_with_effort:
+    false``): the effort becomes ``none`` when the preset chose it and the model has it, else
+    a ConfigError in the API's own words."""
     spec = resolver.spec
     if (
         resolver.api != "chat"
@@ -530,3 +447,112 @@ def resolve_params(
         stacklevel=stacklevel + 1,
         **overrides,
     ).kwargs
+
+
+# --------------------------------------------------------------------------- the cache
+
+# Resolutions kept per PresetBook (in its ``_resolutions``): a client resolves the same use
+# case, model and overrides on every call, and the answer depends only on them and on the
+# book. One entry (its key, the kwargs, the reasons for what was dropped) holds 1.0 to 1.6 KB
+# (measured); it is charged 1.5 KiB and the text of its string overrides (``instructions``,
+# ``user``...), so a book keeps at most _MAX_RESOLUTIONS entries, fewer with long texts.
+_RESOLUTION_BYTES = 1536
+_MAX_RESOLUTIONS = RESOLUTIONS_BUDGET // _RESOLUTION_BYTES
+# Override values that may form a cache key: immutable, and equal only when they are the same
+# value to every later step (floats are keyed by their exact bits, so -0.0 is not 0.0).
+_KEY_TYPES = (str, int, bool, type(None))
+
+
+def _cache_key(
+    use_case: str | None,
+    model: str | None,
+    api: str,
+    provider: str | None,
+    base_url: str | None,
+    policy: str | None,
+    overrides: Mapping[str, Any],
+) -> tuple[Any, ...] | None:
+    """The cache key of one call to :func:`resolve`, or None when a value cannot be part of
+    one (a list, a dict, a numpy number...: such calls are resolved every time)."""
+    items: list[tuple[Any, ...]] = []
+    for name, value in overrides.items():
+        kind = type(value)
+        if kind is float:
+            items.append((name, kind, value.hex()))
+        elif kind in _KEY_TYPES:
+            items.append((name, kind, value))
+        else:
+            return None
+    return (use_case, model, api, provider, base_url, policy, tuple(items))
+
+
+def _recall(
+    book: PresetBook, key: tuple[Any, ...] | None, use_case: str | None, model: str | None
+) -> Resolution | None:
+    """A copy of the resolution kept for ``key``, while the book holds what it was made of."""
+    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
+    if cached is not None and cached.holds_for(book, use_case, model):
+        return cached.fresh()
+    return None
+
+
+def _remember(
+    book: PresetBook, key: tuple[Any, ...], cached: _Cached, overrides: Mapping[str, Any]
+) -> None:
+    """Keep ``cached`` in the book's cache, charged its own size and the text of its string
+    overrides."""
+    texts = sum(sys.getsizeof(value) for value in overrides.values() if type(value) is str)
+    book._resolutions.put(key, cached, nbytes=_RESOLUTION_BYTES + texts)
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """A resolution and the parts of the book it was made from (all immutable objects, so
+    their identity says whether the book still holds them)."""
+
+    resolution: Resolution
+    settings: Any
+    preset: Any
+    spec: ModelSpec
+    user_fields: Any
+
+    @classmethod
+    def of(
+        cls, book: PresetBook, use_case: str | None, model_name: str, resolution: Resolution
+    ) -> _Cached:
+        return cls(
+            _copied(resolution),
+            book.settings,
+            book.presets.get(use_case) if use_case is not None else None,
+            book.model(model_name),
+            book.user_fields.get(use_case or ""),
+        )
+
+    def holds_for(self, book: PresetBook, use_case: str | None, model: str | None) -> bool:
+        """Whether ``book`` still has the settings, preset, model and user fields used."""
+        settings = book.settings
+        return (
+            settings is self.settings
+            and (use_case is None or book.presets.get(use_case) is self.preset)
+            and book.model(model or settings.default_model) is self.spec
+            and book.user_fields.get(use_case or "") is self.user_fields
+        )
+
+    def fresh(self) -> Resolution:
+        """A copy the caller may change without changing the cache."""
+        return _copied(self.resolution)
+
+
+def _copied(resolution: Resolution) -> Resolution:
+    return Resolution(
+        kwargs=_deep_copy(resolution.kwargs),
+        dropped=dict(resolution.dropped),
+        effort=resolution.effort,
+        api=resolution.api,
+    )
+
+
+def _deep_copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of kwargs down to their scalars (a cached key held only scalars; ``_spell``
+    nests some in dicts)."""
+    return {key: _deep_copy(item) if type(item) is dict else item for key, item in value.items()}

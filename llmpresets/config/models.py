@@ -33,6 +33,7 @@ from .params import (
 )
 
 __all__ = [
+    "DEFAULT_ENCODING",
     "MODEL_NAME",
     "EncodingName",
     "LongContextPricing",
@@ -40,6 +41,7 @@ __all__ = [
     "ModelSpec",
     "Prices",
     "SamplingRule",
+    "encoding_name_for_model",
     "family_for",
     "lookup_model",
 ]
@@ -48,6 +50,8 @@ __all__ = [
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*")
 
 EncodingName = Literal["o200k_base", "cl100k_base"]
+# The encoding of a model that neither the registry nor tiktoken's model map names.
+DEFAULT_ENCODING = "o200k_base"
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 SamplingRule = Literal["always", "effort_none", "never"]
 
@@ -239,7 +243,7 @@ class ModelSpec(BaseModel):
     context_window: int | None = None
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
-    encoding: str = "o200k_base"
+    encoding: str = DEFAULT_ENCODING
     encoding_published: bool = False
     reasoning: bool = False
     reasoning_efforts: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -318,6 +322,7 @@ class ModelSpec(BaseModel):
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float | None:
         """USD for a request's usage; ``None`` when the model's prices are unknown.
 
+        >>> from llmpresets import get_model
         >>> round(get_model("gpt-4o").cost(1_000_000, 0), 2)
         2.5
         """
@@ -352,7 +357,7 @@ class ModelSpec(BaseModel):
             context_window=window,
             max_input_tokens=max_input,
             max_output_tokens=fields.max_output_tokens,
-            encoding=fields.encoding or _tiktoken_encoding_name(name),
+            encoding=fields.encoding or encoding_name_for_model(name),
             encoding_published=bool(fields.encoding_published),
             reasoning=reasoning,
             reasoning_efforts=efforts,
@@ -372,7 +377,7 @@ class ModelSpec(BaseModel):
     @classmethod
     def unknown(cls, name: str, family: ModelSpec | None = None) -> ModelSpec:
         """A model the registry lacks: its family's rules (if any), unknown limits and prices."""
-        encoding = _tiktoken_encoding_name(name)
+        encoding = encoding_name_for_model(name)
         if family is None:
             return cls(name=name, encoding=encoding, known=False)
         return family.model_copy(
@@ -457,7 +462,17 @@ def family_for(
     return None
 
 
-def _tiktoken_encoding_name(model: str) -> str:
-    from ..tokens.encodings import encoding_name_for_model
+def encoding_name_for_model(model: str) -> str:
+    """tiktoken's encoding for ``model`` by its own model map, else ``o200k_base``.
 
-    return encoding_name_for_model(model)
+    Only the map is read (tiktoken is imported on first use; no encoding is loaded).
+
+    >>> encoding_name_for_model("gpt-4"), encoding_name_for_model("my-own-model")
+    ('cl100k_base', 'o200k_base')
+    """
+    import tiktoken.model
+
+    try:
+        return tiktoken.model.encoding_name_for_model(model)
+    except KeyError:
+        return DEFAULT_ENCODING

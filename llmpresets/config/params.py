@@ -8,8 +8,12 @@ OpenAI-compatible servers such as vLLM, through ``extra_body``). The preset sche
 resolution, the clients' per-call checks, the offline backend's validation, the CLI's flags and
 ``explain`` all read this table; none restates it.
 
-Which parameters a *model* accepts is the model registry's business (``_models.py``): its
-sampling rule, its reasoning efforts and the parameters it rejects.
+Which parameters a *model* accepts is the model registry's business
+(:mod:`llmpresets.config.models`): its sampling rule, its reasoning efforts and the parameters
+it rejects.
+
+One setting travels beside the parameters, as a header: :data:`USE_CASE_HEADER` names the use
+case of an offline request.
 
 >>> PARAMETERS["reasoning_effort"].spelling("responses")
 'reasoning.effort'
@@ -33,6 +37,7 @@ __all__ = [
     "PRESET_FIELDS",
     "SAMPLING_FIELDS",
     "SAMPLING_RULE_PARAMETERS",
+    "USE_CASE_HEADER",
     "VERBOSITIES",
     "Api",
     "Parameter",
@@ -44,6 +49,10 @@ __all__ = [
 Api = Literal["chat", "responses"]
 API_NAMES: tuple[Api, ...] = ("chat", "responses")
 ENDPOINTS: Mapping[Api, str] = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
+
+# The Client tells the offline backend which use case a request is for, so the local model
+# writes in that style; the header is sent only offline, and real APIs never see it.
+USE_CASE_HEADER = "x-llmpresets-use-case"
 
 # Reasoning efforts in increasing order of effort (the SDK's ReasoningEffort literal).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")

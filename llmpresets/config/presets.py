@@ -1,6 +1,9 @@
-"""Presets and the configuration file: loading, layering and error messages.
+"""Loading presets files: the packaged defaults with the user's files layered over them.
 
-The file's schema (the pydantic models) is ``_config_schema.py``; its names are re-exported here.
+:func:`load_presets` returns a :class:`PresetBook` (the presets by use case, the model registry,
+the settings); :func:`default_book` keeps the one for the current files. The file's schema is
+:mod:`llmpresets.config.schema` (its names are re-exported here, where the rest of the package
+reads them); validation and its ``file:line`` messages are :mod:`llmpresets.config.validation`.
 
 Layers, lowest to highest, each a plain dict merged deeply in this order:
 
@@ -10,7 +13,8 @@ Layers, lowest to highest, each a plain dict merged deeply in this order:
 
 Mappings merge key by key (a user file may change one field of one preset); anything else,
 lists included, is replaced. Each file is validated on its own first, so an error names the file
-and line that caused it; then the merged result is validated again.
+and line that caused it; then the merged result is validated again, and checked across sections
+(aliases, families, the offline corpus).
 """
 
 from __future__ import annotations
@@ -22,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from .._errors import ConfigError, UnknownModelError, UnknownPresetError, describe_pydantic_error
+from .._cache import BoundedCache
+from .._errors import ConfigError, UnknownModelError, UnknownPresetError
 from .corpus_file import corpus_problem
 from .models import ModelSpec, family_for, lookup_model
-from .params import PRESET_FIELDS, SAMPLING_FIELDS
 from .schema import (
     ConfigFile,
     FaultRule,
@@ -38,14 +40,12 @@ from .schema import (
     ScriptedRule,
     ScriptedToolCall,
     Settings,
-    _allowed_range,
-    _model_at,
     config_json_schema,
 )
-from .yaml_file import LineMap, load_yaml_file
+from .validation import ConfigLayer, line_for, validate_config
+from .yaml_file import load_yaml_file
 
 __all__ = [
-    "SAMPLING_FIELDS",
     "ConfigFile",
     "FaultRule",
     "OfflineSettings",
@@ -56,7 +56,6 @@ __all__ = [
     "ScriptedRule",
     "ScriptedToolCall",
     "Settings",
-    "check_sampling_values",
     "config_json_schema",
     "default_book",
     "load_presets",
@@ -65,24 +64,7 @@ __all__ = [
 ]
 
 
-def check_sampling_values(values: Mapping[str, Any], source: str = "per-call override") -> None:
-    """Validate sampling values given in code with the same ranges as the file.
-
-    Raises ConfigError naming the parameter, the value and the allowed range, so a request the
-    library knows to be invalid is never sent.
-    """
-    fields = {name: value for name, value in values.items() if name in PRESET_FIELDS}
-    _validate([_Layer(source, {"presets": {"call": fields}}, {})], {"presets": {"call": fields}})
-
-
 # --------------------------------------------------------------------------- loading
-
-
-@dataclass(frozen=True)
-class _Layer:
-    source: str
-    data: dict[str, Any]
-    lines: LineMap
 
 
 def packaged_presets_path() -> Path:
@@ -111,7 +93,7 @@ def user_config_paths(
     return [local] if local.is_file() else []
 
 
-def _read_layer(path: Path, *, packaged: bool = False) -> _Layer:
+def _read_layer(path: Path, *, packaged: bool = False) -> ConfigLayer:
     data, lines = load_yaml_file(path, packaged=packaged)
     source = str(path)
     if data is None:
@@ -127,8 +109,8 @@ def _read_layer(path: Path, *, packaged: bool = False) -> _Layer:
             file=source,
             line=1,
         )
-    layer = _Layer(source, data, lines)
-    _validate([layer], data)
+    layer = ConfigLayer(source, data, lines)
+    validate_config([layer], data)
     return layer
 
 
@@ -142,20 +124,32 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _validate(layers: list[_Layer], data: dict[str, Any]) -> ConfigFile:
-    try:
-        return ConfigFile.model_validate(data)
-    except ValidationError as exc:
-        messages = sorted(
-            (_describe(error, layers) for error in exc.errors()),
-            key=lambda described: (described[1] or "", described[2] or 0),
-        )
-        first = messages[0]
-        if len(messages) == 1:
-            text = first[0]
-        else:
-            text = f"{len(messages)} problems:\n" + "\n".join(f"  {m[0]}" for m in messages)
-        raise ConfigError(text, file=first[1], line=first[2], field=first[3]) from None
+# --------------------------------------------------------------------------- the book
+
+# The specs PresetBook.model resolved, by the name asked for: any string can be a model name,
+# so they are bounded. A spec copied for a snapshot or an unknown name holds about 4.5 KB
+# (measured); each entry is charged 4 KiB and its name, so a book keeps about 512 (a registry
+# model's own spec, shared with the registry, is charged alike).
+_SPEC_BYTES = 4096
+_SPECS_BUDGET = 2 * 1024 * 1024
+
+
+def _specs_by_name() -> BoundedCache[str, ModelSpec]:
+    """The specs :meth:`PresetBook.model` resolved; ``specs[name] = spec`` keeps one."""
+    return BoundedCache(
+        "model specs by name (one preset book)",
+        _SPECS_BUDGET,
+        size_of=lambda spec: _SPEC_BYTES + len(spec.name),
+    )
+
+
+# What config.adapt.resolve keeps for one book: it charges an entry its own size (about
+# 1.5 KiB) and its string overrides' text, so the budget holds at most about 512.
+RESOLUTIONS_BUDGET = 768 * 1024
+
+
+def _resolutions() -> BoundedCache[Any, Any]:
+    return BoundedCache("resolved presets (one preset book)", RESOLUTIONS_BUDGET)
 
 
 @dataclass
@@ -200,13 +194,27 @@ class PresetBook:
     # rejects warns only when the user asked for it.
     user_fields: dict[str, frozenset[str]] = field(default_factory=dict)
     out_of_scope: tuple[str, ...] = ()
-    # Resolved specs by requested name (snapshots, aliases and unknown names included).
-    _specs: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
-    # ``resolve``'s results for this book (``_adapt`` keeps, checks and bounds them); a copy
-    # made with dataclasses.replace starts with its own.
-    _resolutions: dict[Any, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
+    # Resolved specs by requested name (snapshots, aliases and unknown names included), and
+    # the results of config.adapt.resolve for this book (adapt keeps and checks its entries).
+    # A copy made with dataclasses.replace starts with its own of each.
+    _specs: BoundedCache[str, ModelSpec] = field(
+        default_factory=_specs_by_name, init=False, repr=False, compare=False
     )
+    _resolutions: BoundedCache[Any, Any] = field(
+        default_factory=_resolutions, init=False, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A book pickles and deep-copies as it did before its caches held a lock: without
+        # them, and the copy starts its own.
+        state = dict(self.__dict__)
+        del state["_specs"], state["_resolutions"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._specs = _specs_by_name()
+        self._resolutions = _resolutions()
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.
@@ -223,8 +231,6 @@ class PresetBook:
                 raise UnknownModelError(name, sorted(self.models))
             family = family_for(self.models, self.families, name, self.out_of_scope)
             spec = ModelSpec.unknown(name, family)
-        if len(self._specs) >= 512:  # bounded: any string can be a model name
-            self._specs.clear()
         self._specs[name] = spec
         return spec
 
@@ -253,7 +259,7 @@ def load_presets(
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = _merge(merged, layer.data)
-    config = _validate(layers, merged)
+    config = validate_config(layers, merged)
     config = _resolve_corpus(config, layers)
     presets = {
         name: Preset(name=name, **fields.model_dump(exclude_unset=False))
@@ -273,13 +279,13 @@ def load_presets(
     )
 
 
-def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
+def _resolve_corpus(config: ConfigFile, layers: list[ConfigLayer]) -> ConfigFile:
     """Make ``offline.corpus`` absolute (relative to its file) and check that it exists."""
     corpus = config.offline.corpus
     if corpus is None:
         return config
     loc = ("offline", "corpus")
-    source, line = _line_for(loc, layers)
+    source, line = line_for(loc, layers)
     path = Path(corpus).expanduser()
     if not path.is_absolute() and source is not None:
         path = Path(source).resolve().parent / path
@@ -307,7 +313,7 @@ def _resolve_corpus(config: ConfigFile, layers: list[_Layer]) -> ConfigFile:
     return config.model_copy(update={"offline": offline})
 
 
-def _user_fields(layers: list[_Layer]) -> dict[str, frozenset[str]]:
+def _user_fields(layers: list[ConfigLayer]) -> dict[str, frozenset[str]]:
     """use case -> the fields a user file sets to something other than the packaged default.
 
     A value equal to the default counts as the default: a user who copied the whole packaged
@@ -333,11 +339,11 @@ def _user_fields(layers: list[_Layer]) -> dict[str, frozenset[str]]:
     return {name: frozenset(fields) for name, fields in found.items() if fields}
 
 
-def _checked_families(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+def _checked_families(config: ConfigFile, layers: list[ConfigLayer]) -> dict[str, str]:
     """``families:`` with every target a registry model (else a ConfigError at its line)."""
     for pattern, like in config.families.items():
         if like not in config.models:
-            source, line = _line_for(("families", pattern), layers)
+            source, line = line_for(("families", pattern), layers)
             where = f"{source}:{line}" if line is not None else str(source)
             close = difflib.get_close_matches(like, list(config.models), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -351,7 +357,7 @@ def _checked_families(config: ConfigFile, layers: list[_Layer]) -> dict[str, str
     return dict(config.families)
 
 
-def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
+def _alias_index(config: ConfigFile, layers: list[ConfigLayer]) -> dict[str, str]:
     """alias -> model name; an alias may not be a model's name or another model's alias."""
     index: dict[str, str] = {}
     for name, fields in config.models.items():
@@ -359,7 +365,7 @@ def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
             clash = alias if alias in config.models else index.get(alias)
             if clash is not None and clash != name:
                 loc = ("models", name, "aliases")
-                source, line = _line_for(loc, layers)
+                source, line = line_for(loc, layers)
                 where = f"{source}:{line}" if line is not None else str(source)
                 owner = "a model's name" if alias in config.models else f"an alias of {clash!r}"
                 raise ConfigError(
@@ -373,104 +379,34 @@ def _alias_index(config: ConfigFile, layers: list[_Layer]) -> dict[str, str]:
     return index
 
 
-_default_cache: dict[tuple[Any, ...], PresetBook] = {}
-
-
-def default_book() -> PresetBook:
-    """``load_presets()`` cached until a user file changes (path, size or mtime)."""
-    paths = user_config_paths()
-    key_parts: list[Any] = [str(Path.cwd())]
-    for item in paths:
-        try:
-            stat = item.stat()
-            key_parts.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            key_parts.append((str(item), None, None))
-    key = tuple(key_parts)
-    book = _default_cache.get(key)
-    if book is None:
-        book = load_presets()
-        _default_cache.clear()
-        _default_cache[key] = book
-    return book
-
-
-# --------------------------------------------------------------------------- error messages
-
-
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _decimal(text: str) -> str:
-    """1e-5 -> 1.0e-5, the spelling YAML 1.1 reads as a number."""
-    mantissa, _, exponent = text.lower().partition("e")
-    if exponent and "." not in mantissa:
-        return f"{mantissa}.0e{exponent}"
-    return text
-
-
-def _line_for(loc: tuple[str | int, ...], layers: list[_Layer]) -> tuple[str | None, int | None]:
-    """The file and line of the highest layer that sets ``loc`` (or its nearest parent)."""
-    for depth in range(len(loc), -1, -1):
-        prefix = loc[:depth]
-        for layer in reversed(layers):
-            if prefix in layer.lines and _sets(layer.data, prefix):
-                return layer.source, layer.lines[prefix]
-    return (layers[-1].source, None) if layers else (None, None)
-
-
-def _sets(data: Any, loc: tuple[str | int, ...]) -> bool:
-    for part in loc:
-        in_dict = isinstance(data, dict) and part in data
-        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
-        if in_dict or in_list:
-            data = data[part]
-        else:
-            return False
-    return True
-
-
-# Error kinds whose message needs no YAML-quoting hint.
-_PLAIN_KINDS = frozenset(
-    {
-        "extra_forbidden",
-        "greater_than",
-        "greater_than_equal",
-        "less_than",
-        "less_than_equal",
-        "literal_error",
-        "value_error",
-        "missing",
-    }
+# The book for the current files, one per working directory and list of files: a hit needs
+# those files unchanged (resolved path, mtime, size), and a changed file replaces its entry.
+# A book holds about 3 KB per model and preset (measured: 141 KB for the packaged 44 models
+# and 5 presets); the budget holds the packaged book about 25 times, or one registry of
+# about 1,300 models.
+_BOOK_BYTES_PER_ENTRY = 3 * 1024
+_Files = tuple[str, tuple[str, ...]]  # the working directory, the user files as named
+_FileStates = tuple[tuple[str, int | None, int | None], ...]
+_default_books: BoundedCache[_Files, tuple[_FileStates, PresetBook]] = BoundedCache(
+    "default preset books", 4 * 1024 * 1024
 )
 
 
-def _describe(error: Any, layers: list[_Layer]) -> tuple[str, str | None, int | None, str]:
-    """Render one pydantic error as ``file:line: field.path: what is wrong; what is allowed``."""
-    loc: tuple[str | int, ...] = tuple(
-        part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
-    )
-    field_path = ".".join(str(part) for part in loc) or "(top level)"
-    if loc[:2] == ("presets", "call") and layers and not layers[0].lines:
-        field_path = ".".join(str(part) for part in loc[2:])  # a per-call override
-    kind = error["type"]
-    value = error.get("input")
-    parent = _model_at(loc[:-1]) if kind == "extra_forbidden" else None
-    allowed = _allowed_range(loc) if loc else None
-    what = describe_pydantic_error(
-        error, valid_fields=list(parent.model_fields) if parent is not None else [], allowed=allowed
-    )
-    if kind not in _PLAIN_KINDS and isinstance(value, str) and _looks_numeric(value):
-        decimal = _decimal(value)
-        if decimal != value:
-            what += f" (YAML reads {value} as text; write {decimal})"
-        else:
-            what += " (quoted, so YAML reads it as text; remove the quotes)"
-    source, line = _line_for(loc, layers)
-    where = f"{source}:{line}" if line is not None else (source or "<config>")
-    return f"{where}: {field_path}: {what}", source, line, field_path
+def default_book() -> PresetBook:
+    """``load_presets()`` kept until a user file changes (path, size or mtime)."""
+    paths = user_config_paths()
+    files: _Files = (str(Path.cwd()), tuple(str(item) for item in paths))
+    states: list[tuple[str, int | None, int | None]] = []
+    for item in paths:
+        try:
+            stat = item.stat()
+            states.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            states.append((str(item), None, None))
+    kept = _default_books.get(files)
+    if kept is not None and kept[0] == tuple(states):
+        return kept[1]
+    book = load_presets()
+    nbytes = _BOOK_BYTES_PER_ENTRY * (len(book.models) + len(book.presets))
+    _default_books.put(files, (tuple(states), book), nbytes=nbytes)
+    return book

@@ -1,10 +1,12 @@
 """The configuration file's schema: pydantic models of everything a user writes in presets.yaml.
 
 ``ConfigFile`` is the whole file; ``PresetFields`` one use case (ranges and descriptions read
-from the parameter table, ``_params.py``), ``ModelFields`` one model (``_models.py``),
-``OfflineSettings`` the offline backend's section with its scripted answers and faults. Every
-model forbids unknown keys and is strict (YAML's "0.5" is text, not a number). Loading,
-layering and error messages live in ``_presets.py``.
+from the parameter table, :mod:`llmpresets.config.params`), ``ModelFields`` one model
+(:mod:`llmpresets.config.models`), ``OfflineSettings`` the offline backend's section with its
+scripted answers and faults. Every model forbids unknown keys and is strict (YAML's "0.5" is
+text, not a number). Loading and layering live in :mod:`llmpresets.config.presets`, error
+messages in :mod:`llmpresets.config.validation`, which reads the schema through
+:func:`schema_model_at` and :func:`describe_range_at`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ __all__ = [
     "ScriptedToolCall",
     "Settings",
     "config_json_schema",
+    "describe_range_at",
+    "schema_model_at",
 ]
 
 
@@ -53,7 +57,7 @@ def _from_table(name: str) -> Any:
 class PresetFields(_Strict):
     """The settings of one use case, as written under ``presets:``.
 
-    Ranges and descriptions come from the parameter table (``_params.py``).
+    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
     """
 
     description: str | None = Field(default=None, description="What the preset is for.")
@@ -91,7 +95,7 @@ class PresetFields(_Strict):
             if outside:
                 raise ValueError(
                     f"recommended.{name}: {outside[0]:g} is outside the field's own range; "
-                    f"allowed: {_allowed_range(('presets', '_', name))}"
+                    f"allowed: {describe_range_at(('presets', '_', name))}"
                 )
         return value
 
@@ -298,7 +302,7 @@ def config_json_schema() -> dict[str, Any]:
 # ------------------------------------------------- schema introspection (for error messages)
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def schema_model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The pydantic model whose fields sit at ``loc`` in ConfigFile (for 'did you mean')."""
     annotation: Any = ConfigFile
     for part in loc:
@@ -340,8 +344,14 @@ def _within_field(model: type[BaseModel], name: str, value: float) -> bool:
     return True
 
 
-def _allowed_range(loc: tuple[str | int, ...]) -> str | None:
-    parent = _model_at(loc[:-1])
+def describe_range_at(loc: tuple[str | int, ...]) -> str | None:
+    """The allowed range of the field at ``loc`` in ConfigFile, as error messages show it
+    (``0 ≤ temperature ≤ 2``, ``top_k ≥ 1 (or null)``); None for a field without bounds.
+
+    >>> describe_range_at(("presets", "code", "top_p"))
+    '0 < top_p ≤ 1 (or null)'
+    """
+    parent = schema_model_at(loc[:-1])
     name = loc[-1]
     if parent is None or not isinstance(name, str) or name not in parent.model_fields:
         return None

@@ -4,8 +4,8 @@ PyYAML's node tree carries a line for every key and value; we keep a map from th
 value (``("presets", "code", "temperature")``) to its 1-based line, so validation errors can
 point at ``file:line``. Duplicate keys, which PyYAML would silently collapse, are errors.
 
-Bounds (DESIGN §9), each refused with a :class:`ConfigError` that names the file and the line:
-a file of at most :data:`MAX_FILE_BYTES` (read no further, so ``/dev/zero`` is refused too),
+Bounds, each refused with a :class:`ConfigError` that names the file and the line: a file of
+at most :data:`MAX_FILE_BYTES` (read no further, so ``/dev/zero`` is refused too),
 nesting at most :data:`MAX_DEPTH` deep, at most :data:`MAX_NODES` values once aliases are
 expanded (an anchor/alias "billion laughs" stops there), and integers of at most
 :data:`MAX_INT_DIGITS` digits.

@@ -100,7 +100,7 @@ def make_fault(
     >>> make_fault("rate_limit", match="flaky", times=2, retry_after=0.5).times
     2
     """
-    from ..config.presets import _Layer, _validate
+    from ..config.validation import ConfigLayer, validate_config
 
     rule: dict[str, Any] = {
         "fault": fault,
@@ -113,7 +113,7 @@ def make_fault(
         "stall_seconds": stall_seconds,
     }
     data = {"offline": {"faults": [rule]}}
-    return _validate([_Layer("make_fault()", data, {})], data).offline.faults[0]
+    return validate_config([ConfigLayer("make_fault()", data, {})], data).offline.faults[0]
 
 
 class FaultPlan:
@@ -200,11 +200,11 @@ def load_faults(path: str | os.PathLike[str]) -> list[FaultRule]:
     """The ``offline.faults`` rules of a presets file (validated, errors name file and line)."""
     from pathlib import Path
 
-    from ..config.presets import _Layer, _validate
+    from ..config.validation import ConfigLayer, validate_config
     from ..config.yaml_file import load_yaml_file
 
     data, lines = load_yaml_file(Path(path))
-    return list(_validate([_Layer(str(path), data, lines)], data).offline.faults)
+    return list(validate_config([ConfigLayer(str(path), data, lines)], data).offline.faults)
 
 
 def error_response(rule: FaultRule) -> httpx2.Response | None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ..config.headers import USE_CASE_HEADER
+from ..config.params import USE_CASE_HEADER
 from .api.reply import Reply
 from .api.responses.endpoint import ResponsesEndpoint
 from .api.router import Router

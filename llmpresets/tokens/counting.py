@@ -8,21 +8,21 @@ definition rule); where OpenAI publishes no rule (content parts, tool calls, ima
 the overhead is our documented estimate. Every rule, and why counts never go down when a message,
 part, tool call, tool, property or enum item is added, is in ``docs/token-counting.md``.
 
-The context check and fitting build on this module and live in :mod:`llmpresets.tokens.fit`.
+Image parts are priced by :mod:`llmpresets.tokens.images`. The context check and fitting build
+on this module and live in :mod:`llmpresets.tokens.fit`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import math
-import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .._cache import BoundedCache
 from .._errors import MessageFormatError
 from .encodings import get_encoding
+from .images import image_tokens
 
 if TYPE_CHECKING:
     import tiktoken
@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MessageFormatError",
+    "TokenCounter",
+    "as_list",
+    "as_mapping",
     "count_message_tokens",
     "count_tokens",
+    "counter_for",
 ]
 
 
@@ -58,16 +62,30 @@ TOKENS_PER_TOOL_CALL = 3
 _FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
 _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 
-# Token counts of the roles the API defines, per encoding: a bounded cache (any other role
-# string is counted each time, so a stream of odd roles cannot grow it).
+# What one kept count costs besides its text: the key tuple, the cache's entry tuple, the
+# ints and the dict slot (about 230 bytes).
+_COUNT_ENTRY_BYTES = 256
+# Token counts of the roles the API defines: one table per encoding, read by a counter with a
+# plain dict lookup per message (any other role string is counted each time, so a stream of
+# odd roles cannot grow them). A table of 6 is about 1 KB; the budget holds 16.
 _CACHED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_role_tokens: dict[tuple[str, str], int] = {}
+_ROLE_TABLE_BYTES = 1024
+_role_tokens: BoundedCache[str, dict[str, int]] = BoundedCache(
+    "role token counts", 16 * _ROLE_TABLE_BYTES
+)
+
+
 # Token counts of recent message texts, per encoding: a client's pre-flight and the offline
-# backend count the same prompt, and test suites send the same prompts again. Bounded in
-# entries and in the length of a text kept (a longer one is counted every time).
-_TEXT_COUNTS_MAX = 256
+# backend count the same prompt, and test suites send the same prompts again. Each is charged
+# its text and _COUNT_ENTRY_BYTES; a text longer than _TEXT_COUNTS_LONGEST characters is
+# counted every time. The budget is what 256 texts of that length take, as before the byte
+# budget; short texts fit by the thousand (at most _TEXT_COUNTS_MAX entries).
 _TEXT_COUNTS_LONGEST = 16_384
-_text_counts: dict[tuple[str, str], int] = {}
+_TEXT_COUNTS_BUDGET = 256 * (_TEXT_COUNTS_LONGEST + _COUNT_ENTRY_BYTES)
+_TEXT_COUNTS_MAX = _TEXT_COUNTS_BUDGET // _COUNT_ENTRY_BYTES
+_text_counts: BoundedCache[tuple[str, str], int] = BoundedCache(
+    "message text token counts", _TEXT_COUNTS_BUDGET
+)
 
 
 # --------------------------------------------------------------------------- public functions
@@ -86,7 +104,7 @@ def count_tokens(text: str, model: str = "gpt-4o", *, config: PresetBook | None 
     """
     if not isinstance(text, str):
         raise TypeError(f"count_tokens() takes a str, got {type(text).__name__}")
-    return len(_counter(model, config).encode(text))
+    return len(counter_for(model, config).encode(text))
 
 
 def count_message_tokens(
@@ -108,21 +126,22 @@ def count_message_tokens(
     >>> count_message_tokens([{"role": "user", "content": "hello world"}])
     9
     """
-    counter = _counter(model, config)
+    counter = counter_for(model, config)
     return counter.prompt(messages, tools)
 
 
 # --------------------------------------------------------------------------- the counter
 
 
-def _counter(model: str, config: PresetBook | None) -> _Counter:
+def counter_for(model: str, config: PresetBook | None) -> TokenCounter:
+    """The counter for ``model`` as ``config`` (default: the current presets files) knows it."""
     if not isinstance(model, str) or not model:
         raise TypeError(f"model must be a non-empty str, got {model!r}")
     if config is None:
         from ..config.presets import default_book
 
         config = default_book()
-    return _Counter(config.model(model))
+    return TokenCounter(config.model(model))
 
 
 def as_mapping(item: object, where: str) -> Mapping[str, Any]:
@@ -139,7 +158,9 @@ def as_mapping(item: object, where: str) -> Mapping[str, Any]:
     )
 
 
-def _as_list(items: object, where: str, what: str) -> list[Any]:
+def as_list(items: object, where: str, what: str) -> list[Any]:
+    """``items`` (messages, tools, tool calls) as a list; a string, bytes or a mapping is
+    refused with a MessageFormatError naming ``where`` and ``what`` was expected."""
     if type(items) is list:
         return items
     if isinstance(items, (str, bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
@@ -151,15 +172,16 @@ def _strip_period(text: str) -> str:
     return text[:-1] if text.endswith(".") else text
 
 
-class _Counter:
+class TokenCounter:
     """Counts for one model: its spec, its encoding and the rules that depend on them."""
 
-    __slots__ = ("encode", "encoding", "spec")
+    __slots__ = ("encode", "encoding", "roles", "spec")
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.encoding: tiktoken.Encoding = get_encoding(spec.encoding)
         self.encode = self.encoding.encode_ordinary
+        self.roles: dict[str, int] | None = None  # the API roles' counts, on first use
 
     # -- text fields
 
@@ -169,13 +191,19 @@ class _Counter:
         return len(self.encode(value))
 
     def _role(self, role: str) -> int:
-        key = (self.spec.encoding, role)
-        tokens = _role_tokens.get(key)
-        if tokens is None:
-            tokens = len(self.encode(role))
-            if role in _CACHED_ROLES:
-                _role_tokens[key] = tokens
-        return tokens
+        roles = self.roles
+        if roles is None:
+            roles = self.roles = self._role_table()
+        tokens = roles.get(role)
+        return len(self.encode(role)) if tokens is None else tokens
+
+    def _role_table(self) -> dict[str, int]:
+        """The token count of each role the API defines, in this counter's encoding."""
+        table = _role_tokens.get(self.spec.encoding)
+        if table is None:
+            table = {role: len(self.encode(role)) for role in _CACHED_ROLES}
+            _role_tokens.put(self.spec.encoding, table, nbytes=_ROLE_TABLE_BYTES)
+        return table
 
     def _content(self, text: str) -> int:
         """The tokens of a message's text content (recent texts' counts are kept)."""
@@ -185,9 +213,7 @@ class _Counter:
         tokens = _text_counts.get(key)
         if tokens is None:
             tokens = len(self.encode(text))
-            if len(_text_counts) >= _TEXT_COUNTS_MAX:
-                _text_counts.clear()
-            _text_counts[key] = tokens
+            _text_counts.put(key, tokens, nbytes=sys.getsizeof(text) + _COUNT_ENTRY_BYTES)
         return tokens
 
     # -- messages
@@ -195,7 +221,7 @@ class _Counter:
     def prompt(self, messages: Iterable[MessageLike], tools: Iterable[ToolLike] | None) -> int:
         """The whole prompt: messages, the reply priming and the tools."""
         total = REPLY_PRIMING_TOKENS + self.tools(tools)
-        for index, message in enumerate(_as_list(messages, "messages", "messages")):
+        for index, message in enumerate(as_list(messages, "messages", "messages")):
             total += self.message(message, index)
         return total
 
@@ -234,7 +260,7 @@ class _Counter:
         tool_calls = message.get("tool_calls")
         if tool_calls is not None:
             where = f"message {index}: 'tool_calls'"
-            for number, call in enumerate(_as_list(tool_calls, where, "tool calls")):
+            for number, call in enumerate(as_list(tool_calls, where, "tool calls")):
                 tokens += self._tool_call(call, f"{where}[{number}]")
         function_call = message.get("function_call")
         if function_call is not None:
@@ -299,12 +325,7 @@ class _Counter:
             url, detail = image.get("url"), image.get("detail")
         if not isinstance(url, str):
             raise MessageFormatError(f"{where}.image_url.url must be a string")
-        base, per_tile = image_token_rates(self.spec.name)
-        if detail == "low":
-            return base
-        size = image_size(url)
-        tiles = MAX_IMAGE_TILES if size is None else image_tiles(*size)
-        return base + per_tile * tiles
+        return image_tokens(url, detail, self.spec.name)
 
     # -- tools
 
@@ -312,7 +333,7 @@ class _Counter:
         """Tool definitions by the cookbook's rule (0 when there are none)."""
         if tools is None:
             return 0
-        items = _as_list(tools, "tools", "tools")
+        items = as_list(tools, "tools", "tools")
         if not items:
             return 0
         func_init = _FUNC_INIT.get(self.spec.encoding, _FUNC_INIT["cl100k_base"])
@@ -389,95 +410,3 @@ class _Counter:
             if isinstance(items, Mapping) and isinstance(items.get("properties"), Mapping):
                 tokens += self._properties(items["properties"], f"{where}.{key}[]")
         return tokens
-
-
-# --------------------------------------------------------------------------- images
-
-# OpenAI's published tile rule: (base tokens, tokens per 512-px tile). The gpt-4o / gpt-4.1
-# family is 85 + 170 per tile; gpt-4o-mini bills the same pictures at 2833 + 5667.
-_IMAGE_RATES: tuple[tuple[str, tuple[int, int]], ...] = (("gpt-4o-mini", (2833, 5667)),)
-_DEFAULT_IMAGE_RATES = (85, 170)
-# The most tiles the rule can give (e.g. 2048 x 768 -> 4 x 2): assumed when the size is unknown.
-MAX_IMAGE_TILES = 8
-
-
-def image_token_rates(model: str) -> tuple[int, int]:
-    """(base, per tile) image tokens for ``model``; the gpt-4o rates for other models."""
-    name = model.split(":")[1] if model.startswith("ft:") else model
-    for prefix, rates in _IMAGE_RATES:
-        if name.startswith(prefix):
-            return rates
-    return _DEFAULT_IMAGE_RATES
-
-
-def image_tiles(width: int, height: int) -> int:
-    """512-px tiles of a high-detail image: fit in 2048 x 2048, then shortest side to 768."""
-    w, h = float(width), float(height)
-    if w <= 0 or h <= 0:
-        return MAX_IMAGE_TILES
-    if max(w, h) > 2048:
-        scale = 2048 / max(w, h)
-        w, h = w * scale, h * scale
-    if min(w, h) > 768:
-        scale = 768 / min(w, h)
-        w, h = w * scale, h * scale
-    return math.ceil(round(w) / 512) * math.ceil(round(h) / 512)
-
-
-_DATA_URL = re.compile(r"data:[^,;]*(?:;[^,;]*)*;base64,", re.IGNORECASE)
-
-
-def image_size(url: str) -> tuple[int, int] | None:
-    """(width, height) of a base64 data-URL PNG, JPEG, GIF or WebP; ``None`` when unknown."""
-    match = _DATA_URL.match(url)
-    if match is None:
-        return None
-    payload = url[match.end() :]
-    try:
-        # The header is near the start; a JPEG's frame may follow a large EXIF block.
-        head = base64.b64decode(payload[:87384] + "=" * (-len(payload[:87384]) % 4))
-        size = _header_size(head)
-        if size is None and len(payload) > 87384:
-            size = _header_size(base64.b64decode(payload))
-    except (binascii.Error, ValueError):
-        return None
-    return size
-
-
-def _header_size(data: bytes) -> tuple[int, int] | None:
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        chunk = data[12:16]
-        if chunk == b"VP8 " and len(data) >= 30:
-            width = int.from_bytes(data[26:28], "little") & 0x3FFF
-            return width, int.from_bytes(data[28:30], "little") & 0x3FFF
-        if chunk == b"VP8L" and len(data) >= 25:
-            bits = int.from_bytes(data[21:25], "little")
-            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-        if chunk == b"VP8X" and len(data) >= 30:
-            width = int.from_bytes(data[24:27], "little") + 1
-            return width, int.from_bytes(data[27:30], "little") + 1
-        return None
-    if data[:2] == b"\xff\xd8":
-        return _jpeg_size(data)
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    index = 2
-    while index + 9 < len(data):
-        if data[index] != 0xFF:
-            index += 1
-            continue
-        marker = data[index + 1]
-        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD8:
-            index += 1 if marker == 0xFF else 2  # fill byte, or a marker without a length
-            continue
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
-            height = int.from_bytes(data[index + 5 : index + 7], "big")
-            return int.from_bytes(data[index + 7 : index + 9], "big"), height
-        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
-    return None

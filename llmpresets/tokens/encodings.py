@@ -34,7 +34,7 @@ from .._errors import TokenizerError
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["SUPPORTED_ENCODINGS", "encoding_name_for_model", "get_encoding", "seed_tiktoken_cache"]
+__all__ = ["SUPPORTED_ENCODINGS", "get_encoding", "seed_tiktoken_cache"]
 
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 
@@ -45,8 +45,10 @@ _EXPECTED_SHA256 = {
 }
 SUPPORTED_ENCODINGS = tuple(sorted(_EXPECTED_SHA256))
 
-_DEFAULT_ENCODING = "o200k_base"
 _lock = threading.Lock()
+# The encodings loaded in this process, by name: a registry, not a cache. It never forgets one
+# (tiktoken has a handful, and each costs a parse of its BPE file) and clear_caches() leaves it
+# alone: a model's tokenizer is one object for the life of the process.
 _loaded: dict[str, tiktoken.Encoding] = {}
 
 
@@ -170,19 +172,9 @@ def _remember(name: str, encoding: tiktoken.Encoding) -> tiktoken.Encoding:
     from .safe_encoding import SafeEncoding
 
     # Ours, not tiktoken's cached object: the same tables, with the long-whitespace
-    # workaround and tiktoken's panics translated (see _safe_encoding).
+    # workaround and tiktoken's panics translated (see tokens/safe_encoding.py).
     safe = _loaded[name] = SafeEncoding.wrap(encoding)
     return safe
-
-
-def encoding_name_for_model(model: str) -> str:
-    """tiktoken's encoding for ``model`` by its own model map, else ``o200k_base``."""
-    import tiktoken.model
-
-    try:
-        return tiktoken.model.encoding_name_for_model(model)
-    except KeyError:
-        return _DEFAULT_ENCODING
 
 
 # --------------------------------------------------------------------------- a faster reload

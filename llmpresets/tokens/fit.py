@@ -17,11 +17,11 @@ from .._errors import ContextWindowExceeded
 from .counting import (
     MessageLike,
     MessageT,
+    TokenCounter,
     ToolLike,
-    _as_list,
-    _Counter,
-    _counter,
+    as_list,
     as_mapping,
+    counter_for,
 )
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def check_context(
     >>> check_context(hello, "gpt-5", max_output_tokens=1000).remaining
     271992
     """
-    counter = _counter(model, config)
+    counter = counter_for(model, config)
     prompt_tokens = counter.prompt(messages, tools)
     return _budget(
         counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=2 + stacklevel
@@ -142,7 +142,7 @@ def budget_for_tokens(
     >>> budget_for_tokens(8000, "gpt-4", strict=False).remaining
     191
     """
-    counter = _counter(model, config)
+    counter = counter_for(model, config)
     return _budget(counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=3)
 
 
@@ -322,8 +322,8 @@ def fit_messages(
     >>> fitted[0]["content"], fitted[-1]["content"], len(fitted) < len(history)
     ('Be brief.', 'answer 2999', True)
     """
-    counter = _counter(model, config)
-    kept = _as_list(messages, "messages", "messages")
+    counter = counter_for(model, config)
+    kept = as_list(messages, "messages", "messages")
     counts = [counter.message(message, index) for index, message in enumerate(kept)]
     total = 3 + counter.tools(tools) + sum(counts)
     spec = counter.spec
@@ -408,7 +408,7 @@ _MARKER = "\n[... {omitted} tokens omitted ...]\n"
 
 
 def _truncate_longest(
-    counter: _Counter, messages: list[Any], counts: list[int], positions: list[int], excess: int
+    counter: TokenCounter, messages: list[Any], counts: list[int], positions: list[int], excess: int
 ) -> tuple[int, Any] | None:
     """Cut ``excess`` tokens from the middle of the longest string-content message."""
     candidates = [

@@ -29,7 +29,19 @@ _TEXT_PARTS = ("input_text", "output_text", "text")
 
 
 def content_text(content: Any, where: str = "content") -> str:
-    """The text of a message item's ``content``: a string or a list of text parts."""
+    """The text of a message item's ``content``: a string, or its text parts joined with
+    nothing between them.
+
+    The parts are pieces of one message, and this text is what the token counter counts (the
+    client's pre-flight and the offline backend's ``usage.input_tokens``): a separator would
+    add tokens the request does not hold. A refusal part gives its refusal text; any other
+    part is a MessageFormatError naming ``where``. (The offline backend's readers that want a
+    prompt to read, not to count, join with separators of their own.)
+
+    >>> content_text([{"type": "input_text", "text": "Hello, "},
+    ...               {"type": "input_text", "text": "world"}])
+    'Hello, world'
+    """
     if isinstance(content, str):
         return content
     if not isinstance(content, list):

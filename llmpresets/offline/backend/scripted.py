@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import ConfigError, describe_pydantic_error
-from ...config.presets import ScriptedCompletion, ScriptedRule, _Layer, _validate
+from ...config.presets import ScriptedCompletion, ScriptedRule
+from ...config.validation import ConfigLayer, validate_config
 from ...config.yaml_file import load_yaml_file
 
 __all__ = ["ScriptedTable", "load_scripted", "make_rule"]
@@ -66,7 +67,7 @@ def load_scripted(path: str | os.PathLike[str]) -> list[ScriptedRule]:
             line=1,
         )
     if "offline" in data:
-        config = _validate([_Layer(source, data, lines)], data)
+        config = validate_config([ConfigLayer(source, data, lines)], data)
         return list(config.offline.scripted)
     unknown = sorted(set(data) - {"scripted"})
     if unknown:
@@ -82,7 +83,7 @@ def load_scripted(path: str | os.PathLike[str]) -> list[ScriptedRule]:
     wrapped = {"offline": {"scripted": data["scripted"]}}
     wrapped_lines = {("offline", *key): line for key, line in lines.items()}
     try:
-        config = _validate([_Layer(source, wrapped, wrapped_lines)], wrapped)
+        config = validate_config([ConfigLayer(source, wrapped, wrapped_lines)], wrapped)
     except ConfigError as exc:
         field_path = (exc.field or "").removeprefix("offline.")
         raise ConfigError(
