@@ -75,7 +75,7 @@ from .candidates import (
     clear_mask_views,
     mask_view,
 )
-from .floor import _NEGLIGIBLE, PreparedDraw, plan_floor_draw, sample_with_floor
+from .floor import NEGLIGIBLE, PreparedDraw, plan_floor_draw, sample_with_floor
 from .json_prior import (
     CONTAINER_CLOSE_SLOPE,
     DECISION_BASE,
@@ -278,7 +278,7 @@ def generate_constrained(
         and settings.min_p is None
         and settings.temperature >= GREEDY_TEMPERATURE
         and top_p is not None
-        and 0.0 < top_p < 1.0 - _NEGLIGIBLE
+        and 0.0 < top_p < 1.0 - NEGLIGIBLE
     )
     counts: dict[int, int] = {}
     generated: list[int] = []

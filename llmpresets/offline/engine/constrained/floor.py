@@ -26,15 +26,16 @@ from numpy.typing import NDArray
 from ....sampling import GREEDY_TEMPERATURE, Sampler
 
 if TYPE_CHECKING:
-    from ....sampling.prepared import _Prepared
+    from ....sampling.prepared import Prepared
     from ..types import SamplingSettings
 
-__all__ = ["FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
+__all__ = ["NEGLIGIBLE", "FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
 
 FloatArray = NDArray[np.float64]
 
-# Below this share of the mass the floor class cannot change what top_p keeps (see below).
-_NEGLIGIBLE = 1e-12
+NEGLIGIBLE = 1e-12
+"""Below this share of the mass the floor class cannot change what top_p keeps (see
+:func:`plan_floor_draw`); the string-step shortcut and the decoder test the same bound."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -71,7 +72,7 @@ class FloorDraw:
 class PreparedDraw:
     """A :class:`FloorDraw` with the sampler's filtered distribution of its scores kept."""
 
-    prepared: _Prepared | None
+    prepared: Prepared | None
     mass: float
     total: float
 
@@ -111,8 +112,8 @@ def plan_floor_draw(
     floor_weight = math.exp(floor / temperature - peak)
     if (
         top_p is not None
-        and top_p < 1 - _NEGLIGIBLE
-        and floor_count * floor_weight < _NEGLIGIBLE
+        and top_p < 1 - NEGLIGIBLE
+        and floor_count * floor_weight < NEGLIGIBLE
         and (top_k is None or top_k > len(scores))
     ):
         # The floor holds less than 1e-12 of the mass (the top token alone weighs 1): the
