@@ -71,10 +71,17 @@ from .api.model_rules import request_effort
 from .api.responses.endpoint import ResponsesEndpoint, is_responses_path
 from .backend.randomness import request_digest
 from .backend.reasoning import reasoning_tokens
-from .backend.scripted import ScriptedTable, find_rule, load_scripted
-from .engine.structured import choose_allowed, make_plan, scripted_allowed, scripted_generation
-from .engine.text import choose_scripted, generate, seeded_generator
-from .engine.types import ChatRequest, Generation
+from .backend.scripted import find_rule, load_scripted
+from .engine.scripted import (
+    ScriptedTable,
+    choose_allowed,
+    choose_scripted,
+    scripted_allowed,
+    scripted_generation,
+)
+from .engine.structured import make_plan
+from .engine.text import generate, seeded_generator
+from .engine.types import ChatRequest, Generation, SchemaError
 from .faults import FaultPlan, inject, inject_async
 from .lm.sources import (
     NextTokenSource,
@@ -391,7 +398,11 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 )
         rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
         table = self._table(rule, encoding) if rule is not None else None
-        plan = make_plan(chat, encoding)
+        try:
+            plan = make_plan(chat, encoding)
+        except SchemaError as exc:
+            message = f"Invalid schema for {exc.where} '{exc.name}': {exc.problem}"
+            raise WireError(400, message, param=exc.param, code=exc.code) from None
         prompt_ids: list[int] | None = None
         steppers: dict[str, Any] = {}
 

@@ -9,6 +9,8 @@
 - :class:`ChatRequest`: a validated chat request (the api layer builds it from a
   ``/chat/completions`` or ``/responses`` body).
 - :class:`Generation`, :class:`ToolCall`, :class:`TokenLogprob`: a finished choice.
+- :class:`SchemaError`: a request's schema or grammar the engine cannot compile (the api layer
+  answers it with a 400).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Generation",
     "OutputFormat",
     "SamplingSettings",
+    "SchemaError",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -227,3 +230,24 @@ class Generation:
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+
+class SchemaError(ValueError):
+    """A schema or grammar of the request that the engine cannot compile.
+
+    ``where`` names the kind of thing (``response_format``, ``function``, ``custom tool``),
+    ``name`` its name, ``param`` the request field that holds it (``tools[0].function.
+    parameters``), ``problem`` what the grammar compiler said, and ``code`` the API's error
+    code for it, if any. The engine raises it before generating anything; the layer that
+    speaks the API turns it into that API's error.
+    """
+
+    def __init__(
+        self, where: str, name: str, param: str, problem: str, code: str | None = None
+    ) -> None:
+        super().__init__(f"Invalid schema for {where} '{name}': {problem}")
+        self.where = where
+        self.name = name
+        self.param = param
+        self.problem = problem
+        self.code = code

@@ -62,8 +62,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ....sampling import GREEDY_TEMPERATURE
-from ...lm.sources import token_text
-from ..text import _Emitter, _token_bytes, token_bytes_table
+from ..emitter import Emitter, alternatives, token_bytes, token_bytes_table, token_logprob
 from ..types import Generation, TokenLogprob
 from .candidates import (
     DATA_MASS,
@@ -262,7 +261,7 @@ def generate_constrained(
     shape = JsonShape() if (grammar.kind == "json" if json_shape is None else json_shape) else None
     matcher = grammar.matcher()
     mask = grammar.mask_buffer()
-    emitter = _Emitter(encoding, settings)
+    emitter = Emitter(encoding, settings)
     end_of_text = encoding.eot_token
     bias = _bias(settings, ids)
     # Penalties change the scores with every token: such steps are never the same twice.
@@ -310,7 +309,7 @@ def generate_constrained(
         if not repeatable:  # only penalties read the counts
             counts[token] = counts.get(token, 0) + 1
         if shape is not None:
-            shape.feed(known_bytes.get(token) or _token_bytes(encoding, token))
+            shape.feed(known_bytes.get(token) or token_bytes(encoding, token))
             hinted = shape.in_string and token in hint_key
             shape.last_hinted = hinted
             if hinted:
@@ -546,8 +545,8 @@ def _adjust(
 
 
 def _certain(encoding: tiktoken.Encoding, token: int) -> TokenLogprob:
-    text, data = token_text(encoding, token), list(_token_bytes(encoding, token))
-    return TokenLogprob(text, data, 0.0, [(text, data, 0.0)])
+    """The logprobs entry of a forced token: certain, its own only alternative."""
+    return token_logprob(encoding, token, 0.0, alternatives(encoding, [(token, 0.0)]))
 
 
 def _logprob_info(
@@ -566,23 +565,10 @@ def _logprob_info(
     log_norm = peak + math.log(total)
     slot = int(np.searchsorted(ids, token))
     own = model[slot] if slot < len(ids) and ids[slot] == token else candidates.floor
-    alternatives = []
+    best: list[int] = []
     if top:
         count = min(top, len(model))
-        best = np.argpartition(-model, count - 1)[:count]
-        best = best[np.lexsort((best, -model[best]))]
-        for index in best:
-            other = int(ids[index])
-            alternatives.append(
-                (
-                    token_text(encoding, other),
-                    list(_token_bytes(encoding, other)),
-                    max(float(model[index]) - log_norm, -9999.0),
-                )
-            )
-    return TokenLogprob(
-        token_text(encoding, token),
-        list(_token_bytes(encoding, token)),
-        max(float(own) - log_norm, -9999.0),
-        alternatives,
-    )
+        chosen = np.argpartition(-model, count - 1)[:count]
+        best = chosen[np.lexsort((chosen, -model[chosen]))].tolist()
+    others = alternatives(encoding, ((int(ids[i]), float(model[i]) - log_norm) for i in best))
+    return token_logprob(encoding, token, float(own) - log_norm, others)
