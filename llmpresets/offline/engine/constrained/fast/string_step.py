@@ -8,14 +8,16 @@ temperature) as a :class:`StringBase` (:func:`string_base`), and a step at any l
 settled from it with a few dozen numbers (:func:`string_step`) instead of passes over every
 candidate. Most fresh steps of a JSON reply are such steps.
 
-It is exactly the dense step of :mod:`._constrained` (the scores, ``plan_floor_draw``, then
-``Sampler``): the kept weights are the same floating-point expressions of the same scores
-(``exp((score - max) * (1 / T))``), top_p's threshold comes from the same running sum in the
-same descending order, and the draw searches the same cumulative sums of the same weights. Only
-the total that top_p's mass is a share of is summed in another order, so a step whose
-decision lies within ``DECISION_MARGIN`` (relative) of it is left to the dense path -- as is one the
-dense filter would settle another way (a vocabulary too small or too large for its candidate
-search, a nucleus that reaches past the listed tokens, a floor class that is not negligible).
+It is exactly the dense step of :mod:`llmpresets.offline.engine.constrained.decoder` (the
+scores, ``plan_floor_draw``, then ``Sampler``): the kept weights are the same floating-point
+expressions of the same scores (``exp((score - max) * (1 / T))``), top_p's threshold comes
+from the same running sum in the same descending order, and the draw searches the same
+cumulative sums of the same weights. Only the total that top_p's mass is a share of is summed
+in another order, so a step whose decision lies within
+:data:`~llmpresets.sampling.nucleus.DECISION_MARGIN` (relative) of it is left to the dense
+path -- as is one the dense filter would settle another way (a vocabulary too small or too
+large for its candidate search, whose limits :mod:`llmpresets.sampling.nucleus` publishes, a
+nucleus that reaches past the listed tokens, a floor class that is not negligible).
 :func:`string_step` returns None for those.
 
 Two properties of numpy's ``exp`` make "the same expressions" the same numbers: an element's
@@ -40,11 +42,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ....sampling.nucleus import BLOCK, DECISION_MARGIN, FIRST_CAP, SAMPLE, SMALL
-from .floor import NEGLIGIBLE
+from .....sampling.nucleus import BLOCK, DECISION_MARGIN, FIRST_CAP, SAMPLE, SMALL
+from ..floor import NEGLIGIBLE
 
 if TYPE_CHECKING:
-    from .candidates import Candidates, MaskView
+    from ..candidates import Candidates, MaskView
 
 __all__ = ["ListDraw", "StringBase", "string_base", "string_step"]
 
