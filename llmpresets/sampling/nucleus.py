@@ -153,7 +153,7 @@ def cut_large_nucleus(
         guess = min_p  # min_p cuts everything below it anyway
     if not guess > 0.0:
         return None
-    # Work arrays (_scratch): the kept weights are returned, valid until the next call.
+    # Work arrays (scratch.py): the kept weights are returned, valid until the next call.
     keep = np.greater_equal(weight, guess, out=work_array("keep", n, bool))
     kept = work_array("kept", n, weight.dtype)
     np.copyto(kept, keep)  # then multiplied in the one dtype: faster than bool * float

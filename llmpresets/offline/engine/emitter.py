@@ -109,6 +109,7 @@ class Emitter:
         self.result = Generation(logprobs=[] if settings.logprobs else None)
         self.tail = ""  # the last characters, enough to find a stop sequence across pieces
         self.longest_stop = max((len(stop) for stop in settings.stop), default=0)
+        self.pending = False  # whether the decoder holds bytes of a character split across tokens
         self.done = False
 
     def add(self, token: int, info: TokenLogprob | None) -> None:
@@ -150,12 +151,14 @@ class Emitter:
         """The token's text: a whole UTF-8 token after a whole one is its own text;
         otherwise the incremental decoder joins bytes split across tokens (for a whole token
         it gives the same text)."""
-        decoder = self.decoder
-        if not decoder.getstate()[0]:
+        if not self.pending:
             text = token_text(self.encoding, token)
             if not text.startswith(_PARTIAL):
                 return text
-        return decoder.decode(token_bytes(self.encoding, token))
+        decoder = self.decoder
+        piece = decoder.decode(token_bytes(self.encoding, token))
+        self.pending = bool(decoder.getstate()[0])
+        return piece
 
     def _cut(self, tail_length: int, window: str, cut: int) -> None:
         """A stop sequence starts at ``window[cut]``: drop it and everything after it.

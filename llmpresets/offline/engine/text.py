@@ -181,7 +181,11 @@ def _settle_runs(reply: _FreeText, run: _Run, token_ids: list[int] | None) -> No
     while not emitter.done:
         start = len(positions)
         outcome, drawn = run(positions, reply.rng, reply.settings.max_tokens - emitter.emitted)
-        emitter.add_plain([reply.token_at(position, token_ids) for position in positions[start:]])
+        settled = positions[start:]
+        if token_ids is not None:
+            emitter.add_plain([token_ids[position] for position in settled])
+        else:
+            emitter.add_plain([_token_of(reply.vocab, position) for position in settled])
         if outcome == RUN_END:
             emitter.finish("stop")
             return

@@ -10,7 +10,7 @@ whose text the grammar accepts whenever it finishes with ``stop``.
 
 One step, as inference engines do it (vLLM, SGLang and llama.cpp with llguidance)::
 
-    bytes the grammar forces: appended without a draw                    (_Reply.take_forced)
+    bytes the grammar forces: appended without a draw
     mask: the tokens the grammar allows, read for the reply's candidates   (Steps.view)
     source logits (over the source's vocabulary)                          (the step function)
       -> log-softmax, scattered onto the tokenizer's ids; holes filled    (scores.model_scores)
@@ -75,6 +75,7 @@ Words = NDArray[np.uint32]
 TokenStep = Callable[[Sequence[int]], FloatArray]
 
 _NO_HINTS: IntArray = np.zeros(0, dtype=np.int64)
+_NO_HINTS.flags.writeable = False
 
 
 def generate_constrained(
@@ -124,25 +125,40 @@ def generate_constrained(
         if fast
         else PlainSteps(candidates, settings, bias)
     )
-    reply = _Reply(encoding, grammar, settings, candidates, shaped)
-    end_of_text = encoding.eot_token
-    while reply.open():
-        if reply.take_forced():
+    reply = _Reply(encoding, settings, candidates, shaped)
+    matcher, mask = grammar.matcher(), grammar.mask_buffer()
+    shape, generated, emitter = reply.shape, reply.generated, reply.emitter
+    end_of_text, cap = encoding.eot_token, settings.max_tokens
+    drawn = -1  # the token drawn at the last step (-1: tokens were forced since)
+    # The grammar stops when it is complete, or in error (llguidance stops then too).
+    while not emitter.done and len(generated) < cap and not matcher.is_stopped():
+        # Bytes the grammar forces: appended without a draw.
+        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
+        if forced:
+            # One call for the group: a reply cut inside it ends here, matcher and all.
+            matcher.consume_tokens(forced)
+            reply.add_forced(forced)
+            drawn = -1
             continue
-        view = steps.view(reply.mask.fill(reply.matcher), reply.mask.raw, reply.drawn)
+        # The mask, read for the candidates.
+        view = steps.view(mask.fill(matcher), mask.raw, drawn)
         if view.floor_count == 0 and not len(view.allowed):
             break  # nothing allowed: the grammar is done
-        logits = step(reply.generated)
-        choice, model = steps.choose(view, logits, reply.prior_state(), reply.counts, rng)
-        token = _token_at(view, choice, settings, rng)
+        # The source's logits; the step's scores, the filters and the draw.
+        logits = step(generated)
+        state = shape.prior_state() if shape is not None else None
+        choice, model = steps.choose(view, logits, state, reply.counts, rng)
+        token = view.allowed_ids.item(choice) if choice >= 0 else _floor_token(view, settings, rng)
         if token == end_of_text:
             break
         info = None
         if settings.logprobs:
             model = steps.model(logits) if model is None else model
             info = _logprob_info(encoding, model, candidates, token, settings.top_logprobs)
-        if not reply.accept(token, info):
+        if not matcher.consume_token(token):
             break  # cannot happen with a correct mask; never loop on it
+        reply.add(token, info)
+        drawn = token
     return reply.finish()
 
 
@@ -203,71 +219,31 @@ class PlainSteps:
 
 
 class _Reply:
-    """One reply under a grammar: the matcher, the tokens so far, the JSON shape they make
-    (for the prior), the penalties' counts and the emitter."""
+    """The tokens of one reply so far: the JSON shape they make (for the prior), the
+    penalties' counts, and the emitter that writes them."""
 
     def __init__(
         self,
         encoding: tiktoken.Encoding,
-        grammar: Grammar,
         settings: SamplingSettings,
         candidates: Candidates,
         shaped: bool,
     ) -> None:
         self.encoding = encoding
         self.settings = settings
-        self.matcher = grammar.matcher()
-        self.mask = grammar.mask_buffer()
         self.emitter = Emitter(encoding, settings)
         self.shape = JsonShape() if shaped else None
         self.hint_key = candidates.hint_key
         self.generated: list[int] = []
         self.counts: dict[int, int] = {}  # per token id; only penalties read them
         self.counted = bool(settings.frequency_penalty or settings.presence_penalty)
-        self.drawn = -1  # the token drawn at the last step (-1: tokens were forced since)
         # Without stop sequences or logprobs the emitter takes the reply's tokens at the end,
         # in one call (the same pieces, in order); the loop watches max_tokens itself.
         self.plain = not settings.stop and not settings.logprobs
         self.known_bytes = token_bytes_table(encoding)
 
-    def open(self) -> bool:
-        """Whether the reply goes on: not ended, under the cap, and the grammar not stopped
-        (finished, or in error: llguidance stops then too)."""
-        return (
-            not self.emitter.done
-            and len(self.generated) < self.settings.max_tokens
-            and not self.matcher.is_stopped()
-        )
-
-    def prior_state(self) -> PriorState | None:
-        """What the shape prior reads of the JSON so far (None: no prior)."""
-        return self.shape.prior_state() if self.shape is not None else None
-
-    def take_forced(self) -> bool:
-        """Append the tokens the grammar forces next, if there are any."""
-        matcher = self.matcher
-        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
-        if not forced:
-            return False
-        # One call for the group: a reply cut inside it ends here, matcher and all.
-        matcher.consume_tokens(forced)
-        for token in forced:
-            if self.emitter.done or len(self.generated) >= self.settings.max_tokens:
-                break
-            info = _certain(self.encoding, token) if self.settings.logprobs else None
-            self._emit(token, info)
-        self.drawn = -1
-        return True
-
-    def accept(self, token: int, info: TokenLogprob | None) -> bool:
-        """Append a drawn token (False: the grammar refused it)."""
-        if not self.matcher.consume_token(token):
-            return False
-        self._emit(token, info)
-        self.drawn = token
-        return True
-
-    def _emit(self, token: int, info: TokenLogprob | None) -> None:
+    def add(self, token: int, info: TokenLogprob | None) -> None:
+        """Append a token (``info``: its logprobs entry, when they are asked for)."""
         self.generated.append(token)
         if self.counted:
             self.counts[token] = self.counts.get(token, 0) + 1
@@ -281,6 +257,15 @@ class _Reply:
         if not self.plain:
             self.emitter.add(token, info)
 
+    def add_forced(self, forced: list[int]) -> None:
+        """Append the tokens the grammar forced (llguidance's fast-forward tokens): certain,
+        each its own only alternative; as many as the cap leaves room for."""
+        for token in forced:
+            if self.emitter.done or len(self.generated) >= self.settings.max_tokens:
+                break
+            info = _certain(self.encoding, token) if self.settings.logprobs else None
+            self.add(token, info)
+
     def finish(self) -> Generation:
         """The reply, ended with ``stop`` unless the cap or a stop sequence ended it."""
         if self.plain:
@@ -290,14 +275,9 @@ class _Reply:
         return self.emitter.result
 
 
-def _token_at(
-    view: MaskView, choice: int, settings: SamplingSettings, rng: np.random.Generator
-) -> int:
-    """The token of a draw: an allowed candidate, or one of the tied floor tokens, uniformly
-    (greedy: the lowest id)."""
-    if choice >= 0:
-        token: int = view.allowed_ids.item(choice)
-        return token
+def _floor_token(view: MaskView, settings: SamplingSettings, rng: np.random.Generator) -> int:
+    """A draw of the floor class: one of its tied tokens the mask allows, uniformly (greedy:
+    the lowest id)."""
     pool = view.floor_pool()
     greedy = settings.temperature < GREEDY_TEMPERATURE
     return int(pool[0 if greedy else rng.integers(len(pool))])

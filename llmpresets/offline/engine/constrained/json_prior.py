@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ...._cache import BoundedCache
-
 if TYPE_CHECKING:
     import tiktoken
 
@@ -132,18 +130,8 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 # --------------------------------------------------------------------------- JSON shape
 
 
-def _string_characters(data: bytes) -> int:
-    """The characters ``data`` adds inside a string, or -1 if it has a quote or a backslash
-    (then :meth:`JsonShape.feed` reads it byte by byte)."""
-    if b'"' in data or b"\\" in data:
-        return -1
-    return sum(1 for byte in data if byte & 0xC0 != 0x80)
-
-
-# _string_characters per token's bytes (most tokens of a reply are read inside a string).
-_string_lengths: BoundedCache[bytes, int] = BoundedCache(
-    "JSON string characters per token", 8 << 20
-)
+# UTF-8 continuation bytes: a string's characters are its bytes less these.
+_CONTINUATION = bytes(range(0x80, 0xC0))
 
 
 class PriorState(NamedTuple):
@@ -182,14 +170,10 @@ class JsonShape:
         self.last_hinted = False  # the open string's last token was a hint
 
     def feed(self, data: bytes) -> None:
-        if self.in_string and not self.escape:
-            characters = _string_lengths.get(data)
-            if characters is None:
-                characters = _string_characters(data)
-                _string_lengths.put(data, characters, len(data) + 100)
-            if characters >= 0:  # plain text inside a string (most tokens of a reply)
-                self.length += characters
-                return
+        if self.in_string and not self.escape and b'"' not in data and b"\\" not in data:
+            # Plain text inside a string (most tokens of a reply): count its characters.
+            self.length += len(data.translate(None, _CONTINUATION))
+            return
         for byte in data:
             if self.in_string:
                 if self.escape:
