@@ -30,8 +30,9 @@ import openai
 from _timing import interleaved, verdict
 from openai.types.chat import ChatCompletionMessageParam
 
+from llmpresets._cache import clear_caches
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline.engine.constrained.decoder import clear_caches, generate_constrained
+from llmpresets.offline.engine.constrained.decoder import generate_constrained
 from llmpresets.offline.engine.constrained.grammar import json_schema_grammar, tokenizer_for
 from llmpresets.offline.engine.types import SamplingSettings
 from llmpresets.offline.lm.sources import make_token_stepper

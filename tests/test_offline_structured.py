@@ -18,7 +18,8 @@ from scipy import stats
 
 from llmpresets import sampling
 from llmpresets.offline import OfflineTransport, make_rule
-from llmpresets.offline.engine.constrained.decoder import generate_constrained, sample_with_floor
+from llmpresets.offline.engine.constrained.decoder import generate_constrained
+from llmpresets.offline.engine.constrained.floor import sample_with_floor
 from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
 from llmpresets.offline.engine.types import SamplingSettings
 from llmpresets.tokens.encodings import get_encoding

@@ -8,18 +8,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from llmpresets._cache import cache_report, clear_caches
 from llmpresets.offline import default_language_model
 from llmpresets.offline.engine.constrained import candidates as candidates_module
-from llmpresets.offline.engine.constrained import decoder as _constrained
 from llmpresets.offline.engine.constrained.candidates import candidates_for, mask_view
-from llmpresets.offline.engine.constrained.decoder import (
-    clear_caches,
-    generate_constrained,
-    hint_tokens,
-)
+from llmpresets.offline.engine.constrained.decoder import generate_constrained
+from llmpresets.offline.engine.constrained.fast import step_cache
 from llmpresets.offline.engine.constrained.floor import plan_floor_draw
 from llmpresets.offline.engine.constrained.grammar import json_schema_grammar
 from llmpresets.offline.engine.constrained.json_prior import JsonShape, PriorState, shape_prior
+from llmpresets.offline.engine.constrained.scores import step_scores
+from llmpresets.offline.engine.prompt_words import hint_tokens
 from llmpresets.offline.engine.types import SamplingSettings
 from llmpresets.offline.lm.sources import make_token_stepper
 from llmpresets.tokens.encodings import get_encoding
@@ -41,7 +40,9 @@ SCHEMA: dict[str, Any] = {
 TEXT = '{"name":"Alice Smith","age":31,"hobbies":["chess","tennis"],"score":1.5,"kind":"person"}'
 
 
-def replies(settings: SamplingSettings, seeds: range) -> list[tuple[str, str]]:
+def replies(
+    settings: SamplingSettings, seeds: range, *, fast: bool = True
+) -> list[tuple[str, str]]:
     grammar = json_schema_grammar(ENCODING, SCHEMA)
     source = default_language_model("o200k_base")
     step, vocab = make_token_stepper(source, ENCODING.encode_ordinary(PROMPT), ENCODING)
@@ -49,7 +50,14 @@ def replies(settings: SamplingSettings, seeds: range) -> list[tuple[str, str]]:
     made = []
     for seed in seeds:
         reply = generate_constrained(
-            step, vocab, ENCODING, grammar, settings, np.random.default_rng(seed), hints=hints
+            step,
+            vocab,
+            ENCODING,
+            grammar,
+            settings,
+            np.random.default_rng(seed),
+            hints=hints,
+            fast=fast,
         )
         made.append((reply.text, reply.finish_reason))
     return made
@@ -67,8 +75,8 @@ def replies(settings: SamplingSettings, seeds: range) -> list[tuple[str, str]]:
 )
 def test_cached_steps_draw_exactly_as_fresh_ones(settings: SamplingSettings) -> None:
     """Replies made with every cache cleared before each one equal replies made with warm
-    caches, in either order: a cached mask view or step draws the same token with the same
-    random numbers."""
+    caches, in either order, and replies made by the plain maths alone (``fast=False``): a
+    cached mask view or step draws the same token with the same random numbers."""
     seeds = range(12)
     cold = []
     for seed in seeds:
@@ -79,6 +87,7 @@ def test_cached_steps_draw_exactly_as_fresh_ones(settings: SamplingSettings) -> 
     again = replies(settings, seeds)
     assert warm == cold
     assert again == cold
+    assert replies(settings, seeds, fast=False) == cold
     for text, finish in cold:
         if finish == "stop":
             json.loads(text)
@@ -88,8 +97,9 @@ def test_warm_steps_are_found_in_the_cache() -> None:
     """The same request again reuses its steps (what makes a repeated prompt fast)."""
     clear_caches()
     replies(SamplingSettings(temperature=0.8, top_p=0.9, max_tokens=120), range(3))
-    assert _constrained._steps.used > 0
-    assert candidates_module._mask_views.used > 0
+    used = {name: used for name, _, used, _ in cache_report()}
+    assert used["constrained steps"] > 0
+    assert used["constrained mask views"] > 0
 
 
 def test_the_mask_buffer_holds_what_compute_bitmask_returns() -> None:
@@ -216,17 +226,17 @@ STRING_SETTINGS = [
 
 
 def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each step _string_step settles inside a string keeps the dense step's tokens with
-    bit-identical running sums of their weights (so the same draws); a flat step it leaves
-    to the dense path gets the dense step's scores bit for bit from the base just made; and
-    the replies are those of the dense path alone."""
-    real = _constrained._string_ready
+    """Each step the string-step shortcut settles inside a string keeps the dense step's
+    tokens with bit-identical running sums of their weights (so the same draws); a flat step
+    it leaves to the dense path gets the dense step's scores bit for bit from the base just
+    made; and the replies are those of the plain maths alone (``fast=False``)."""
+    real = step_cache.string_ready
     settled, flat = [], []
 
     def checked(view: Any, model: Any, logits: Any, state: Any, settings: Any) -> Any:
         ready, given = real(view, model, logits, state, settings)
         none: Any = np.zeros(0, dtype=np.int64)
-        scores = _constrained._step_scores(
+        scores = step_scores(
             view, model, state, view.candidates, {}, settings, (none, none.astype(float))
         )
         if given is not None:  # a flat step's scores, from the string base just made
@@ -250,16 +260,14 @@ def test_string_steps_settle_exactly_as_the_dense_step(monkeypatch: pytest.Monke
         return ready, given
 
     fast = {}
-    monkeypatch.setattr(_constrained, "_string_ready", checked)
+    monkeypatch.setattr(step_cache, "string_ready", checked)  # a spy: it answers as before
     for settings in STRING_SETTINGS:
         clear_caches()
         fast[settings] = replies(settings, range(40))
     assert len(settled) > 50 and len(set(settled)) > 5  # many steps, at many lengths
     assert len(flat) > 5  # and flat steps, left to the dense path with the base's scores
-    monkeypatch.setattr(_constrained, "_string_ready", lambda *args: (None, None))
     for settings in STRING_SETTINGS:
-        clear_caches()
-        assert replies(settings, range(40)) == fast[settings]
+        assert replies(settings, range(40), fast=False) == fast[settings]
 
 
 def test_the_token_stepper_reads_each_replys_own_tokens() -> None:

@@ -366,9 +366,9 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
 def test_the_engines_bounded_cache_keeps_its_budget_and_the_entries_in_use() -> None:
     """The constrained decoder's caches stay within their byte budget, forget the oldest
     entries first, and keep an entry that is being used while new ones arrive."""
-    from llmpresets.offline.engine.constrained.candidates import BoundedCache
+    from llmpresets._cache import BoundedCache
 
-    cache: BoundedCache[int] = BoundedCache(1000)
+    cache: BoundedCache[object, int] = BoundedCache("test", 1000)
     for key in range(100):
         cache.put(key, key, 100)
         assert cache.used <= 1000

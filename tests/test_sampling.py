@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 from scipy.stats import chisquare
 
 from llmpresets import sampling
+from llmpresets.sampling import nucleus
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -254,7 +255,7 @@ def test_peaked_200k_vocabulary_takes_the_fast_path_and_matches_the_reference(
     logits = peaked_logits(200_000)
     if "top_p" in options and "top_k" not in options:
         e = np.exp((logits - logits.max()) / options["temperature"])
-        candidates = sampling._nucleus_candidates(
+        candidates = nucleus.nucleus_candidates(
             e, float(e.sum()), options["top_p"], options.get("min_p")
         )
         assert candidates is not None
@@ -297,7 +298,7 @@ def test_flat_noisy_distribution_falls_back_to_a_full_sort_and_matches_the_refer
     """Nearly flat logits (nucleus ~ the whole vocabulary) give the reference's kept set."""
     logits = np.random.default_rng(3).normal(0.0, 1e-3, 20_000)
     e = np.exp(logits - logits.max())
-    assert sampling._nucleus_candidates(e, float(e.sum()), top_p, None) is None
+    assert nucleus.nucleus_candidates(e, float(e.sum()), top_p, None) is None
     expected = reference_probabilities(logits, top_p=top_p)
     actual = sampling.probabilities(logits, top_p=top_p)
     np.testing.assert_array_equal(actual > 0, expected > 0)
@@ -586,7 +587,7 @@ def test_flat_200k_top_p_finds_its_threshold_by_selection(dtype: Any, top_p: flo
     logits = np.random.default_rng(9).normal(0.0, 0.02, 200_000)
     z = logits.astype(dtype)
     weights = np.exp(z - z.max())
-    assert sampling._selected_floor(weights, top_p * float(weights.sum())) is not None
+    assert nucleus.selected_floor(weights, top_p * float(weights.sum())) is not None
     expected = reference_probabilities(z.astype(np.float64), top_p=top_p)
     actual = sampling.probabilities(z, top_p=top_p)
     assert np.count_nonzero((actual > 0) != (expected > 0)) <= (0 if dtype == np.float64 else 2)

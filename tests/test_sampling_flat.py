@@ -2,7 +2,7 @@
 
 When top_p's nucleus is most of a large vocabulary, its threshold is found without sorting the
 vocabulary: a sorted sample guesses it, one exact sum settles which side of the guess it lies on,
-and only the window between the two is sorted (``_nucleus._cut_large_nucleus``). Whatever the
+and only the window between the two is sorted (``nucleus.cut_large_nucleus``). Whatever the
 sample guesses, the result must be the reference warpers' (and, at exact ties, the definition's:
 tied tokens are kept or cut together); fresh and reused distributions must draw the same tokens.
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from test_sampling import near_a_boundary, reference_probabilities
 
 from llmpresets import sampling
-from llmpresets.sampling import nucleus as _nucleus
+from llmpresets.sampling import nucleus
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -29,13 +29,13 @@ def selection(logits: npt.NDArray[Any], options: dict[str, Any]) -> str:
     "fell back" (the selection gave up: a full sort) or "other" (candidates, or a small array)."""
     z = np.asarray(logits)
     e = sampling._scaled_exp(z, float(z.max()), options.get("temperature", 1.0))
-    total = _nucleus._total(e)
+    total = nucleus.total_weight(e)
     top_p, min_p = options["top_p"], options.get("min_p")
-    if z.size <= _nucleus._SELECT:
+    if z.size <= nucleus.SELECT:
         return "other"
-    if _nucleus._nucleus_candidates(e, total, top_p, min_p) is not None:
+    if nucleus.nucleus_candidates(e, total, top_p, min_p) is not None:
         return "other"
-    found = _nucleus._cut_large_nucleus(e, total, top_p * total, min_p)
+    found = nucleus.cut_large_nucleus(e, total, top_p * total, min_p)
     return "fell back" if found is None else "selected"
 
 
@@ -67,9 +67,9 @@ def test_flat_nucleus_by_selection_is_the_reference(
 def test_a_misleading_sample_still_gives_the_reference(top_p: float) -> None:
     """Every sampled token (every stride-th) sits apart from the rest, so the sample's guess is
     far off: the window widens (or everything is sorted) and the answer is still exact."""
-    size = _nucleus._FLAT_SAMPLE * 10
+    size = nucleus._FLAT_SAMPLE * 10
     logits = np.random.default_rng(1).normal(0.0, 1e-3, size)
-    logits[:: size // _nucleus._FLAT_SAMPLE] += 0.05
+    logits[:: size // nucleus._FLAT_SAMPLE] += 0.05
     options: dict[str, Any] = {"top_p": top_p}
     assert not near_a_boundary(logits, 1.0, None, top_p, None)
     expected = reference_probabilities(logits, **options)
@@ -122,4 +122,4 @@ def test_float32_sums_are_block_sums_added_in_float64() -> None:
     the drift of a long float32 running sum."""
     values = np.random.default_rng(4).random(200_003, dtype=np.float32)
     exact = float(values.astype(np.float64).sum())
-    assert abs(_nucleus._total(values) - exact) <= 1e-7 * exact  # type: ignore[arg-type]
+    assert abs(nucleus.total_weight(values) - exact) <= 1e-7 * exact  # type: ignore[arg-type]

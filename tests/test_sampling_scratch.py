@@ -1,4 +1,4 @@
-"""llmpresets.sampling's reused work arrays (``llmpresets/_scratch.py``) never leak.
+"""llmpresets.sampling's reused work arrays (``llmpresets/sampling/scratch.py``) never leak.
 
 On a large vocabulary the filters work in per-thread arrays kept from call to call (a fresh
 megabyte array costs page faults). Nothing a caller keeps may live in them: returned
@@ -16,8 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from llmpresets import sampling
-from llmpresets.sampling import nucleus as _nucleus
-from llmpresets.sampling import scratch as _scratch
+from llmpresets.sampling import nucleus, scratch
 
 SIZE = 200_000
 SETTINGS: list[dict[str, Any]] = [
@@ -37,8 +36,8 @@ def logits(seed: int, scale: float, dtype: Any = np.float64) -> npt.NDArray[Any]
 def test_large_vocabularies_use_the_work_arrays() -> None:
     """The premise: a 200,000-token vocabulary is above the size the work arrays start at,
     and the weights a prepared distribution keeps (at most two blocks) are below it."""
-    assert SIZE >= _scratch.SMALLEST
-    assert 2 * _nucleus._BLOCK < _scratch.SMALLEST
+    assert SIZE >= scratch.SMALLEST
+    assert 2 * nucleus.BLOCK < scratch.SMALLEST
 
 
 @pytest.mark.parametrize("options", SETTINGS, ids=repr)

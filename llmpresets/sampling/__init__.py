@@ -31,10 +31,10 @@ only the candidates above a threshold; top_k is a selection (``np.partition``), 
 min_p is a threshold. A flat distribution, where the nucleus is most of the vocabulary, finds
 top_p's threshold from a sorted sample of the weights, one exact sum over those above the
 sample's estimate, and a sort of the window between the estimate and the threshold, about 1% of
-the vocabulary (both in ``llmpresets/_nucleus.py``). For many draws with the
+the vocabulary (both in :mod:`llmpresets.sampling.nucleus`). For many draws with the
 same settings, :class:`Sampler` checks them once and can keep the prepared distribution of a
 read-only array, so a repeated context costs one search. A large vocabulary's temporaries live
-in per-thread work arrays reused from call to call (``llmpresets/_scratch.py``): a fresh
+in per-thread work arrays reused from call to call (:mod:`llmpresets.sampling.scratch`): a fresh
 megabyte array costs page faults.
 
 Precision: float64 logits (and anything not float32 or float16) are computed in float64 and
@@ -52,27 +52,25 @@ from __future__ import annotations
 
 import math
 import operator
-import threading
 from dataclasses import dataclass
 from typing import NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 
+from .._cache import BoundedCache
 from .nucleus import (
-    _FLOAT32,
-    _SELECT,
+    FLOAT32,
+    SELECT,
     FloatArray,
     IntArray,
-    _cut_large_nucleus,
-    _nucleus_floor,
-    _relative_error,
-    _sum,
-    _total,
+    cut_large_nucleus,
+    nucleus_candidates,
+    nucleus_floor,
+    relative_error,
+    total_weight,
 )
-from .nucleus import _nucleus_candidates as _nucleus_candidates  # (tests reach these here)
-from .nucleus import _selected_floor as _selected_floor
-from .prepared import _Filtered, _Prepared
+from .prepared import Filtered, Prepared
 from .scratch import SMALLEST, at_least, work_array
 
 __all__ = [
@@ -88,11 +86,13 @@ __all__ = [
 GREEDY_TEMPERATURE = 1e-5
 """A temperature below this is greedy decoding (vLLM's ``_SAMPLING_EPS``)."""
 
+# Bound reductions: the ndarray methods and np.* wrappers add call overhead on small arrays.
 _max = np.maximum.reduce
 _min = np.minimum.reduce
+_sum = np.add.reduce
 
 # The dtypes computed in natively; narrower floats are computed in float32.
-_NATIVE = (np.dtype(np.float64), _FLOAT32)
+_NATIVE = (np.dtype(np.float64), FLOAT32)
 _NARROW = (np.dtype(np.float16),)
 
 
@@ -176,7 +176,7 @@ def _logits(logits: npt.ArrayLike) -> tuple[FloatArray, float]:
 
 def _scaled_exp(z: FloatArray, m: float, temperature: float) -> FloatArray:
     """exp((z - max) / T); the maximum maps to exactly 1.0. A large result is this thread's
-    reused work array (``_scratch``): it lasts until the next call."""
+    reused work array (``scratch``): it lasts until the next call."""
     e: FloatArray = (
         np.subtract(z, m)
         if z.size < SMALLEST
@@ -199,30 +199,30 @@ def _kth_largest(values: FloatArray, k: int) -> float:
     return float(selected[position])
 
 
-def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
+def _filter(z: FloatArray, m: float, params: _Params) -> Filtered:
     """Apply temperature, top-k, top-p and min-p to the logits (the one implementation)."""
     temperature, k, p, mp = params
     n = z.size
     if temperature < GREEDY_TEMPERATURE:
-        return _Filtered(n, np.array([int(np.argmax(z))]), np.ones(1))
+        return Filtered(n, np.array([int(np.argmax(z))]), np.ones(1))
     if k is not None and k >= n:
         k = None
     if k is None and p is None and mp is None:
-        return _Filtered(n, None, _scaled_exp(z, m, temperature))
+        return Filtered(n, None, _scaled_exp(z, m, temperature))
     if z[0] == m and float(_min(z)) == m:
         # All logits equal: every filter keeps every token (they are all tied with the best).
-        return _Filtered(n, None, None)
+        return Filtered(n, None, None)
 
     tokens: IntArray | None = None
     if p is not None and k is None:
         # top_p normalises over the whole vocabulary: the full sum is needed anyway.
         e = _scaled_exp(z, m, temperature)
-        total = _total(e)
-        tokens = _nucleus_candidates(e, total, p, mp)
-        if tokens is None and n > _SELECT:
-            cut = _cut_large_nucleus(e, total, p * total, mp)
+        total = total_weight(e)
+        tokens = nucleus_candidates(e, total, p, mp)
+        if tokens is None and n > SELECT:
+            cut = cut_large_nucleus(e, total, p * total, mp)
             if cut is not None:
-                return _Filtered(n, None, cut[0])
+                return Filtered(n, None, cut[0])
         weight = e if tokens is None else e[tokens]
     else:
         candidates = z
@@ -231,7 +231,7 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             # z < max + T * ln(min_p). The margin (1e-3 in units of z / T, plus a relative term
             # for huge logits) dwarfs the rounding of (z - max) / T and of exp, so each token
             # pruned here is one the exact test below would remove.
-            margin = 1e-3 * temperature + _relative_error(z) * abs(m)
+            margin = 1e-3 * temperature + relative_error(z) * abs(m)
             floor = m + temperature * math.log(mp) - margin
             tokens = at_least(z, floor).nonzero()[0]
             if tokens.size * 2 < n:
@@ -252,23 +252,23 @@ def _filter(z: FloatArray, m: float, params: _Params) -> _Filtered:
             tokens = chosen if tokens is None else tokens[chosen]
             candidates = candidates[chosen]
         weight = _scaled_exp(candidates, m, temperature)
-        total = _total(weight) if p is not None else 0.0  # (only top_p needs the total)
+        total = total_weight(weight) if p is not None else 0.0  # (only top_p needs the total)
 
     threshold = mp or 0.0  # min_p: p >= min_p * p_max  <=>  weight >= min_p (max weight is 1)
     if p is not None:
-        threshold = max(threshold, _nucleus_floor(weight, p * total))
+        threshold = max(threshold, nucleus_floor(weight, p * total))
     if threshold > 0.0:
         if tokens is None and threshold >= 1.0:
             # Only the most likely token (weight exactly 1) and its exact ties survive: say
             # which, so that a lone survivor is drawn without a random number.
             tokens = (weight >= threshold).nonzero()[0]
-            return _Filtered(n, tokens, weight[tokens])
+            return Filtered(n, tokens, weight[tokens])
         if tokens is None:  # weight is our own array: zero the cut tokens in place
             np.multiply(weight, at_least(weight, threshold), out=weight)
         else:
             keep = (weight >= threshold).nonzero()[0]
             tokens, weight = tokens[keep], weight[keep]
-    return _Filtered(n, tokens, weight)
+    return Filtered(n, tokens, weight)
 
 
 # --------------------------------------------------------------------------- public API
@@ -296,7 +296,7 @@ def probabilities(
     return _dense(_filter(z, m, params))
 
 
-def _dense(filtered: _Filtered) -> FloatArray:
+def _dense(filtered: Filtered) -> FloatArray:
     size, tokens, weight = filtered
     if weight is None:
         return np.full(size, 1.0 / size)
@@ -360,7 +360,7 @@ def sample(
     if size is not None:
         return _sample_many(logits, params, rng, size)
     z, m = _logits(logits)
-    prepared = _Prepared(_filter(z, m, params))
+    prepared = Prepared(_filter(z, m, params))
     if prepared.single is not None:
         return prepared.single
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -427,19 +427,25 @@ class Sampler:
         ``exclude`` is a position that is never drawn (as if its logit were -inf; vLLM's
         ``ignore_eos`` masks ``<|endoftext|>`` this way).
         """
+        return self.distribution(logits, reuse=reuse, exclude=exclude).pick(rng)
+
+    def distribution(
+        self, logits: npt.ArrayLike, *, reuse: bool = False, exclude: int | None = None
+    ) -> Prepared:
+        """The filtered distribution :meth:`sample` draws from, ready for draws:
+        ``sampler.distribution(logits).pick(rng)`` is ``sampler.sample(logits, rng)``.
+        ``reuse`` and ``exclude`` as for :meth:`sample`."""
         if reuse and isinstance(logits, np.ndarray):
             key = (id(logits), exclude, self._params)
             entry = _reusable.get(key)
             if entry is not None and entry[0] is logits:
-                prepared = entry[1]
-            else:
-                prepared = self._prepare(logits, exclude, reused=True)
-                _reusable.put(key, (logits, prepared), prepared.nbytes)
-        else:
-            prepared = self._prepare(logits, exclude)
-        return prepared.pick(rng)
+                return entry[1]
+            prepared = self._prepare(logits, exclude, reused=True)
+            _reusable.put(key, (logits, prepared), prepared.nbytes)
+            return prepared
+        return self._prepare(logits, exclude)
 
-    def prepare(self, logits: FloatArray) -> _Prepared:
+    def prepare(self, logits: FloatArray) -> Prepared:
         """The filtered distribution of ``logits`` made ready for many draws, for a caller
         that keeps it: ``prepared.pick(rng)`` draws what ``sample(logits, rng)`` would, for
         as long as ``logits`` is not changed."""
@@ -447,13 +453,13 @@ class Sampler:
 
     def _prepare(
         self, logits: npt.ArrayLike, exclude: int | None, *, reused: bool = False
-    ) -> _Prepared:
+    ) -> Prepared:
         filtered = self._filtered(logits, exclude)
         if not reused:
-            return _Prepared(filtered)
-        return _Prepared(filtered, recompute=lambda: self._filtered(logits, exclude).weight)
+            return Prepared(filtered)
+        return Prepared(filtered, recompute=lambda: self._filtered(logits, exclude).weight)
 
-    def _filtered(self, logits: npt.ArrayLike, exclude: int | None) -> _Filtered:
+    def _filtered(self, logits: npt.ArrayLike, exclude: int | None) -> Filtered:
         z, m = _logits(logits)
         if exclude is not None and 0 <= exclude < z.size:
             masked = work_array("logits", z.size, z.dtype)
@@ -466,40 +472,11 @@ class Sampler:
         return _filter(z, m, self._params)
 
 
-class _BoundedCache:
-    """A dict with a byte budget that forgets its oldest entries first (thread-safe enough:
-    lookups are single dict operations; insertions and evictions take a lock)."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.used = 0
-        self._entries: dict[object, tuple[object, _Prepared, int]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: object) -> tuple[object, _Prepared] | None:
-        entry = self._entries.get(key)
-        return None if entry is None else (entry[0], entry[1])
-
-    def put(self, key: object, value: tuple[object, _Prepared], nbytes: int) -> None:
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.used -= old[2]
-            while self._entries and self.used + nbytes > self.budget:
-                oldest = next(iter(self._entries))
-                self.used -= self._entries.pop(oldest)[2]
-            self._entries[key] = (*value, nbytes)
-            self.used += nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.used = 0
-
-
 # Filtered distributions of arrays the caller promised never to change (Sampler reuse=True),
 # keyed by the array's identity; each entry holds the array, so the identity stays its own.
-_reusable = _BoundedCache(48 << 20)
+_reusable: BoundedCache[tuple[int, int | None, _Params], tuple[object, Prepared]] = BoundedCache(
+    "sampler distributions of reused arrays", 48 << 20
+)
 
 
 # --------------------------------------------------------------------------- explanation

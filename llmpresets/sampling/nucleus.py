@@ -1,12 +1,15 @@
 """top_p's threshold over a large vocabulary without sorting it, and the blocked sums it uses.
 
-The maths of :mod:`llmpresets.sampling` (DESIGN.md §7), split out: sorted descending, top_p's
-floor is the weight where the running sum reaches ``top_p * total``. A peaked distribution's
-nucleus is a few tokens, found among candidates above a sampled threshold
-(:func:`_nucleus_candidates`); a flat one's is most of the vocabulary, found from a sorted
-sample, one exact sum and a sort of a small window (:func:`_cut_large_nucleus`). Sums of many
-weights are taken in blocks (:func:`_total`, :func:`_running_search`), float32 blocks added in
-float64.
+The maths of :mod:`llmpresets.sampling`, split out: sorted descending, top_p's floor is the
+weight where the running sum reaches ``top_p * total``. A peaked distribution's nucleus is a
+few tokens, found among candidates above a sampled threshold (:func:`nucleus_candidates`); a
+flat one's is most of the vocabulary, found from a sorted sample, one exact sum and a sort of a
+small window (:func:`cut_large_nucleus`). Sums of many weights are taken in blocks
+(:func:`total_weight`, :func:`_running_search`), float32 blocks added in float64.
+
+The limits below are public because exact shortcuts elsewhere mirror them (the offline
+engine's in-string constrained steps settle a step only where this search would find the same
+tokens): retuning one here is seen there, not copied.
 """
 
 from __future__ import annotations
@@ -19,6 +22,25 @@ import numpy.typing as npt
 
 from .scratch import at_least, work_array
 
+__all__ = [
+    "BLOCK",
+    "DECISION_MARGIN",
+    "FIRST_CAP",
+    "FLOAT32",
+    "SAMPLE",
+    "SELECT",
+    "SMALL",
+    "FloatArray",
+    "IntArray",
+    "cut_large_nucleus",
+    "nucleus_candidates",
+    "nucleus_floor",
+    "relative_error",
+    "row_sums",
+    "selected_floor",
+    "total_weight",
+]
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Side = Literal["left", "right"]
@@ -26,12 +48,21 @@ Side = Literal["left", "right"]
 # Bound reduction: the ndarray methods and np.* wrappers add call overhead on small arrays.
 _sum = np.add.reduce
 
-_FLOAT32 = np.dtype(np.float32)
-# Nucleus prefilter (see _nucleus_candidates): below _SMALL tokens just sort; the first
-# threshold admits at most _FIRST_CAP tokens; the strided sample has about _SAMPLE weights.
-_SMALL = 1024
-_FIRST_CAP = 256
-_SAMPLE = 2048
+FLOAT32 = np.dtype(np.float32)
+"""float32, the dtype computed in natively besides float64 (see "Precision" in the package)."""
+
+# The candidate search for top_p (nucleus_candidates).
+SMALL = 1024
+"""At most this many weights: no candidate search, the weights are sorted."""
+FIRST_CAP = 256
+"""The first threshold tried, ``total / FIRST_CAP``, admits at most this many tokens."""
+SAMPLE = 2048
+"""The strided sample that estimates a large vocabulary's nucleus holds about this many."""
+BLOCK = 256
+"""Sums and searches over many weights go in blocks of this many (see ``prepared.Prepared``)."""
+SELECT = 8192
+"""Above this many weights, top_p finds its floor by selection, not by sorting them all."""
+
 # Relative safety margin on the candidate mass, far above the rounding error of the sums.
 _MASS_MARGIN = 1e-9
 DECISION_MARGIN = 1e-9
@@ -39,14 +70,10 @@ DECISION_MARGIN = 1e-9
 an exact shortcut must not decide and leaves the step to the plain maths; the rounding of such
 sums, in any order, is below 1e-12 of them. The offline engine's shortcuts (the n-gram settler,
 constrained string steps) share this one value."""
-# Sums and searches over many weights go in blocks of this many (see _prepared._Prepared).
-_BLOCK = 256
 # top_p's floor among at most this many weights is found by a running sum in Python.
 _FEW = 16
-# Above this many weights, top_p finds its floor by selection, not by sorting them all
-# (_cut_large_nucleus): from a strided sample of about _FLAT_SAMPLE weights, with a window
-# _CONFIDENCE standard deviations of the sample's error wide.
-_SELECT = 8192
+# Above SELECT weights, the floor comes from a strided sample of about _FLAT_SAMPLE weights
+# (cut_large_nucleus), with a window _CONFIDENCE standard deviations of the sample's error wide.
 _FLAT_SAMPLE = 4096
 _CONFIDENCE = 4.0
 # Candidates for top_p over more than 1/_SHARE of such a vocabulary cost more to gather than
@@ -54,11 +81,11 @@ _CONFIDENCE = 4.0
 _SHARE = 8
 
 
-def _nucleus_floor(weight: FloatArray, mass: float) -> float:
+def nucleus_floor(weight: FloatArray, mass: float) -> float:
     """The smallest weight top_p keeps: that of the last token (in descending order) whose
     exclusive running weight is < ``mass``. Tokens tied with it are kept too."""
-    if weight.size > _SELECT:
-        floor = _selected_floor(weight, mass)
+    if weight.size > SELECT:
+        floor = selected_floor(weight, mass)
         if floor is not None:
             return floor
     ordered = weight.copy()
@@ -83,13 +110,13 @@ def _floor_in(ordered: FloatArray, mass: float) -> float:
     return float(ordered[min(last, ordered.size - 1)])
 
 
-def _selected_floor(weight: FloatArray, mass: float) -> float | None:
-    """:func:`_nucleus_floor` for a large nucleus without sorting it (None: not found)."""
-    cut = _cut_large_nucleus(weight, _total(weight), mass, None)
+def selected_floor(weight: FloatArray, mass: float) -> float | None:
+    """:func:`nucleus_floor` for a large nucleus without sorting it (None: not found)."""
+    cut = cut_large_nucleus(weight, total_weight(weight), mass, None)
     return None if cut is None else cut[1]
 
 
-def _cut_large_nucleus(
+def cut_large_nucleus(
     weight: FloatArray, total: float, mass: float, min_p: float | None
 ) -> tuple[FloatArray, float] | None:
     """top_p (and min_p) over a nucleus of most of a large vocabulary, without sorting it:
@@ -126,13 +153,13 @@ def _cut_large_nucleus(
         guess = min_p  # min_p cuts everything below it anyway
     if not guess > 0.0:
         return None
-    # Work arrays (_scratch): the kept weights are returned, valid until the next call.
+    # Work arrays (scratch.py): the kept weights are returned, valid until the next call.
     keep = np.greater_equal(weight, guess, out=work_array("keep", n, bool))
     kept = work_array("kept", n, weight.dtype)
     np.copyto(kept, keep)  # then multiplied in the one dtype: faster than bool * float
     np.multiply(kept, weight, out=kept)
     inside = work_array("inside", n, bool)
-    excess = _total(kept) - mass
+    excess = total_weight(kept) - mass
     margin = _mass_margin(weight) * total
     # Sampled weights below the guess (descending) or at/above it (ascending from the guess).
     above = int(np.count_nonzero(ordered >= guess))
@@ -191,41 +218,41 @@ def _running_search(values: FloatArray, target: float, side: Side) -> int:
     """
     n = values.size
     start, below = 0, 0.0
-    if n > 2 * _BLOCK:
-        full = n // _BLOCK
-        running = _sum(values[: full * _BLOCK].reshape(full, _BLOCK), axis=1).cumsum()
+    if n > 2 * BLOCK:
+        full = n // BLOCK
+        running = _sum(values[: full * BLOCK].reshape(full, BLOCK), axis=1).cumsum()
         block = int(running.searchsorted(target, side=side))
         below = float(running[block - 1]) if block else 0.0
-        start = block * _BLOCK
+        start = block * BLOCK
         if block < full:
-            within = values[start : start + _BLOCK].cumsum()
+            within = values[start : start + BLOCK].cumsum()
             position = int(within.searchsorted(target - below, side=side))
-            return start + min(position, _BLOCK - 1)
+            return start + min(position, BLOCK - 1)
     within = values[start:].cumsum()
     return start + int(within.searchsorted(target - below, side=side))
 
 
-def _row_sums(blocks: FloatArray) -> FloatArray:
+def row_sums(blocks: FloatArray) -> FloatArray:
     """The sum of each row of a 2-D array (float32 rows by einsum, which sums with vector
     accumulators: two to three times faster than add.reduce along an axis, as accurate)."""
-    if blocks.dtype is _FLOAT32:
+    if blocks.dtype is FLOAT32:
         sums: FloatArray = np.einsum("ij->i", blocks)
         return sums
     sums = _sum(blocks, axis=1)
     return sums
 
 
-def _total(values: FloatArray) -> float:
-    """The sum of ``values``; float32 values are summed in blocks of ``_BLOCK`` and the block
+def total_weight(values: FloatArray) -> float:
+    """The sum of ``values``; float32 values are summed in blocks of ``BLOCK`` and the block
     sums added in float64: faster than numpy's pairwise float32 sum, and more accurate."""
-    if values.size > 2 * _BLOCK and values.dtype is _FLOAT32:
-        full = values.size // _BLOCK
-        sums = _row_sums(values[: full * _BLOCK].reshape(full, _BLOCK))
-        return float(_sum(sums, dtype=np.float64)) + float(_sum(values[full * _BLOCK :]))
+    if values.size > 2 * BLOCK and values.dtype is FLOAT32:
+        full = values.size // BLOCK
+        sums = row_sums(values[: full * BLOCK].reshape(full, BLOCK))
+        return float(_sum(sums, dtype=np.float64)) + float(_sum(values[full * BLOCK :]))
     return float(_sum(values))
 
 
-def _relative_error(values: FloatArray) -> float:
+def relative_error(values: FloatArray) -> float:
     """A bound, far above the rounding of one operation, relative to a value's magnitude."""
     return 1e-12 if values.dtype == np.float64 else 1e-5
 
@@ -235,7 +262,7 @@ def _mass_margin(values: FloatArray) -> float:
     return _MASS_MARGIN if values.dtype == np.float64 else 1e-4
 
 
-def _nucleus_candidates(
+def nucleus_candidates(
     e: FloatArray, total: float, top_p: float, min_p: float | None
 ) -> IntArray | None:
     """Indices of a small set of tokens that provably contains top_p's nucleus, or None (all).
@@ -252,21 +279,21 @@ def _nucleus_candidates(
     which admits at most 256 tokens as weights are <= 1. Each guess is only kept if the check
     above passes; otherwise, and for a flat distribution (its nucleus holds at least
     ``top_p * total`` tokens, as weights are <= 1), the answer is None: sort everything (or,
-    above ``_SELECT`` tokens, find the floor by selection). So is a candidate set of more than
+    above ``SELECT`` tokens, find the floor by selection). So is a candidate set of more than
     an eighth of such a vocabulary (half of a smaller one): gathering it costs more.
     """
     n = e.size
-    most = n // _SHARE if n > _SELECT else n // 2
+    most = n // _SHARE if n > SELECT else n // 2
     need = top_p * total * (1.0 + _mass_margin(e))
     floor = min_p or 0.0
-    if n <= _SMALL or need * 4 > n:
+    if n <= SMALL or need * 4 > n:
         return _floor_candidates(e, floor)
-    if floor > 0.0 and total / _FIRST_CAP <= floor:
-        return _floor_candidates(e, floor)  # at most _FIRST_CAP tokens, and always enough
-    stride = n // _SAMPLE
+    if floor > 0.0 and total / FIRST_CAP <= floor:
+        return _floor_candidates(e, floor)  # at most FIRST_CAP tokens, and always enough
+    stride = n // SAMPLE
     if stride < 4:
-        # Not worth sampling: try the threshold that admits at most _FIRST_CAP tokens.
-        thresholds = [total / max(_FIRST_CAP, 4.0 * need)]
+        # Not worth sampling: try the threshold that admits at most FIRST_CAP tokens.
+        thresholds = [total / max(FIRST_CAP, 4.0 * need)]
     else:
         # Estimate the nucleus floor from every stride-th weight, each standing for ``stride``
         # tokens. The mass the sample misses (``total - stride * sum``) is taken to lie above
@@ -296,11 +323,11 @@ def _nucleus_candidates(
 
 def _floor_candidates(e: FloatArray, floor: float) -> IntArray | None:
     """min_p's survivors {weight >= min_p} (None when that is more than an eighth of a large
-    vocabulary, or half of a smaller one: see :func:`_nucleus_candidates`)."""
+    vocabulary, or half of a smaller one: see :func:`nucleus_candidates`)."""
     if floor <= 0.0:
         return None
-    share = _SHARE if e.size > _SELECT else 2
-    if e.size > _SELECT:
+    share = _SHARE if e.size > SELECT else 2
+    if e.size > SELECT:
         # Skip the pass over the vocabulary when a strided sample says that too many tokens
         # survive, by a wide margin (a flat distribution): None only costs speed, never
         # exactness, as the caller then applies min_p to the whole vocabulary itself.

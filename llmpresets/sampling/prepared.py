@@ -1,7 +1,7 @@
 """A filtered distribution, and the same made ready for draws (what ``sampling`` hands out).
 
-:class:`_Filtered` is what the filter of :mod:`llmpresets.sampling` leaves: weights over some
-tokens. :class:`_Prepared` precomputes its running sums so that a draw is one or two searches,
+:class:`Filtered` is what the filter of :mod:`llmpresets.sampling` leaves: weights over some
+tokens. :class:`Prepared` precomputes its running sums so that a draw is one or two searches,
 and can be kept for a read-only array drawn from again and again (``Sampler`` with
 ``reuse=True``, and the offline engine's cached steps).
 """
@@ -14,15 +14,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .nucleus import _BLOCK, _FLOAT32, FloatArray, IntArray, _row_sums, _sum
+from .nucleus import BLOCK, FLOAT32, FloatArray, IntArray, row_sums
 
-__all__ = ["_Filtered", "_Prepared"]
+__all__ = ["Filtered", "Prepared"]
+
+# Bound reduction: the ndarray methods and np.* wrappers add call overhead on small arrays.
+_sum = np.add.reduce
 
 # A reused distribution of at most this many tokens is searched as a Python list.
 _LISTED = 64
 
 
-class _Filtered(NamedTuple):
+class Filtered(NamedTuple):
     """The filtered distribution, compactly: unnormalised weights over some tokens.
 
     ``tokens`` None means the whole vocabulary (``weight`` is then vocabulary-sized), else the
@@ -35,12 +38,12 @@ class _Filtered(NamedTuple):
     weight: FloatArray | None
 
 
-class _Prepared:
+class Prepared:
     """A filtered distribution made ready for draws: each draw costs one or two searches.
 
     ``single`` is the token when only one can be drawn (no random number is used then);
     otherwise ``weight`` over ``tokens`` (None: the whole vocabulary) is searched with its
-    running sums precomputed: whole (``cumulative``) when short, else in blocks of ``_BLOCK``
+    running sums precomputed: whole (``cumulative``) when short, else in blocks of ``BLOCK``
     (the float64 running sum of the block sums; then the one block's own running sums, kept
     for every block when the distribution is reused). A fresh and a reused distribution do the
     same arithmetic, so a seed draws the same token from either.
@@ -66,7 +69,7 @@ class _Prepared:
 
     def __init__(
         self,
-        filtered: _Filtered,
+        filtered: Filtered,
         *,
         recompute: Callable[[], FloatArray | None] | None = None,
     ) -> None:
@@ -89,7 +92,7 @@ class _Prepared:
         if tokens is not None and tokens.size == 1:
             self.single = int(tokens[0])
         elif weight is not None:
-            if weight.size <= 2 * _BLOCK:
+            if weight.size <= 2 * BLOCK:
                 self.cumulative = weight.cumsum()
                 if recompute is not None and weight.size <= _LISTED:
                     # Drawn from again and again: the running sums as a list, searched by
@@ -100,19 +103,19 @@ class _Prepared:
                 # The running sum of the block sums (in float64: a float32 running sum over a
                 # vocabulary drifts), and the total they add up to, so that a draw's target
                 # and the sums it is searched in agree.
-                full = weight.size // _BLOCK
-                blocks = weight[: full * _BLOCK].reshape(full, _BLOCK)
-                sums = _row_sums(blocks)
-                if sums.dtype is _FLOAT32:
+                full = weight.size // BLOCK
+                blocks = weight[: full * BLOCK].reshape(full, BLOCK)
+                sums = row_sums(blocks)
+                if sums.dtype is FLOAT32:
                     sums = sums.astype(np.float64)
                 self.running = sums.cumsum()
-                tail = weight[full * _BLOCK :]
+                tail = weight[full * BLOCK :]
                 self.total = float(self.running[-1]) + (float(_sum(tail)) if tail.size else 0.0)
                 if recompute is not None:
                     # A distribution drawn from again and again: keep each block's running
                     # sums too, and not the weights (recomputed in the rare case they are
-                    # needed). Weights are only ever kept up to 2 * _BLOCK of them, so never
-                    # a reused work array (_scratch.SMALLEST and up).
+                    # needed). Weights are only ever kept up to 2 * BLOCK of them, so never
+                    # a reused work array (scratch.SMALLEST and up).
                     self.blocks = blocks.cumsum(axis=1)
                     self.tail = tail.cumsum()
                     self.has_zero = bool(np.count_nonzero(weight) < weight.size)
@@ -145,6 +148,13 @@ class _Prepared:
         single = self.single
         return single if single is not None else self.draw(rng.random())
 
+    def pick_with(self, u: float) -> int:
+        """:meth:`pick` with its uniform number ``u`` already drawn from the generator (by an
+        exact shortcut that drew it and then left the step to the sampler); the lone
+        survivor ignores it."""
+        single = self.single
+        return single if single is not None else self.draw(u)
+
     def _weights(self) -> FloatArray:
         weight = self.weight
         if weight is None:
@@ -164,27 +174,27 @@ class _Prepared:
             return float(self.weight[position])
         blocks, tail = self.blocks, self.tail
         assert blocks is not None and tail is not None
-        block, index = divmod(position, _BLOCK)
+        block, index = divmod(position, BLOCK)
         sums = blocks[block] if block < blocks.shape[0] else tail
         rise = float(sums[index]) - (float(sums[index - 1]) if index else 0.0)
         return rise if rise > 0.0 else float(self._weights()[position])
 
     def _block_search(self, target: float) -> int:
-        # _nucleus._running_search(weight, target, "right"), with the block sums' running sum
+        # nucleus._running_search(weight, target, "right"), with the block sums' running sum
         # computed once (and, for a reused distribution, each block's own running sums too).
         running = self.running
         assert running is not None
         block = int(running.searchsorted(target, side="right"))
         below = float(running[block - 1]) if block else 0.0
-        start = block * _BLOCK
+        start = block * BLOCK
         if block < running.size:
             if self.blocks is not None:
                 within = self.blocks[block]
             else:
                 assert self.weight is not None
-                within = self.weight[start : start + _BLOCK].cumsum()
+                within = self.weight[start : start + BLOCK].cumsum()
             position = int(within.searchsorted(target - below, side="right"))
-            return start + min(position, _BLOCK - 1)
+            return start + min(position, BLOCK - 1)
         if self.tail is not None:
             within = self.tail
         else:

@@ -15,7 +15,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..engine.types import SchemaError
 
 __all__ = [
     "WireError",
@@ -274,3 +277,24 @@ def texts_or_token_arrays(
         else:
             raise invalid()
     return items
+
+
+def schema_refusal(error: SchemaError, endpoint: str = "chat") -> WireError:
+    """The API's 400 for a schema the engine cannot compile, named as ``endpoint`` (``chat``
+    or ``responses``) names the field that holds it.
+
+    Chat completions: ``response_format``, ``tools[i].function.parameters`` or
+    ``tools[i].custom.format``; the Responses API: ``text.format``, ``tools[i].parameters`` or
+    ``tools[i].format``. A tool's error carries ``invalid_function_parameters``.
+    """
+    responses = endpoint == "responses"
+    if error.tool is None:
+        where = param = "text.format" if responses else "response_format"
+        code = None
+    else:
+        where = "function" if error.tool_kind == "function" else "custom tool"
+        field = "parameters" if error.tool_kind == "function" else "format"
+        param = f"tools[{error.tool}]." + (field if responses else f"{error.tool_kind}.{field}")
+        code = "invalid_function_parameters"
+    message = f"Invalid schema for {where} '{error.name}': {error.problem}"
+    return WireError(400, message, param=param, code=code)

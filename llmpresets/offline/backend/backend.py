@@ -44,14 +44,15 @@ from typing import TYPE_CHECKING, Any
 from ..._cache import BoundedCache
 from ..._errors import LLMPresetsError
 from ...tokens.encodings import get_encoding
-from ..engine.structured import (
-    StructuredPlan,
+from ..engine.scripted import (
+    ScriptedTable,
     choose_allowed,
-    make_plan,
+    choose_scripted,
     scripted_allowed,
     scripted_generation,
 )
-from ..engine.text import choose_scripted, generate, seeded_generator
+from ..engine.structured import StructuredPlan, make_plan
+from ..engine.text import generate, seeded_generator
 from ..engine.types import Generation
 from ..lm.sources import (
     NextTokenSource,
@@ -63,7 +64,7 @@ from ..lm.sources import (
 )
 from .randomness import request_digest
 from .reasoning import reasoning_tokens
-from .scripted import ScriptedTable, find_rule
+from .scripted import find_rule
 
 if TYPE_CHECKING:
     import tiktoken

@@ -1,12 +1,13 @@
-"""Scripted candidates: for a matching prompt, a table of whole completions with probabilities.
+"""Scripted rules: read from YAML or Python, and the one a request's prompt matches.
 
 A rule matches the request's last user message (case-insensitive substring, or a regex with
-``regex: true``); the first matching rule answers. Its completions are sampled as if each were
-one token whose model probability is the one written in the table: the request's temperature,
-top_k, top_p and min_p are applied to ``log(probability)`` by :mod:`llmpresets.sampling`, the
-same maths as for the language model. Frequency and presence penalties do not apply to whole
-completions. When the probabilities add up to less than 1, the rest is the chance that the
-next-token source answers instead (one more candidate in the table).
+``regex: true``); the first matching rule answers (:func:`find_rule`). Its completions are
+sampled as if each were one token whose model probability is the one written in the table:
+the request's temperature, top_k, top_p and min_p are applied to ``log(probability)`` by
+:mod:`llmpresets.sampling`, the same maths as for the language model
+(:mod:`llmpresets.offline.engine.scripted` draws and writes them). Frequency and presence
+penalties do not apply to whole completions. When the probabilities add up to less than 1,
+the rest is the chance that the next-token source answers instead (one more candidate).
 
 File shape (also accepted under ``offline:`` as in ``presets.yaml``)::
 
@@ -31,11 +32,8 @@ are left. The others keep their probabilities (renormalised by the sampler).
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ from ...config.presets import ScriptedCompletion, ScriptedRule
 from ...config.validation import ConfigLayer, validate_config
 from ...config.yaml_file import load_yaml_file
 
-__all__ = ["ScriptedTable", "load_scripted", "make_rule"]
+__all__ = ["find_rule", "load_scripted", "make_rule"]
 
 
 def load_scripted(path: str | os.PathLike[str]) -> list[ScriptedRule]:
@@ -137,18 +135,6 @@ def make_rule(
         raise ConfigError(f"invalid scripted rule for {match!r}: {problems}") from None
 
 
-def _answer_text(completion: ScriptedCompletion) -> str:
-    """A candidate's text: the reply, the compact JSON answer, or the call's arguments."""
-    if completion.text is not None:
-        return completion.text
-    value = (
-        completion.tool_call.arguments
-        if completion.tool_call is not None
-        else completion.json_value
-    )
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def find_rule(rules: Sequence[ScriptedRule], last_user_text: str | None) -> ScriptedRule | None:
     """The first rule matching the last user message, if any."""
     if last_user_text is None:
@@ -157,64 +143,3 @@ def find_rule(rules: Sequence[ScriptedRule], last_user_text: str | None) -> Scri
         if rule.matches(last_user_text):
             return rule
     return None
-
-
-@dataclass
-class _Node:
-    mass: float = 0.0
-    children: dict[int, _Node] = field(default_factory=dict)
-
-
-@dataclass
-class ScriptedTable:
-    """A rule's completions as candidates (plus the fall-through remainder) and a token trie.
-
-    ``logits[i]`` is ``log(probability)`` of candidate ``i``; candidate ``len(texts)`` (present
-    when the probabilities sum below 1) means "let the next-token source answer". The trie gives
-    each token's log-probability given the tokens before it, for ``logprobs``.
-    """
-
-    texts: list[str]
-    token_ids: list[list[int]]
-    logits: list[float]
-    root: _Node
-    tool_names: list[str | None] = field(default_factory=list)  # per candidate: a call's tool
-
-    @classmethod
-    def build(cls, rule: ScriptedRule, encode: Any) -> ScriptedTable:
-        texts = [_answer_text(completion) for completion in rule.completions]
-        tool_names = [
-            completion.tool_call.name if completion.tool_call is not None else None
-            for completion in rule.completions
-        ]
-        probabilities = [completion.probability for completion in rule.completions]
-        token_ids = [list(encode(text)) for text in texts]
-        root = _Node()
-        for ids, probability in zip(token_ids, probabilities, strict=True):
-            node = root
-            node.mass += probability
-            for token in ids:
-                node = node.children.setdefault(token, _Node())
-                node.mass += probability
-        logits = [math.log(p) for p in probabilities]
-        remainder = 1.0 - sum(probabilities)
-        if remainder > 1e-9:
-            logits.append(math.log(remainder))
-        return cls(texts, token_ids, logits, root, tool_names)
-
-    def falls_through(self, candidate: int) -> bool:
-        return candidate >= len(self.texts)
-
-    def token_logprobs(self, candidate: int) -> list[tuple[float, list[tuple[int, float]]]]:
-        """Per token of the candidate: its log-probability and every sibling's, best first."""
-        result = []
-        node = self.root
-        for token in self.token_ids[candidate]:
-            siblings = sorted(
-                ((child, math.log(sub.mass / node.mass)) for child, sub in node.children.items()),
-                key=lambda pair: (-pair[1], pair[0]),
-            )
-            child = node.children[token]
-            result.append((math.log(child.mass / node.mass), siblings))
-            node = child
-        return result

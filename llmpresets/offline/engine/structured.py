@@ -1,39 +1,25 @@
 """Structured replies: JSON answers and tool calls, made by constrained decoding.
 
-:func:`make_plan` reads a request once (compiling its grammars, so a schema the engine cannot
-compile is a 400 before anything is generated); :meth:`StructuredPlan.generate` then makes
-one choice: tool calls when the tool policy says so, else JSON for ``response_format``, else
-nothing (the caller writes free text).
-
-The tool policy (``tool_choice``):
-
-- ``none``, or no tools: no call.
-- ``auto``: a *fresh user turn* (the last message is the user's) that points at a tool gets a
-  call; "points at" means the prompt shares a word with the tool's name or description (words
-  of 3+ letters, common words left out, matched by stem: "weather" ~ ``get_weather``).
-  After tool results (the last message is a ``tool`` message) the model answers in text, so
-  an agent loop calls, reads the result, answers and ends.
-- ``required`` (or ``allowed_tools`` in mode ``required``): always a call; to the tool that
-  shares the most words with the prompt, preferring tools not yet called since the last
-  user message (so an agent that must finish through an output tool gets there); ties go
-  to the tool listed first.
-- a named function or custom tool: a call to it.
-- ``parallel_tool_calls`` (default true): every tool tied for the best score is called, in
-  the order listed (at most :data:`MAX_PARALLEL_CALLS`); false: one call.
+:func:`make_plan` reads a request once, compiling its grammars (so a schema the engine cannot
+compile is a :class:`~llmpresets.offline.engine.types.SchemaError` before anything is
+generated); :meth:`StructuredPlan.generate` then makes one choice: tool calls when the tool
+policy says so (:mod:`llmpresets.offline.engine.tool_choice`), else JSON for
+``response_format``, else nothing (the caller writes free text).
 
 Arguments are JSON for the function's ``parameters`` (``{}`` when it has none), sampled by
-:func:`~llmpresets.offline.engine.constrained.decoder.generate_constrained`
-with the request's settings and
-the prompt's words as hints; a custom tool's input follows its grammar (Lark or regex) or is
-free text. Ids look like the API's (``call_`` and 24 letters and digits, drawn from the
-choice's random stream, so a seeded reply repeats them). Usage counts each call's name and
-argument tokens; the request's token cap covers all calls together.
+:func:`~llmpresets.offline.engine.constrained.decoder.generate_constrained` with the request's
+settings and the prompt's words as hints (:mod:`llmpresets.offline.engine.prompt_words`); a
+custom tool's input follows its grammar (Lark or regex) or is free text. Usage counts each
+call's name and argument tokens; the request's token cap covers all calls together.
+
+Schemas are *closed* before they are compiled (:func:`closed`): an object that lists its
+properties and says nothing of others gets ``additionalProperties: false``, so a reply fills
+the fields it was given and invents no keys.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -41,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..api.errors import WireError
-from ..backend.scripted import ScriptedTable
-from .constrained.decoder import COMMON_WORDS, generate_constrained, hint_tokens
+from ..._cache import BoundedCache
+from .constrained.decoder import generate_constrained
 from .constrained.grammar import (
     Grammar,
     GrammarError,
@@ -52,103 +37,22 @@ from .constrained.grammar import (
     lark_grammar,
     regex_grammar,
 )
-from .text import generate, generate_scripted
-from .types import ChatRequest, Generation, SamplingSettings, Tool, ToolCall
+from .prompt_words import hint_tokens
+from .text import generate
+from .tool_choice import call_id, choose_tools, last_turn
+from .types import ChatRequest, Generation, SchemaError, Tool, ToolCall
 
 if TYPE_CHECKING:
     import tiktoken
 
 
-__all__ = [
-    "MAX_PARALLEL_CALLS",
-    "StructuredPlan",
-    "call_id",
-    "choose_allowed",
-    "choose_tools",
-    "make_plan",
-    "scripted_allowed",
-    "scripted_generation",
-]
+__all__ = ["StructuredPlan", "closed", "closed_grammar", "make_plan"]
 
-MAX_PARALLEL_CALLS = 4
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
-_ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 _NO_ARGUMENTS = {"type": "object", "properties": {}, "additionalProperties": False}
-_WORD = re.compile(r"[a-z]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 # (generated token ids) -> logits over the source's vocabulary positions (or token ids).
 TokenStepper = tuple[Callable[[Sequence[int]], Any], NDArray[np.int64] | None]
-
-
-def call_id(rng: np.random.Generator) -> str:
-    """A tool-call id in the API's shape: ``call_`` and 24 letters and digits."""
-    return "call_" + "".join(_ID_ALPHABET[rng.integers(len(_ID_ALPHABET), size=24)])
-
-
-def _words(text: str) -> set[str]:
-    spaced = _CAMEL.sub(" ", text).replace("_", " ").replace("-", " ").lower()
-    return {word for word in _WORD.findall(spaced) if len(word) >= 3 and word not in COMMON_WORDS}
-
-
-def _shares(prompt: set[str], tool: set[str]) -> int:
-    """How many of the tool's words the prompt has (by stem: a 4+ letter common prefix)."""
-    count = 0
-    for word in tool:
-        if word in prompt or any(
-            len(word) >= 4
-            and len(other) >= 4
-            and (other.startswith(word[:5]) or word.startswith(other[:5]))
-            for other in prompt
-        ):
-            count += 1
-    return count
-
-
-def _turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, set[str]]:
-    """The last user message's text and the tools called since it."""
-    called: set[str] = set()
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                content = " ".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict)
-                )
-            return str(content or ""), called
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, dict):
-                inner = call.get("function") or call.get("custom") or {}
-                if isinstance(inner, dict) and isinstance(inner.get("name"), str):
-                    called.add(inner["name"])
-    return "", called
-
-
-def choose_tools(request: ChatRequest) -> list[Tool]:
-    """The tools this reply calls under the policy in the module docstring ([] = text)."""
-    choice = request.tool_choice
-    tools = [
-        tool for tool in request.tool_list if choice.names is None or tool.name in choice.names
-    ]
-    if choice.mode == "none" or not tools:
-        return []
-    prompt, called = _turn(request.messages)
-    fresh_turn = bool(request.messages) and request.messages[-1].get("role") == "user"
-    prompt_words = _words(prompt)
-    scores = [_shares(prompt_words, _words(f"{tool.name} {tool.description}")) for tool in tools]
-    if choice.mode == "auto":
-        if not fresh_turn or max(scores) == 0:
-            return []
-    elif choice.names is not None and len(choice.names) == 1 and choice.mode == "required":
-        return tools[:1]
-    else:  # required: prefer tools not called yet in this turn
-        scores = [
-            score + (0 if tool.name in called else 1000)
-            for tool, score in zip(tools, scores, strict=True)
-        ]
-    best = max(scores)
-    chosen = [tool for tool, score in zip(tools, scores, strict=True) if score == best]
-    return chosen[:MAX_PARALLEL_CALLS] if request.parallel_tool_calls else chosen[:1]
 
 
 @dataclass
@@ -238,12 +142,9 @@ class StructuredPlan:
         return result
 
 
-def _schema_error(where: str, name: str, param: str, problem: str, code: str | None) -> WireError:
-    return WireError(400, f"Invalid schema for {where} '{name}': {problem}", param=param, code=code)
-
-
 def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPlan | None:
-    """The request's grammars compiled (a 400 when one cannot be); None for plain text."""
+    """The request's grammars compiled (a :class:`SchemaError` when one cannot be); None for
+    plain text."""
     output = request.output
     tools = request.tool_list if request.tool_choice.mode != "none" else ()
     if not output.is_json and not tools:
@@ -255,22 +156,14 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
         elif output.kind == "json_schema":
             answer = closed_grammar(encoding, output.schema or {})
     except GrammarError as exc:
-        raise _schema_error(
-            "response_format", output.name or "", "response_format", str(exc), None
-        ) from None
+        raise SchemaError(output.name or "", str(exc)) from None
     arguments: dict[str, Grammar | None] = {}
     for index, tool in enumerate(tools):
         try:
             arguments[tool.name] = _tool_grammar(tool, encoding)
         except GrammarError as exc:
-            kind = "function" if tool.kind == "function" else "custom tool"
-            param = f"tools[{index}].{tool.kind}." + (
-                "parameters" if tool.kind == "function" else "format"
-            )
-            raise _schema_error(
-                kind, tool.name, param, str(exc), "invalid_function_parameters"
-            ) from None
-    texts = [_turn(request.messages)[0]]
+            raise SchemaError(tool.name, str(exc), tool=index, tool_kind=tool.kind) from None
+    texts = [last_turn(request.messages)[0]]
     texts.extend(
         str(message.get("content") or "")
         for message in request.messages
@@ -316,93 +209,16 @@ def _tool_grammar(tool: Tool, encoding: tiktoken.Encoding) -> Grammar | None:
 def closed_grammar(encoding: tiktoken.Encoding, schema: Mapping[str, Any]) -> Grammar:
     """``json_schema_grammar(encoding, closed(schema))``, kept per schema text (an agent
     sends the same schemas with every request)."""
-    key = (encoding.name, json.dumps(schema, separators=(",", ":")))
+    text = json.dumps(schema, separators=(",", ":"))
+    key = (encoding.name, text)
     grammar = _closed_grammars.get(key)
     if grammar is None:
         grammar = json_schema_grammar(encoding, closed(schema))
-        if len(_closed_grammars) >= _CLOSED_LIMIT:
-            _closed_grammars.clear()
-        _closed_grammars[key] = grammar
+        _closed_grammars.put(key, grammar, len(text) + 200)  # (the grammar's own cache counts it)
     return grammar
 
 
-_closed_grammars: dict[tuple[str, str], Grammar] = {}
-_CLOSED_LIMIT = 256
-
-
-# --------------------------------------------------------------------------- scripted answers
-
-
-def _accepts(grammar: Grammar, tokens: Sequence[int]) -> bool:
-    matcher = grammar.matcher()
-    return bool(matcher.consume_tokens(list(tokens))) and bool(matcher.is_accepting())
-
-
-def scripted_allowed(plan: StructuredPlan | None, table: ScriptedTable) -> list[bool] | None:
-    """Which of a scripted table's candidates this request can take (None: all of them).
-
-    A tool call needs its tool offered and allowed by ``tool_choice`` and arguments its
-    grammar accepts; a text or JSON answer must be valid for ``response_format`` and is out
-    when ``tool_choice`` requires a call. The fall-through remainder always stays.
-    """
-    allowed: list[bool] = []
-    for index, tokens in enumerate(table.token_ids):
-        name = table.tool_names[index] if index < len(table.tool_names) else None
-        if name is not None:
-            ok = plan is not None and name in plan.callable
-            if ok and plan is not None:
-                grammar = plan.arguments[name]
-                ok = grammar is None or _accepts(grammar, tokens)
-        elif plan is None:
-            ok = True
-        else:
-            ok = not plan.must_call and (plan.answer is None or _accepts(plan.answer, tokens))
-        allowed.append(ok)
-    if all(allowed):
-        return None
-    return allowed + [True] * (len(table.logits) - len(allowed))
-
-
-def choose_allowed(
-    table: ScriptedTable,
-    allowed: Sequence[bool],
-    settings: SamplingSettings,
-    rng: np.random.Generator,
-) -> int | None:
-    """A candidate drawn with the request's sampling settings among the allowed ones."""
-    from ...sampling import sample
-
-    logits = np.where(allowed, np.asarray(table.logits, dtype=np.float64), -np.inf)
-    if not np.isfinite(logits).any():
-        return None
-    return int(
-        sample(
-            logits,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            min_p=settings.min_p,
-            rng=rng,
-        )
-    )
-
-
-def scripted_generation(
-    table: ScriptedTable,
-    candidate: int,
-    encoding: tiktoken.Encoding,
-    settings: SamplingSettings,
-    rng: np.random.Generator,
-) -> Generation:
-    """A chosen scripted candidate as a reply: its text, or a tool call with its arguments."""
-    name = table.tool_names[candidate] if candidate < len(table.tool_names) else None
-    if name is None:
-        return generate_scripted(table, candidate, encoding, settings)
-    name_tokens = len(encoding.encode_ordinary(name))
-    capped = replace(settings, max_tokens=max(1, settings.max_tokens - name_tokens), stop=())
-    made = generate_scripted(table, candidate, encoding, capped)
-    return Generation(
-        finish_reason="length" if made.finish_reason == "length" else "tool_calls",
-        completion_tokens=name_tokens + made.completion_tokens,
-        tool_calls=[ToolCall(call_id(rng), name, "function", made.pieces)],
-    )
+# closed_grammar's answers per (encoding, schema as given).
+_closed_grammars: BoundedCache[tuple[str, str], Grammar] = BoundedCache(
+    "closed schema grammars", 4 << 20
+)

@@ -9,6 +9,8 @@
 - :class:`ChatRequest`: a validated chat request (the api layer builds it from a
   ``/chat/completions`` or ``/responses`` body).
 - :class:`Generation`, :class:`ToolCall`, :class:`TokenLogprob`: a finished choice.
+- :class:`SchemaError`: a request's schema or grammar the engine cannot compile (the api layer
+  answers it with a 400).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Generation",
     "OutputFormat",
     "SamplingSettings",
+    "SchemaError",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -227,3 +230,23 @@ class Generation:
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+
+class SchemaError(ValueError):
+    """A schema or grammar of the request that the engine cannot compile.
+
+    ``tool`` is the index of the tool whose parameters (a function's JSON schema) or format (a
+    custom tool's grammar) failed, with ``tool_kind`` ``function`` or ``custom``; ``None`` for
+    the reply's own JSON format. ``name`` is the schema's or the tool's name and ``problem``
+    what the grammar compiler said. The engine raises it before generating anything; the api
+    layer words it as each endpoint names its fields.
+    """
+
+    def __init__(
+        self, name: str, problem: str, *, tool: int | None = None, tool_kind: str = "function"
+    ) -> None:
+        super().__init__(f"invalid schema {name!r}: {problem}")
+        self.name = name
+        self.problem = problem
+        self.tool = tool
+        self.tool_kind = tool_kind

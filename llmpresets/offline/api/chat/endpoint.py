@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ...backend.backend import GenerationFailed
 from ...backend.randomness import make_identity
-from ..errors import WireError, parse_body
+from ...engine.types import SchemaError
+from ..errors import WireError, parse_body, schema_refusal
 from ..model_rules import request_effort
 from ..models import known_spec
 from ..prompt_checks import check_logit_bias, counted_prompt
@@ -34,7 +35,10 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
     chat = parse_request(parse_body(content), lambda model: known_spec(backend, model))
     spec = backend.spec(chat.model)
     prompt_tokens = counted_prompt(chat, spec, backend.config)
-    prepared = backend.prepare(chat, spec)
+    try:
+        prepared = backend.prepare(chat, spec)
+    except SchemaError as error:
+        raise schema_refusal(error, "chat") from None
     check_logit_bias(chat, prepared.encoding)
     entropy, reproducible = backend.entropy(chat.body, chat.seed)
     effort = request_effort(chat.body, spec, "chat") if spec.efforts("chat") else None

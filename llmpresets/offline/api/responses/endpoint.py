@@ -41,8 +41,8 @@ from ....tokens.messages import chat_tools, conversation_messages
 from ...backend.backend import GenerationFailed
 from ...backend.randomness import make_identity
 from ...backend.reasoning import summary_text
-from ...engine.types import ChatRequest
-from ..errors import WireError, parse_body
+from ...engine.types import ChatRequest, SchemaError
+from ..errors import WireError, parse_body, schema_refusal
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ..model_rules import check_model_rules, request_effort
 from ..models import known_spec
@@ -138,8 +138,8 @@ class ResponsesEndpoint:
         chat = self._chat_request(request, messages, spec, thinking)
         try:
             prepared = self.backend.prepare(chat, spec)
-        except WireError as error:
-            raise _as_responses_error(error) from None
+        except SchemaError as error:
+            raise schema_refusal(error, "responses") from None
         entropy, reproducible = self.backend.entropy({"endpoint": "responses", **shaping}, None)
         identity = make_identity(entropy, reproducible, prefix="resp_")
         outcome = Outcome(
@@ -344,12 +344,3 @@ def _check_output_limit(request: ResponsesRequest, spec: ModelSpec) -> None:
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:
     return any("json" in str(message.get("content") or "").lower() for message in messages)
-
-
-def _as_responses_error(error: WireError) -> WireError:
-    """A schema the engine cannot compile, named as the Responses API names its fields."""
-    param = error.param
-    if param is not None:
-        param = param.replace("response_format", "text.format").replace(".function.", ".")
-    message = error.message.replace("response_format", "text.format")
-    return WireError(error.status, message, param=param, code=error.code, type=error.type)

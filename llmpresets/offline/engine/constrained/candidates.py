@@ -2,28 +2,32 @@
 
 A reply's *candidates* (:class:`Candidates`) are the tokens it scores explicitly: the
 source's support, the data tokens and the prompt's words; every other token of the
-vocabulary is a *floor* token (see :mod:`._constrained` for the smoothing). A mask (the
-grammar's allowed tokens at one step) is read as a :class:`MaskView`: the candidates it
-allows, with the shape prior's flags gathered for them, and how many floor tokens it allows.
+vocabulary is a *floor* token (see :mod:`llmpresets.offline.engine.constrained.decoder` for
+the smoothing). A mask (the grammar's allowed tokens at one step) is read as a
+:class:`MaskView`: the candidates it allows, with the shape prior's flags gathered for them,
+and how many floor tokens it allows.
 
-Both are cached. Candidates per (encoding, source vocabulary, prompt words); mask views per
-candidates and distinct mask, in a bounded cache (masks repeat: a JSON reply meets a few
-dozen distinct ones, inside a string the same one at every step). A mask is found by the
-words that tell JSON masks apart and confirmed by comparing all of them.
+:meth:`Candidates.build` and :meth:`MaskView.build` are the plain maths. The decoder's fast
+path finds both again: candidates per (encoding, source vocabulary, prompt words)
+(:func:`candidates_for`); mask views per candidates and distinct mask (:func:`mask_view`;
+masks repeat: a JSON reply meets a few dozen distinct ones, inside a string the same one at
+every step). A mask is found by the words that tell JSON masks apart and confirmed by
+comparing all of them. Both caches are registered bounded caches
+(:class:`~llmpresets._cache.BoundedCache`).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import weakref
-from collections.abc import Hashable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ...._cache import BoundedCache
+from ..frozen import is_frozen
 from .json_prior import PROPER_BONUS, TokenClasses, classes_for
 
 if TYPE_CHECKING:
@@ -33,11 +37,9 @@ __all__ = [
     "DATA_MASS",
     "FLOOR_MASS",
     "HINT_MASS",
-    "BoundedCache",
     "Candidates",
     "MaskView",
     "candidates_for",
-    "clear_mask_views",
     "mask_view",
 ]
 
@@ -54,52 +56,6 @@ HINT_MASS = 0.3
 _STRIDE = 31
 # Successors a view remembers (MaskView.follow), at most.
 _FOLLOW_LIMIT = 512
-
-Value = TypeVar("Value")
-
-
-class BoundedCache(Generic[Value]):
-    """A dict with a byte budget that forgets its least recently used entries first, nearly:
-    a hit refreshes an entry only once it is among the older half of the entries, so the
-    entries in use are the last to be forgotten and most hits change nothing (changes take
-    a lock)."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.used = 0
-        self._entries: dict[Hashable, tuple[Value, int, int]] = {}  # value, bytes, stamp
-        self._clock = 0  # counts insertions and refreshes; an entry's stamp is its last
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Value | None:
-        """The value under ``key`` (made the newest entry when it was among the oldest)."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if 2 * (self._clock - entry[2]) > len(self._entries):
-            with self._lock:
-                if self._entries.pop(key, None) is not None:
-                    self._clock += 1
-                    self._entries[key] = (entry[0], entry[1], self._clock)
-        return entry[0]
-
-    def put(self, key: Hashable, value: Value, nbytes: int) -> None:
-        if nbytes > self.budget:
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.used -= old[1]
-            while self._entries and self.used + nbytes > self.budget:
-                self.used -= self._entries.pop(next(iter(self._entries)))[1]
-            self._clock += 1
-            self._entries[key] = (value, nbytes, self._clock)
-            self.used += nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.used = 0
 
 
 @dataclass(eq=False)
@@ -120,6 +76,19 @@ class Candidates:
     size: int  # the vocabulary's
     hint_key: dict[int, int]  # token id -> its hint_word, for the prompt words' tokens
     fingerprint: IntArray  # the mask words that tell masks apart (see mask_view)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what a cache counts; the encoding's shared data ids left out)."""
+        arrays: list[NDArray[np.generic]] = [
+            value for value in vars(self).values() if isinstance(value, np.ndarray)
+        ]
+        arrays.extend(
+            getattr(self.classes, item.name)
+            for item in fields(self.classes)
+            if item.name != "data_ids"
+        )
+        return sum(array.nbytes for array in arrays) + 100 * len(self.hint_key) + 500
 
     @classmethod
     def build(
@@ -180,21 +149,29 @@ def _gather(classes: TokenClasses, slots: IntArray) -> TokenClasses:
     )
 
 
-_candidate_cache: dict[tuple[str, bytes, bytes], Candidates] = {}
-_CANDIDATE_CACHE_LIMIT = 64
+# Candidates per (encoding, vocabulary's contents, hints); and the same by the vocabulary
+# array's identity when it is frozen (engine/frozen.py: each entry holds the array, so the id
+# is its own), which spares hashing it.
+_candidates: BoundedCache[tuple[str, bytes, bytes], Candidates] = BoundedCache(
+    "constrained candidates", 64 << 20
+)
+_candidates_by_identity: BoundedCache[
+    tuple[str, int, bytes], tuple[IntArray | None, Candidates]
+] = BoundedCache("constrained candidates by vocabulary array", 64 << 20)
 
 
 def candidates_for(
     encoding: tiktoken.Encoding, vocab: IntArray | None, hints: IntArray | None
 ) -> Candidates:
-    """:meth:`Candidates.build`, cached per (encoding, vocabulary, hints): a request's choices
+    """:meth:`Candidates.build`, kept per (encoding, vocabulary, hints): a request's choices
     and tool calls, and the requests of an agent loop, share one."""
     hints = hints if hints is not None else np.zeros(0, dtype=np.int64)
     hint_key = np.asarray(hints, dtype=np.int64).tobytes()
-    # The n-gram model hands out one read-only vocabulary array: known by identity, it needs
-    # no hashing (a writable one may have changed, so it is read again).
-    fixed = vocab is None or not vocab.flags.writeable
-    last = _last_candidates.get((encoding.name, id(vocab), hint_key)) if fixed else None
+    # A frozen vocabulary array is known by identity; a writable one may have changed, so it
+    # is read again.
+    fixed = vocab is None or is_frozen(vocab)
+    identity = (encoding.name, id(vocab), hint_key)
+    last = _candidates_by_identity.get(identity) if fixed else None
     if last is not None and last[0] is vocab:
         return last[1]
     key = (
@@ -202,21 +179,13 @@ def candidates_for(
         b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
         hint_key,
     )
-    cached = _candidate_cache.get(key)
+    cached = _candidates.get(key)
     if cached is None:
         cached = Candidates.build(encoding, vocab, hints)
-        if len(_candidate_cache) >= _CANDIDATE_CACHE_LIMIT:
-            _candidate_cache.clear()
-        _candidate_cache[key] = cached
+        _candidates.put(key, cached, cached.nbytes + len(key[1]) + len(hint_key))
     if fixed:
-        if len(_last_candidates) >= _CANDIDATE_CACHE_LIMIT:
-            _last_candidates.clear()
-        _last_candidates[(encoding.name, id(vocab), hint_key)] = (vocab, cached)
+        _candidates_by_identity.put(identity, (vocab, cached), cached.nbytes)
     return cached
-
-
-# The same, by the vocabulary array's identity (each entry holds the array: its id is its own).
-_last_candidates: dict[tuple[str, int, bytes], tuple[IntArray | None, Candidates]] = {}
 
 
 # --------------------------------------------------------------------------- masks
@@ -292,7 +261,9 @@ class MaskView:
         return self._pool
 
 
-_mask_views: BoundedCache[list[MaskView]] = BoundedCache(32 << 20)
+_mask_views: BoundedCache[tuple[int, bytes], list[MaskView]] = BoundedCache(
+    "constrained mask views", 32 << 20
+)
 
 
 def mask_view(
@@ -316,13 +287,6 @@ def mask_view(
     family = [*(views or ()), view][-4:]  # masks alike in every sampled word: rare
     _mask_views.put(key, family, sum(member.nbytes for member in family))
     return view
-
-
-def clear_mask_views() -> None:
-    """Forget every cached mask view and candidate set."""
-    _mask_views.clear()
-    _candidate_cache.clear()
-    _last_candidates.clear()
 
 
 def _popcount(words: Words) -> int:

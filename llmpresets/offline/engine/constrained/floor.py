@@ -1,21 +1,22 @@
 """Drawing from explicit scores plus a class of tied floor tokens, as ``sampling.sample`` would.
 
-Constrained decoding (:mod:`._constrained`) scores a few thousand candidate tokens
-explicitly; every other token the grammar allows shares one *floor* score. The floor tokens
-are tied, so top-k, top-p and min-p keep all of them or none, and whether they survive is
-computed from their count and score without building them. The draw is exactly
-:func:`llmpresets.sampling.sample` over the concatenated vector (every score ``> floor``; a tie
-is broken towards the scores, which come first), with the same use of the random generator.
+Constrained decoding (:mod:`llmpresets.offline.engine.constrained.decoder`) scores a few
+thousand candidate tokens explicitly; every other token the grammar allows shares one *floor*
+score. The floor tokens are tied, so top-k, top-p and min-p keep all of them or none, and
+whether they survive is computed from their count and score without building them. The draw
+is exactly :func:`llmpresets.sampling.sample` over the concatenated vector (every score
+``> floor``; a tie is broken towards the scores, which come first), with the same use of the
+random generator.
 
 A draw is decided in two steps: :func:`plan_floor_draw` settles what the settings keep (one
 pass over the scores), and :meth:`FloorDraw.draw` draws. A step whose scores come back (the
-same mask, source context and JSON state; see :mod:`._constrained`) keeps its plan made
-ready for those scores (:meth:`FloorDraw.prepare`) and draws again with one search.
+same mask, source context and JSON state; see
+:mod:`llmpresets.offline.engine.constrained.fast.step_cache`) keeps its plan made ready for
+those scores (:meth:`FloorDraw.prepare`) and draws again with one search.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,26 +24,37 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from ...._cache import BoundedCache
 from ....sampling import GREEDY_TEMPERATURE, Sampler
 
 if TYPE_CHECKING:
-    from ....sampling.prepared import _Prepared
+    from ....sampling.prepared import Prepared
     from ..types import SamplingSettings
 
-__all__ = ["FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
+__all__ = ["NEGLIGIBLE", "FloorDraw", "PreparedDraw", "plan_floor_draw", "sample_with_floor"]
 
 FloatArray = NDArray[np.float64]
 
-# Below this share of the mass the floor class cannot change what top_p keeps (see below).
-_NEGLIGIBLE = 1e-12
+NEGLIGIBLE = 1e-12
+"""Below this share of the mass the floor class cannot change what top_p keeps (see
+:func:`plan_floor_draw`); the string-step shortcut tests the same bound."""
 
 
-@functools.lru_cache(maxsize=512)
+_samplers: BoundedCache[tuple[float, int | None, float | None, float | None], Sampler] = (
+    BoundedCache("constrained samplers per setting", 1 << 20)
+)
+
+
 def _sampler(
     temperature: float, top_k: int | None, top_p: float | None, min_p: float | None
 ) -> Sampler:
     """A :class:`Sampler` per distinct setting (its checks run once, not per step)."""
-    return Sampler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+    key = (temperature, top_k, top_p, min_p)
+    sampler = _samplers.get(key)
+    if sampler is None:
+        sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        _samplers.put(key, sampler, 400)
+    return sampler
 
 
 @dataclass(slots=True)  # (not frozen, like PreparedDraw: made at every fresh dense step)
@@ -71,7 +83,7 @@ class FloorDraw:
 class PreparedDraw:
     """A :class:`FloorDraw` with the sampler's filtered distribution of its scores kept."""
 
-    prepared: _Prepared | None
+    prepared: Prepared | None
     mass: float
     total: float
 
@@ -111,8 +123,8 @@ def plan_floor_draw(
     floor_weight = math.exp(floor / temperature - peak)
     if (
         top_p is not None
-        and top_p < 1 - _NEGLIGIBLE
-        and floor_count * floor_weight < _NEGLIGIBLE
+        and top_p < 1 - NEGLIGIBLE
+        and floor_count * floor_weight < NEGLIGIBLE
         and (top_k is None or top_k > len(scores))
     ):
         # The floor holds less than 1e-12 of the mass (the top token alone weighs 1): the

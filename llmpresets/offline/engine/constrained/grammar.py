@@ -1,4 +1,4 @@
-"""Grammars for constrained decoding: llguidance tokenizers and compiled grammars, cached.
+"""Grammars for constrained decoding: llguidance tokenizers and compiled grammars, kept.
 
 :func:`tokenizer_for` builds llguidance's tokenizer from a tiktoken ``Encoding`` (about a
 second for o200k, so once per encoding and process). :func:`json_schema_grammar`,
@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ...._cache import BoundedCache
 
 if TYPE_CHECKING:
     import llguidance
@@ -46,13 +47,15 @@ __all__ = [
     "tokenizer_for",
 ]
 
-# Compiled grammars kept per process (least recently used dropped first).
-_GRAMMAR_CACHE_LIMIT = 256
-
+# llguidance's tokenizers, per (encoding, for_json): about a second each to build, so once per
+# process and never dropped (not a cache clear_caches empties; at most two per encoding).
 _tokenizers: dict[tuple[str, bool], llguidance.LLTokenizer] = {}
-_thread_buffers = threading.local()  # Grammar.mask_buffer's, per vocabulary size
-_grammars: OrderedDict[tuple[str, str, str], Grammar] = OrderedDict()
 _lock = threading.Lock()
+_thread_buffers = threading.local()  # Grammar.mask_buffer's, per vocabulary size
+# Compiled grammars per (encoding, kind, text), least recently used dropped first; a compiled
+# matcher is counted as _GRAMMAR_BYTES plus a few bytes per character of its text.
+_GRAMMAR_BYTES = 1 << 16
+_grammars: BoundedCache[tuple[str, str, str], Grammar] = BoundedCache("compiled grammars", 16 << 20)
 
 
 class GrammarError(ValueError):
@@ -157,11 +160,9 @@ class MaskBuffer:
 
 def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
     key = (encoding.name, kind, text)
-    with _lock:
-        cached = _grammars.get(key)
-        if cached is not None:
-            _grammars.move_to_end(key)
-            return cached
+    cached = _grammars.get(key)
+    if cached is not None:
+        return cached
     import llguidance
 
     tokenizer = tokenizer_for(encoding, for_json=kind == "json")
@@ -184,10 +185,7 @@ def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
     if template.is_error():
         raise GrammarError(_first_line(template.get_error()))
     grammar = Grammar(kind, text, encoding.name, template, tokenizer.vocab_size)
-    with _lock:
-        _grammars[key] = grammar
-        while len(_grammars) > _GRAMMAR_CACHE_LIMIT:
-            _grammars.popitem(last=False)
+    _grammars.put(key, grammar, _GRAMMAR_BYTES + 16 * len(text))
     return grammar
 
 

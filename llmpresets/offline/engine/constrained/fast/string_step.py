@@ -8,14 +8,16 @@ temperature) as a :class:`StringBase` (:func:`string_base`), and a step at any l
 settled from it with a few dozen numbers (:func:`string_step`) instead of passes over every
 candidate. Most fresh steps of a JSON reply are such steps.
 
-It is exactly the dense step of :mod:`._constrained` (the scores, ``plan_floor_draw``, then
-``Sampler``): the kept weights are the same floating-point expressions of the same scores
-(``exp((score - max) * (1 / T))``), top_p's threshold comes from the same running sum in the
-same descending order, and the draw searches the same cumulative sums of the same weights. Only
-the total that top_p's mass is a share of is summed in another order, so a step whose
-decision lies within ``MARGIN`` (relative) of it is left to the dense path -- as is one the
-dense filter would settle another way (a vocabulary too small or too large for its candidate
-search, a nucleus that reaches past the listed tokens, a floor class that is not negligible).
+It is exactly the dense step of :mod:`llmpresets.offline.engine.constrained.decoder` (the
+scores, ``plan_floor_draw``, then ``Sampler``): the kept weights are the same floating-point
+expressions of the same scores (``exp((score - max) * (1 / T))``), top_p's threshold comes
+from the same running sum in the same descending order, and the draw searches the same
+cumulative sums of the same weights. Only the total that top_p's mass is a share of is summed
+in another order, so a step whose decision lies within
+:data:`~llmpresets.sampling.nucleus.DECISION_MARGIN` (relative) of it is left to the dense
+path -- as is one the dense filter would settle another way (a vocabulary too small or too
+large for its candidate search, whose limits :mod:`llmpresets.sampling.nucleus` publishes, a
+nucleus that reaches past the listed tokens, a floor class that is not negligible).
 :func:`string_step` returns None for those.
 
 Two properties of numpy's ``exp`` make "the same expressions" the same numbers: an element's
@@ -40,23 +42,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ....sampling.nucleus import _BLOCK, _FIRST_CAP, _SAMPLE, _SMALL
-from .floor import _NEGLIGIBLE
+from .....sampling.nucleus import BLOCK, DECISION_MARGIN, FIRST_CAP, SAMPLE, SMALL
+from ..floor import NEGLIGIBLE
 
 if TYPE_CHECKING:
-    from .candidates import Candidates, MaskView
+    from ..candidates import Candidates, MaskView
 
-__all__ = ["MARGIN", "ListDraw", "StringBase", "string_base", "string_step"]
+__all__ = ["ListDraw", "StringBase", "string_base", "string_step"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-MARGIN = 1e-9
-"""Relative distance from top_p's mass within which a step is left to the dense path; the
-total's rounding in either summation order is below 1e-12 of it."""
-
 # The sampler searches at most this many running sums as one array (more: in blocks).
-_LISTED = 2 * _BLOCK
+_LISTED = 2 * BLOCK
 
 
 @dataclass(eq=False, slots=True)  # (not frozen: made at every fresh string step, and a
@@ -69,7 +67,7 @@ class StringBase:  # frozen dataclass sets its fields three times slower; never 
     closing: IntArray  # the slots of the tokens that close the string
     peak: float  # the highest score of the other tokens
     total: float  # the sum of their weights, exp((score - peak) / T)
-    top: list[int]  # the slots whose weight is at least total / _FIRST_CAP, by score, descending
+    top: list[int]  # the slots whose weight is at least total / FIRST_CAP, by score, descending
     top_scores: FloatArray  # their scores
     top_weights: list[float]  # and weights (when the highest score is ``peak``)
     in_order: bool  # whether top_weights never increase (see the module docstring)
@@ -91,7 +89,7 @@ def string_base(
     flat distribution gets a base, but its steps go to the dense path (:func:`string_step`)."""
     candidates: Candidates = view.candidates
     size = len(view.allowed)
-    if not _SMALL < size < 4 * _SAMPLE or not _exp_agrees():
+    if not SMALL < size < 4 * SAMPLE or not _exp_agrees():
         return None  # the dense filter searches its candidates another way there
     scores = model[view.allowed]
     np.maximum(scores, candidates.above_floor, out=scores)
@@ -105,9 +103,9 @@ def string_base(
         np.multiply(weights, 1.0 / temperature, out=weights)
     np.exp(weights, out=weights)
     total = float(weights.sum())
-    # Every other weight is below total / _FIRST_CAP, at any length (string_step checks that
+    # Every other weight is below total / FIRST_CAP, at any length (string_step checks that
     # the nucleus ends above it).
-    listed = np.flatnonzero(weights >= total / _FIRST_CAP)
+    listed = np.flatnonzero(weights >= total / FIRST_CAP)
     order = listed[np.argsort(-scores[listed], kind="stable")]
     top_weights = weights[order].tolist()
     base = StringBase(
@@ -143,7 +141,7 @@ def string_step(
     floor_mass = 0.0
     if floor_count:  # plan_floor_draw's test, in its arithmetic
         floor_mass = floor_count * math.exp(floor / temperature - high / temperature)
-        if floor_mass < _NEGLIGIBLE:
+        if floor_mass < NEGLIGIBLE:
             floor_mass = 0.0  # cut by the nucleus, whatever the scores
     # The weights, exp((score - high) * (1 / T)) as numpy computes them for the dense step.
     listed = len(top)
@@ -166,13 +164,13 @@ def string_step(
     if floor_mass:
         # plan_floor_draw: the floor class is cut (it holds less than 1 - top_p of the mass)
         # and top_p is scaled so that the scores keep the same set; else the dense path.
-        if not total / (total + floor_mass) > top_p * (1.0 + MARGIN):
+        if not total / (total + floor_mass) > top_p * (1.0 + DECISION_MARGIN):
             return None
         top_p = top_p * (total + floor_mass) / total
-        if top_p >= 1.0 - MARGIN:
+        if top_p >= 1.0 - DECISION_MARGIN:
             return None
     mass = top_p * total
-    if mass * 4.0 * (1.0 + MARGIN) > _FIRST_CAP:
+    if mass * 4.0 * (1.0 + DECISION_MARGIN) > FIRST_CAP:
         return None  # the dense candidate search would take more tokens than listed
     # The running sum in descending order, as the dense filter's (the closing tokens are
     # tied: one class, placed where its weight falls).
@@ -191,17 +189,17 @@ def string_step(
         running += weight
         if running >= mass:
             break
-    if running < mass * (1.0 + 2.0 * MARGIN) or before >= mass * (1.0 - MARGIN):
+    if running < mass * (1.0 + 2.0 * DECISION_MARGIN) or before >= mass * (1.0 - DECISION_MARGIN):
         return None  # too close to call in another summation order
-    if weight < total / _FIRST_CAP * (1.0 + MARGIN):
-        # An unlisted token (each weighs less than the base's total / _FIRST_CAP, which is
-        # at most this total / _FIRST_CAP, whatever the length) could reach the threshold,
+    if weight < total / FIRST_CAP * (1.0 + DECISION_MARGIN):
+        # An unlisted token (each weighs less than the base's total / FIRST_CAP, which is
+        # at most this total / FIRST_CAP, whatever the length) could reach the threshold,
         # or the dense candidate search could miss part of the nucleus.
         return None
     kept = index
     while kept < listed and weights[kept] >= weight:  # tokens tied with the threshold stay
         kept += 1
-    # (Every kept weight is at least total / _FIRST_CAP: at most _FIRST_CAP listed tokens and
+    # (Every kept weight is at least total / FIRST_CAP: at most FIRST_CAP listed tokens and
     # the closing class, so the sampler would never search them in blocks; checked anyway.)
     pairs = list(zip(top[:kept], weights[:kept], strict=True))
     if k and shut >= weight:

@@ -1,0 +1,243 @@
+"""Scripted answers: a matched rule's completions as a table, drawn and written like tokens.
+
+A rule (:class:`~llmpresets.config.presets.ScriptedRule`; the backend finds the one matching
+a request, :mod:`llmpresets.offline.backend.scripted`) becomes a :class:`ScriptedTable`: its
+completions are candidates sampled as if each were one token whose model probability is the
+one written in the table -- the request's temperature, top_k, top_p and min_p applied to
+``log(probability)`` by :mod:`llmpresets.sampling` (:func:`choose_scripted`). When the
+probabilities add up to less than 1, the rest is one more candidate: the next-token source
+answers instead (:meth:`ScriptedTable.falls_through`).
+
+Candidates a request cannot take are masked out before the draw, as a grammar masks tokens
+(:func:`scripted_allowed`, then :func:`choose_allowed`): a tool call needs its tool offered
+and allowed by ``tool_choice`` and arguments its grammar accepts; under ``response_format``
+JSON, a text or JSON candidate must be valid for the schema; when ``tool_choice`` requires a
+call, only calls are left. The chosen candidate is written through the same length cap and
+stop rules as generated text (:func:`generate_scripted`), or as a tool call
+(:func:`scripted_generation`); ``logprobs`` come from the table's token trie.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...sampling import sample
+from .emitter import Emitter, alternatives, token_logprob
+from .tool_choice import call_id
+from .types import Generation, SamplingSettings, ToolCall
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from ...config.presets import ScriptedCompletion, ScriptedRule
+    from .constrained.grammar import Grammar
+    from .structured import StructuredPlan
+
+__all__ = [
+    "ScriptedTable",
+    "choose_allowed",
+    "choose_scripted",
+    "generate_scripted",
+    "scripted_allowed",
+    "scripted_generation",
+]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class _Node:
+    mass: float = 0.0
+    children: dict[int, _Node] = field(default_factory=dict)
+
+
+@dataclass
+class ScriptedTable:
+    """A rule's completions as candidates (plus the fall-through remainder) and a token trie.
+
+    ``logits[i]`` is ``log(probability)`` of candidate ``i``; candidate ``len(texts)`` (present
+    when the probabilities sum below 1) means "let the next-token source answer". The trie gives
+    each token's log-probability given the tokens before it, for ``logprobs``.
+    """
+
+    texts: list[str]
+    token_ids: list[list[int]]
+    logits: list[float]
+    root: _Node
+    tool_names: list[str | None] = field(default_factory=list)  # per candidate: a call's tool
+
+    @classmethod
+    def build(cls, rule: ScriptedRule, encode: Callable[[str], Iterable[int]]) -> ScriptedTable:
+        """The table of ``rule``'s completions, tokenized by ``encode``."""
+        texts = [_answer_text(completion) for completion in rule.completions]
+        tool_names = [
+            completion.tool_call.name if completion.tool_call is not None else None
+            for completion in rule.completions
+        ]
+        probabilities = [completion.probability for completion in rule.completions]
+        token_ids = [list(encode(text)) for text in texts]
+        root = _Node()
+        for ids, probability in zip(token_ids, probabilities, strict=True):
+            node = root
+            node.mass += probability
+            for token in ids:
+                node = node.children.setdefault(token, _Node())
+                node.mass += probability
+        logits = [math.log(p) for p in probabilities]
+        remainder = 1.0 - sum(probabilities)
+        if remainder > 1e-9:
+            logits.append(math.log(remainder))
+        return cls(texts, token_ids, logits, root, tool_names)
+
+    def falls_through(self, candidate: int) -> bool:
+        """Whether ``candidate`` is the remainder: the next-token source answers."""
+        return candidate >= len(self.texts)
+
+    def token_logprobs(self, candidate: int) -> list[tuple[float, list[tuple[int, float]]]]:
+        """Per token of the candidate: its log-probability and every sibling's, best first."""
+        result = []
+        node = self.root
+        for token in self.token_ids[candidate]:
+            siblings = sorted(
+                ((child, math.log(sub.mass / node.mass)) for child, sub in node.children.items()),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+            child = node.children[token]
+            result.append((math.log(child.mass / node.mass), siblings))
+            node = child
+        return result
+
+
+def _answer_text(completion: ScriptedCompletion) -> str:
+    """A candidate's text: the reply, the compact JSON answer, or the call's arguments."""
+    if completion.text is not None:
+        return completion.text
+    value = (
+        completion.tool_call.arguments
+        if completion.tool_call is not None
+        else completion.json_value
+    )
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- the draw
+
+
+def choose_scripted(
+    table: ScriptedTable, settings: SamplingSettings, rng: np.random.Generator
+) -> int:
+    """Sample a candidate of the table with the request's sampling settings."""
+    return _draw(np.asarray(table.logits, dtype=np.float64), settings, rng)
+
+
+def scripted_allowed(plan: StructuredPlan | None, table: ScriptedTable) -> list[bool] | None:
+    """Which of a scripted table's candidates this request can take (None: all of them).
+
+    A tool call needs its tool offered and allowed by ``tool_choice`` and arguments its
+    grammar accepts; a text or JSON answer must be valid for ``response_format`` and is out
+    when ``tool_choice`` requires a call. The fall-through remainder always stays.
+    """
+    allowed: list[bool] = []
+    for index, tokens in enumerate(table.token_ids):
+        name = table.tool_names[index] if index < len(table.tool_names) else None
+        if name is not None:
+            ok = plan is not None and name in plan.callable
+            if ok and plan is not None:
+                grammar = plan.arguments[name]
+                ok = grammar is None or _accepts(grammar, tokens)
+        elif plan is None:
+            ok = True
+        else:
+            ok = not plan.must_call and (plan.answer is None or _accepts(plan.answer, tokens))
+        allowed.append(ok)
+    if all(allowed):
+        return None
+    return allowed + [True] * (len(table.logits) - len(allowed))
+
+
+def choose_allowed(
+    table: ScriptedTable,
+    allowed: Sequence[bool],
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> int | None:
+    """A candidate drawn with the request's sampling settings among the allowed ones."""
+    logits = np.where(allowed, np.asarray(table.logits, dtype=np.float64), -np.inf)
+    if not np.isfinite(logits).any():
+        return None
+    return _draw(logits, settings, rng)
+
+
+def _draw(logits: NDArray[np.float64], settings: SamplingSettings, rng: np.random.Generator) -> int:
+    return int(
+        sample(
+            logits,
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+            rng=rng,
+        )
+    )
+
+
+def _accepts(grammar: Grammar, tokens: Sequence[int]) -> bool:
+    matcher = grammar.matcher()
+    return bool(matcher.consume_tokens(list(tokens))) and bool(matcher.is_accepting())
+
+
+# --------------------------------------------------------------------------- the reply
+
+
+def generate_scripted(
+    table: ScriptedTable,
+    candidate: int,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+) -> Generation:
+    """Emit a chosen scripted completion through the same cap and stop rules."""
+    emitter = Emitter(encoding, settings)
+    per_token: Sequence[tuple[float, list[tuple[int, float]]]] = (
+        table.token_logprobs(candidate) if settings.logprobs else []
+    )
+    for index, token in enumerate(table.token_ids[candidate]):
+        info = None
+        if settings.logprobs:
+            logprob, siblings = per_token[index]
+            top = alternatives(encoding, siblings[: settings.top_logprobs])
+            info = token_logprob(encoding, token, logprob, top)
+        emitter.add(token, info)
+        if emitter.done:
+            break
+    if not emitter.done:
+        emitter.finish("stop")
+    return emitter.result
+
+
+def scripted_generation(
+    table: ScriptedTable,
+    candidate: int,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> Generation:
+    """A chosen scripted candidate as a reply: its text, or a tool call with its arguments."""
+    name = table.tool_names[candidate] if candidate < len(table.tool_names) else None
+    if name is None:
+        return generate_scripted(table, candidate, encoding, settings)
+    name_tokens = len(encoding.encode_ordinary(name))
+    capped = replace(settings, max_tokens=max(1, settings.max_tokens - name_tokens), stop=())
+    made = generate_scripted(table, candidate, encoding, capped)
+    return Generation(
+        finish_reason="length" if made.finish_reason == "length" else "tool_calls",
+        completion_tokens=name_tokens + made.completion_tokens,
+        tool_calls=[ToolCall(call_id(rng), name, "function", made.pieces)],
+    )
