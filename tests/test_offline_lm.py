@@ -241,7 +241,7 @@ def test_seeded_replies_match_the_pinned_outputs() -> None:
 
 def _cached_model(directory: Path, monkeypatch: pytest.MonkeyPatch) -> NGramModel:
     from llmpresets.offline.lm.corpus import packaged_corpus_text
-    from llmpresets.offline.lm.ngram.files import cached_model
+    from llmpresets.offline.lm.default import cached_model
 
     monkeypatch.setenv("LLMPRESETS_CACHE_DIR", str(directory))
     return cached_model(packaged_corpus_text(), encoding="o200k_base", order=5)

@@ -61,7 +61,7 @@ def test_a_settled_step_is_the_samplers_draw(
     for prompt in PROMPTS:
         for style in (None, "code", "creative"):
             step = model.bind(model.encoding.encode(prompt), style)
-            shortcut = step.settler(
+            shortcut = step.shortcut(
                 temperature=temperature, top_k=None, top_p=top_p, min_p=None, exclude=exclude
             )
             assert shortcut is not None
@@ -93,7 +93,7 @@ def test_settings_the_settler_does_not_handle() -> None:
         (0.005, None, 0.9, None),  # cold enough for rounding to matter
     )
     for temperature, top_k, top_p, min_p in settings:
-        settle = step.settler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        settle = step.shortcut(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         assert settle is None, (temperature, top_k, top_p, min_p)
 
 
@@ -132,7 +132,7 @@ def test_replies_are_the_same_with_and_without_the_settler(
     with monkeypatch.context() as patched:
         patched.setattr(_settle, "MARGIN", 0.4)
         replayed = replies(OfflineTransport(), range(3), **settings)
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
     slow = replies(OfflineTransport(), range(3), **settings)
     assert fast == slow
     assert replayed == slow
@@ -209,7 +209,7 @@ def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
     """With stop sequences the settler settles one step at a time (the emitter watches the
     text); the replies are still those of the sampler."""
     fast = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
     slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
     assert fast == slow
 
@@ -223,7 +223,7 @@ def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
     settler = model.settler
     step = model.bind(model.encoding.encode("Tell me a story about a dragon."), None)
     for index in range(_ngram_settler.PLAN_TABLES + 10):
-        shortcut = step.settler(
+        shortcut = step.shortcut(
             temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
         )
         assert shortcut is not None
@@ -259,5 +259,5 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
         ]
 
     fast = run()
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
     assert fast == run()

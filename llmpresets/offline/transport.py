@@ -76,14 +76,14 @@ from .engine.structured import choose_allowed, make_plan, scripted_allowed, scri
 from .engine.text import choose_scripted, generate, seeded_generator
 from .engine.types import ChatRequest, Generation
 from .faults import FaultPlan, inject, inject_async
+from .lm.default import source_for_model
+from .lm.protocol import NextTokenSource
 from .lm.sources import (
-    NextTokenSource,
     as_source,
     last_user_text,
     make_stepper,
     make_token_stepper,
     render_prompt,
-    source_for_model,
 )
 
 if TYPE_CHECKING:

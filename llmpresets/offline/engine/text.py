@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..backend.scripted import ScriptedTable
-from ..lm.sources import RUN_END, Stepper, token_text
+from ..lm.protocol import RUN_END, Stepper
+from ..lm.sources import token_text
 from .types import Generation, SamplingSettings, TokenLogprob
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ def generate(
     biased, bias = _bias_positions(settings.logit_bias, vocab)
     # A source that can tell when the filters leave one token (the n-gram model, see
     # _settle) answers most steps without logits; only on the model's own distribution.
-    settler = getattr(step, "settler", None)
+    settler = step.shortcut
     shortcut = (
         settler(
             temperature=settings.temperature,
@@ -310,7 +311,7 @@ def generate(
     settle = shortcut.settle if shortcut is not None and run is None else None
     positions: list[int] = []
     draws: np.random.Generator = rng
-    token_ids: list[int] | None = getattr(step, "token_ids", None)
+    token_ids = step.token_ids
     while not emitter.done:
         if run is not None:
             start = len(positions)

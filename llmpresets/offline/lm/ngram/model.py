@@ -40,9 +40,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,7 +50,8 @@ from numpy.typing import NDArray
 from ...._errors import ConfigError
 from ....tokens.encodings import get_encoding
 from ..corpus import Section
-from ..sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
+from ..protocol import RUN_BUDGET, RUN_END, RUN_SAMPLE, Shortcut, SourceBase, Stepper
+from .files import SavedModel, read_corpus, read_model_file, write_model_file
 from .settle import MIN_TEMPERATURE, draw
 from .settler import UNSEEN, Mode, Plan, Settler
 from .tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
@@ -78,18 +79,6 @@ _STYLE_SECTIONS = {"creative": "stories"}
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
-Run = Callable[[list[int], np.random.Generator, int], tuple[int, "float | None"]]
-
-
-class Shortcut(NamedTuple):
-    """A bound prompt's settler: ``run`` settles steps until it must stop, ``settle`` one."""
-
-    run: Run
-    settle: Settle
-
-
-# What a settler settles under: (temperature, top_p or None for no filter, excluded position).
 
 
 class _Reading:
@@ -125,7 +114,7 @@ def _boost_factors(boosted: Sequence[int], size: int) -> FloatArray | None:
     return boost
 
 
-class NGramModel:
+class NGramModel(SourceBase):
     """A smoothed n-gram language model over one tokenizer's ids, in sections of style.
 
     Train it on your own text, save it, and give it to the offline transport:
@@ -139,6 +128,9 @@ class NGramModel:
 
     ``OfflineTransport(source=model)`` then answers every request from it.
     """
+
+    vocabulary: IntArray  # the tokenizer id of each position of the logits
+    encoding_name: str
 
     def __init__(
         self,
@@ -185,25 +177,29 @@ class NGramModel:
         cls, path: str | Path, *, encoding: str = "o200k_base", order: int = DEFAULT_ORDER
     ) -> NGramModel:
         """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
-        from .files import model_from_file
-
-        return model_from_file(cls, Path(path), encoding=encoding, order=order)
+        path = Path(path)
+        if path.suffix in (".npz", ".json"):
+            return cls.load(path)
+        text = read_corpus(path)
+        try:
+            return cls.train(text, encoding=encoding, order=order)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.message}", file=str(path)) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the model to ``.npz`` (compact) or ``.json``; :meth:`load` reads it back.
 
         The file holds the tokenized corpus and settings; loading rebuilds the counts.
         """
-        from .files import save_model
-
-        return save_model(self, Path(path))
+        return write_model_file(
+            Path(path), SavedModel(self.encoding_name, self.order, self.sections)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> NGramModel:
         """Read a model written by :meth:`save`; a bad file is a ConfigError naming it."""
-        from .files import load_model
-
-        return load_model(cls, Path(path))
+        saved = read_model_file(Path(path))
+        return cls(saved.sections, encoding=saved.encoding, order=saved.order)
 
     def derived_arrays(self) -> Arrays:
         """What training computed from the counts, as plain arrays (for the on-disk cache)."""
@@ -486,8 +482,8 @@ class NGramModel:
         }
 
 
-class BoundPrompt:
-    """:meth:`NGramModel.bind`'s step function for one prompt, and its settler."""
+class BoundPrompt(Stepper):
+    """:meth:`NGramModel.bind`'s step function for one prompt, and its shortcut."""
 
     __slots__ = ("_model", "_opening", "_reading")
 
@@ -507,7 +503,7 @@ class BoundPrompt:
             return self._model._opening(self._reading, generated_positions)
         return self._model._logits(self._reading.section, generated_positions)
 
-    def settler(
+    def shortcut(
         self,
         *,
         temperature: float,
