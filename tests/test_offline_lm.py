@@ -342,11 +342,11 @@ def test_histories_with_the_same_tail_read_the_same_logits(
         oldest = len(history) - width  # the oldest position a suffix match reads
         histories.append([*history[:oldest], (history[oldest] + 1) % 50, *history[oldest + 1 :]])
         histories.append([*history[:-2], -1, history[-1]])
-    matched = [model._match(0, history)[2] for history in histories]
+    matched = [model.view.match(0, history)[2] for history in histories]
     assert width in matched and len(set(matched)) > 2  # whole-width matches, and shorter
 
     def fresh(history: list[int]) -> Any:
-        tables, codes, longest = model._match(0, history)
+        tables, codes, longest = model.view.match(0, history)
         return model._dense(0, tables, codes, longest)
 
     for history in histories:

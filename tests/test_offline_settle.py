@@ -3,6 +3,8 @@ token without a random number: same replies, same random numbers, with or withou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -11,8 +13,8 @@ from offline_sdk import sdk
 
 from llmpresets import sampling
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline.lm.ngram import settle as _settle
-from llmpresets.offline.lm.ngram.model import BoundPrompt
+from llmpresets.offline.lm.ngram.fast import maths
+from llmpresets.offline.lm.ngram.model import BoundPrompt, NGramModel
 
 PROMPTS = (
     "Tell me a story about a dragon.",
@@ -32,6 +34,16 @@ SETTINGS: tuple[tuple[float, float | None], ...] = (
     (1.0, None),
     (0.6, None),
 )
+
+
+@contextmanager
+def shortcut_off(model: NGramModel) -> Iterator[None]:
+    """``model`` with its shortcut switched off (its public ``fast`` switch), then back on."""
+    model.fast = False
+    try:
+        yield
+    finally:
+        model.fast = True
 
 
 def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[int]]:
@@ -54,7 +66,7 @@ def test_a_settled_step_is_the_samplers_draw(
     openings (prompt boost) and an excluded end of text (ignore_eos) included. When it
     declines, it has used no random number."""
     model = default_language_model()
-    exclude = model._eot_position if ignore_eos else None
+    exclude = model.view.end_position if ignore_eos else None
     sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
     walker = np.random.default_rng(3)
     answered = declined = 0
@@ -130,10 +142,10 @@ def test_replies_are_the_same_with_and_without_the_settler(
         settings["extra_body"] = {"ignore_eos": True}
     fast = replies(OfflineTransport(), range(3), **settings)
     with monkeypatch.context() as patched:
-        patched.setattr(_settle, "MARGIN", 0.4)
+        patched.setattr(maths, "MARGIN", 0.4)
         replayed = replies(OfflineTransport(), range(3), **settings)
-    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
-    slow = replies(OfflineTransport(), range(3), **settings)
+    with shortcut_off(default_language_model()):
+        slow = replies(OfflineTransport(), range(3), **settings)
     assert fast == slow
     assert replayed == slow
 
@@ -181,7 +193,7 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
     for section in (1, 2):
         supports = model.settler.supports(section)
         singles = supports.singles(temperature, top_p)
-        tables = model._section_tables(section)
+        tables = model.view.tables(section)
         answered = lone = 0
         size = len(model.vocabulary)
         histories: list[tuple[int, int]] = [(0, 0)]
@@ -204,20 +216,20 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
 
 @pytest.mark.parametrize("stop", [["."], ["\n", " the"]])
 def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
-    stop: list[str], monkeypatch: pytest.MonkeyPatch
+    stop: list[str],
 ) -> None:
     """With stop sequences the settler settles one step at a time (the emitter watches the
     text); the replies are still those of the sampler."""
     fast = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
-    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
-    slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
+    with shortcut_off(default_language_model()):
+        slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
     assert fast == slow
 
 
 def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
     """A server asked for a new temperature on every request keeps a bounded number of plan
     tables, and replies stay those of the sampler."""
-    from llmpresets.offline.lm.ngram import settler as _ngram_settler
+    from llmpresets.offline.lm.ngram.fast import settler as _ngram_settler
 
     model = default_language_model()
     settler = model.settler
@@ -232,9 +244,7 @@ def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
-    order: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_models_of_any_order_reply_the_same_with_and_without_the_settler(order: int) -> None:
     """A model trained on your own text, of any order (1 keeps no history at all), settles
     steps to the sampler's own replies."""
     from llmpresets.offline import NGramModel
@@ -259,5 +269,5 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
         ]
 
     fast = run()
-    monkeypatch.setattr(BoundPrompt, "shortcut", lambda self, **settings: None)
+    model.fast = False
     assert fast == run()

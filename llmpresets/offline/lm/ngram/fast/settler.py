@@ -1,12 +1,14 @@
-"""The n-gram model's settler: steps drawn from their history's support, past the logits.
+"""The n-gram model's shortcut: its one entry point, the loop that settles steps, its caches.
 
-One :class:`Settler` per :class:`~llmpresets.offline.lm.ngram.model.NGramModel`: it keeps each
-section's tail sums (:class:`._settle.SectionTail`) and bulk supports
-(:class:`._supports.Supports`), the plans of histories already met (bounded), and the ranked
-supports that reply openings start from. :meth:`Settler.settled` and
-:meth:`Settler.settled_opening` return how a step draws (a :class:`._settle.Nucleus` or
-:class:`._settle.Whole`), or None for "sample from the logits"; the rules and their margins are
-in :mod:`._settle`.
+One :class:`Settler` per model, reading the model's :class:`~..view.NGramView` (never the model
+itself). :meth:`Settler.shortcut` is the entry point: for sampling settings it handles, a
+:class:`~llmpresets.offline.lm.protocol.Shortcut` whose ``run`` settles one step after another
+from the plans of their histories. :meth:`Settler.settled` and :meth:`Settler.settled_opening`
+make a history's plan: how its step draws (a :class:`.maths.Nucleus` or :class:`.maths.Whole`,
+a lone position), or "sample from the logits". They keep each section's tail sums
+(:class:`.maths.SectionTail`) and bulk supports (:class:`.supports.Supports`), the plans of
+histories already met (bounded), and the ranked supports that reply openings start from; the
+rules and their margins are in :mod:`.maths`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .settle import (
+import numpy as np
+
+from ...protocol import RUN_BUDGET, RUN_END, RUN_SAMPLE, Shortcut
+from .maths import (
+    MIN_TEMPERATURE,
     Nucleus,
     Ranked,
     SectionTail,
     Weighed,
     Whole,
     boosted_nucleus,
+    draw,
     nucleus,
     rank,
     weigh,
@@ -31,8 +38,8 @@ from .settle import (
 from .supports import Supports
 
 if TYPE_CHECKING:
-    from .model import NGramModel, _Reading
-    from .tables import Table
+    from ..tables import Table
+    from ..view import NGramView, Reading
 
 __all__ = ["UNSEEN", "Mode", "Plan", "Settler"]
 
@@ -56,28 +63,94 @@ _OPENING_LIMIT = 64
 class Settler:
     """The caches and rules that settle one model's steps from their supports."""
 
-    def __init__(self, model: NGramModel, prompt_boost: float) -> None:
-        self._model = model
-        # A reply's opening favours the prompt's tokens by this factor (NGramModel._step).
+    def __init__(self, view: NGramView, sections: int, prompt_boost: float) -> None:
+        self._view = view
+        # A reply's opening favours the prompt's tokens by this factor (the model's _step).
         self._log_boost = math.log(prompt_boost)
-        self.order = model.order
-        self._arrays = model._arrays
-        self._unigrams = model._section_unigram
-        self._tie_break = model._tie_break
-        sections = len(model.sections)
+        self.order = view.order
         self._tails: list[SectionTail | None] = [None] * sections
         self._section_supports: list[Supports | None] = [None] * sections
-        self.width = model.order - 1
-        self.size = len(model.vocabulary)
+        self.width = view.order - 1
+        self.size = view.size
         self.span: int = int(self.size**self.width)  # a key's count sits above its digits
         self._plans: dict[tuple[int, Mode], dict[int, Plan]] = {}
         self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
         self._lock = threading.Lock()
 
+    def shortcut(
+        self,
+        reading: Reading,
+        opening: int,
+        *,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        min_p: float | None,
+        exclude: int | None = None,
+    ) -> Shortcut | None:
+        """The shortcut for one prompt's reply (its ``reading``; its first ``opening`` steps
+        are boosted), for settings where top_p alone filters or nothing does (temperature
+        only); ``exclude`` is a position never drawn. None when the settings are not ones the
+        settler handles. The contract of ``run`` and ``settle`` is
+        :class:`~llmpresets.offline.lm.protocol.Shortcut`'s.
+        """
+        if temperature < MIN_TEMPERATURE or top_k or min_p:
+            return None
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            return None
+        mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
+        section, end = reading.section, self._view.end_position
+        plans = self.plans(section, mode)
+        width, size, span = self.width, self.size, self.span
+
+        def run(
+            positions: list[int], rng: np.random.Generator, budget: int
+        ) -> tuple[int, float | None]:
+            appended = 0
+            key = self.key(positions)
+            while appended < budget:
+                length = len(positions)
+                if length < opening:
+                    plan = self.settled_opening(reading, positions, mode)
+                else:
+                    plan = plans.get(key, UNSEEN)
+                    if plan is UNSEEN:
+                        plan = self.settled(section, positions, mode, key)
+                if plan is None:
+                    return RUN_SAMPLE, None
+                if isinstance(plan, int):
+                    position = plan
+                else:
+                    u = rng.random()
+                    drawn = draw(plan, u)
+                    if drawn is None:
+                        return RUN_SAMPLE, u
+                    position = drawn
+                if position == end:
+                    return RUN_END, None
+                positions.append(position)
+                appended += 1
+                # The next history's key (see key()): drop the oldest digit once the window
+                # is full, append the new one.
+                count = min(length + 1, width)
+                key = (key % span * size + position) % span + count * span
+            return RUN_BUDGET, None
+
+        def settle(
+            generated_positions: Sequence[int], rng: np.random.Generator
+        ) -> tuple[int, float | None]:
+            trial = list(generated_positions)
+            outcome, drawn = run(trial, rng, 1)
+            if outcome == RUN_BUDGET:
+                return trial[-1], None
+            return (end, None) if outcome == RUN_END else (-1, drawn)
+
+        return Shortcut(run, settle)
+
     def tail(self, section: int) -> SectionTail:
         tail = self._tails[section]
         if tail is None:
-            tail = SectionTail(self._unigrams[section], self._tie_break)
+            tail = SectionTail(self._view.unigrams[section], self._view.tie_break)
             self._tails[section] = tail  # a race only builds the same tail twice
         return tail
 
@@ -108,14 +181,14 @@ class Settler:
 
     def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
         """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
-        from the history's support (:mod:`._settle`): a position (the lone survivor), a
-        :class:`._settle.Nucleus` or :class:`._settle.Whole` to draw from, or None: sample
+        from the history's support (:mod:`.maths`): a position (the lone survivor), a
+        :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or None: sample
         from the logits as usual. ``key`` is :meth:`key` of ``positions``; the plan is kept
         under it (ints, not tuples: nothing the garbage collector must track)."""
         plans = self.plans(section, mode)
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
-        tables, codes, longest = self._model._match(section, positions)
+        tables, codes, longest = self._view.match(section, positions)
         matched = -1 - (codes[longest] + longest * self.span)
         plan: Plan = plans.get(matched, UNSEEN)
         if plan is UNSEEN:
@@ -136,7 +209,7 @@ class Settler:
         mode: Mode,
     ) -> Plan:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
-        else from its support (:mod:`._supports`, :mod:`._settle`)."""
+        else from its support (:mod:`.supports`, :mod:`.maths`)."""
         supports = self.supports(section)
         context = self._context(supports, tables, codes, longest)
         temperature, top_p, exclude = mode
@@ -153,7 +226,7 @@ class Settler:
         self, section: int, tables: list[Table | None], codes: list[int], longest: int
     ) -> tuple[dict[int, float], float] | None:
         """A matched history's support logits and log Lambda, from the section's bulk rows
-        (None: a history they could not read, see :class:`._supports.Supports`)."""
+        (None: a history they could not read, see :class:`.supports.Supports`)."""
         supports = self.supports(section)
         return supports.sparse(self._context(supports, tables, codes, longest))
 
@@ -168,18 +241,19 @@ class Settler:
     def supports(self, section: int) -> Supports:
         supports = self._section_supports[section]
         if supports is None:
+            view = self._view
             supports = Supports(
-                self._arrays,
+                view.arrays,
                 section,
                 self.order,
-                self._unigrams[section],
-                self._tie_break,
+                view.unigrams[section],
+                view.tie_break,
                 self.tail(section),
             )
             self._section_supports[section] = supports  # a race only builds them twice
         return supports
 
-    def settled_opening(self, reading: _Reading, positions: Sequence[int], mode: Mode) -> Plan:
+    def settled_opening(self, reading: Reading, positions: Sequence[int], mode: Mode) -> Plan:
         """:meth:`settled` for an opening step, whose prompt tokens are boosted (the model's
         ``_step``).
 
@@ -188,11 +262,12 @@ class Settler:
         """
         key = (tuple(positions), mode)
         try:
-            return reading.settled[key]
+            known: Plan = reading.settled[key]
+            return known
         except KeyError:
             pass
         section = reading.section
-        tables, codes, longest = self._model._match(section, positions)
+        tables, codes, longest = self._view.match(section, positions)
         temperature, top_p, exclude = mode
         plan: Plan = None  # a history the bulk rows could not read: the logits decide
         if top_p is not None and exclude is None:

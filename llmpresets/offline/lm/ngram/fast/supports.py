@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .settle import MARGIN, SectionTail
-from .tables import history_codes
+from ..tables import history_codes
+from .maths import MARGIN, SectionTail
 
 if TYPE_CHECKING:
-    from .tables import Arrays
+    from ..tables import Arrays
 
 __all__ = ["Supports"]
 
