@@ -306,14 +306,15 @@ def test_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch
     assert cache_directory() == Path.home() / ".cache" / "llmpresets"
 
 
-def test_logits_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The model's logits cache never holds more than its limit; the oldest entries go
+def test_logits_cache_is_bounded_and_keeps_the_newest() -> None:
+    """The model's logits cache never holds more than its byte budget; the oldest entries go
     first, and evicting changes no result."""
     model = NGramModel.train(TINY_CORPUS * 3 + "### other\nSomething else entirely here.\n")
-    monkeypatch.setattr(model, "_cache_limit", 3)
+    cache = model._logits_cache
+    cache.budget = 3 * 8 * len(model.vocabulary)  # three steps' logits
     step = model.bind([])
     first = [step([position]).copy() for position in range(6)]
-    assert len(model._cache) <= 3
+    assert len(cache) <= 3 and cache.used <= cache.budget
     again = [step([position]) for position in range(6)]
     for before, after in zip(first, again, strict=True):
         np.testing.assert_array_equal(before, after)
@@ -354,8 +355,8 @@ def test_histories_with_the_same_tail_read_the_same_logits(
         first, second = step(history), step(other)
         assert first is second
         np.testing.assert_array_equal(first, fresh(history))
-    monkeypatch.setattr(model, "_cache_limit", 2)
-    model._cache.clear()
+    monkeypatch.setattr(model._logits_cache, "budget", 2 * 8 * len(model.vocabulary))
+    model._logits_cache.clear()
     for history in histories:
         np.testing.assert_array_equal(step(history), fresh(history))
     model._suffix_keys.clear()

@@ -226,21 +226,46 @@ def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
     assert fast == slow
 
 
-def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
-    """A server asked for a new temperature on every request keeps a bounded number of plan
-    tables, and replies stay those of the sampler."""
-    from llmpresets.offline.lm.ngram.fast import settler as _ngram_settler
-
+def test_plans_stay_within_their_budgets_under_ever_new_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server asked for a new temperature on every request keeps its plans, and the
+    settings it keeps plans for, within their byte budgets; forgetting them changes no step."""
     model = default_language_model()
     settler = model.settler
+    monkeypatch.setattr(settler.plans, "budget", 64 << 10)  # about 400 plans
+    monkeypatch.setattr(settler._bands, "budget", 10 * 320)  # ten (section, mode) pairs
     step = model.bind(model.encoding.encode("Tell me a story about a dragon."), None)
-    for index in range(_ngram_settler.PLAN_TABLES + 10):
-        shortcut = step.shortcut(
-            temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
-        )
-        assert shortcut is not None
-        shortcut.run([], np.random.default_rng(index), 8)
-    assert len(settler._plans) <= _ngram_settler.PLAN_TABLES
+
+    def runs() -> list[list[int]]:
+        settled = []
+        for index in range(40):
+            shortcut = step.shortcut(
+                temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
+            )
+            assert shortcut is not None
+            positions: list[int] = []
+            shortcut.run(positions, np.random.default_rng(index), 8)
+            settled.append(positions)
+        return settled
+
+    first = runs()
+    assert first == runs()  # again, after the first settings' plans were forgotten
+    for cache in (settler.plans, settler._bands):
+        assert 0 < cache.used <= cache.budget
+
+
+def test_the_switch_turns_the_shortcut_off() -> None:
+    """``model.fast = False``: a bound prompt offers no shortcut, so every step is sampled
+    from its logits; back on, it offers one again."""
+    model = NGramModel.train("### a\nOne two three.\n---\nFour five six.\n")
+    step = model.bind(model.encoding.encode("One"))
+    settings: dict[str, Any] = {"temperature": 0.8, "top_k": None, "top_p": 0.9, "min_p": None}
+    assert step.shortcut(**settings) is not None
+    model.fast = False
+    assert step.shortcut(**settings) is None
+    model.fast = True
+    assert step.shortcut(**settings) is not None
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])

@@ -39,8 +39,8 @@ replies are the same.
 
 from __future__ import annotations
 
+import itertools
 import re
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...._cache import BoundedCache
 from ...._errors import ConfigError
 from ....tokens.encodings import get_encoding
 from ..corpus import Section
@@ -61,17 +62,29 @@ from .view import NGramView, Reading
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["CACHE_BYTES", "DEFAULT_ORDER", "PROMPT_BOOST", "STYLE_PRIOR", "NGramModel"]
+__all__ = [
+    "CACHE_BYTES",
+    "DEFAULT_ORDER",
+    "OPENING_BYTES",
+    "PROMPT_BOOST",
+    "READING_BYTES",
+    "STYLE_PRIOR",
+    "BoundPrompt",
+    "NGramModel",
+]
 
 DEFAULT_ORDER = 5
 # Logits kept per model (1,792 float64 each for the packaged corpus: about 3,500 contexts,
 # more than 300 replies of 64 tokens at temperature 1 visit).
 CACHE_BYTES = 48 << 20
-_PROMPT_CACHE_LIMIT = 256
-# Per prompt, the boosted logits of the reply's opening steps kept for the next request.
-_OPENING_CACHE_LIMIT = 64
-# Histories whose suffix-match key is remembered (NGramModel._suffix_keys, ~200 B each).
-_SUFFIX_KEY_LIMIT = 1 << 16
+# Boosted logits of replies' opening steps, kept per prompt for the next request (a prompt's
+# replies open a few to a few dozen ways: 16 MB holds about 1,100 of the packaged model's).
+OPENING_BYTES = 16 << 20
+# Prompts read (their section and boosted positions; ~40 bytes a prompt token, and the dense
+# boost factors): a few hundred long prompts, thousands of short ones.
+READING_BYTES = 16 << 20
+# Histories whose suffix-match key is remembered (see _logits): 65,536 of ~200 bytes.
+_SUFFIX_KEY_BYTES = (1 << 16) * 200
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -212,15 +225,24 @@ class NGramModel(SourceBase):
             index = dict(zip(tokens, range(len(tokens)), strict=True))
             self._classifier = (index, arrays["classifier_table"])
         self._stem_index = self._build_stems()
-        size = len(vocabulary)
-        self._cache: dict[tuple[int, int, int], FloatArray] = {}
-        self._cache_limit = max(16, CACHE_BYTES // (8 * size))
-        # A history's last ``order - 1`` positions -> its key in ``_cache``: match walks the
-        # suffixes in Python, and a constrained reply asks for the same histories again and
-        # again (a cached step needs the logits' identity, not their values).
-        self._suffix_keys: dict[tuple[int, ...], tuple[int, int, int]] = {}
-        self._prompts: dict[tuple[object, ...], Reading] = {}
-        self._lock = threading.Lock()
+        # The logits of each matched history, (section, length, code) -> read-only logits.
+        self._logits_cache: BoundedCache[tuple[int, int, int], FloatArray] = BoundedCache(
+            "lm n-gram logits", CACHE_BYTES
+        )
+        # A history's last ``order - 1`` positions -> its key in the logits cache: match walks
+        # the suffixes in Python, and a constrained reply asks for the same histories again
+        # and again (a cached step needs the logits' identity, not their values).
+        self._suffix_keys: BoundedCache[tuple[int, ...], tuple[int, int, int]] = BoundedCache(
+            "lm n-gram suffix keys", _SUFFIX_KEY_BYTES
+        )
+        self._readings: BoundedCache[tuple[object, ...], Reading] = BoundedCache(
+            "lm n-gram prompt readings", READING_BYTES
+        )
+        self._reading_serials = itertools.count()
+        # (reading serial, *generated positions) -> the opening step's boosted logits.
+        self._openings: BoundedCache[tuple[int, ...], FloatArray] = BoundedCache(
+            "lm n-gram opening logits", OPENING_BYTES
+        )
         # Steps drawn from their history's support, past the logits (see .fast).
         self.settler = Settler(self.view, len(self.sections), PROMPT_BOOST)
 
@@ -266,20 +288,14 @@ class NGramModel(SourceBase):
             _, codes, longest = matched
             key = (section, longest, codes[longest])
             if tail is not None:
-                if len(self._suffix_keys) >= _SUFFIX_KEY_LIMIT:
-                    self._suffix_keys.clear()
-                self._suffix_keys[tail] = key
-        cached = self._cache.get(key)
+                self._suffix_keys.put(tail, key, nbytes=200)
+        cached = self._logits_cache.get(key)
         if cached is not None:
             return cached
         tables, codes, longest = matched or self.view.match(section, positions)
         logits = self._dense(section, tables, codes, longest)
         logits.setflags(write=False)
-        with self._lock:
-            while len(self._cache) >= self._cache_limit:
-                # The oldest entry goes first (dicts keep insertion order).
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = logits
+        self._logits_cache.put(key, logits, nbytes=logits.nbytes)
         return logits
 
     def _dense(
@@ -347,17 +363,14 @@ class NGramModel(SourceBase):
 
     def _opening(self, reading: Reading, generated: Sequence[int]) -> FloatArray:
         """:meth:`_step` for a reply's opening, kept per prompt (read-only) for the next reply."""
-        key = tuple(generated)
-        logits = reading.openings.get(key)
+        key = (reading.serial, *generated)
+        logits = self._openings.get(key)
         if logits is None:
-            if reading.factors is None:  # the shortcut reads ``boosted``; the logits these
+            if reading.factors is None:
                 reading.factors = _boost_factors(reading.boosted, self.view.size)
             logits = self._step(reading.section, reading.factors, generated)
             logits.setflags(write=False)
-            with self._lock:
-                if len(reading.openings) >= _OPENING_CACHE_LIMIT:
-                    reading.openings.clear()
-                reading.openings[key] = logits
+            self._openings.put(key, logits, nbytes=logits.nbytes)
         return logits
 
     def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> BoundPrompt:
@@ -369,13 +382,14 @@ class NGramModel(SourceBase):
         :meth:`section_for`.
         """
         key = (style, *prompt_ids)
-        reading = self._prompts.get(key)
+        reading = self._readings.get(key)
         if reading is None:
-            reading = Reading(self.section_for(prompt_ids, style), self._boosted(prompt_ids))
-            with self._lock:
-                if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
-                    self._prompts.clear()
-                self._prompts[key] = reading
+            boosted = self._boosted(prompt_ids)
+            serial = next(self._reading_serials)
+            reading = Reading(self.section_for(prompt_ids, style), boosted, serial)
+            factors = 8 * self.view.size if boosted else 0  # made when an opening needs them
+            nbytes = 400 + 40 * (len(key) + len(boosted)) + factors
+            self._readings.put(key, reading, nbytes=nbytes)
         return BoundPrompt(self, reading)
 
     def next_logits(self, context_ids: Sequence[int]) -> FloatArray:

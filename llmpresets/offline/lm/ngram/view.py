@@ -10,7 +10,6 @@ model (:mod:`llmpresets.offline.lm.ngram.model`) computes logits from them; the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -84,16 +83,15 @@ class NGramView:
 
 class Reading:
     """What a prompt decides for its whole reply: its section and the positions its opening
-    favours (ascending; see the model's ``PROMPT_BOOST``); ``factors`` are the dense boost
-    factors, made on first use. It keeps the opening steps already computed: their logits
-    (``openings``) and their shortcut plans (``settled``)."""
+    favours (ascending; see the model's ``PROMPT_BOOST``). ``serial`` tells one model's
+    readings apart in the caches of opening steps; ``factors`` are the dense boost factors,
+    made on first use (the shortcut reads ``boosted``; only the logits need the factors)."""
 
-    __slots__ = ("boosted", "boosted_set", "factors", "openings", "section", "settled")
+    __slots__ = ("boosted", "boosted_set", "factors", "section", "serial")
 
-    def __init__(self, section: int, boosted: Sequence[int]) -> None:
+    def __init__(self, section: int, boosted: Sequence[int], serial: int) -> None:
         self.section = section
         self.boosted = tuple(boosted)
         self.boosted_set = frozenset(boosted)
+        self.serial = serial
         self.factors: FloatArray | None = None
-        self.openings: dict[tuple[int, ...], FloatArray] = {}
-        self.settled: dict[tuple[object, ...], Any] = {}  # the shortcut's plans

@@ -7,19 +7,22 @@ from the plans of their histories. :meth:`Settler.settled` and :meth:`Settler.se
 make a history's plan: how its step draws (a :class:`.maths.Nucleus` or :class:`.maths.Whole`,
 a lone position), or "sample from the logits". They keep each section's tail sums
 (:class:`.maths.SectionTail`) and bulk supports (:class:`.supports.Supports`), the plans of
-histories already met (bounded), and the ranked supports that reply openings start from; the
-rules and their margins are in :mod:`.maths`.
+histories already met, and the ranked supports that reply openings start from (each a
+byte-bounded :class:`llmpresets._cache.BoundedCache`); the rules and their margins are in
+:mod:`.maths`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ....._cache import BoundedCache
 from ...protocol import RUN_BUDGET, RUN_END, RUN_SAMPLE, Shortcut
 from .maths import (
     MIN_TEMPERATURE,
@@ -41,23 +44,34 @@ if TYPE_CHECKING:
     from ..tables import Table
     from ..view import NGramView, Reading
 
-__all__ = ["UNSEEN", "Mode", "Plan", "Settler"]
+__all__ = ["FROM_LOGITS", "OPENING_PLAN_BYTES", "PLAN_BYTES", "RANKED_BYTES", "Mode", "Settler"]
 
 # What a step is settled under: (temperature, top_p or None for no filter, excluded position).
 Mode = tuple[float, "float | None", "int | None"]
-# How a step draws: its lone token, a nucleus or the whole distribution, or None (the logits).
-Plan = int | Nucleus | Whole | None
-# A dict.get default no plan can be (None is a plan: sample from the logits).
-UNSEEN: Any = object()
+# How a step draws: its lone token, a nucleus or the whole distribution, or FROM_LOGITS.
+Plan = int | Nucleus | Whole
+# The plan of a step the shortcut leaves to the sampler: it is sampled from its logits.
+FROM_LOGITS = -1
 
-# Plans kept per (section, mode) table (see Settler.settled): an int key and a small plan each.
-DECISION_LIMIT = 100_000
-# (section, mode) plan tables kept per model (see Settler.plans).
-PLAN_TABLES = 32
-# Ranked supports of reply openings' histories kept per model (shared by every prompt).
-_RANKED_LIMIT = 4096
-# Per prompt, the plans of the reply's opening steps kept for the next reply.
-_OPENING_LIMIT = 64
+# The plans of histories met, for every (section, mode), per model: about 160 bytes a
+# history whose top_p keeps one token (most of them), a few hundred one that keeps several.
+# A busy suite meets some 20,000 histories under its commonest settings.
+PLAN_BYTES = 32 << 20
+# (section, mode) pairs whose plans are kept (each a band of keys in the plans cache).
+_BAND_BYTES = 64 << 10
+# Ranked supports of reply openings' histories (shared by every prompt): ~120 bytes a token.
+RANKED_BYTES = 8 << 20
+# The plans of replies' opening steps (boosted by their prompt), kept for the next reply.
+OPENING_PLAN_BYTES = 4 << 20
+
+
+def _plan_bytes(plan: Plan) -> int:
+    """Roughly what keeping ``plan`` costs (the cache's entry, and the plan's numbers)."""
+    if isinstance(plan, int):
+        return 160
+    if isinstance(plan, Nucleus):
+        return 280 + 40 * len(plan.positions)
+    return 300 + 120 * len(plan.positions)
 
 
 class Settler:
@@ -73,8 +87,21 @@ class Settler:
         self.width = view.order - 1
         self.size = view.size
         self.span: int = int(self.size**self.width)  # a key's count sits above its digits
-        self._plans: dict[tuple[int, Mode], dict[int, Plan]] = {}
-        self._ranked_supports: dict[tuple[int, int, float], Ranked] = {}
+        # Every history key (see key()) is below this; each (section, mode) owns a band of
+        # that many keys in the plans cache, from band(): plain ints, nothing the garbage
+        # collector must track, and one byte budget however many settings come.
+        self.keys = (self.width + 1) * self.span
+        self.plans: BoundedCache[int, Plan] = BoundedCache("lm n-gram plans", PLAN_BYTES)
+        self._bands: BoundedCache[tuple[int, Mode], int] = BoundedCache(
+            "lm n-gram plan bands", _BAND_BYTES
+        )
+        self._band_numbers = itertools.count()
+        self._ranked_supports: BoundedCache[tuple[int, int, float], Ranked] = BoundedCache(
+            "lm n-gram ranked supports", RANKED_BYTES
+        )
+        self._opening_plans: BoundedCache[tuple[object, ...], Plan] = BoundedCache(
+            "lm n-gram opening plans", OPENING_PLAN_BYTES
+        )
         self._lock = threading.Lock()
 
     def shortcut(
@@ -100,7 +127,8 @@ class Settler:
             return None
         mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         section, end = reading.section, self._view.end_position
-        plans = self.plans(section, mode)
+        band = self.band(section, mode)
+        known = self.plans.get
         width, size, span = self.width, self.size, self.span
 
         def run(
@@ -110,15 +138,16 @@ class Settler:
             key = self.key(positions)
             while appended < budget:
                 length = len(positions)
+                plan: Plan | None
                 if length < opening:
                     plan = self.settled_opening(reading, positions, mode)
                 else:
-                    plan = plans.get(key, UNSEEN)
-                    if plan is UNSEEN:
+                    plan = known(key + band)
+                    if plan is None:
                         plan = self.settled(section, positions, mode, key)
-                if plan is None:
-                    return RUN_SAMPLE, None
                 if isinstance(plan, int):
+                    if plan == FROM_LOGITS:
+                        return RUN_SAMPLE, None
                     position = plan
                 else:
                     u = rng.random()
@@ -154,21 +183,19 @@ class Settler:
             self._tails[section] = tail  # a race only builds the same tail twice
         return tail
 
-    def plans(self, section: int, mode: Mode) -> dict[int, Plan]:
-        """The plans met so far in ``section`` under ``mode``, by history key (:meth:`key`).
-
-        At most :data:`PLAN_TABLES` tables are kept (the oldest goes first), each of at most
-        :data:`DECISION_LIMIT` plans: a server asked for ever new temperatures stays bounded.
-        """
-        found = self._plans.get((section, mode))
-        if found is None:
+    def band(self, section: int, mode: Mode) -> int:
+        """The offset of the plans of ``section`` under ``mode`` in :attr:`plans`: a history
+        with key ``k`` (:meth:`key`) has its plan under ``k + band``, a matched suffix under a
+        negative key. A (section, mode) met anew gets a band no other ever had, so a forgotten
+        one's plans are never read again (the cache forgets them in time)."""
+        band = self._bands.get((section, mode))
+        if band is None:
             with self._lock:
-                found = self._plans.get((section, mode))
-                if found is None:
-                    while len(self._plans) >= PLAN_TABLES:
-                        self._plans.pop(next(iter(self._plans)))
-                    found = self._plans[(section, mode)] = {}
-        return found
+                band = self._bands.get((section, mode))
+                if band is None:
+                    band = next(self._band_numbers) * self.keys
+                    self._bands.put((section, mode), band, nbytes=320)
+        return band
 
     def key(self, positions: Sequence[int]) -> int:
         """The plan key of the history ending ``positions``: its last ``order - 1`` positions
@@ -182,22 +209,19 @@ class Settler:
     def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
         """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
         from the history's support (:mod:`.maths`): a position (the lone survivor), a
-        :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or None: sample
-        from the logits as usual. ``key`` is :meth:`key` of ``positions``; the plan is kept
-        under it (ints, not tuples: nothing the garbage collector must track)."""
-        plans = self.plans(section, mode)
+        :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or
+        :data:`FROM_LOGITS`: sample from the logits as usual. ``key`` is :meth:`key` of
+        ``positions``; the plan is kept under it (see :meth:`band`)."""
+        band = self.band(section, mode)
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
         tables, codes, longest = self._view.match(section, positions)
-        matched = -1 - (codes[longest] + longest * self.span)
-        plan: Plan = plans.get(matched, UNSEEN)
-        if plan is UNSEEN:
+        matched = -1 - (band + codes[longest] + longest * self.span)
+        plan = self.plans.get(matched)
+        if plan is None:
             plan = self._plan_for(section, tables, codes, longest, mode)
-        with self._lock:
-            while len(plans) >= DECISION_LIMIT - 1:
-                plans.pop(next(iter(plans)))
-            plans[matched] = plan
-            plans[key] = plan
+            self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
+        self.plans.put(key + band, plan, nbytes=160)  # the plan itself is counted once
         return plan
 
     def _plan_for(
@@ -219,7 +243,7 @@ class Settler:
                 return token
         sparse = supports.sparse(context)
         if sparse is None:
-            return None  # a history the bulk rows could not read: the logits decide
+            return FROM_LOGITS  # a history the bulk rows could not read: the logits decide
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
@@ -260,16 +284,14 @@ class Settler:
         The history's support comes from the section's bulk rows; the prompt's boost is applied
         on top.
         """
-        key = (tuple(positions), mode)
-        try:
-            known: Plan = reading.settled[key]
+        key = (reading.serial, mode, *positions)
+        known = self._opening_plans.get(key)
+        if known is not None:
             return known
-        except KeyError:
-            pass
         section = reading.section
         tables, codes, longest = self._view.match(section, positions)
         temperature, top_p, exclude = mode
-        plan: Plan = None  # a history the bulk rows could not read: the logits decide
+        plan: Nucleus | Whole | int | None = None  # None: the bulk rows could not read it
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
@@ -292,12 +314,9 @@ class Settler:
                     *sparse, tail, temperature, reading.boosted, self._log_boost, exclude
                 )
                 plan = _plan(weighed, mode)
-        plan = _lone(plan)
-        with self._lock:
-            if len(reading.settled) >= _OPENING_LIMIT:
-                reading.settled.clear()
-            reading.settled[key] = plan
-        return plan
+        settled = _lone(plan)
+        self._opening_plans.put(key, settled, nbytes=_plan_bytes(settled) + 8 * len(key))
+        return settled
 
     def _ranked(
         self,
@@ -318,10 +337,7 @@ class Settler:
             if sparse is None:
                 return None
             ranked = rank(*sparse, self.tail(section), temperature)
-            with self._lock:
-                if len(self._ranked_supports) >= _RANKED_LIMIT:
-                    self._ranked_supports.pop(next(iter(self._ranked_supports)))
-                self._ranked_supports[key] = ranked
+            self._ranked_supports.put(key, ranked, nbytes=300 + 120 * len(ranked.ranked))
         return ranked
 
 
@@ -330,8 +346,11 @@ def _plan(weighed: Weighed, mode: Mode) -> Plan:
     return _lone(whole(weighed) if top_p is None else nucleus(weighed, top_p))
 
 
-def _lone(plan: Plan) -> Plan:
-    """A nucleus of one token is that token (an int: no random number, no tracked object)."""
+def _lone(plan: Nucleus | Whole | int | None) -> Plan:
+    """A nucleus of one token is that token (an int: no random number, no tracked object);
+    no plan (too many tokens, too close to call) is :data:`FROM_LOGITS`."""
+    if plan is None:
+        return FROM_LOGITS
     if isinstance(plan, Nucleus) and len(plan.positions) == 1:
         return plan.positions[0]
     return plan

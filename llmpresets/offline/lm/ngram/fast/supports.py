@@ -22,23 +22,25 @@ training, whose counts are suffix-closed) is marked invalid; its steps take the 
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ....._cache import BoundedCache
 from ..tables import history_codes
 from .maths import MARGIN, SectionTail
 
 if TYPE_CHECKING:
     from ..tables import Arrays
 
-__all__ = ["Supports"]
+__all__ = ["SINGLES_BYTES", "Supports"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-_SETTINGS_KEPT = 16
+# Per section, the bulk lone-survivor answers kept per (temperature, top_p): one int per
+# history (about 30 KB for a packaged-model section: hundreds of settings; a big corpus's few).
+SINGLES_BYTES = 16 << 20
 
 
 def _spans(starts: IntArray, lengths: IntArray) -> IntArray:
@@ -168,8 +170,9 @@ class Supports:
             self.tail_best[open_[~listed_here]] = candidate
             open_ = open_[listed_here]
         self._tail = tail
-        self._singles: dict[tuple[float, float], IntArray] = {}
-        self._lock = threading.Lock()
+        self._singles: BoundedCache[tuple[float, float], IntArray] = BoundedCache(
+            "lm n-gram lone survivors", SINGLES_BYTES
+        )
 
     def context(self, longest: int, row: int) -> int:
         """The context number of table ``longest``'s row ``row`` (0: the empty history)."""
@@ -192,10 +195,7 @@ class Supports:
         found = self._singles.get(key)
         if found is None:
             found = self._compute_singles(temperature, top_p)
-            with self._lock:
-                if len(self._singles) >= _SETTINGS_KEPT:
-                    self._singles.clear()
-                self._singles[key] = found
+            self._singles.put(key, found, nbytes=found.nbytes)
         return found
 
     def _compute_singles(self, temperature: float, top_p: float) -> IntArray:
