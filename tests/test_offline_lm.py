@@ -362,3 +362,100 @@ def test_histories_with_the_same_tail_read_the_same_logits(
     model._suffix_keys.clear()
     for history in histories:
         np.testing.assert_array_equal(step(history), fresh(history))
+
+
+def _reply(source: Any, **settings: Any) -> str:
+    client = sdk(OfflineTransport(source=source))
+    reply = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], seed=0, **settings
+    )
+    return reply.choices[0].message.content or ""
+
+
+def test_a_source_with_only_next_logits_is_enough() -> None:
+    """The protocol's one method makes a source: a user's class with only
+    ``next_logits(context_ids)`` sees the prompt's ids, ``<|endofprompt|>`` and its output so
+    far, over the whole tokenizer (no vocabulary, no bind, the model's encoding)."""
+    from llmpresets.offline import NextTokenSource
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    word = encoding.encode(" ok")[0]
+
+    class Echo:
+        def __init__(self) -> None:
+            self.seen: list[list[int]] = []
+
+        def next_logits(self, context_ids: Any) -> Any:
+            self.seen.append(list(context_ids))
+            logits = np.full(encoding.n_vocab, -np.inf)
+            logits[word if len(self.seen) <= 2 else encoding.eot_token] = 0.0
+            return logits
+
+    source = Echo()
+    assert isinstance(source, NextTokenSource)
+    assert _reply(source) == " ok ok"
+    marker = encoding.encode("<|endofprompt|>", allowed_special="all")[0]
+    assert source.seen[:2] == [
+        [*encoding.encode("Hi"), marker],
+        [*encoding.encode("Hi"), marker, word],
+    ]
+
+
+def test_a_source_is_read_for_its_optional_capabilities() -> None:
+    """An object that declares ``vocabulary``, ``encoding_name`` and ``bind`` (the protocols
+    of lm.protocol) is used through them: its logits are over its vocabulary, its tokenizer
+    counts the prompt, and ``bind`` reads the prompt once with the request's use case."""
+    from llmpresets.offline.lm.sources import make_stepper
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("cl100k_base")
+
+    class Bound:
+        encoding_name = "cl100k_base"
+
+        def __init__(self) -> None:
+            self.vocabulary = [encoding.encode(" yes")[0], encoding.eot_token]
+            self.bound: list[tuple[list[int], str | None]] = []
+
+        def next_logits(self, context_ids: Any) -> Any:
+            raise AssertionError("a source that binds prompts is stepped through bind")
+
+        def bind(self, prompt_ids: Any, style: str | None = None) -> Any:
+            self.bound.append((list(prompt_ids), style))
+            return lambda positions: np.array(
+                [0.0, -np.inf] if len(positions) < 3 else [-np.inf, 0.0]
+            )
+
+    source = Bound()
+    assert _reply(source) == " yes yes yes"
+    assert source.bound == [(encoding.encode("Hi"), None)]
+    step, vocabulary = make_stepper(source, [1, 2], encoding, style="code")
+    assert source.bound[-1] == ([1, 2], "code")
+    assert vocabulary is not None and vocabulary.tolist() == source.vocabulary
+    assert step.shortcut(temperature=1.0, top_k=None, top_p=None, min_p=None) is None
+
+
+def test_callable_source_with_a_vocabulary() -> None:
+    """CallableSource wraps a plain function; ``vocabulary`` maps its positions to ids."""
+    from llmpresets.offline import CallableSource
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    prompt = len(encoding.encode("Hi")) + 1  # and <|endofprompt|>
+
+    def logits(context: Any) -> Any:
+        return [0.0, -np.inf] if len(context) < prompt + 2 else [-np.inf, 0.0]
+
+    source = CallableSource(logits, vocabulary=[encoding.encode(" hi")[0], encoding.eot_token])
+    assert _reply(source) == " hi hi"
+
+
+@pytest.mark.parametrize("module", ["protocol", "sources", "default", "corpus", "ngram.model"])
+def test_the_lm_docstring_examples_run(module: str) -> None:
+    """Each lm module's examples are true (they are what a newcomer reads first)."""
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(f"llmpresets.offline.lm.{module}"))
+    assert attempted and not failed

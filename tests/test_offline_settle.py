@@ -142,7 +142,7 @@ def test_replies_are_the_same_with_and_without_the_settler(
         settings["extra_body"] = {"ignore_eos": True}
     fast = replies(OfflineTransport(), range(3), **settings)
     with monkeypatch.context() as patched:
-        patched.setattr(maths, "MARGIN", 0.4)
+        patched.setattr(maths, "DECISION_MARGIN", 0.4)
         replayed = replies(OfflineTransport(), range(3), **settings)
     with shortcut_off(default_language_model()):
         slow = replies(OfflineTransport(), range(3), **settings)

@@ -1,6 +1,6 @@
 """Every history's support in one n-gram section, built in bulk, and bulk lone-survivor answers.
 
-:mod:`._settle` settles a step from its history's *support* (the positions seen after it) and
+:mod:`.maths` settles a step from its history's *support* (the positions seen after it) and
 the section's unigram tail. Computing a support costs a few Python loops the first time a
 history comes up, and a suite of varied prompts meets thousands of histories once each. So
 the first time a section is settled, :class:`Supports` computes every history's support at
@@ -11,10 +11,10 @@ once with numpy, in compressed rows:
 for ``w`` among the targets of ``h``'s one-token suffix (those of every longer suffix are among
 them); ``log P - tie break`` are the support's logits, every other position's is
 ``log Lambda + log U - tie break``. Per (temperature, top_p), :meth:`Supports.singles` then
-answers for every history at once whether top_p keeps one token, with :mod:`._settle`'s
-rule and margin (``top_p * total * (1 + MARGIN) <= 1``, so the sampler would find the same lone
-survivor and use no random number). Histories it cannot answer go to :func:`._settle.nucleus`
-with their support from here.
+answers for every history at once whether top_p keeps one token, with :mod:`.maths`'s rule
+and margin (``top_p * total * (1 + DECISION_MARGIN) <= 1``, so the sampler would find the same
+lone survivor and use no random number). Histories it cannot answer go to
+:func:`.maths.nucleus` with their support from here.
 
 A history whose longer suffixes name a position its one-token suffix does not (never from
 training, whose counts are suffix-closed) is marked invalid; its steps take the logits path.
@@ -28,8 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ....._cache import BoundedCache
+from .....sampling.nucleus import DECISION_MARGIN
 from ..tables import history_codes
-from .maths import MARGIN, SectionTail
+from .maths import SectionTail
 
 if TYPE_CHECKING:
     from ..tables import Arrays
@@ -224,7 +225,9 @@ class Supports:
         factor = np.exp((self.log_lambda + tail.peak - peak) * scale)
         total = listed_mass + np.where(has_tail & (rest > 0.0), factor * rest, 0.0)
         single = (
-            (top_p * total * (1.0 + MARGIN) <= 1.0) & (total < 2.0 * (1.0 - MARGIN)) & self.valid
+            (top_p * total * (1.0 + DECISION_MARGIN) <= 1.0)
+            & (total < 2.0 * (1.0 - DECISION_MARGIN))
+            & self.valid
         )
         # The lone token: the support's best (its first maximum), unless the tail's is higher.
         best = np.full(len(counts), -1, dtype=np.int64)
