@@ -130,19 +130,21 @@ class Settler:
         band = self.band(section, mode)
         known = self.plans.get
         width, size, span = self.width, self.size, self.span
+        # A key's band and count sit above its digits (see key(), band()): per count, the two.
+        above = [count * span + band for count in range(width + 1)]
 
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
         ) -> tuple[int, float | None]:
             appended = 0
-            key = self.key(positions)
+            key = self.key(positions) + band
             while appended < budget:
                 length = len(positions)
                 plan: Plan | None
                 if length < opening:
                     plan = self.settled_opening(reading, positions, mode)
                 else:
-                    plan = known(key + band)
+                    plan = known(key)
                     if plan is None:
                         plan = self.settled(section, positions, mode, key)
                 if isinstance(plan, int):
@@ -159,10 +161,9 @@ class Settler:
                     return RUN_END, None
                 positions.append(position)
                 appended += 1
-                # The next history's key (see key()): drop the oldest digit once the window
-                # is full, append the new one.
-                count = min(length + 1, width)
-                key = (key % span * size + position) % span + count * span
+                # The next history's key: drop the oldest digit once the window is full,
+                # append the new one.
+                key = (key % span * size + position) % span + above[min(length + 1, width)]
             return RUN_BUDGET, None
 
         def settle(
@@ -211,7 +212,7 @@ class Settler:
         from the history's support (:mod:`.maths`): a position (the lone survivor), a
         :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or
         :data:`FROM_LOGITS`: sample from the logits as usual. ``key`` is :meth:`key` of
-        ``positions``; the plan is kept under it (see :meth:`band`)."""
+        ``positions`` plus :meth:`band`: the plan is kept under it."""
         band = self.band(section, mode)
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
@@ -221,7 +222,7 @@ class Settler:
         if plan is None:
             plan = self._plan_for(section, tables, codes, longest, mode)
             self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
-        self.plans.put(key + band, plan, nbytes=160)  # the plan itself is counted once
+        self.plans.put(key, plan, nbytes=160)  # the plan itself is counted once
         return plan
 
     def _plan_for(
