@@ -405,35 +405,48 @@ def test_a_source_with_only_next_logits_is_enough() -> None:
 def test_a_source_is_read_for_its_optional_capabilities() -> None:
     """An object that declares ``vocabulary``, ``encoding_name`` and ``bind`` (the protocols
     of lm.protocol) is used through them: its logits are over its vocabulary, its tokenizer
-    counts the prompt, and ``bind`` reads the prompt once with the request's use case."""
-    from llmpresets.offline.lm.sources import make_stepper
+    counts the prompt, and ``bind`` reads the prompt once; a SourceBase's ``bind`` is also
+    told the request's use case."""
+    from llmpresets.offline.lm.protocol import SourceBase
+    from llmpresets.offline.lm.sources import FunctionStepper, make_stepper
     from llmpresets.tokens.encodings import get_encoding
 
     encoding = get_encoding("cl100k_base")
+    yes, end = np.array([0.0, -np.inf]), np.array([-np.inf, 0.0])
 
     class Bound:
         encoding_name = "cl100k_base"
 
         def __init__(self) -> None:
             self.vocabulary = [encoding.encode(" yes")[0], encoding.eot_token]
-            self.bound: list[tuple[list[int], str | None]] = []
+            self.bound: list[list[int]] = []
 
         def next_logits(self, context_ids: Any) -> Any:
             raise AssertionError("a source that binds prompts is stepped through bind")
 
-        def bind(self, prompt_ids: Any, style: str | None = None) -> Any:
-            self.bound.append((list(prompt_ids), style))
-            return lambda positions: np.array(
-                [0.0, -np.inf] if len(positions) < 3 else [-np.inf, 0.0]
-            )
+        def bind(self, prompt_ids: Any) -> Any:
+            self.bound.append(list(prompt_ids))
+            return lambda positions: yes if len(positions) < 3 else end
 
     source = Bound()
     assert _reply(source) == " yes yes yes"
-    assert source.bound == [(encoding.encode("Hi"), None)]
+    assert source.bound == [encoding.encode("Hi")]
     step, vocabulary = make_stepper(source, [1, 2], encoding, style="code")
-    assert source.bound[-1] == ([1, 2], "code")
+    assert source.bound[-1] == [1, 2]
     assert vocabulary is not None and vocabulary.tolist() == source.vocabulary
     assert step.shortcut(temperature=1.0, top_k=None, top_p=None, min_p=None) is None
+
+    class Styled(SourceBase):
+        def __init__(self) -> None:
+            self.styles: list[str | None] = []
+
+        def bind(self, prompt_ids: Any, style: str | None = None) -> Any:
+            self.styles.append(style)
+            return FunctionStepper(lambda positions: end)
+
+    styled = Styled()
+    make_stepper(styled, [1, 2], encoding, style="code")
+    assert styled.styles == ["code"]
 
 
 def test_callable_source_with_a_vocabulary() -> None:

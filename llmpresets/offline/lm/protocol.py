@@ -9,12 +9,13 @@ Three capabilities are optional, each a protocol of its own, so a reader and myp
   n-gram model's support is its corpus vocabulary); without it, position ``i`` is token id ``i``;
 - :class:`HasEncoding` — ``encoding_name``: the tokenizer the source speaks (default: the
   requested model's);
-- :class:`BindsPrompts` — ``bind(prompt_ids, style)``: read the prompt once (``style`` is the
-  request's use case, or None) and return a function of the *positions* generated so far.
+- :class:`BindsPrompts` — ``bind(prompt_ids)``: read the prompt once and return a function of
+  the *positions* generated so far.
 
-:class:`SourceBase` declares all three with typed defaults (none of them); the package's own
-sources subclass it, and :func:`llmpresets.offline.lm.sources.as_source` gives any other source
-the same typed face, reading its capabilities once.
+:class:`SourceBase` declares all three with typed defaults (none of them), and its ``bind``
+also receives the request's use case (``style``); the package's own sources subclass it, and
+:func:`llmpresets.offline.lm.sources.as_source` gives any other source the same typed face,
+reading its capabilities once.
 
 A **stepper** (:class:`Stepper`) is one prompt's step function: generated positions -> logits.
 It may offer a :class:`Shortcut`, a way to settle steps without building their logits (the
@@ -89,12 +90,10 @@ class HasEncoding(Protocol):
 @runtime_checkable
 class BindsPrompts(Protocol):
     """Optional, a fast path: read the prompt once, then give logits for generated *positions*
-    (indices into the vocabulary; -1 for a token outside it). ``style`` is the request's use
-    case (the Client's header), or None."""
+    (indices into the vocabulary; -1 for a token outside it). A source that also wants the
+    request's use case subclasses :class:`SourceBase`, whose ``bind`` receives it."""
 
-    def bind(
-        self, prompt_ids: Sequence[int], style: str | None = None
-    ) -> Callable[[Sequence[int]], FloatArray]: ...
+    def bind(self, prompt_ids: Sequence[int]) -> Callable[[Sequence[int]], FloatArray]: ...
 
 
 # A shortcut's two entry points (see Shortcut).
@@ -166,5 +165,6 @@ class SourceBase:
 
     def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> Stepper | None:
         """A :class:`Stepper` over generated positions (None: no fast path, the stepper calls
-        :meth:`next_logits` with the whole context)."""
+        :meth:`next_logits` with the whole context). ``style`` is the request's use case (the
+        Client's header), or None."""
         return None

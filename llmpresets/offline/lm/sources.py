@@ -99,7 +99,7 @@ class DeclaredSource(SourceBase):
     def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> Stepper | None:
         if self._binds is None:
             return None
-        return FunctionStepper(self._binds.bind(prompt_ids, style=style))
+        return FunctionStepper(self._binds.bind(prompt_ids))  # the use case is SourceBase's
 
     def __repr__(self) -> str:
         return repr(self.source)

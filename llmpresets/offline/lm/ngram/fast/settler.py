@@ -213,7 +213,7 @@ class Settler:
         :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or
         :data:`FROM_LOGITS`: sample from the logits as usual. ``key`` is :meth:`key` of
         ``positions`` plus :meth:`band`: the plan is kept under it."""
-        band = self.band(section, mode)
+        band = key - key % self.keys
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
         tables, codes, longest = self._view.match(section, positions)
