@@ -38,12 +38,12 @@ SETTINGS: tuple[tuple[float, float | None], ...] = (
 
 @contextmanager
 def shortcut_off(model: NGramModel) -> Iterator[None]:
-    """``model`` with its shortcut switched off (its public ``fast`` switch), then back on."""
-    model.fast = False
+    """``model`` with its shortcut switched off (its public ``fast`` switch), then as it was."""
+    was, model.fast = model.fast, False
     try:
         yield
     finally:
-        model.fast = True
+        model.fast = was
 
 
 def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[int]]:
