@@ -241,7 +241,7 @@ def test_seeded_replies_match_the_pinned_outputs() -> None:
 
 def _cached_model(directory: Path, monkeypatch: pytest.MonkeyPatch) -> NGramModel:
     from llmpresets.offline.lm.corpus import packaged_corpus_text
-    from llmpresets.offline.lm.ngram.files import cached_model
+    from llmpresets.offline.lm.default import cached_model
 
     monkeypatch.setenv("LLMPRESETS_CACHE_DIR", str(directory))
     return cached_model(packaged_corpus_text(), encoding="o200k_base", order=5)
@@ -306,14 +306,15 @@ def test_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch
     assert cache_directory() == Path.home() / ".cache" / "llmpresets"
 
 
-def test_logits_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The model's logits cache never holds more than its limit; the oldest entries go
+def test_logits_cache_is_bounded_and_keeps_the_newest() -> None:
+    """The model's logits cache never holds more than its byte budget; the oldest entries go
     first, and evicting changes no result."""
     model = NGramModel.train(TINY_CORPUS * 3 + "### other\nSomething else entirely here.\n")
-    monkeypatch.setattr(model, "_cache_limit", 3)
+    cache = model._logits_cache
+    cache.budget = 3 * 8 * len(model.vocabulary)  # three steps' logits
     step = model.bind([])
     first = [step([position]).copy() for position in range(6)]
-    assert len(model._cache) <= 3
+    assert len(cache) <= 3 and cache.used <= cache.budget
     again = [step([position]) for position in range(6)]
     for before, after in zip(first, again, strict=True):
         np.testing.assert_array_equal(before, after)
@@ -342,11 +343,11 @@ def test_histories_with_the_same_tail_read_the_same_logits(
         oldest = len(history) - width  # the oldest position a suffix match reads
         histories.append([*history[:oldest], (history[oldest] + 1) % 50, *history[oldest + 1 :]])
         histories.append([*history[:-2], -1, history[-1]])
-    matched = [model._match(0, history)[2] for history in histories]
+    matched = [model.view.match(0, history)[2] for history in histories]
     assert width in matched and len(set(matched)) > 2  # whole-width matches, and shorter
 
     def fresh(history: list[int]) -> Any:
-        tables, codes, longest = model._match(0, history)
+        tables, codes, longest = model.view.match(0, history)
         return model._dense(0, tables, codes, longest)
 
     for history in histories:
@@ -354,10 +355,120 @@ def test_histories_with_the_same_tail_read_the_same_logits(
         first, second = step(history), step(other)
         assert first is second
         np.testing.assert_array_equal(first, fresh(history))
-    monkeypatch.setattr(model, "_cache_limit", 2)
-    model._cache.clear()
+    monkeypatch.setattr(model._logits_cache, "budget", 2 * 8 * len(model.vocabulary))
+    model._logits_cache.clear()
     for history in histories:
         np.testing.assert_array_equal(step(history), fresh(history))
     model._suffix_keys.clear()
     for history in histories:
         np.testing.assert_array_equal(step(history), fresh(history))
+
+
+def _reply(source: Any, **settings: Any) -> str:
+    client = sdk(OfflineTransport(source=source))
+    reply = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], seed=0, **settings
+    )
+    return reply.choices[0].message.content or ""
+
+
+def test_a_source_with_only_next_logits_is_enough() -> None:
+    """The protocol's one method makes a source: a user's class with only
+    ``next_logits(context_ids)`` sees the prompt's ids, ``<|endofprompt|>`` and its output so
+    far, over the whole tokenizer (no vocabulary, no bind, the model's encoding)."""
+    from llmpresets.offline import NextTokenSource
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    word = encoding.encode(" ok")[0]
+
+    class Echo:
+        def __init__(self) -> None:
+            self.seen: list[list[int]] = []
+
+        def next_logits(self, context_ids: Any) -> Any:
+            self.seen.append(list(context_ids))
+            logits = np.full(encoding.n_vocab, -np.inf)
+            logits[word if len(self.seen) <= 2 else encoding.eot_token] = 0.0
+            return logits
+
+    source = Echo()
+    assert isinstance(source, NextTokenSource)
+    assert _reply(source) == " ok ok"
+    marker = encoding.encode("<|endofprompt|>", allowed_special="all")[0]
+    assert source.seen[:2] == [
+        [*encoding.encode("Hi"), marker],
+        [*encoding.encode("Hi"), marker, word],
+    ]
+
+
+def test_a_source_is_read_for_its_optional_capabilities() -> None:
+    """An object that declares ``vocabulary``, ``encoding_name`` and ``bind`` (the protocols
+    of lm.protocol) is used through them: its logits are over its vocabulary, its tokenizer
+    counts the prompt, and ``bind`` reads the prompt once; a SourceBase's ``bind`` is also
+    told the request's use case."""
+    from llmpresets.offline.lm.protocol import SourceBase
+    from llmpresets.offline.lm.sources import FunctionStepper, make_stepper
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("cl100k_base")
+    yes, end = np.array([0.0, -np.inf]), np.array([-np.inf, 0.0])
+
+    class Bound:
+        encoding_name = "cl100k_base"
+
+        def __init__(self) -> None:
+            self.vocabulary = [encoding.encode(" yes")[0], encoding.eot_token]
+            self.bound: list[list[int]] = []
+
+        def next_logits(self, context_ids: Any) -> Any:
+            raise AssertionError("a source that binds prompts is stepped through bind")
+
+        def bind(self, prompt_ids: Any) -> Any:
+            self.bound.append(list(prompt_ids))
+            return lambda positions: yes if len(positions) < 3 else end
+
+    source = Bound()
+    assert _reply(source) == " yes yes yes"
+    assert source.bound == [encoding.encode("Hi")]
+    step, vocabulary = make_stepper(source, [1, 2], encoding, style="code")
+    assert source.bound[-1] == [1, 2]
+    assert vocabulary is not None and vocabulary.tolist() == source.vocabulary
+    assert step.shortcut(temperature=1.0, top_k=None, top_p=None, min_p=None) is None
+
+    class Styled(SourceBase):
+        def __init__(self) -> None:
+            self.styles: list[str | None] = []
+
+        def bind(self, prompt_ids: Any, style: str | None = None) -> Any:
+            self.styles.append(style)
+            return FunctionStepper(lambda positions: end)
+
+    styled = Styled()
+    make_stepper(styled, [1, 2], encoding, style="code")
+    assert styled.styles == ["code"]
+
+
+def test_callable_source_with_a_vocabulary() -> None:
+    """CallableSource wraps a plain function; ``vocabulary`` maps its positions to ids."""
+    from llmpresets.offline import CallableSource
+    from llmpresets.tokens.encodings import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    prompt = len(encoding.encode("Hi")) + 1  # and <|endofprompt|>
+
+    def logits(context: Any) -> Any:
+        return [0.0, -np.inf] if len(context) < prompt + 2 else [-np.inf, 0.0]
+
+    source = CallableSource(logits, vocabulary=[encoding.encode(" hi")[0], encoding.eot_token])
+    assert _reply(source) == " hi hi"
+
+
+@pytest.mark.parametrize("module", ["protocol", "sources", "default", "corpus", "ngram.model"])
+def test_the_lm_docstring_examples_run(module: str) -> None:
+    """Each lm module's examples are true (they are what a newcomer reads first)."""
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(f"llmpresets.offline.lm.{module}"))
+    assert attempted and not failed

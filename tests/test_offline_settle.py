@@ -3,6 +3,8 @@ token without a random number: same replies, same random numbers, with or withou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -11,8 +13,8 @@ from offline_sdk import sdk
 
 from llmpresets import sampling
 from llmpresets.offline import OfflineTransport, default_language_model
-from llmpresets.offline.lm.ngram import settle as _settle
-from llmpresets.offline.lm.ngram.model import BoundPrompt
+from llmpresets.offline.lm.ngram.fast import maths
+from llmpresets.offline.lm.ngram.model import BoundPrompt, NGramModel
 
 PROMPTS = (
     "Tell me a story about a dragon.",
@@ -32,6 +34,16 @@ SETTINGS: tuple[tuple[float, float | None], ...] = (
     (1.0, None),
     (0.6, None),
 )
+
+
+@contextmanager
+def shortcut_off(model: NGramModel) -> Iterator[None]:
+    """``model`` with its shortcut switched off (its public ``fast`` switch), then as it was."""
+    was, model.fast = model.fast, False
+    try:
+        yield
+    finally:
+        model.fast = was
 
 
 def walk(step: BoundPrompt, rng: np.random.Generator, length: int) -> list[list[int]]:
@@ -54,14 +66,14 @@ def test_a_settled_step_is_the_samplers_draw(
     openings (prompt boost) and an excluded end of text (ignore_eos) included. When it
     declines, it has used no random number."""
     model = default_language_model()
-    exclude = model._eot_position if ignore_eos else None
+    exclude = model.view.end_position if ignore_eos else None
     sampler = sampling.Sampler(temperature=temperature, top_p=top_p)
     walker = np.random.default_rng(3)
     answered = declined = 0
     for prompt in PROMPTS:
         for style in (None, "code", "creative"):
             step = model.bind(model.encoding.encode(prompt), style)
-            shortcut = step.settler(
+            shortcut = step.shortcut(
                 temperature=temperature, top_k=None, top_p=top_p, min_p=None, exclude=exclude
             )
             assert shortcut is not None
@@ -93,7 +105,7 @@ def test_settings_the_settler_does_not_handle() -> None:
         (0.005, None, 0.9, None),  # cold enough for rounding to matter
     )
     for temperature, top_k, top_p, min_p in settings:
-        settle = step.settler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        settle = step.shortcut(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         assert settle is None, (temperature, top_k, top_p, min_p)
 
 
@@ -130,10 +142,10 @@ def test_replies_are_the_same_with_and_without_the_settler(
         settings["extra_body"] = {"ignore_eos": True}
     fast = replies(OfflineTransport(), range(3), **settings)
     with monkeypatch.context() as patched:
-        patched.setattr(_settle, "MARGIN", 0.4)
+        patched.setattr(maths, "DECISION_MARGIN", 0.4)
         replayed = replies(OfflineTransport(), range(3), **settings)
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
-    slow = replies(OfflineTransport(), range(3), **settings)
+    with shortcut_off(default_language_model()):
+        slow = replies(OfflineTransport(), range(3), **settings)
     assert fast == slow
     assert replayed == slow
 
@@ -181,7 +193,7 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
     for section in (1, 2):
         supports = model.settler.supports(section)
         singles = supports.singles(temperature, top_p)
-        tables = model._section_tables(section)
+        tables = model.view.tables(section)
         answered = lone = 0
         size = len(model.vocabulary)
         histories: list[tuple[int, int]] = [(0, 0)]
@@ -204,37 +216,60 @@ def test_bulk_lone_survivors_are_the_samplers(temperature: float, top_p: float) 
 
 @pytest.mark.parametrize("stop", [["."], ["\n", " the"]])
 def test_replies_with_stop_sequences_are_the_same_with_and_without_the_settler(
-    stop: list[str], monkeypatch: pytest.MonkeyPatch
+    stop: list[str],
 ) -> None:
     """With stop sequences the settler settles one step at a time (the emitter watches the
     text); the replies are still those of the sampler."""
     fast = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
-    slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
+    with shortcut_off(default_language_model()):
+        slow = replies(OfflineTransport(), range(3), temperature=0.8, top_p=0.9, stop=stop)
     assert fast == slow
 
 
-def test_plan_tables_stay_bounded_under_ever_new_settings() -> None:
-    """A server asked for a new temperature on every request keeps a bounded number of plan
-    tables, and replies stay those of the sampler."""
-    from llmpresets.offline.lm.ngram import settler as _ngram_settler
-
+def test_plans_stay_within_their_budgets_under_ever_new_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server asked for a new temperature on every request keeps its plans, and the
+    settings it keeps plans for, within their byte budgets; forgetting them changes no step."""
     model = default_language_model()
     settler = model.settler
+    monkeypatch.setattr(settler.plans, "budget", 64 << 10)  # about 400 plans
+    monkeypatch.setattr(settler._bands, "budget", 10 * 320)  # ten (section, mode) pairs
     step = model.bind(model.encoding.encode("Tell me a story about a dragon."), None)
-    for index in range(_ngram_settler.PLAN_TABLES + 10):
-        shortcut = step.settler(
-            temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
-        )
-        assert shortcut is not None
-        shortcut.run([], np.random.default_rng(index), 8)
-    assert len(settler._plans) <= _ngram_settler.PLAN_TABLES
+
+    def runs() -> list[list[int]]:
+        settled = []
+        for index in range(40):
+            shortcut = step.shortcut(
+                temperature=0.5 + index / 100, top_k=None, top_p=0.9, min_p=None, exclude=None
+            )
+            assert shortcut is not None
+            positions: list[int] = []
+            shortcut.run(positions, np.random.default_rng(index), 8)
+            settled.append(positions)
+        return settled
+
+    first = runs()
+    assert first == runs()  # again, after the first settings' plans were forgotten
+    for cache in (settler.plans, settler._bands):
+        assert 0 < cache.used <= cache.budget
+
+
+def test_the_switch_turns_the_shortcut_off() -> None:
+    """``model.fast = False``: a bound prompt offers no shortcut, so every step is sampled
+    from its logits; back on, it offers one again."""
+    model = NGramModel.train("### a\nOne two three.\n---\nFour five six.\n")
+    step = model.bind(model.encoding.encode("One"))
+    settings: dict[str, Any] = {"temperature": 0.8, "top_k": None, "top_p": 0.9, "min_p": None}
+    assert step.shortcut(**settings) is not None
+    model.fast = False
+    assert step.shortcut(**settings) is None
+    model.fast = True
+    assert step.shortcut(**settings) is not None
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
-    order: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_models_of_any_order_reply_the_same_with_and_without_the_settler(order: int) -> None:
     """A model trained on your own text, of any order (1 keeps no history at all), settles
     steps to the sampler's own replies."""
     from llmpresets.offline import NGramModel
@@ -259,5 +294,5 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(
         ]
 
     fast = run()
-    monkeypatch.setattr(BoundPrompt, "settler", lambda self, **settings: None)
+    model.fast = False
     assert fast == run()

@@ -32,14 +32,10 @@ if TYPE_CHECKING:
     from .backend.scripted import load_scripted, make_rule
     from .faults import FaultPlan, make_fault
     from .lm.corpus import corpus_documents
-    from .lm.ngram.files import default_language_model
+    from .lm.default import default_language_model, next_token_distribution
     from .lm.ngram.model import NGramModel
-    from .lm.sources import (
-        CallableSource,
-        NextTokenSource,
-        next_token_distribution,
-        render_prompt,
-    )
+    from .lm.protocol import NextTokenSource
+    from .lm.sources import CallableSource, render_prompt
     from .server.asgi import Latency, OfflineApp
     from .server.run import ServerThread
     from .transport import OfflineTransport
@@ -53,14 +49,14 @@ _HOMES = {
     "embed": "api.embeddings",
     "FaultPlan": "faults",
     "make_fault": "faults",
-    "default_language_model": "lm.ngram.files",
+    "default_language_model": "lm.default",
     "NGramModel": "lm.ngram.model",
     "load_scripted": "backend.scripted",
     "make_rule": "backend.scripted",
     "ServerThread": "server.run",
     "CallableSource": "lm.sources",
-    "NextTokenSource": "lm.sources",
-    "next_token_distribution": "lm.sources",
+    "NextTokenSource": "lm.protocol",
+    "next_token_distribution": "lm.default",
     "render_prompt": "lm.sources",
     "OfflineTransport": "transport",
 }

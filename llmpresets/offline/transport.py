@@ -31,7 +31,8 @@ from .api.router import Router
 from .backend.backend import OfflineBackend
 from .backend.scripted import load_scripted
 from .faults import FaultPlan, inject, inject_async
-from .lm.sources import NextTokenSource, as_source
+from .lm.protocol import NextTokenSource
+from .lm.sources import as_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -54,14 +54,9 @@ from ..engine.scripted import (
 from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate, seeded_generator
 from ..engine.types import Generation
-from ..lm.sources import (
-    NextTokenSource,
-    last_user_text,
-    make_stepper,
-    make_token_stepper,
-    render_prompt,
-    source_for_model,
-)
+from ..lm.default import source_for_model
+from ..lm.protocol import SourceBase
+from ..lm.sources import last_user_text, make_stepper, make_token_stepper, render_prompt
 from .randomness import request_digest
 from .reasoning import reasoning_tokens
 from .scripted import find_rule
@@ -88,7 +83,7 @@ class Prepared:
 
     chat: ChatRequest
     spec: ModelSpec
-    source: NextTokenSource
+    source: SourceBase
     encoding: tiktoken.Encoding
     plan: StructuredPlan | None  # the compiled grammars (None: plain text)
     table: ScriptedTable | None  # the scripted rule that answers it, as a table
@@ -99,7 +94,7 @@ class OfflineBackend:
 
     ``config``: the presets and model registry; ``seed``: the backend's seed (see the module
     docstring); ``source``: a next-token source for every model (default: the model's own,
-    :func:`~llmpresets.offline.lm.sources.source_for_model`); ``scripted``: the scripted rules,
+    :func:`~llmpresets.offline.lm.default.source_for_model`); ``scripted``: the scripted rules,
     read at every request (so rules appended later apply); ``strict_models``: whether a model
     the registry lacks is unknown to the API.
     """
@@ -109,7 +104,7 @@ class OfflineBackend:
         config: PresetBook,
         *,
         seed: int | None = None,
-        source: NextTokenSource | None = None,
+        source: SourceBase | None = None,
         scripted: list[ScriptedRule] | None = None,
         strict_models: bool = False,
     ) -> None:
@@ -135,13 +130,13 @@ class OfflineBackend:
         """Whether ``model`` exists for this backend: listed, or any name without strictness."""
         return not self.strict_models or self.config.model(model).known
 
-    def source_for(self, model: str) -> NextTokenSource:
+    def source_for(self, model: str) -> SourceBase:
         """The next-token source that answers for ``model``."""
         return self.source if self.source is not None else source_for_model(self.config, model)
 
-    def encoding_for(self, source: NextTokenSource, spec: ModelSpec) -> tiktoken.Encoding:
+    def encoding_for(self, source: SourceBase, spec: ModelSpec) -> tiktoken.Encoding:
         """The tokenizer the source works in: its own, else the model's."""
-        return get_encoding(getattr(source, "encoding_name", None) or spec.encoding)
+        return get_encoding(source.encoding_name or spec.encoding)
 
     # ------------------------------------------------------------------ randomness
 

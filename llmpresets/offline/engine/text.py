@@ -15,7 +15,7 @@ Sampling ``<|endoftext|>`` ends the reply (``stop``, not counted) unless the req
 ``-inf`` is reported as ``-9999.0`` as the API does.
 
 How tokens are drawn: every step by the sampler (:func:`_sample_every_token`), unless the
-source offers a *settler* (the n-gram model, :mod:`llmpresets.offline.lm.ngram.settle`) and
+source offers a *settler* (the n-gram model, :mod:`llmpresets.offline.lm.ngram.fast`) and
 the request reads nothing but the model's own distribution (no penalties, bias or logprobs).
 A settler decides the steps whose filters leave one token without computing their logits,
 a run at a time when there are no stop sequences to watch (:func:`_settle_runs`), else one
@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from ..._cache import BoundedCache
 from ...sampling import Sampler
-from ..lm.sources import RUN_END, Stepper
+from ..lm.protocol import RUN_END, Stepper
 from .emitter import Alternatives, Emitter, alternatives, token_logprob
 from .frozen import is_frozen
 from .types import Generation, SamplingSettings, TokenLogprob
@@ -56,8 +56,8 @@ def generate(
     """Sample one choice from a next-token source (see the module docstring)."""
     reply = _FreeText(step, vocab, encoding, settings, rng)
     # A source that can tell when the filters leave one token (the n-gram model, see
-    # lm/ngram/settle) answers most steps without logits; only on the model's own distribution.
-    settler = getattr(step, "settler", None)
+    # lm/ngram/fast) answers most steps without logits; only on the model's own distribution.
+    settler = step.shortcut
     shortcut = (
         settler(
             temperature=settings.temperature,
@@ -69,7 +69,7 @@ def generate(
         if settler is not None and not (reply.penalised or len(reply.biased) or settings.logprobs)
         else None
     )
-    token_ids: list[int] | None = getattr(step, "token_ids", None)
+    token_ids = step.token_ids
     if shortcut is None:
         _sample_every_token(reply)
     elif not reply.emitter.longest_stop:

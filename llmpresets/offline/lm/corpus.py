@@ -1,4 +1,6 @@
-"""Corpus text for the n-gram model: its format, the packaged corpus, and tokenized sections.
+"""Corpus text for the n-gram model: its format, split into sections, and the packaged corpus.
+
+(Tokenizing the sections is :func:`llmpresets.offline.lm.ngram.tables.tokenized_sections`.)
 
 Training text format (the packaged corpus under ``corpus/`` and any user corpus alike):
 

@@ -1,15 +1,18 @@
-"""N-gram model files: saving and loading models, and the on-disk cache of the default model.
+"""N-gram model files: what a saved model and the on-disk cache hold, written and read back.
 
 Model files (``llmpresets train CORPUS --output model.npz``) hold the tokenized corpus and the
-settings; loading one retrains the counts. The *cache* is different: it holds everything
-training derives (:meth:`NGramModel.derived_arrays`), so the packaged model of each encoding
-is trained once per machine instead of once per process. Its files live in
-``$LLMPRESETS_CACHE_DIR`` if set (an empty value turns the cache off), else
+settings (:class:`SavedModel`); loading one retrains the counts. The *cache* is different: it
+also holds everything training derives (the model's ``derived_arrays()``), so the packaged
+model of each encoding is trained once per machine instead of once per process. Its files live
+in ``$LLMPRESETS_CACHE_DIR`` if set (an empty value turns the cache off), else
 ``$XDG_CACHE_HOME/llmpresets``, else ``~/.cache/llmpresets``; each file is named by a digest
 of the corpus text, the tokenizer and the training code's version, so a change of any of them
 trains afresh. Files are written to a temporary name and renamed into place (atomic, so
 concurrent processes never see half a file); a cache that cannot be read or written is
 skipped, silently: the model is then trained in memory as before.
+
+This module reads and writes arrays and settings only; the model builds itself from them
+(:class:`llmpresets.offline.lm.ngram.model.NGramModel`).
 """
 
 from __future__ import annotations
@@ -20,30 +23,30 @@ import io
 import json
 import os
 import tempfile
-import threading
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ...._errors import ConfigError
 from ....tokens.encodings import get_encoding
-from ..corpus import Section, packaged_corpus_text
-from .model import DEFAULT_ORDER, NGramModel
-from .tables import tokenized_sections
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from ..corpus import Section
+from .tables import Arrays
 
 __all__ = [
     "CACHE_ENV",
+    "UNREADABLE",
+    "SavedModel",
     "cache_directory",
-    "default_language_model",
-    "load_model",
-    "model_from_file",
-    "save_model",
+    "cache_file",
+    "read_cached",
+    "read_corpus",
+    "read_model_file",
+    "write_cached",
+    "write_model_file",
 ]
 
 _FORMAT = "llmpresets-ngram"
@@ -52,18 +55,33 @@ _FORMAT_VERSION = 1
 _DERIVATION_VERSION = 1
 CACHE_ENV = "LLMPRESETS_CACHE_DIR"
 
-# Every way a damaged model file fails to parse (bad JSON or UTF-8 are ValueErrors).
-_CORRUPT = (ValueError, LookupError, TypeError, AttributeError, EOFError, RecursionError, OSError)
-_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error)
+# Every way a damaged file fails to parse (bad JSON or UTF-8 are ValueErrors; a bad zip).
+UNREADABLE = (
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    EOFError,
+    RecursionError,
+    OSError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
+class SavedModel(NamedTuple):
+    """What a model file holds: the tokenizer, the order and the tokenized sections."""
+
+    encoding: str
+    order: int
+    sections: Sequence[Section]
 
 
 # --------------------------------------------------------------------------- model files
 
 
-def model_from_file(cls: type[NGramModel], path: Path, *, encoding: str, order: int) -> NGramModel:
-    """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
-    if path.suffix in (".npz", ".json"):
-        return load_model(cls, path)
+def read_corpus(path: Path) -> str:
+    """The text of a corpus file to train on; unreadable or not UTF-8 text: a ConfigError."""
     data = _read_bytes(path, "the corpus")
     try:
         text = data.decode("utf-8")
@@ -74,21 +92,16 @@ def model_from_file(cls: type[NGramModel], path: Path, *, encoding: str, order: 
         at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
         problem = f"{path}: not a UTF-8 text corpus ({reason}{at})"
         raise ConfigError(problem, file=str(path)) from None
-    try:
-        return cls.train(text, encoding=encoding, order=order)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.message}", file=str(path)) from None
+    return text
 
 
-def _meta(model: NGramModel) -> dict[str, Any]:
+def _meta(encoding: str, order: int, sections: Sequence[Section]) -> dict[str, Any]:
     return {
         "format": _FORMAT,
         "version": _FORMAT_VERSION,
-        "encoding": model.encoding_name,
-        "order": model.order,
-        "sections": [
-            {"name": section.name, "keywords": section.keywords} for section in model.sections
-        ],
+        "encoding": encoding,
+        "order": order,
+        "sections": [{"name": section.name, "keywords": section.keywords} for section in sections],
     }
 
 
@@ -113,15 +126,15 @@ def _split_documents(flat: list[int]) -> list[list[int]]:
     return docs
 
 
-def save_model(model: NGramModel, path: Path) -> Path:
-    """Write ``model`` to ``.npz`` (compact) or ``.json`` (see :meth:`NGramModel.save`)."""
-    meta = _meta(model)
+def write_model_file(path: Path, saved: SavedModel) -> Path:
+    """Write a model to ``.npz`` (compact) or ``.json`` (see ``NGramModel.save``)."""
+    meta = _meta(*saved)
     if path.suffix == ".json":
-        meta["documents"] = [[list(doc) for doc in section.documents] for section in model.sections]
+        meta["documents"] = [[list(doc) for doc in section.documents] for section in saved.sections]
         path.write_text(json.dumps(meta), encoding="utf-8")
     elif path.suffix == ".npz":
         arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
-        arrays.update(_flat_documents(model.sections))
+        arrays.update(_flat_documents(saved.sections))
         with path.open("wb") as handle:
             np.savez_compressed(handle, **arrays)
     else:
@@ -129,8 +142,8 @@ def save_model(model: NGramModel, path: Path) -> Path:
     return path
 
 
-def load_model(cls: type[NGramModel], path: Path) -> NGramModel:
-    """Read a model written by :func:`save_model`; a bad file is a ConfigError naming it."""
+def read_model_file(path: Path) -> SavedModel:
+    """Read a model written by :func:`write_model_file`; a bad file is a ConfigError naming it."""
     where = str(path)
     if path.suffix not in (".npz", ".json"):
         raise ConfigError(f"{where}: a model file must end in .npz or .json", file=where)
@@ -148,16 +161,16 @@ def load_model(cls: type[NGramModel], path: Path) -> NGramModel:
                     _split_documents(archive[f"section_{number}"].tolist())
                     for number in range(len(meta.get("sections", [])))
                 ]
-    except (*_CORRUPT, *_CORRUPT_ZIP) as exc:
+    except UNREADABLE as exc:
         raise ConfigError(
             f"{where}: not a readable llmpresets model file ({type(exc).__name__}: {exc}); "
             "create one with `llmpresets train CORPUS.txt --output model.npz`",
             file=where,
         ) from exc
-    return _from_meta(cls, meta, documents, where)
+    return _from_meta(meta, documents, where)
 
 
-def _from_meta(cls: type[NGramModel], meta: Any, documents: Any, where: str) -> NGramModel:
+def _from_meta(meta: Any, documents: Any, where: str) -> SavedModel:
     def bad(problem: str) -> ConfigError:
         return ConfigError(
             f"{where}: not a valid llmpresets model file: {problem}; create one with "
@@ -196,7 +209,7 @@ def _from_meta(cls: type[NGramModel], meta: Any, documents: Any, where: str) -> 
                 tuple(tuple(doc) for doc in docs),
             )
         )
-    return cls(sections, encoding=encoding, order=order)
+    return SavedModel(encoding, order, sections)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
@@ -226,7 +239,8 @@ def cache_directory() -> Path | None:
     return base / "llmpresets"
 
 
-def _cache_file(text: str, encoding: str, order: int) -> Path | None:
+def cache_file(text: str, encoding: str, order: int) -> Path | None:
+    """The cache file of a model trained on ``text`` (None: the cache is turned off)."""
     directory = cache_directory()
     if directory is None:
         return None
@@ -242,8 +256,9 @@ def _cache_file(text: str, encoding: str, order: int) -> Path | None:
     return directory / f"ngram-{encoding}-o{order}-{digest.hexdigest()[:24]}.npz"
 
 
-def _read_cached(path: Path, encoding: str, order: int) -> NGramModel | None:
-    """The model in a cache file, or None when it is missing or unusable in any way."""
+def read_cached(path: Path, encoding: str, order: int) -> tuple[list[Section], Arrays] | None:
+    """The sections and derived arrays in a cache file, or None when it is missing or
+    unreadable in any way (the arrays are checked when the model is built from them)."""
     try:
         data = path.read_bytes()  # whole, so a damaged file leaves no handle open
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
@@ -259,22 +274,22 @@ def _read_cached(path: Path, encoding: str, order: int) -> NGramModel | None:
             )
             for n, info in enumerate(meta["sections"])
         ]
-        return NGramModel(sections, encoding=encoding, order=order, arrays=arrays)
-    except (*_CORRUPT, *_CORRUPT_ZIP, ConfigError):
+    except (*UNREADABLE, ConfigError):
         return None
+    return sections, arrays
 
 
-def _write_cached(path: Path, model: NGramModel) -> None:
-    """Write the model's derived arrays atomically; any failure leaves no file behind."""
-    arrays: dict[str, Any] = {"meta": np.array(json.dumps(_meta(model)))}
-    arrays.update(_flat_documents(model.sections))
-    arrays.update(model.derived_arrays())
+def write_cached(path: Path, saved: SavedModel, arrays: Arrays) -> None:
+    """Write a model's derived arrays atomically; any failure leaves no file behind."""
+    everything: dict[str, Any] = {"meta": np.array(json.dumps(_meta(*saved)))}
+    everything.update(_flat_documents(saved.sections))
+    everything.update(arrays)
     temporary: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".ngram-", suffix=".tmp", dir=path.parent)
         with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)  # uncompressed: reading it back is the point
+            np.savez(stream, **everything)  # uncompressed: reading it back is the point
         os.replace(temporary, path)
         temporary = None
     except OSError:
@@ -283,42 +298,3 @@ def _write_cached(path: Path, model: NGramModel) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-
-
-def cached_model(text: str, *, encoding: str, order: int) -> NGramModel:
-    """The model trained on ``text``: read from the cache, else trained and cached."""
-    path = _cache_file(text, encoding, order)
-    if path is not None:
-        model = _read_cached(path, encoding, order)
-        if model is not None:
-            return model
-    model = NGramModel(tokenized_sections(text, encoding), encoding=encoding, order=order)
-    if path is not None:
-        _write_cached(path, model)
-    return model
-
-
-_default_models: dict[tuple[str, int], NGramModel] = {}
-_default_lock = threading.Lock()
-
-
-def default_language_model(
-    encoding_name: str = "o200k_base", *, order: int = DEFAULT_ORDER
-) -> NGramModel:
-    """The packaged-corpus model for one encoding: once per process, trained once per machine
-    (kept in the on-disk cache described in the module docstring).
-
-    >>> model = default_language_model("o200k_base")
-    >>> sorted(model.stats()["sections"])
-    ['brainstorm', 'chat', 'code', 'factual', 'stories']
-    """
-    key = (encoding_name, order)
-    model = _default_models.get(key)
-    if model is not None:
-        return model
-    with _default_lock:
-        model = _default_models.get(key)
-        if model is None:
-            model = cached_model(packaged_corpus_text(), encoding=encoding_name, order=order)
-            _default_models[key] = model
-    return model

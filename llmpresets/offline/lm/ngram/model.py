@@ -8,9 +8,9 @@ where ``h'`` drops the oldest token of ``h``, ``T_s(h)`` is the number of distin
 after ``h`` in section ``s``, and the recursion ends in the section's unigram, itself
 interpolated with the unigram of the whole corpus. Every token of the corpus vocabulary keeps a
 non-zero probability after every context: the tail is real, so temperature and top_p visibly
-change what is sampled. (The corpus format is in :mod:`._corpus`; model files and the on-disk
-cache of the trained default model in :mod:`._lmfile`; counting a corpus into tables in
-:mod:`._ngram_tables`.)
+change what is sampled. (The corpus format is in :mod:`llmpresets.offline.lm.corpus`; counting
+a corpus into tables in :mod:`.tables`; the tables as the model reads them in :mod:`.view`;
+model files and the on-disk cache in :mod:`.files`.)
 
 Which section answers a request is decided once per request from the prompt (a naive Bayes
 classifier over lower-cased prompt tokens, fed by each section's text and its header words),
@@ -30,45 +30,61 @@ Speed: training leaves, per section and history length, the counts in compressed
 context not seen before cost a few vector operations; logits already computed are kept in a
 cache bounded by :data:`CACHE_BYTES` and returned read-only, so the sampler can keep their
 filtered distributions too (see :class:`llmpresets.sampling.Sampler`). Most steps at a chat-like
-preset need no logits at all: when top_p can leave only one token, the bound prompt's settler
-finds it from the history's few observed continuations (:mod:`._settle`), which is exactly the
-token the sampler would draw without a random number.
+preset need no logits at all: when top_p can leave only one token, the bound prompt's shortcut
+finds it from the history's few observed continuations (:mod:`.fast`), which is exactly the
+token the sampler would draw without a random number. The shortcut is pure speed behind one
+switch, :attr:`NGramModel.fast`: turned off, every step is sampled from its logits, and seeded
+replies are the same.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ...._cache import BoundedCache
 from ...._errors import ConfigError
 from ....tokens.encodings import get_encoding
 from ..corpus import Section
-from ..sources import RUN_BUDGET, RUN_END, RUN_SAMPLE
-from .settle import MIN_TEMPERATURE, draw
-from .settler import UNSEEN, Mode, Plan, Settler
-from .tables import Arrays, Table, derive_arrays, expand_table, tokenized_sections
+from ..protocol import Shortcut, SourceBase, Stepper
+from .fast.settler import Settler
+from .files import SavedModel, read_corpus, read_model_file, write_model_file
+from .tables import Arrays, Table, derive_arrays, tokenized_sections
+from .view import NGramView, Reading
 
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["CACHE_BYTES", "DEFAULT_ORDER", "PROMPT_BOOST", "STYLE_PRIOR", "NGramModel"]
+__all__ = [
+    "CACHE_BYTES",
+    "DEFAULT_ORDER",
+    "OPENING_BYTES",
+    "PROMPT_BOOST",
+    "READING_BYTES",
+    "STYLE_PRIOR",
+    "BoundPrompt",
+    "NGramModel",
+]
 
 DEFAULT_ORDER = 5
 # Logits kept per model (1,792 float64 each for the packaged corpus: about 3,500 contexts,
 # more than 300 replies of 64 tokens at temperature 1 visit).
 CACHE_BYTES = 48 << 20
-_PROMPT_CACHE_LIMIT = 256
-# Per prompt, the boosted logits of the reply's opening steps kept for the next request.
-_OPENING_CACHE_LIMIT = 64
-# Histories whose suffix-match key is remembered (NGramModel._suffix_keys, ~200 B each).
-_SUFFIX_KEY_LIMIT = 1 << 16
+# Boosted logits of replies' opening steps, kept per prompt for the next request (a prompt's
+# replies open a few to a few dozen ways: 16 MB holds about 1,100 of the packaged model's).
+OPENING_BYTES = 16 << 20
+# Prompts read (their section and boosted positions; ~40 bytes a prompt token, and the dense
+# boost factors): a few hundred long prompts, thousands of short ones.
+READING_BYTES = 16 << 20
+# Histories whose suffix-match key is remembered (see _logits): 65,536 of ~200 bytes.
+_SUFFIX_KEY_BYTES = (1 << 16) * 200
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).
 PROMPT_BOOST = 3.0
 # Head start, in nats, of the section named by the request's use case (see section_for).
@@ -78,42 +94,6 @@ _STYLE_SECTIONS = {"creative": "stories"}
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, "float | None"]]
-Run = Callable[[list[int], np.random.Generator, int], tuple[int, "float | None"]]
-
-
-class Shortcut(NamedTuple):
-    """A bound prompt's settler: ``run`` settles steps until it must stop, ``settle`` one."""
-
-    run: Run
-    settle: Settle
-
-
-# What a settler settles under: (temperature, top_p or None for no filter, excluded position).
-
-
-class _Reading:
-    """What a prompt decides for its whole reply: the section, the opening boost, and the
-    boosted logits of the opening steps already computed."""
-
-    __slots__ = ("_boost", "boosted", "boosted_set", "openings", "section", "settled", "size")
-
-    def __init__(self, section: int, boosted: list[int], size: int) -> None:
-        self.section = section
-        self.boosted = tuple(boosted)  # the positions the opening favours, ascending
-        self.boosted_set = frozenset(boosted)
-        self.size = size
-        self._boost: FloatArray | None = None
-        self.openings: dict[tuple[int, ...], FloatArray] = {}
-        self.settled: dict[tuple[object, ...], Plan] = {}
-
-    @property
-    def boost(self) -> FloatArray | None:
-        """Per vocabulary position, the opening's factor (None: no boost); built on first use
-        (the settler reads ``boosted``; only the logits path needs the dense factors)."""
-        if self._boost is None:
-            self._boost = _boost_factors(self.boosted, self.size)
-        return self._boost
 
 
 def _boost_factors(boosted: Sequence[int], size: int) -> FloatArray | None:
@@ -125,7 +105,7 @@ def _boost_factors(boosted: Sequence[int], size: int) -> FloatArray | None:
     return boost
 
 
-class NGramModel:
+class NGramModel(SourceBase):
     """A smoothed n-gram language model over one tokenizer's ids, in sections of style.
 
     Train it on your own text, save it, and give it to the offline transport:
@@ -138,7 +118,14 @@ class NGramModel:
     True
 
     ``OfflineTransport(source=model)`` then answers every request from it.
+
+    ``fast`` (default True) switches the shortcut that settles steps without their logits
+    (:mod:`llmpresets.offline.lm.ngram.fast`); off, every step is sampled from its logits, to
+    the same replies, slower. It can be flipped at any time (``model.fast = False``).
     """
+
+    vocabulary: IntArray  # the tokenizer id of each position of the logits
+    encoding_name: str
 
     def __init__(
         self,
@@ -147,6 +134,7 @@ class NGramModel:
         encoding: str = "o200k_base",
         order: int = DEFAULT_ORDER,
         arrays: Arrays | None = None,
+        fast: bool = True,
     ) -> None:
         if order < 1:
             raise ValueError(f"order must be at least 1, got {order}")
@@ -158,6 +146,9 @@ class NGramModel:
         self.order = order
         self.sections: tuple[Section, ...] = tuple(sections)
         self.end_of_text: int = self.encoding.eot_token
+        # The switch of the shortcut past the logits (see BoundPrompt.shortcut): off, every
+        # step is sampled from its logits, to the same replies, slower.
+        self.fast = fast
         # ``arrays``: what training derives (see derived_arrays), e.g. read back from the cache.
         self._install(arrays if arrays is not None else self._derive())
         self.training_seconds = time.perf_counter() - started
@@ -172,7 +163,8 @@ class NGramModel:
         encoding: str = "o200k_base",
         order: int = DEFAULT_ORDER,
     ) -> NGramModel:
-        """Train on corpus text (one string, or several joined; format in :mod:`._corpus`).
+        """Train on corpus text (one string, or several joined; format in
+        :mod:`llmpresets.offline.lm.corpus`).
 
         >>> NGramModel.train(["### a\\nOne.\\n---\\nTwo.\\n"]).stats()["sections"]
         ['a']
@@ -185,29 +177,33 @@ class NGramModel:
         cls, path: str | Path, *, encoding: str = "o200k_base", order: int = DEFAULT_ORDER
     ) -> NGramModel:
         """A saved model (``.npz`` / ``.json``) or a corpus text file to train on."""
-        from .files import model_from_file
-
-        return model_from_file(cls, Path(path), encoding=encoding, order=order)
+        path = Path(path)
+        if path.suffix in (".npz", ".json"):
+            return cls.load(path)
+        text = read_corpus(path)
+        try:
+            return cls.train(text, encoding=encoding, order=order)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.message}", file=str(path)) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the model to ``.npz`` (compact) or ``.json``; :meth:`load` reads it back.
 
         The file holds the tokenized corpus and settings; loading rebuilds the counts.
         """
-        from .files import save_model
-
-        return save_model(self, Path(path))
+        return write_model_file(
+            Path(path), SavedModel(self.encoding_name, self.order, self.sections)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> NGramModel:
         """Read a model written by :meth:`save`; a bad file is a ConfigError naming it."""
-        from .files import load_model
-
-        return load_model(cls, Path(path))
+        saved = read_model_file(Path(path))
+        return cls(saved.sections, encoding=saved.encoding, order=saved.order)
 
     def derived_arrays(self) -> Arrays:
         """What training computed from the counts, as plain arrays (for the on-disk cache)."""
-        return dict(self._arrays)
+        return dict(self.view.arrays)
 
     def _derive(self) -> Arrays:
         """Count the corpus and derive every table the model reads (the training proper)."""
@@ -215,35 +211,40 @@ class NGramModel:
 
     def _install(self, arrays: Arrays) -> None:
         """Set the model up from derived arrays (fresh from training or from the cache)."""
-        self._arrays = arrays
         vocabulary: IntArray = arrays["vocabulary"]
         vocabulary.setflags(write=False)
         self.vocabulary = vocabulary
         self._vocabulary_ids: list[int] = vocabulary.tolist()
         self._position = dict(zip(self._vocabulary_ids, range(len(vocabulary)), strict=True))
         self._eot_position = self._position[self.end_of_text]
-        # Each section's lookup tables are expanded on its first use (a first reply needs one).
-        self._tables: list[list[Table | None] | None] = [None] * len(self.sections)
-        self._section_unigram: list[FloatArray] = list(arrays["unigrams"])
+        # What the logits and the shortcut both read: the tables, the suffix match.
+        self.view = NGramView(arrays, len(self.sections), self.order, self._eot_position)
         self._classifier: tuple[dict[int, int], FloatArray] | None = None
         if "classifier_tokens" in arrays:
             tokens = arrays["classifier_tokens"].tolist()
             index = dict(zip(tokens, range(len(tokens)), strict=True))
             self._classifier = (index, arrays["classifier_table"])
         self._stem_index = self._build_stems()
-        size = len(vocabulary)
-        self._size = size
-        self._tie_break: FloatArray = np.arange(size, dtype=np.float64) * (1e-9 / size)
-        self._cache: dict[tuple[int, int, int], FloatArray] = {}
-        self._cache_limit = max(16, CACHE_BYTES // (8 * size))
-        # A history's last ``order - 1`` positions -> its key in ``_cache``: _match walks the
-        # suffixes in Python, and a constrained reply asks for the same histories again and
-        # again (a cached step needs the logits' identity, not their values).
-        self._suffix_keys: dict[tuple[int, ...], tuple[int, int, int]] = {}
-        self._prompts: dict[tuple[object, ...], _Reading] = {}
-        self._lock = threading.Lock()
-        # Steps drawn from their history's support, past the logits (see _ngram_settler).
-        self.settler = Settler(self, PROMPT_BOOST)
+        # The logits of each matched history, (section, length, code) -> read-only logits.
+        self._logits_cache: BoundedCache[tuple[int, int, int], FloatArray] = BoundedCache(
+            "lm n-gram logits", CACHE_BYTES
+        )
+        # A history's last ``order - 1`` positions -> its key in the logits cache: match walks
+        # the suffixes in Python, and a constrained reply asks for the same histories again
+        # and again (a cached step needs the logits' identity, not their values).
+        self._suffix_keys: BoundedCache[tuple[int, ...], tuple[int, int, int]] = BoundedCache(
+            "lm n-gram suffix keys", _SUFFIX_KEY_BYTES
+        )
+        self._readings: BoundedCache[tuple[object, ...], Reading] = BoundedCache(
+            "lm n-gram prompt readings", READING_BYTES
+        )
+        self._reading_serials = itertools.count()
+        # (reading serial, *generated positions) -> the opening step's boosted logits.
+        self._openings: BoundedCache[tuple[int, ...], FloatArray] = BoundedCache(
+            "lm n-gram opening logits", OPENING_BYTES
+        )
+        # Steps drawn from their history's support, past the logits (see .fast).
+        self.settler = Settler(self.view, len(self.sections), PROMPT_BOOST)
 
     # ------------------------------------------------------------------ querying
 
@@ -276,35 +277,6 @@ class NGramModel:
             scores[hinted[0]] += STYLE_PRIOR
         return int(np.argmax(scores))
 
-    def _match(
-        self, section: int, positions: Sequence[int]
-    ) -> tuple[list[Table | None], list[int], int]:
-        """The section's tables, the history's suffix codes, and the longest matched length.
-
-        The history is the last ``order - 1`` positions (padded with end-of-text at a
-        document start); ``codes[n]`` is its length-``n`` suffix as one int, the positions as
-        digits in base ``len(vocabulary)`` (the key of :attr:`Table.index`; ints, not tuples,
-        so looking one up allocates nothing the garbage collector must track).
-        """
-        tables = self._tables[section] or self._section_tables(section)
-        width, size = self.order - 1, self._size
-        codes = [0] * (width + 1)
-        code, scale, valid = 0, 1, 0
-        for n in range(1, width + 1):
-            index = len(positions) - n
-            position = positions[index] if index >= 0 else self._eot_position
-            if position < 0:
-                break  # a token outside the vocabulary: no longer suffix can match
-            code += position * scale
-            scale *= size
-            codes[n] = code
-            valid = n
-        for n in range(valid, 0, -1):
-            table = tables[n]
-            if table is not None and codes[n] in table.index:
-                return tables, codes, n
-        return tables, codes, 0
-
     def _logits(self, section: int, positions: Sequence[int]) -> FloatArray:
         """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
         width = self.order - 1
@@ -312,31 +284,25 @@ class NGramModel:
         key = self._suffix_keys.get(tail) if tail is not None else None
         matched = None
         if key is None:
-            matched = self._match(section, positions)
+            matched = self.view.match(section, positions)
             _, codes, longest = matched
             key = (section, longest, codes[longest])
             if tail is not None:
-                if len(self._suffix_keys) >= _SUFFIX_KEY_LIMIT:
-                    self._suffix_keys.clear()
-                self._suffix_keys[tail] = key
-        cached = self._cache.get(key)
+                self._suffix_keys.put(tail, key, nbytes=200)
+        cached = self._logits_cache.get(key)
         if cached is not None:
             return cached
-        tables, codes, longest = matched or self._match(section, positions)
+        tables, codes, longest = matched or self.view.match(section, positions)
         logits = self._dense(section, tables, codes, longest)
         logits.setflags(write=False)
-        with self._lock:
-            while len(self._cache) >= self._cache_limit:
-                # The oldest entry goes first (dicts keep insertion order).
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = logits
+        self._logits_cache.put(key, logits, nbytes=logits.nbytes)
         return logits
 
     def _dense(
         self, section: int, tables: list[Table | None], codes: list[int], longest: int
     ) -> FloatArray:
         """The logits over the whole vocabulary after a matched history (the interpolation)."""
-        probabilities = self._section_unigram[section].copy()
+        probabilities = self.view.unigrams[section].copy()
         for n in range(1, longest + 1):
             table = tables[n]
             assert table is not None
@@ -344,23 +310,10 @@ class NGramModel:
             probabilities *= table.lambdas[row]
             begin, end = table.offsets[row], table.offsets[row + 1]
             probabilities[table.targets[begin:end]] += table.scaled[begin:end]
-        # Real models never tie exactly; counts do. A 1e-9 nudge towards the lower position
-        # makes greedy-ish settings pick one continuation instead of a coin flip.
+        # Real models never tie exactly; counts do (see NGramView.tie_break).
         logits: FloatArray = np.log(probabilities)
-        np.subtract(logits, self._tie_break, out=logits)
+        np.subtract(logits, self.view.tie_break, out=logits)
         return logits
-
-    def _section_tables(self, section: int) -> list[Table | None]:
-        """The n-gram tables of ``section`` (index n), expanded from the arrays once."""
-        tables: list[Table | None] = [
-            None,
-            *(
-                expand_table(self._arrays, f"s{section}n{n}", n, self._size)
-                for n in range(1, self.order)
-            ),
-        ]
-        self._tables[section] = tables  # a race only expands the same tables twice
-        return tables
 
     def _positions(self, token_ids: Iterable[int]) -> list[int]:
         # A token outside the corpus vocabulary matches no history: the model backs off.
@@ -408,17 +361,16 @@ class NGramModel:
         mixed: FloatArray = np.log(weights / weights.sum())
         return mixed
 
-    def _opening(self, reading: _Reading, generated: Sequence[int]) -> FloatArray:
+    def _opening(self, reading: Reading, generated: Sequence[int]) -> FloatArray:
         """:meth:`_step` for a reply's opening, kept per prompt (read-only) for the next reply."""
-        key = tuple(generated)
-        logits = reading.openings.get(key)
+        key = (reading.serial, *generated)
+        logits = self._openings.get(key)
         if logits is None:
-            logits = self._step(reading.section, reading.boost, generated)
+            if reading.factors is None:
+                reading.factors = _boost_factors(reading.boosted, self.view.size)
+            logits = self._step(reading.section, reading.factors, generated)
             logits.setflags(write=False)
-            with self._lock:
-                if len(reading.openings) >= _OPENING_CACHE_LIMIT:
-                    reading.openings.clear()
-                reading.openings[key] = logits
+            self._openings.put(key, logits, nbytes=logits.nbytes)
         return logits
 
     def bind(self, prompt_ids: Sequence[int], style: str | None = None) -> BoundPrompt:
@@ -430,17 +382,14 @@ class NGramModel:
         :meth:`section_for`.
         """
         key = (style, *prompt_ids)
-        reading = self._prompts.get(key)
+        reading = self._readings.get(key)
         if reading is None:
-            reading = _Reading(
-                self.section_for(prompt_ids, style),
-                self._boosted(prompt_ids),
-                len(self.vocabulary),
-            )
-            with self._lock:
-                if len(self._prompts) >= _PROMPT_CACHE_LIMIT:
-                    self._prompts.clear()
-                self._prompts[key] = reading
+            boosted = self._boosted(prompt_ids)
+            serial = next(self._reading_serials)
+            reading = Reading(self.section_for(prompt_ids, style), boosted, serial)
+            factors = 8 * self.view.size if boosted else 0  # made when an opening needs them
+            nbytes = 400 + 40 * (len(key) + len(boosted)) + factors
+            self._readings.put(key, reading, nbytes=nbytes)
         return BoundPrompt(self, reading)
 
     def next_logits(self, context_ids: Sequence[int]) -> FloatArray:
@@ -470,7 +419,7 @@ class NGramModel:
             f"{n + 1}-gram contexts": sum(
                 len(table.index)
                 for section in range(len(self.sections))
-                if (table := self._section_tables(section)[n]) is not None
+                if (table := self.view.tables(section)[n]) is not None
             )
             for n in range(1, self.order)
         }
@@ -486,12 +435,12 @@ class NGramModel:
         }
 
 
-class BoundPrompt:
-    """:meth:`NGramModel.bind`'s step function for one prompt, and its settler."""
+class BoundPrompt(Stepper):
+    """:meth:`NGramModel.bind`'s step function for one prompt, and its shortcut."""
 
     __slots__ = ("_model", "_opening", "_reading")
 
-    def __init__(self, model: NGramModel, reading: _Reading) -> None:
+    def __init__(self, model: NGramModel, reading: Reading) -> None:
         self._model = model
         self._reading = reading
         self._opening = model.order - 1 if reading.boosted else 0
@@ -507,7 +456,7 @@ class BoundPrompt:
             return self._model._opening(self._reading, generated_positions)
         return self._model._logits(self._reading.section, generated_positions)
 
-    def settler(
+    def shortcut(
         self,
         *,
         temperature: float,
@@ -516,71 +465,18 @@ class BoundPrompt:
         min_p: float | None,
         exclude: int | None = None,
     ) -> Shortcut | None:
-        """A shortcut past the logits (:mod:`._settle`), for settings where top_p alone filters
-        or nothing does (temperature only); ``exclude`` is a position never drawn. None when
-        the settings are not ones the settler handles.
-
-        ``run(positions, rng, budget)`` settles steps one after another, each drawn exactly as
-        the sampler would draw it from the step's logits with the same random numbers (none
-        for a lone survivor, else one ``rng.random()``), appending them to ``positions``; it
-        stops after ``budget`` steps (``RUN_BUDGET``), at the end of text (``RUN_END``, not
-        appended), or at a step it leaves to the sampler (``RUN_SAMPLE``): sample that step
-        from its logits as usual, with ``u`` as the random number when ``run`` returned one
-        (it drew ``u`` but ``u`` fell too close to a boundary to call).
-
-        ``settle(positions, rng)`` is one step: ``(position, None)``, ``(-1, None)`` (sample
-        as usual) or ``(-1, u)``.
+        """The shortcut past the logits (:mod:`.fast`) for these settings, or None: the
+        model's :attr:`~NGramModel.fast` switch is off, or the settings are not ones it handles
+        (it handles top_p alone, or no filter). Replies are the same either way.
         """
-        if temperature < MIN_TEMPERATURE or top_k or min_p:
+        if not self._model.fast:
             return None
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            return None
-        mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
-        model, reading, opening = self._model, self._reading, self._opening
-        settler = model.settler
-        section, end = reading.section, model._eot_position
-        plans = settler.plans(section, mode)
-        width, size, span = settler.width, settler.size, settler.span
-
-        def run(
-            positions: list[int], rng: np.random.Generator, budget: int
-        ) -> tuple[int, float | None]:
-            appended = 0
-            key = settler.key(positions)
-            while appended < budget:
-                length = len(positions)
-                if length < opening:
-                    plan = settler.settled_opening(reading, positions, mode)
-                else:
-                    plan = plans.get(key, UNSEEN)
-                    if plan is UNSEEN:
-                        plan = settler.settled(section, positions, mode, key)
-                if plan is None:
-                    return RUN_SAMPLE, None
-                if isinstance(plan, int):
-                    position = plan
-                else:
-                    u = rng.random()
-                    drawn = draw(plan, u)
-                    if drawn is None:
-                        return RUN_SAMPLE, u
-                    position = drawn
-                if position == end:
-                    return RUN_END, None
-                positions.append(position)
-                appended += 1
-                # The next history's key: drop the oldest digit once the window is full.
-                count = min(length + 1, width)
-                key = (key % span * size + position) % span + count * span
-            return RUN_BUDGET, None
-
-        def settle(
-            generated_positions: Sequence[int], rng: np.random.Generator
-        ) -> tuple[int, float | None]:
-            trial = list(generated_positions)
-            outcome, drawn = run(trial, rng, 1)
-            if outcome == RUN_BUDGET:
-                return trial[-1], None
-            return (end, None) if outcome == RUN_END else (-1, drawn)
-
-        return Shortcut(run, settle)
+        return self._model.settler.shortcut(
+            self._reading,
+            self._opening,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            exclude=exclude,
+        )

@@ -2,7 +2,7 @@
 
 :func:`derive_arrays` is the training proper (the arrays the on-disk cache stores);
 :func:`expand_table` turns one table's arrays into the lookups the model reads at run time.
-The model itself, and how it reads these tables, is :mod:`._ngram`.
+The model is :mod:`.model`; how it reads these tables (the suffix match) is :mod:`.view`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Table:
     ``offsets[r]:offsets[r + 1]``, ``scaled[i]`` = c(h, w) / (c(h) + T(h)) for ``w = targets[i]``.
     """
 
-    index: dict[int, int]  # a history's code (see NGramModel._match) -> its row
+    index: dict[int, int]  # a history's code (see NGramView.match) -> its row
     lambdas: list[float]
     offsets: list[int]
     targets: IntArray
@@ -166,7 +166,7 @@ def _compress(rows: dict[tuple[int, ...], dict[int, int]], n: int, prefix: str) 
 
 def history_codes(histories: IntArray, size: int) -> IntArray:
     """Each row of ``histories`` (positions, oldest first) as one int: the positions as
-    digits in base ``size``. The key of :attr:`Table.index` (``NGramModel._match`` computes
+    digits in base ``size``. The key of :attr:`Table.index` (``NGramView.match`` computes
     the same code for one history)."""
     codes = np.zeros(len(histories), dtype=np.int64)
     for column in range(histories.shape[1]):

@@ -6,7 +6,7 @@ costs tens of microseconds. :class:`~llmpresets.offline.lm.ngram.model.NGramMode
 *settle* the step from the structure of its distribution:
 
     P(w | h) = Lambda * U(w)          for w outside the history's support S
-    P(w | h) = (the interpolation)    for w in S (built in bulk by :mod:`._supports`)
+    P(w | h) = (the interpolation)    for w in S (built in bulk by :mod:`.supports`)
 
 where ``U`` is the section's unigram and ``Lambda`` the product of the interpolation weights
 of the matched histories. Outside ``S`` tokens keep the unigram's order, and at temperature
@@ -21,18 +21,19 @@ in descending order are a merge of the sorted support with the tail's fixed orde
 whose running weights in position order come from the tail's prefix sums between the support's
 positions; :func:`draw` draws as the sampler does (running weights in position order, the
 first above ``u * sum``). Each answers only when every comparison clears the sampler's by a
-relative :data:`MARGIN` of 1e-9, far above the ulps by which the two computations can differ.
+relative :data:`~llmpresets.sampling.nucleus.DECISION_MARGIN` (1e-9, the one margin the
+offline shortcuts share), far above the ulps by which the two computations can differ.
 A lone survivor is drawn without a random number, as the sampler does; otherwise one
 ``rng.random()``. Anything else (a wide nucleus, a comparison too close to call) goes the
 usual way: the step's logits and the same sampler, with the same random numbers. Seeded
-replies are therefore the same with or without the settler (a test compares them).
+replies are therefore the same with or without the shortcut (a test compares them, through the
+model's ``fast`` switch).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain
@@ -42,10 +43,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from ....._cache import BoundedCache
+from .....sampling.nucleus import DECISION_MARGIN
+
 __all__ = [
-    "MARGIN",
     "MIN_TEMPERATURE",
     "NUCLEUS_LIMIT",
+    "TAIL_BYTES",
     "TIE_MARGIN",
     "Nucleus",
     "Ranked",
@@ -62,15 +66,16 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-# Relative margin on sums of weights: a decision is never closer than this to the sampler's.
-MARGIN = 1e-9
 # Logits closer than this may be ordered differently by the two computations (see nucleus).
 TIE_MARGIN = 1e-13
-# Below this temperature rounding grows (divided by T) towards MARGIN: leave it to the sampler.
+# Below this temperature rounding grows (divided by T) towards DECISION_MARGIN: leave it to
+# the sampler.
 MIN_TEMPERATURE = 0.01
 # The largest nucleus settled from the sparse form; a larger one is sampled from the logits.
 NUCLEUS_LIMIT = 64
-_TEMPERATURES_KEPT = 16
+# A section tail's softmax weights kept per temperature: two lists of |vocabulary| floats
+# (about 115 KB for the packaged model's 1,792 tokens: 35 temperatures).
+TAIL_BYTES = 4 << 20
 _LOGIT = itemgetter(1)
 
 
@@ -87,17 +92,18 @@ class SectionTail:
     than the arithmetic.
     """
 
-    __slots__ = ("_lock", "_weights", "base", "order", "peak")
+    __slots__ = ("_weights", "base", "order", "peak")
 
     def __init__(self, unigram: FloatArray, tie_break: FloatArray) -> None:
-        # Exactly the logits of an empty history (NGramModel._logits): log U - tie break.
+        # Exactly the logits of an empty history (the model's): log U - tie break.
         base: FloatArray = np.log(unigram)
         np.subtract(base, tie_break, out=base)
         self.base: list[float] = base.tolist()
         self.order: list[int] = np.argsort(-base, kind="stable").tolist()
         self.peak = self.base[self.order[0]]
-        self._weights: dict[float, _TailWeights] = {}
-        self._lock = threading.Lock()
+        self._weights: BoundedCache[float, _TailWeights] = BoundedCache(
+            "lm n-gram tail weights", TAIL_BYTES
+        )
 
     def weights(self, temperature: float) -> _TailWeights:
         """``g = exp((base - peak) / T)`` for every position, its sum and running sums."""
@@ -105,10 +111,7 @@ class SectionTail:
         if found is None:
             g = np.exp((np.array(self.base) - self.peak) * (1.0 / temperature))
             found = _TailWeights(g.tolist(), float(g.sum()), g.cumsum().tolist())
-            with self._lock:
-                if len(self._weights) >= _TEMPERATURES_KEPT:
-                    self._weights.clear()
-                self._weights[temperature] = found
+            self._weights.put(temperature, found, nbytes=200 + 64 * len(self.base))
         return found
 
 
@@ -292,7 +295,7 @@ def _walk(
     candidate = next(outside, -1)
     candidate_logit = log_lambda + base[candidate] if candidate >= 0 else no_logit
     listed = len(ranked)
-    low = mass * (1.0 - MARGIN)
+    low = mass * (1.0 - DECISION_MARGIN)
     kept: list[tuple[int, float]] = []
     running = 0.0
     logit = no_logit
@@ -316,7 +319,7 @@ def _walk(
             break
         if len(kept) >= limit:
             return None
-    if running < mass * (1.0 + MARGIN):
+    if running < mass * (1.0 + DECISION_MARGIN):
         return None
     # No token may tie with the last one kept (the sampler keeps ties): the next is lighter
     # by more than rounding could hide. Compared as logits, where a tie-break nudge between
@@ -379,7 +382,7 @@ def draw(plan: Nucleus | Whole, u: float) -> int | None:
         index = bisect.bisect_right(cumulative, target)
         if index >= len(cumulative):
             return None
-        slack = MARGIN * cumulative[-1]
+        slack = DECISION_MARGIN * cumulative[-1]
         below = cumulative[index - 1] if index else 0.0
         if cumulative[index] - target <= slack or (index and target - below <= slack):
             return None
@@ -391,7 +394,7 @@ def _draw_whole(plan: Whole, u: float) -> int | None:
     bounds = plan.bounds
     total = bounds[-1]
     target = u * total
-    slack = MARGIN * total
+    slack = DECISION_MARGIN * total
     stretch = bisect.bisect_right(bounds, target)
     if stretch >= len(bounds):
         return None

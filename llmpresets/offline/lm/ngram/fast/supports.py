@@ -1,6 +1,6 @@
 """Every history's support in one n-gram section, built in bulk, and bulk lone-survivor answers.
 
-:mod:`._settle` settles a step from its history's *support* (the positions seen after it) and
+:mod:`.maths` settles a step from its history's *support* (the positions seen after it) and
 the section's unigram tail. Computing a support costs a few Python loops the first time a
 history comes up, and a suite of varied prompts meets thousands of histories once each. So
 the first time a section is settled, :class:`Supports` computes every history's support at
@@ -11,10 +11,10 @@ once with numpy, in compressed rows:
 for ``w`` among the targets of ``h``'s one-token suffix (those of every longer suffix are among
 them); ``log P - tie break`` are the support's logits, every other position's is
 ``log Lambda + log U - tie break``. Per (temperature, top_p), :meth:`Supports.singles` then
-answers for every history at once whether top_p keeps one token, with :mod:`._settle`'s
-rule and margin (``top_p * total * (1 + MARGIN) <= 1``, so the sampler would find the same lone
-survivor and use no random number). Histories it cannot answer go to :func:`._settle.nucleus`
-with their support from here.
+answers for every history at once whether top_p keeps one token, with :mod:`.maths`'s rule
+and margin (``top_p * total * (1 + DECISION_MARGIN) <= 1``, so the sampler would find the same
+lone survivor and use no random number). Histories it cannot answer go to
+:func:`.maths.nucleus` with their support from here.
 
 A history whose longer suffixes name a position its one-token suffix does not (never from
 training, whose counts are suffix-closed) is marked invalid; its steps take the logits path.
@@ -22,23 +22,26 @@ training, whose counts are suffix-closed) is marked invalid; its steps take the 
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .settle import MARGIN, SectionTail
-from .tables import history_codes
+from ....._cache import BoundedCache
+from .....sampling.nucleus import DECISION_MARGIN
+from ..tables import history_codes
+from .maths import SectionTail
 
 if TYPE_CHECKING:
-    from .tables import Arrays
+    from ..tables import Arrays
 
-__all__ = ["Supports"]
+__all__ = ["SINGLES_BYTES", "Supports"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-_SETTINGS_KEPT = 16
+# Per section, the bulk lone-survivor answers kept per (temperature, top_p): one int per
+# history (about 30 KB for a packaged-model section: hundreds of settings; a big corpus's few).
+SINGLES_BYTES = 16 << 20
 
 
 def _spans(starts: IntArray, lengths: IntArray) -> IntArray:
@@ -168,8 +171,9 @@ class Supports:
             self.tail_best[open_[~listed_here]] = candidate
             open_ = open_[listed_here]
         self._tail = tail
-        self._singles: dict[tuple[float, float], IntArray] = {}
-        self._lock = threading.Lock()
+        self._singles: BoundedCache[tuple[float, float], IntArray] = BoundedCache(
+            "lm n-gram lone survivors", SINGLES_BYTES
+        )
 
     def context(self, longest: int, row: int) -> int:
         """The context number of table ``longest``'s row ``row`` (0: the empty history)."""
@@ -192,10 +196,7 @@ class Supports:
         found = self._singles.get(key)
         if found is None:
             found = self._compute_singles(temperature, top_p)
-            with self._lock:
-                if len(self._singles) >= _SETTINGS_KEPT:
-                    self._singles.clear()
-                self._singles[key] = found
+            self._singles.put(key, found, nbytes=found.nbytes)
         return found
 
     def _compute_singles(self, temperature: float, top_p: float) -> IntArray:
@@ -224,7 +225,9 @@ class Supports:
         factor = np.exp((self.log_lambda + tail.peak - peak) * scale)
         total = listed_mass + np.where(has_tail & (rest > 0.0), factor * rest, 0.0)
         single = (
-            (top_p * total * (1.0 + MARGIN) <= 1.0) & (total < 2.0 * (1.0 - MARGIN)) & self.valid
+            (top_p * total * (1.0 + DECISION_MARGIN) <= 1.0)
+            & (total < 2.0 * (1.0 - DECISION_MARGIN))
+            & self.valid
         )
         # The lone token: the support's best (its first maximum), unless the tail's is higher.
         best = np.full(len(counts), -1, dtype=np.int64)
