@@ -281,7 +281,7 @@ class NGramModel(SourceBase):
         """Log-probabilities after the history ``positions`` (compact ids) in ``section``."""
         width = self.order - 1
         tail = (section, *positions[-width:]) if len(positions) >= width else None
-        key = self._suffix_keys.get(tail) if tail is not None else None
+        key = self._suffix_keys.peek(tail) if tail is not None else None
         matched = None
         if key is None:
             matched = self.view.match(section, positions)

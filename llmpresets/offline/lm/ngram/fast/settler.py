@@ -128,7 +128,7 @@ class Settler:
         mode: Mode = (temperature, None if top_p in (None, 1.0) else top_p, exclude)
         section, end = reading.section, self._view.end_position
         band = self.band(section, mode)
-        known = self.plans.get
+        known = self.plans.peek  # per settled token: the dict's own get
         width, size, span = self.width, self.size, self.span
         # A key's band and count sit above its digits (see key(), band()): per count, the two.
         above = [count * span + band for count in range(width + 1)]
