@@ -174,7 +174,7 @@ def test_a_lone_survivor_is_drawn_without_a_random_number() -> None:
 )
 def test_seeded_generator_is_numpys_stream(entropy: list[int]) -> None:
     """The transport's cheaper seeding gives exactly numpy's SeedSequence stream."""
-    from llmpresets.offline.engine.text import seeded_generator
+    from llmpresets.offline.backend.randomness import seeded_generator
 
     ours = seeded_generator(entropy).random(8)
     numpys = np.random.default_rng(np.random.SeedSequence(entropy)).random(8)

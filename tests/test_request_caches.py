@@ -24,8 +24,6 @@ from llmpresets import load_presets
 from llmpresets.config import adapt as _adapt
 from llmpresets.config.adapt import UnsupportedParameterWarning, _warned, resolve
 from llmpresets.config.schema import Settings
-from llmpresets.offline import OfflineTransport
-from llmpresets.offline.api import sdk_types as _validate
 from llmpresets.offline.api.errors import WireError
 from llmpresets.offline.api.sdk_types import check_chat_body
 from llmpresets.tokens import counting as _tokens
@@ -199,9 +197,9 @@ _messages = st.builds(
 )
 
 
-def _outcome(body: dict[str, Any]) -> tuple[Any, ...] | None:
+def _outcome(body: dict[str, Any], *, fast: bool = True) -> tuple[Any, ...] | None:
     try:
-        check_chat_body(body)
+        check_chat_body(body, fast=fast)
     except WireError as error:
         return (error.status, error.message, error.param, error.code)
     return None
@@ -215,11 +213,7 @@ def test_plain_messages_skip_pydantic_with_the_same_answer(
     """check_chat_body answers every message list exactly as full pydantic validation of each
     message does: the plain-string fast path accepts only what the SDK's types accept."""
     body = {"model": "gpt-4o", "messages": messages}
-    fast = _outcome(body)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_validate, "_plainly_valid", lambda *_: False)
-        full = _outcome(body)
-    assert fast == full
+    assert _outcome(body) == _outcome(body, fast=False)
 
 
 def _typed(value: Any) -> Any:
@@ -229,6 +223,23 @@ def _typed(value: Any) -> Any:
     if isinstance(value, list):
         return [_typed(item) for item in value]
     return (type(value).__name__, value)
+
+
+def _generated(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What the chat endpoint hands the payload builders for ``body``: the request, its
+    generations, usage and identity (run through the backend as the endpoint runs it)."""
+    from llmpresets.offline.api.chat.parse import parse_request
+    from llmpresets.offline.api.chat.payloads import Usage
+    from llmpresets.offline.backend.backend import OfflineBackend
+    from llmpresets.offline.backend.randomness import make_identity
+
+    backend = OfflineBackend(load_presets())
+    chat = parse_request(body, backend.spec)
+    prepared = backend.prepare(chat, backend.spec(chat.model))
+    entropy, reproducible = backend.entropy(chat.body, chat.seed)
+    generations = backend.run(prepared, entropy)
+    usage = Usage(10, sum(g.completion_tokens for g in generations), 0)
+    return chat, generations, usage, make_identity(entropy, reproducible)
 
 
 @pytest.mark.parametrize(
@@ -258,36 +269,21 @@ def _typed(value: Any) -> Any:
     ],
 )
 def test_completion_bodies_carry_the_same_json_as_json_dumps_would(extra: dict[str, Any]) -> None:
-    """The chat.completion body the SDK's type writes parses to exactly the values (and
-    types) of the json.dumps path it replaced, for text, n, unicode, JSON and tool replies."""
-    from openai.types.chat import ChatCompletion
-    from pydantic_core import PydanticSerializationError
+    """The chat.completion body the SDK's type writes (the fast path) parses to exactly the
+    values (and types) of the plain path (``fast=False``: every logprob entry validated, then
+    json.dumps), for text, n, unicode, JSON and tool replies."""
+    from llmpresets.offline.api.chat.payloads import completion_payload
 
     body = {"model": "gpt-4o", "max_tokens": 12, "seed": 3}
     body["messages"] = [{"role": "user", "content": "Say hello."}]
     body.update(extra)
     if body.get("response_format"):
         body["messages"] = [{"role": "user", "content": "Answer in JSON."}]
-
-    def answer() -> Any:
-        request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
-        response = OfflineTransport().handle_request(request)
-        assert response.status_code == 200, response.content
-        return json.loads(response.content)
-
-    written = answer()
-
-    refused: list[bool] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> str:
-        refused.append(True)
-        raise PydanticSerializationError("use json.dumps")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ChatCompletion, "model_dump_json", refuse)
-        dumped = answer()
-    assert _typed(written) == _typed(dumped)
-    assert refused or body.get("logprobs")  # the json.dumps path was the one compared
+    generated = _generated(body)
+    written = json.loads(completion_payload(*generated))
+    plain = json.loads(completion_payload(*generated, fast=False))
+    assert _typed(written) == _typed(plain)
+    assert written["choices"][0]["finish_reason"] in ("stop", "length", "tool_calls")
 
 
 @pytest.mark.parametrize(
@@ -324,9 +320,11 @@ def test_the_use_case_header_reads_as_httpx2_reads_it(headers: list[tuple[bytes,
 def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
     extra: dict[str, Any],
 ) -> None:
-    """Each token's SSE event, written from one validated chunk of its choice, is exactly the
-    bytes of validating and writing that chunk in full (a model name holding the stand-in
-    text, and logprobs, take the full path)."""
+    """Each token's SSE event, written from one validated chunk of its choice (the fast
+    path), is exactly the bytes of validating and writing that chunk in full (``fast=False``);
+    a model name holding the stand-in text, and logprobs, take the full path."""
+    from llmpresets.offline.api.chat import payloads as _payloads
+
     body: dict[str, Any] = {
         "model": "gpt-4o",
         "max_tokens": 24,
@@ -335,26 +333,19 @@ def test_streamed_token_events_are_byte_for_byte_the_validated_chunks(
         "messages": [{"role": "user", "content": "Tell me a story."}],
     }
     body.update(extra)
-
-    def events() -> bytes:
-        request = httpx2.Request("POST", "http://offline.test/v1/chat/completions", json=body)
-        return OfflineTransport().handle_request(request).read()
-
-    from llmpresets.offline.api.chat import payloads as _payloads
+    generated = _generated(body)
 
     writers: list[Any] = []
     real_writer = _payloads._piece_writer
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any) -> Any:  # observes which path each choice took; answers as before
         writers.append(real_writer(*args))
         return writers[-1]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_payloads, "_piece_writer", spy)
-        written = events()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_payloads, "_piece_writer", lambda *_: None)
-        full = events()
+        written = b"".join(_payloads.chunk_payloads(*generated))
+    full = b"".join(_payloads.chunk_payloads(*generated, fast=False))
     assert written == full and written.count(b"data: ") > 10
     used = [writer is not None for writer in writers]
     assert used == (

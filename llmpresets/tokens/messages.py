@@ -28,22 +28,34 @@ __all__ = ["as_input_items", "chat_tools", "content_text", "conversation_message
 _TEXT_PARTS = ("input_text", "output_text", "text")
 
 
-def content_text(content: Any, where: str = "content") -> str:
-    """The text of a message item's ``content``: a string, or its text parts joined with
-    nothing between them.
+def content_text(content: Any, where: str = "content", *, lenient: bool = False) -> str:
+    """The text of a message's ``content``: a string, or its text parts joined with nothing
+    between them.
 
     The parts are pieces of one message, and this text is what the token counter counts (the
     client's pre-flight and the offline backend's ``usage.input_tokens``): a separator would
     add tokens the request does not hold. A refusal part gives its refusal text; any other
-    part is a MessageFormatError naming ``where``. (The offline backend's readers that want a
-    prompt to read, not to count, join with separators of their own.)
+    part is a MessageFormatError naming ``where``. This is the package's one reading of a
+    message's text: the offline backend reads prompts with it too, ``lenient=True`` (a part
+    that holds no text, an image say, or content that is neither a string nor a list, gives
+    no text instead of an error: the request was validated before).
 
     >>> content_text([{"type": "input_text", "text": "Hello, "},
     ...               {"type": "input_text", "text": "world"}])
     'Hello, world'
+    >>> content_text([{"type": "image_url"}, {"type": "text", "text": "Hi"}], lenient=True)
+    'Hi'
     """
     if isinstance(content, str):
         return content
+    if lenient:
+        if not isinstance(content, list):
+            return ""
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
     if not isinstance(content, list):
         raise MessageFormatError(f"{where}: expected a string or a list of content parts")
     texts = []

@@ -117,8 +117,13 @@ def check_body_types(
         _check(hints[name], value, (name,))
 
 
-def check_chat_body(body: Mapping[str, Any], *, skip: Collection[str] = ()) -> None:
+def check_chat_body(
+    body: Mapping[str, Any], *, skip: Collection[str] = (), fast: bool = True
+) -> None:
     """:func:`check_body_types` for ``POST /chat/completions``, and the API's rules on top.
+
+    ``fast=False`` validates every message with pydantic, without the plain-string shortcut
+    (:func:`_plainly_valid`, which gives the same answer).
 
     >>> check_chat_body({"model": "gpt-4o", "messages": [], "store": "x"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -135,7 +140,7 @@ def check_chat_body(body: Mapping[str, Any], *, skip: Collection[str] = ()) -> N
             role = message.get("role") if isinstance(message, dict) else None
             if role in by_role:
                 _check_message_rules(message, where)  # parts first: the errors are sharper
-                if not _plainly_valid(message, chat.plain[role]):
+                if not (fast and _plainly_valid(message, chat.plain[role])):
                     _check(by_role[role], message, where)
             else:
                 _check(chat.message, message, where)

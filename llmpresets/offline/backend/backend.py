@@ -52,12 +52,12 @@ from ..engine.scripted import (
     scripted_generation,
 )
 from ..engine.structured import StructuredPlan, make_plan
-from ..engine.text import generate, seeded_generator
+from ..engine.text import generate
 from ..engine.types import Generation
 from ..lm.default import source_for_model
 from ..lm.protocol import SourceBase
 from ..lm.sources import last_user_text, make_stepper, make_token_stepper, render_prompt
-from .randomness import request_digest
+from .randomness import request_digest, seeded_generator
 from .reasoning import reasoning_tokens
 from .scripted import find_rule
 

@@ -27,7 +27,7 @@ they use, are those of the sampler alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +43,7 @@ from .types import Generation, SamplingSettings, TokenLogprob
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["generate", "seeded_generator"]
+__all__ = ["generate"]
 
 
 def generate(
@@ -300,25 +300,3 @@ def _bias_positions(
         return tokens, np.array([by_token[int(token)] for token in tokens])
     positions = np.flatnonzero(np.isin(vocab, list(by_token))).astype(np.int64)
     return positions, np.array([by_token[int(vocab[position])] for position in positions])
-
-
-_WORD = 0xFFFFFFFF
-
-
-def seeded_generator(entropy: Sequence[int]) -> np.random.Generator:
-    """``np.random.default_rng(np.random.SeedSequence(entropy))``: the same stream, cheaper.
-
-    The entropy (non-negative ints) goes in as the 32-bit little-endian words numpy's own
-    splitter would make of it (at least one word per int), which SeedSequence takes as they
-    are; numpy's splitter, run under ``np.errstate``, cost as much as the seeding itself.
-    """
-    words: list[int] = []
-    for value in entropy:
-        if value < 0:
-            raise ValueError(f"entropy must be non-negative, got {value}")
-        words.append(value & _WORD)
-        value >>= 32
-        while value:
-            words.append(value & _WORD)
-            value >>= 32
-    return np.random.default_rng(np.random.SeedSequence(np.array(words, dtype=np.uint32)))

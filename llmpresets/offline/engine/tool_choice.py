@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ...tokens.messages import content_text
 from .prompt_words import COMMON_WORDS
 from .types import ChatRequest, Tool
 
@@ -72,18 +73,13 @@ def choose_tools(request: ChatRequest) -> list[Tool]:
 def last_turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, set[str]]:
     """The last user message's text and the tools called since it.
 
-    A message's list of content parts reads as their texts joined by spaces (other parts give
-    an empty text): a word never runs on from one part into the next.
+    A message's text is :func:`~llmpresets.tokens.messages.content_text`'s (lenient), the
+    package's one reading of a message.
     """
     called: set[str] = set()
     for message in reversed(messages):
         if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                content = " ".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict)
-                )
-            return str(content or ""), called
+            return content_text(message.get("content"), lenient=True), called
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict):
                 inner = call.get("function") or call.get("custom") or {}

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 
 from ..._cache import BoundedCache
 from ..._errors import SourceError
+from ...tokens.messages import content_text
 from .protocol import (
     BindsPrompts,
     FloatArray,
@@ -133,14 +134,6 @@ class FunctionStepper(Stepper):
         return self.function(generated_positions)
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Iterable) and not isinstance(content, (bytes, Mapping)):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
-    return ""
-
-
 def render_prompt(messages: Iterable[Mapping[str, Any]]) -> str:
     """The text a source sees as the prompt: message contents joined by blank lines.
 
@@ -149,7 +142,9 @@ def render_prompt(messages: Iterable[Mapping[str, Any]]) -> str:
     'Be brief.\\n\\nHi'
     """
     return "\n\n".join(
-        text for text in (_text_of(message.get("content")) for message in messages) if text
+        text
+        for text in (content_text(message.get("content"), lenient=True) for message in messages)
+        if text
     )
 
 
@@ -157,7 +152,7 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
     """The text of the last user message (what scripted rules match), if any."""
     for message in reversed(messages):
         if message.get("role") == "user":
-            return _text_of(message.get("content"))
+            return content_text(message.get("content"), lenient=True)
     return None
 
 

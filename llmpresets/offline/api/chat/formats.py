@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ....tokens.messages import content_text
 from ...engine.types import OutputFormat, Tool, ToolChoice
 from ..errors import WireError, bad_type, boolean, empty_array, required
 from ..strict_schema import strict_problem
@@ -75,14 +76,8 @@ def _check_name(name: Any, where: str) -> str:
 
 
 def _text_of(messages: Sequence[Mapping[str, Any]]) -> str:
-    parts: list[str] = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return "\n".join(parts)
+    """The conversation's text, one message a line (where the API looks for "json")."""
+    return "\n".join(content_text(message.get("content"), lenient=True) for message in messages)
 
 
 def parse_response_format(

@@ -120,9 +120,18 @@ def _tool_call_deltas(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
 
 
 def completion_payload(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+    request: ChatRequest,
+    generations: Sequence[Generation],
+    usage: Usage,
+    identity: Identity,
+    *,
+    fast: bool = True,
 ) -> bytes:
-    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type."""
+    """The ``chat.completion`` JSON body, validated by the SDK's ``ChatCompletion`` type.
+
+    ``fast=False`` takes the plain path: every logprob entry validated, and the body written
+    by ``json.dumps`` of the SDK type's dump (the fast path gives the same values, and the
+    tests compare the two through this switch)."""
     ChatCompletion = _sdk_types().ChatCompletion
     choices = []
     for index, generation in enumerate(generations):
@@ -155,7 +164,7 @@ def completion_payload(
     entries: list[list[dict[str, Any]] | None] = []
     for choice in choices:
         given: Any = choice["logprobs"]
-        if given is not None and len(given["content"]) > 1:
+        if fast and given is not None and len(given["content"]) > 1:
             entries.append(given["content"])
             choice["logprobs"] = {**given, "content": given["content"][:1]}
         else:
@@ -172,7 +181,7 @@ def completion_payload(
             "system_fingerprint": identity.system_fingerprint,
         }
     )
-    if all(choice["logprobs"] is None for choice in choices):
+    if fast and all(choice["logprobs"] is None for choice in choices):
         # No logprobs (so no floats, and nothing to put back): the SDK's type writes its own
         # JSON, the same values json.dumps would write, in one step. A string no UTF-8 can
         # carry (a lone surrogate) is left to json.dumps, which escapes it.
@@ -189,9 +198,17 @@ def completion_payload(
 
 
 def chunk_payloads(
-    request: ChatRequest, generations: Sequence[Generation], usage: Usage, identity: Identity
+    request: ChatRequest,
+    generations: Sequence[Generation],
+    usage: Usage,
+    identity: Identity,
+    *,
+    fast: bool = True,
 ) -> list[bytes]:
-    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``."""
+    """The SSE byte lines of a stream: role, one chunk per token, finish, usage, ``[DONE]``.
+
+    ``fast=False`` validates and writes every chunk in full, without the per-choice template
+    of :func:`_piece_writer` (the same bytes)."""
     ChatCompletionChunk = _sdk_types().ChatCompletionChunk
     head = {
         "id": identity.id,
@@ -241,7 +258,7 @@ def chunk_payloads(
                 }
             ]
         )
-        pieces = _piece_writer(write, index) if generation.logprobs is None else None
+        pieces = _piece_writer(write, index) if fast and generation.logprobs is None else None
         for position, piece in enumerate(generation.pieces):
             if pieces is not None and type(piece) is str:
                 events.append(pieces(piece))
