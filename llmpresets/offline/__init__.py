@@ -4,7 +4,9 @@ Public names:
 
 - :class:`OfflineTransport` — an ``httpx2`` transport (sync and async) for the OpenAI SDK.
 - :class:`NextTokenSource` — the protocol of a next-token source (``next_logits(context_ids)``);
-  :class:`CallableSource` wraps a plain function.
+  :class:`CallableSource` wraps a plain function; :class:`SourceBase` is the base class that
+  declares a source's optional capabilities (``vocabulary``, ``encoding_name``, ``bind``
+  returning a :class:`Stepper`).
 - :class:`NGramModel` — the default local language model; ``NGramModel.train(texts)``,
   ``.save(path)`` / ``NGramModel.load(path)``, ``.stats()``.
 - :func:`default_language_model` — the packaged-corpus model for an encoding (cached).
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from .lm.corpus import corpus_documents
     from .lm.default import default_language_model, next_token_distribution
     from .lm.ngram.model import NGramModel
-    from .lm.protocol import NextTokenSource
+    from .lm.protocol import NextTokenSource, SourceBase, Stepper
     from .lm.sources import CallableSource, render_prompt
     from .server.asgi import Latency, OfflineApp
     from .server.run import ServerThread
@@ -55,6 +57,8 @@ _HOMES = {
     "make_rule": "backend.scripted",
     "ServerThread": "server.run",
     "CallableSource": "lm.sources",
+    "SourceBase": "lm.protocol",
+    "Stepper": "lm.protocol",
     "NextTokenSource": "lm.protocol",
     "next_token_distribution": "lm.default",
     "render_prompt": "lm.sources",
@@ -84,6 +88,8 @@ __all__ = [
     "OfflineApp",
     "OfflineTransport",
     "ServerThread",
+    "SourceBase",
+    "Stepper",
     "corpus_documents",
     "default_language_model",
     "embed",
