@@ -44,6 +44,8 @@ Value = TypeVar("Value")
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
+_SIZE_MASK = (1 << 32) - 1  # an entry's bytes, in its packed meta int (see BoundedCache)
+
 _registry: weakref.WeakSet[BoundedCache[Any, Any]] = weakref.WeakSet()
 _registry_lock = threading.Lock()
 
@@ -69,16 +71,19 @@ class BoundedCache(Generic[Key, Value]):
         *,
         size_of: Callable[[Value], int] | None = None,
     ) -> None:
-        if budget < 0:
-            raise ValueError(f"a cache's budget is a number of bytes >= 0, not {budget}")
+        if not 0 <= budget <= _SIZE_MASK:
+            raise ValueError(f"a cache's budget is a number of bytes in [0, 4 GiB), not {budget}")
         self.name = name
         self.budget = budget
         self.used = 0
         self._size_of: Callable[[Value], int] = size_of or approximate_size
-        # Two dicts in the same order: the values, and each entry's (bytes, stamp).
+        # Two dicts in the same order: the values, and each entry's bytes and stamp (the clock
+        # at its last insertion or refresh) packed in one int, ``stamp << 32 | bytes``. Plain
+        # ints, not a tuple per entry: a cache that gains an entry per request would otherwise
+        # hand the garbage collector an object to track each time.
         self._values: dict[Key, Value] = {}
-        self._sizes: dict[Key, tuple[int, int]] = {}
-        self._clock = 0  # counts insertions and refreshes; an entry's stamp is its last
+        self._meta: dict[Key, int] = {}
+        self._clock = 0  # counts insertions and refreshes
         self._lock = threading.Lock()
         self.peek: Callable[[Key], Value | None] = self._values.get
         with _registry_lock:
@@ -109,30 +114,35 @@ class BoundedCache(Generic[Key, Value]):
         value = self._values.get(key)
         if value is None:
             return None
-        meta = self._sizes.get(key)
-        if meta is not None and 2 * (self._clock - meta[1]) > len(self._sizes):
+        meta = self._meta.get(key)
+        if meta is not None and 2 * (self._clock - (meta >> 32)) > len(self._meta):
             with self._lock:
-                if self._values.pop(key, None) is not None:
-                    self._sizes.pop(key, None)
+                if self._meta.pop(key, None) is not None:
+                    del self._values[key]
                     self._clock += 1
                     self._values[key] = value
-                    self._sizes[key] = (meta[0], self._clock)
+                    self._meta[key] = self._clock << 32 | (meta & _SIZE_MASK)
         return value
 
     def put(self, key: Key, value: Value, nbytes: int | None = None) -> None:
         """Keep ``value`` under ``key``, forgetting the oldest entries to stay in budget."""
         size = self._size_of(value) if nbytes is None else nbytes
-        if size > self.budget:
+        budget = self.budget
+        if size > budget:
             return
         with self._lock:
-            self._forget(key)
-            sizes = self._sizes
-            while sizes and self.used + size > self.budget:
-                self._forget(next(iter(sizes)))
-            self._clock += 1
+            meta = self._meta
+            if key in meta:
+                self._forget(key)
+            used = self.used + size
+            while used > budget and meta:
+                self._forget(next(iter(meta)))
+                used = self.used + size
+            clock = self._clock + 1
+            self._clock = clock
             self._values[key] = value
-            sizes[key] = (size, self._clock)
-            self.used += size
+            meta[key] = clock << 32 | size
+            self.used = used
 
     def pop(self, key: Key) -> Value | None:
         """Forget ``key``; its value, or None."""
@@ -144,15 +154,15 @@ class BoundedCache(Generic[Key, Value]):
     def clear(self) -> None:
         with self._lock:
             self._values.clear()  # in place: peek stays bound to it
-            self._sizes.clear()
+            self._meta.clear()
             self.used = 0
 
     def _forget(self, key: Key) -> None:
         """Drop ``key`` (the caller holds the lock)."""
-        meta = self._sizes.pop(key, None)
+        meta = self._meta.pop(key, None)
         if meta is not None:
-            self._values.pop(key, None)
-            self.used -= meta[0]
+            del self._values[key]
+            self.used -= meta & _SIZE_MASK
 
 
 def memoize(

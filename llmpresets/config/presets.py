@@ -222,7 +222,7 @@ class PresetBook:
         A name the registry lacks gets a spec with unknown limits, or, with ``strict=True``,
         raises UnknownModelError listing the known models.
         """
-        cached = self._specs.get(name)
+        cached = self._specs.peek(name)
         if cached is not None and (cached.known or not strict):
             return cached
         spec = lookup_model(self.models, name, self.aliases)

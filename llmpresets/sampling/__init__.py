@@ -437,7 +437,7 @@ class Sampler:
         ``reuse`` and ``exclude`` as for :meth:`sample`."""
         if reuse and isinstance(logits, np.ndarray):
             key = (id(logits), exclude, self._params)
-            entry = _reusable.get(key)
+            entry = _reusable.peek(key)
             if entry is not None and entry[0] is logits:
                 return entry[1]
             prepared = self._prepare(logits, exclude, reused=True)

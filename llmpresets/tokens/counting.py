@@ -199,7 +199,7 @@ class TokenCounter:
 
     def _role_table(self) -> dict[str, int]:
         """The token count of each role the API defines, in this counter's encoding."""
-        table = _role_tokens.get(self.spec.encoding)
+        table = _role_tokens.peek(self.spec.encoding)
         if table is None:
             table = {role: len(self.encode(role)) for role in _CACHED_ROLES}
             _role_tokens.put(self.spec.encoding, table, nbytes=_ROLE_TABLE_BYTES)
@@ -210,7 +210,7 @@ class TokenCounter:
         if len(text) > _TEXT_COUNTS_LONGEST:
             return len(self.encode(text))
         key = (self.spec.encoding, text)
-        tokens = _text_counts.get(key)
+        tokens = _text_counts.peek(key)
         if tokens is None:
             tokens = len(self.encode(text))
             _text_counts.put(key, tokens, nbytes=sys.getsizeof(text) + _COUNT_ENTRY_BYTES)

@@ -51,7 +51,7 @@ _token_tables: BoundedCache[str, dict[int, bytes]] = BoundedCache(
 
 def token_bytes_table(encoding: tiktoken.Encoding) -> dict[int, bytes]:
     """The table :func:`token_bytes` fills for ``encoding`` (a miss there: call it)."""
-    table = _token_tables.get(encoding.name)
+    table = _token_tables.peek(encoding.name)
     if table is None:
         table = {}
         _token_tables.put(encoding.name, table, encoding.n_vocab * _TABLE_BYTES_PER_TOKEN)

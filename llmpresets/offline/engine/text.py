@@ -234,7 +234,7 @@ def _summary(logits: NDArray[np.float64], top: int) -> tuple[tuple[float, float]
     """
     cacheable = is_frozen(logits)
     if cacheable:
-        hit = _summaries.get(id(logits))
+        hit = _summaries.peek(id(logits))
         if hit is not None and hit[0] is logits and len(hit[2]) >= top:
             return hit[1], hit[2][:top]
     peak = float(np.max(logits))
@@ -263,7 +263,7 @@ def _logprob_info(
     (peak, log_sum), best = _summary(logits, top)
     # The alternatives depend on the step's distribution only: built once per frozen array.
     key = (id(logits), id(vocab), encoding.name, top)
-    cached = _alternatives.get(key)
+    cached = _alternatives.peek(key)
     if cached is not None and cached[0] is logits:
         others = cached[1]
     else:

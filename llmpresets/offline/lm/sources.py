@@ -237,7 +237,7 @@ _positions_by_vocabulary: BoundedCache[bytes, dict[int, int]] = BoundedCache(
 def _positions(vocab: IntArray) -> dict[int, int]:
     """Each token id's position in ``vocab`` (cached per vocabulary)."""
     key = vocab.tobytes()
-    cached = _positions_by_vocabulary.get(key)
+    cached = _positions_by_vocabulary.peek(key)
     if cached is None:
         cached = {int(token): index for index, token in enumerate(vocab.tolist())}
         _positions_by_vocabulary.put(key, cached, nbytes=len(key) + 120 * len(cached))
@@ -301,7 +301,7 @@ _token_texts: BoundedCache[tuple[str, int], str] = BoundedCache("lm token texts"
 def token_text(encoding: tiktoken.Encoding, token: int) -> str:
     """A token as the API shows it: its text, or ``bytes:\\xNN`` for a partial character."""
     key = (encoding.name, token)
-    text = _token_texts.get(key)
+    text = _token_texts.peek(key)
     if text is None:
         data = encoding.decode_single_token_bytes(token)
         try:

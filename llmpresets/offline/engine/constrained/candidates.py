@@ -171,7 +171,7 @@ def candidates_for(
     # is read again.
     fixed = vocab is None or is_frozen(vocab)
     identity = (encoding.name, id(vocab), hint_key)
-    last = _candidates_by_identity.get(identity) if fixed else None
+    last = _candidates_by_identity.peek(identity) if fixed else None
     if last is not None and last[0] is vocab:
         return last[1]
     key = (
@@ -179,7 +179,7 @@ def candidates_for(
         b"" if vocab is None else np.asarray(vocab, dtype=np.int64).tobytes(),
         hint_key,
     )
-    cached = _candidates.get(key)
+    cached = _candidates.peek(key)
     if cached is None:
         cached = Candidates.build(encoding, vocab, hints)
         _candidates.put(key, cached, cached.nbytes + len(key[1]) + len(hint_key))

@@ -50,7 +50,7 @@ def _sampler(
 ) -> Sampler:
     """A :class:`Sampler` per distinct setting (its checks run once, not per step)."""
     key = (temperature, top_k, top_p, min_p)
-    sampler = _samplers.get(key)
+    sampler = _samplers.peek(key)
     if sampler is None:
         sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         _samplers.put(key, sampler, 400)

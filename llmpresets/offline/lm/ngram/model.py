@@ -81,8 +81,10 @@ CACHE_BYTES = 48 << 20
 # replies open a few to a few dozen ways: 16 MB holds about 1,100 of the packaged model's).
 OPENING_BYTES = 16 << 20
 # Prompts read (their section and boosted positions; ~40 bytes a prompt token, and the dense
-# boost factors): a few hundred long prompts, thousands of short ones.
-READING_BYTES = 16 << 20
+# boost factors, ~14 KB on the packaged model): about 256 prompts, as before the byte budget.
+# More would keep more objects alive for the garbage collector to traverse, which a varied
+# suite pays for in full collections (benchmarks/bench_suite.py).
+READING_BYTES = 4 << 20
 # Histories whose suffix-match key is remembered (see _logits): 65,536 of ~200 bytes.
 _SUFFIX_KEY_BYTES = (1 << 16) * 200
 # In the first order-1 steps of a reply, a token of the prompt is this much likelier (_step).

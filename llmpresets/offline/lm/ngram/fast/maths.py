@@ -107,7 +107,7 @@ class SectionTail:
 
     def weights(self, temperature: float) -> _TailWeights:
         """``g = exp((base - peak) / T)`` for every position, its sum and running sums."""
-        found = self._weights.get(temperature)
+        found = self._weights.peek(temperature)
         if found is None:
             g = np.exp((np.array(self.base) - self.peak) * (1.0 / temperature))
             found = _TailWeights(g.tolist(), float(g.sum()), g.cumsum().tolist())

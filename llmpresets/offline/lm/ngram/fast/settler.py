@@ -61,8 +61,9 @@ PLAN_BYTES = 32 << 20
 _BAND_BYTES = 64 << 10
 # Ranked supports of reply openings' histories (shared by every prompt): ~120 bytes a token.
 RANKED_BYTES = 8 << 20
-# The plans of replies' opening steps (boosted by their prompt), kept for the next reply.
-OPENING_PLAN_BYTES = 4 << 20
+# The plans of replies' opening steps (boosted by their prompt), kept for the next reply: a
+# few per prompt read, for about as many prompts as the model keeps readings of.
+OPENING_PLAN_BYTES = 256 << 10
 
 
 def _plan_bytes(plan: Plan) -> int:
@@ -189,10 +190,10 @@ class Settler:
         with key ``k`` (:meth:`key`) has its plan under ``k + band``, a matched suffix under a
         negative key. A (section, mode) met anew gets a band no other ever had, so a forgotten
         one's plans are never read again (the cache forgets them in time)."""
-        band = self._bands.get((section, mode))
+        band = self._bands.peek((section, mode))
         if band is None:
             with self._lock:
-                band = self._bands.get((section, mode))
+                band = self._bands.peek((section, mode))
                 if band is None:
                     band = next(self._band_numbers) * self.keys
                     self._bands.put((section, mode), band, nbytes=320)
@@ -218,7 +219,7 @@ class Settler:
         # a reply wanders off the corpus, into histories seen once, often).
         tables, codes, longest = self._view.match(section, positions)
         matched = -1 - (band + codes[longest] + longest * self.span)
-        plan = self.plans.get(matched)
+        plan = self.plans.peek(matched)
         if plan is None:
             plan = self._plan_for(section, tables, codes, longest, mode)
             self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
@@ -286,7 +287,7 @@ class Settler:
         on top.
         """
         key = (reading.serial, mode, *positions)
-        known = self._opening_plans.get(key)
+        known = self._opening_plans.peek(key)
         if known is not None:
             return known
         section = reading.section
@@ -332,7 +333,7 @@ class Settler:
         supports = self.supports(section)
         context = self._context(supports, tables, codes, longest)
         key = (section, context, temperature)
-        ranked = self._ranked_supports.get(key)
+        ranked = self._ranked_supports.peek(key)
         if ranked is None:
             sparse = supports.sparse(context)
             if sparse is None:

@@ -193,7 +193,7 @@ class Supports:
         """Per context, the lone token top_p keeps at ``temperature``, or -1 (more may survive,
         too close to call, or an invalid context)."""
         key = (temperature, top_p)
-        found = self._singles.get(key)
+        found = self._singles.peek(key)
         if found is None:
             found = self._compute_singles(temperature, top_p)
             self._singles.put(key, found, nbytes=found.nbytes)
