@@ -141,15 +141,18 @@ class _FreeText:
             scores[self.biased[inside]] += self.bias[inside]
         # A source's frozen logits (the n-gram model's, one array per context) keep their
         # filtered distribution between tokens and requests: a repeated context costs a search.
-        reuse = scores is logits and is_frozen(logits)
-        distribution = self.sampler.distribution(scores, reuse=reuse, exclude=self.masked)
+        frozen = is_frozen(logits)
+        distribution = self.sampler.distribution(
+            scores, reuse=frozen and scores is logits, exclude=self.masked
+        )
         position = distribution.pick(self.rng) if drawn is None else distribution.pick_with(drawn)
-        token = _token_of(self.vocab, position)
+        vocab = self.vocab
+        token = int(vocab[position]) if vocab is not None else position
         if token == self.end_of_text:
             emitter.finish("stop")
             return
         info = (
-            _logprob_info(self.encoding, logits, position, self.vocab, settings.top_logprobs)
+            _logprob_info(self.encoding, logits, position, vocab, settings.top_logprobs, frozen)
             if settings.logprobs
             else None
         )
@@ -227,12 +230,14 @@ _alternatives: BoundedCache[tuple[int, int, str, int], tuple[NDArray[np.float64]
 _ALTERNATIVE_WINDOW = 30.0
 
 
-def _summary(logits: NDArray[np.float64], top: int) -> tuple[tuple[float, float], list[int]]:
-    """((peak, log of the shifted softmax's sum), the ``top`` best positions, best first).
+def _summary(
+    logits: NDArray[np.float64], top: int, cacheable: bool
+) -> tuple[tuple[float, float], list[int]]:
+    """((peak, log of the shifted softmax's sum), the ``top`` best positions, best first);
+    kept for ``logits`` when ``cacheable`` (they are frozen, see :mod:`.frozen`).
 
     A logprob is ``(logit - peak) - log_sum``: the same arithmetic as a full log-softmax.
     """
-    cacheable = is_frozen(logits)
     if cacheable:
         hit = _summaries.peek(id(logits))
         if hit is not None and hit[0] is logits and len(hit[2]) >= top:
@@ -258,9 +263,11 @@ def _logprob_info(
     position: int,
     vocab: NDArray[np.int64] | None,
     top: int,
+    frozen: bool,
 ) -> TokenLogprob:
-    """The ``logprobs`` entry of the token at ``position``, from the model's own logits."""
-    (peak, log_sum), best = _summary(logits, top)
+    """The ``logprobs`` entry of the token at ``position``, from the model's own logits
+    (``frozen``: :func:`~.frozen.is_frozen` of them, so what they give may be kept)."""
+    (peak, log_sum), best = _summary(logits, top, frozen)
     # The alternatives depend on the step's distribution only: built once per frozen array.
     key = (id(logits), id(vocab), encoding.name, top)
     cached = _alternatives.peek(key)
@@ -271,7 +278,7 @@ def _logprob_info(
             encoding,
             ((_token_of(vocab, index), float(logits[index]) - peak - log_sum) for index in best),
         )
-        if is_frozen(logits):
+        if frozen:
             _alternatives.put(key, (logits, others), logits.nbytes + 200 * len(others))
     return token_logprob(
         encoding,

@@ -291,7 +291,7 @@ class NGramModel(SourceBase):
             key = (section, longest, codes[longest])
             if tail is not None:
                 self._suffix_keys.put(tail, key, nbytes=200)
-        cached = self._logits_cache.get(key)
+        cached = self._logits_cache.peek(key)  # oldest-inserted forgotten first, as before
         if cached is not None:
             return cached
         tables, codes, longest = matched or self.view.match(section, positions)
