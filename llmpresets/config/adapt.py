@@ -254,7 +254,7 @@ def resolve(
             values[name] = value
 
     resolver = _Resolver(spec, api, chosen_provider, user_set)
-    _settle_tools(resolver, values, _settle_effort(resolver, values))
+    _fit_tools(resolver, values, _choose_effort(resolver, values))
     effort = (values.get("reasoning_effort") or spec.default_effort) if spec.efforts(api) else None
 
     model_max = spec.max_output_tokens
@@ -292,7 +292,7 @@ def resolve(
     return resolution
 
 
-def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
+def _choose_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
     """The effort sent: the preset's moved to the nearest the model accepts; yours, if the
     model lacks it, dropped (the model then runs at its default)."""
     spec, api = resolver.spec, resolver.api
@@ -319,7 +319,7 @@ def _settle_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
     return nearest
 
 
-def _settle_tools(resolver: _Resolver, values: dict[str, Any], effort: str | None) -> None:
+def _fit_tools(resolver: _Resolver, values: dict[str, Any], effort: str | None) -> None:
     """Models that refuse function tools with an effort on /chat/completions (``tools_with_effort:
     false``): the effort becomes ``none`` when the preset chose it and the model has it, else
     a ConfigError in the API's own words."""

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "ACCURACY_EFFORTS",
     "API_NAMES",
     "EFFORTS",
     "PARAMETERS",
@@ -57,8 +56,6 @@ USE_CASE_HEADER = "x-llmpresets-use-case"
 # Reasoning efforts in increasing order of effort (the SDK's ReasoningEffort literal).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 VERBOSITIES = ("low", "medium", "high")
-# Efforts at which a preset is about accuracy rather than sampling (everything but none).
-ACCURACY_EFFORTS = EFFORTS[1:]
 
 
 def effort_rank(effort: str) -> int:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api.embeddings import embed
-    from .backend.scripted import load_scripted, make_rule
+    from .backend.scripted_rules import load_scripted, make_rule
     from .faults import FaultPlan, make_fault
     from .lm.corpus import corpus_documents
     from .lm.default import default_language_model, next_token_distribution
@@ -53,8 +53,8 @@ _HOMES = {
     "make_fault": "faults",
     "default_language_model": "lm.default",
     "NGramModel": "lm.ngram.model",
-    "load_scripted": "backend.scripted",
-    "make_rule": "backend.scripted",
+    "load_scripted": "backend.scripted_rules",
+    "make_rule": "backend.scripted_rules",
     "ServerThread": "server.run",
     "CallableSource": "lm.sources",
     "SourceBase": "lm.protocol",

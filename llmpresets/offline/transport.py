@@ -29,7 +29,7 @@ from .api.reply import Reply
 from .api.responses.endpoint import ResponsesEndpoint
 from .api.router import Router
 from .backend.backend import OfflineBackend
-from .backend.scripted import load_scripted
+from .backend.scripted_rules import load_scripted
 from .faults import FaultPlan, inject, inject_async
 from .lm.protocol import NextTokenSource
 from .lm.sources import as_source

@@ -59,7 +59,7 @@ from ..lm.protocol import SourceBase
 from ..lm.sources import last_user_text, make_stepper, make_token_stepper, render_prompt
 from .randomness import request_digest, seeded_generator
 from .reasoning import reasoning_tokens
-from .scripted import find_rule
+from .scripted_rules import find_rule
 
 if TYPE_CHECKING:
     import tiktoken

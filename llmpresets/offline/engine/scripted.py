@@ -1,7 +1,7 @@
 """Scripted answers: a matched rule's completions as a table, drawn and written like tokens.
 
 A rule (:class:`~llmpresets.config.presets.ScriptedRule`; the backend finds the one matching
-a request, :mod:`llmpresets.offline.backend.scripted`) becomes a :class:`ScriptedTable`: its
+a request, :mod:`llmpresets.offline.backend.scripted_rules`) becomes a :class:`ScriptedTable`: its
 completions are candidates sampled as if each were one token whose model probability is the
 one written in the table -- the request's temperature, top_k, top_p and min_p applied to
 ``log(probability)`` by :mod:`llmpresets.sampling` (:func:`choose_scripted`). When the
