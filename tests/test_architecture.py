@@ -52,6 +52,55 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert offenders == []
 
 
+# Private attributes read on purpose: NamedTuple's own API, and tiktoken's tables, which it
+# offers no public accessor for (read in one place: tokens.encodings.bpe_tables).
+_NAMEDTUPLE_API = frozenset({"_asdict", "_replace", "_fields", "_make"})
+_ALLOWED_PRIVATE_READS = {
+    ("llmpresets.tokens.encodings", "_mergeable_ranks"),
+    ("llmpresets.tokens.encodings", "_pat_str"),
+    ("llmpresets.tokens.encodings", "_special_tokens"),
+}
+
+
+def _defined_privates(tree: ast.Module) -> set[str]:
+    """The ``_names`` a module defines itself: functions, classes, assignments, attributes
+    set on ``self`` and slots."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)  # __slots__ entries
+    return {name for name in names if name.startswith("_")}
+
+
+def test_no_module_reads_another_modules_private_attributes() -> None:
+    """``obj._name`` is read only where ``_name`` is defined (a class reaching into another
+    module's objects goes through a public name instead)."""
+    offenders = []
+    for path in _modules():
+        module = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        own = _defined_privates(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+                continue
+            if node.attr.startswith("__") or node.attr in _NAMEDTUPLE_API:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr in own or (module, node.attr) in _ALLOWED_PRIVATE_READS:
+                continue
+            offenders.append(f"{module}:{node.lineno} reads {ast.unparse(node)}")
+    assert offenders == []
+
+
 def test_no_folder_is_a_flat_bag_of_modules() -> None:
     """Each folder holds at most about 15 modules; a bigger one is split by responsibility."""
     folders: dict[Path, int] = {}

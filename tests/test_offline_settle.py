@@ -15,6 +15,7 @@ from llmpresets import sampling
 from llmpresets.offline import OfflineTransport, default_language_model
 from llmpresets.offline.lm.ngram.fast import maths
 from llmpresets.offline.lm.ngram.model import BoundPrompt, NGramModel
+from llmpresets.offline.lm.protocol import RUN_BUDGET, RUN_END
 
 PROMPTS = (
     "Tell me a story about a dragon.",
@@ -77,10 +78,9 @@ def test_a_settled_step_is_the_samplers_draw(
                 temperature=temperature, top_k=None, top_p=top_p, min_p=None, exclude=exclude
             )
             assert shortcut is not None
-            settle = shortcut.settle
             for index, history in enumerate(walk(step, walker, 40)):
                 ours, theirs = np.random.default_rng(index), np.random.default_rng(index)
-                position, drawn = settle(history, ours)
+                position, drawn = _one_step(shortcut.run, history, ours, model.view.end_position)
                 expected = sampler.sample(step(history), theirs, exclude=exclude)
                 if position >= 0:
                     answered += 1
@@ -94,6 +94,19 @@ def test_a_settled_step_is_the_samplers_draw(
     assert answered >= 5
     if temperature <= 1.0:
         assert answered > declined
+
+
+def _one_step(
+    run: Any, history: list[int], rng: np.random.Generator, end: int
+) -> tuple[int, float | None]:
+    """One step of the shortcut, ``run(..., 1)`` on a copy of the history, as the free-text
+    loop takes it: (position, None) settled (``end``: the end of text), (-1, None) declined,
+    or (-1, u) left to the sampler with the number it drew."""
+    trial = list(history)
+    outcome, drawn = run(trial, rng, 1)
+    if outcome == RUN_BUDGET:
+        return trial[-1], None
+    return (end, None) if outcome == RUN_END else (-1, drawn)
 
 
 def test_settings_the_settler_does_not_handle() -> None:

@@ -34,7 +34,7 @@ def test_cached_resolution_equals_a_fresh_one() -> None:
     book = load_presets()
     first = resolve("code", "gpt-4o", config=book, max_output_tokens=10)
     second = resolve("code", "gpt-4o", config=book, max_output_tokens=10)
-    assert book._resolutions  # the second came from the cache
+    assert book.resolution_cache  # the second came from the cache
     assert second == first and second is not first
 
 
@@ -120,7 +120,7 @@ def test_unhashable_overrides_are_not_cached() -> None:
     book = load_presets()
     resolve("chat", "gpt-4o", config=book, stop=["\n"])
     resolve("chat", "gpt-4o", config=book, extra_body={"top_k": 3})
-    assert not book._resolutions
+    assert not book.resolution_cache
 
 
 def test_a_call_that_warned_still_warns_after_the_warnings_are_reset() -> None:
@@ -154,7 +154,7 @@ def test_the_resolution_cache_is_bounded() -> None:
         warnings.simplefilter("error")
         for seed in range(_adapt._MAX_RESOLUTIONS * 2 + 3):
             resolve("chat", "gpt-4o", config=book, seed=seed)
-    assert 0 < len(book._resolutions) <= _adapt._MAX_RESOLUTIONS
+    assert 0 < len(book.resolution_cache) <= _adapt._MAX_RESOLUTIONS
 
 
 def test_text_counts_equal_fresh_counts_and_stay_bounded() -> None:

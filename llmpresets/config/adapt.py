@@ -490,7 +490,7 @@ def _recall(
     book: PresetBook, key: tuple[Any, ...] | None, use_case: str | None, model: str | None
 ) -> Resolution | None:
     """A copy of the resolution kept for ``key``, while the book holds what it was made of."""
-    cached: _Cached | None = book._resolutions.get(key) if key is not None else None
+    cached: _Cached | None = book.resolution_cache.get(key) if key is not None else None
     if cached is not None and cached.holds_for(book, use_case, model):
         return cached.fresh()
     return None
@@ -502,7 +502,7 @@ def _remember(
     """Keep ``cached`` in the book's cache, charged its own size and the text of its string
     overrides."""
     texts = sum(sys.getsizeof(value) for value in overrides.values() if type(value) is str)
-    book._resolutions.put(key, cached, nbytes=_RESOLUTION_BYTES + texts)
+    book.resolution_cache.put(key, cached, nbytes=_RESOLUTION_BYTES + texts)
 
 
 @dataclass(frozen=True)

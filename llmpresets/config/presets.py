@@ -148,7 +148,7 @@ def _specs_by_name() -> BoundedCache[str, ModelSpec]:
 RESOLUTIONS_BUDGET = 768 * 1024
 
 
-def _resolutions() -> BoundedCache[Any, Any]:
+def _resolution_cache() -> BoundedCache[Any, Any]:
     return BoundedCache("resolved presets (one preset book)", RESOLUTIONS_BUDGET)
 
 
@@ -200,21 +200,22 @@ class PresetBook:
     _specs: BoundedCache[str, ModelSpec] = field(
         default_factory=_specs_by_name, init=False, repr=False, compare=False
     )
-    _resolutions: BoundedCache[Any, Any] = field(
-        default_factory=_resolutions, init=False, repr=False, compare=False
+    # What config.adapt.resolve keeps for this book (its resolutions; adapt's to fill).
+    resolution_cache: BoundedCache[Any, Any] = field(
+        default_factory=_resolution_cache, init=False, repr=False, compare=False
     )
 
     def __getstate__(self) -> dict[str, Any]:
         # A book pickles and deep-copies as it did before its caches held a lock: without
         # them, and the copy starts its own.
         state = dict(self.__dict__)
-        del state["_specs"], state["_resolutions"]
+        del state["_specs"], state["resolution_cache"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._specs = _specs_by_name()
-        self._resolutions = _resolutions()
+        self.resolution_cache = _resolution_cache()
 
     def model(self, name: str, *, strict: bool = False) -> ModelSpec:
         """The spec for ``name``: snapshots and aliases resolve to their model.

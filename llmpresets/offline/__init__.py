@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from .lm.corpus import corpus_documents
     from .lm.default import default_language_model, next_token_distribution
     from .lm.ngram.model import NGramModel
+    from .lm.prompt import render_prompt
     from .lm.protocol import NextTokenSource, SourceBase, Stepper
-    from .lm.sources import CallableSource, render_prompt
+    from .lm.sources import CallableSource
     from .server.asgi import Latency, OfflineApp
     from .server.run import ServerThread
     from .transport import OfflineTransport
@@ -61,7 +62,7 @@ _HOMES = {
     "Stepper": "lm.protocol",
     "NextTokenSource": "lm.protocol",
     "next_token_distribution": "lm.default",
-    "render_prompt": "lm.sources",
+    "render_prompt": "lm.prompt",
     "OfflineTransport": "transport",
 }
 

@@ -30,17 +30,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx2
 
 from ..config.presets import FaultRule
-
-if TYPE_CHECKING:
-    import os
 
 __all__ = [
     "FaultKind",
@@ -129,7 +127,7 @@ class FaultPlan:
     """
 
     def __init__(self, rules: Sequence[FaultRule] | str | os.PathLike[str] = ()) -> None:
-        if isinstance(rules, (str, bytes)) or hasattr(rules, "__fspath__"):
+        if isinstance(rules, (str, bytes, os.PathLike)):
             rules = load_faults(rules)
         self.rules: list[FaultRule] = list(rules)
         self._fired: dict[int, tuple[FaultRule, int]] = {}

@@ -34,7 +34,7 @@ from .._errors import TokenizerError
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["SUPPORTED_ENCODINGS", "get_encoding", "seed_tiktoken_cache"]
+__all__ = ["SUPPORTED_ENCODINGS", "bpe_tables", "get_encoding", "seed_tiktoken_cache"]
 
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 
@@ -229,9 +229,19 @@ def _read_ranks(path: Path, name: str) -> tiktoken.Encoding | None:
         return None
 
 
+def bpe_tables(encoding: tiktoken.Encoding) -> tuple[dict[bytes, int], str, dict[str, int]]:
+    """``encoding``'s BPE ranks, split pattern and special tokens, as tiktoken built them.
+
+    tiktoken keeps these private (``_mergeable_ranks``, ``_pat_str``, ``_special_tokens``) and
+    offers no public accessor; this is the one place the package reads them (the ranks file
+    below, llguidance's tokenizer, the JSON prior's token classes). Do not modify them.
+    """
+    return encoding._mergeable_ranks, encoding._pat_str, encoding._special_tokens
+
+
 def _write_ranks(path: Path, encoding: tiktoken.Encoding) -> None:
     """Save ``encoding``'s tables at ``path`` (atomically); a failure is ignored."""
-    ranks: dict[bytes, int] = encoding._mergeable_ranks
+    ranks, pattern, special = bpe_tables(encoding)
     try:
         lengths = array.array("H", map(len, ranks))
         values = array.array("I", ranks.values())
@@ -240,8 +250,8 @@ def _write_ranks(path: Path, encoding: tiktoken.Encoding) -> None:
     body = lengths.tobytes() + values.tobytes() + b"".join(ranks)
     header = {
         "name": encoding.name,
-        "pat_str": encoding._pat_str,
-        "special": encoding._special_tokens,
+        "pat_str": pattern,
+        "special": special,
         "count": len(ranks),
         "sha256": hashlib.sha256(body).hexdigest(),
     }

@@ -55,8 +55,9 @@ from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate
 from ..engine.types import Generation
 from ..lm.default import source_for_model
+from ..lm.prompt import last_user_text, render_prompt
 from ..lm.protocol import SourceBase
-from ..lm.sources import last_user_text, make_stepper, make_token_stepper, render_prompt
+from ..lm.sources import make_stepper, make_token_stepper
 from .randomness import request_digest, seeded_generator
 from .reasoning import reasoning_tokens
 from .scripted_rules import find_rule

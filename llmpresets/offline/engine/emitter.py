@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..._cache import BoundedCache
-from ..lm.sources import token_text
+from ..lm.sources import PARTIAL_PREFIX, token_text
 from .types import Generation, SamplingSettings, TokenLogprob
 
 if TYPE_CHECKING:
@@ -90,10 +90,6 @@ def token_logprob(
     )
 
 
-# token_text's mark of a token whose bytes are not whole UTF-8 on their own.
-_PARTIAL = "bytes:"
-
-
 class Emitter:
     """Turns a reply's tokens into text pieces, watching the cap and the stop sequences.
 
@@ -153,7 +149,7 @@ class Emitter:
         it gives the same text)."""
         if not self.pending:
             text = token_text(self.encoding, token)
-            if not text.startswith(_PARTIAL):
+            if not text.startswith(PARTIAL_PREFIX):
                 return text
         decoder = self.decoder
         piece = decoder.decode(token_bytes(self.encoding, token))

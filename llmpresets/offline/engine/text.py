@@ -27,7 +27,6 @@ they use, are those of the sampler alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +34,7 @@ from numpy.typing import NDArray
 
 from ..._cache import BoundedCache
 from ...sampling import Sampler
-from ..lm.protocol import RUN_END, Stepper
+from ..lm.protocol import RUN_BUDGET, RUN_END, Run, Stepper
 from .emitter import Alternatives, Emitter, alternatives, token_logprob
 from .frozen import is_frozen
 from .types import Generation, SamplingSettings, TokenLogprob
@@ -75,7 +74,7 @@ def generate(
     elif not reply.emitter.longest_stop:
         _settle_runs(reply, shortcut.run, token_ids)
     else:
-        _settle_tokens(reply, shortcut.settle, token_ids)
+        _settle_tokens(reply, shortcut.run, token_ids)
     return reply.emitter.result
 
 
@@ -164,12 +163,6 @@ class _FreeText:
 
 # --------------------------------------------------------------------------- draw strategies
 
-# A settler's answers (see lm/ngram/settle): a run of settled positions appended to the list
-# it is given, with RUN_END or not and the number drawn for the step it left (None: none);
-# one settled position (-1: left to the sampler) and the number drawn.
-_Run = Callable[[list[int], np.random.Generator, int], tuple[int, float | None]]
-_Settle = Callable[[list[int], np.random.Generator], tuple[int, float | None]]
-
 
 def _sample_every_token(reply: _FreeText) -> None:
     """The plain loop: every token from the sampler."""
@@ -177,7 +170,7 @@ def _sample_every_token(reply: _FreeText) -> None:
         reply.sample_next()
 
 
-def _settle_runs(reply: _FreeText, run: _Run, token_ids: list[int] | None) -> None:
+def _settle_runs(reply: _FreeText, run: Run, token_ids: list[int] | None) -> None:
     """Settled tokens a run at a time (no stop sequences to watch, so the emitter takes the
     run whole); the step a run stops at goes to the sampler."""
     emitter, positions = reply.emitter, reply.positions
@@ -197,21 +190,19 @@ def _settle_runs(reply: _FreeText, run: _Run, token_ids: list[int] | None) -> No
         reply.sample_next(drawn)
 
 
-def _settle_tokens(reply: _FreeText, settle: _Settle, token_ids: list[int] | None) -> None:
-    """Settled tokens one at a time (the emitter watches the stop sequences after each);
-    a step the settler cannot decide goes to the sampler."""
+def _settle_tokens(reply: _FreeText, run: Run, token_ids: list[int] | None) -> None:
+    """Settled tokens one at a time, ``run(..., 1)`` (the emitter watches the stop sequences
+    after each); a step the shortcut cannot decide goes to the sampler."""
     emitter, positions = reply.emitter, reply.positions
     while not emitter.done:
-        position, drawn = settle(positions, reply.rng)
-        if position < 0:
-            reply.sample_next(drawn)
-            continue
-        token = reply.token_at(position, token_ids)
-        if token == reply.end_of_text:
+        outcome, drawn = run(positions, reply.rng, 1)
+        if outcome == RUN_END:
             emitter.finish("stop")
             return
-        emitter.add(token, None)
-        positions.append(position)
+        if outcome != RUN_BUDGET:  # left to the sampler (with the number it drew, if any)
+            reply.sample_next(drawn)
+            continue
+        emitter.add(reply.token_at(positions[-1], token_ids), None)
 
 
 # --------------------------------------------------------------------------- logprobs

@@ -23,7 +23,8 @@ from .corpus import packaged_corpus_text
 from .ngram.files import UNREADABLE, SavedModel, cache_file, read_cached, write_cached
 from .ngram.model import DEFAULT_ORDER, NGramModel
 from .ngram.tables import tokenized_sections
-from .sources import make_stepper, render_prompt, token_text
+from .prompt import render_prompt
+from .sources import make_stepper, token_text
 
 if TYPE_CHECKING:
     from ...config.presets import PresetBook

@@ -42,7 +42,6 @@ __all__ = [
     "IntArray",
     "NextTokenSource",
     "Run",
-    "Settle",
     "Shortcut",
     "SourceBase",
     "Stepper",
@@ -96,9 +95,8 @@ class BindsPrompts(Protocol):
     def bind(self, prompt_ids: Sequence[int]) -> Callable[[Sequence[int]], FloatArray]: ...
 
 
-# A shortcut's two entry points (see Shortcut).
+# A shortcut's entry point (see Shortcut).
 Run = Callable[[list[int], np.random.Generator, int], tuple[int, float | None]]
-Settle = Callable[[Sequence[int], np.random.Generator], tuple[int, float | None]]
 
 
 class Shortcut(NamedTuple):
@@ -110,14 +108,11 @@ class Shortcut(NamedTuple):
     ``positions``; it stops after ``budget`` steps (:data:`RUN_BUDGET`), at the end of text
     (:data:`RUN_END`, not appended), or at a step it leaves to the sampler (:data:`RUN_SAMPLE`):
     sample that step from its logits as usual, with ``u`` as the random number when ``run``
-    returned one (it drew ``u`` but ``u`` fell too close to a boundary to call).
-
-    ``settle(positions, rng)`` is one step: ``(position, None)``, ``(-1, None)`` (sample as
-    usual) or ``(-1, u)``.
+    returned one (it drew ``u`` but ``u`` fell too close to a boundary to call). One step at a
+    time (when stop sequences must be watched after each token) is ``run(positions, rng, 1)``.
     """
 
     run: Run
-    settle: Settle
 
 
 class Stepper:

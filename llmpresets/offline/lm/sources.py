@@ -3,8 +3,8 @@
 A source (:class:`~llmpresets.offline.lm.protocol.NextTokenSource`) is anything with
 ``next_logits(context_ids) -> logits``, or a plain callable ``(context_ids) -> logits``
 (:class:`CallableSource`). The context is the tokenizer ids of the rendered prompt
-(:func:`render_prompt`), then ``<|endofprompt|>``, then the ids generated so far. Logits are a
-1-D array; position ``i`` is token id ``i`` unless the source has a ``vocabulary`` listing the
+(:func:`.prompt.render_prompt`), then ``<|endofprompt|>``, then the ids generated so far.
+Logits are a 1-D array; position ``i`` is token id ``i`` unless the source has a ``vocabulary`` listing the
 token id of each position. ``-inf`` marks an impossible token. Generation ends when the
 tokenizer's ``<|endoftext|>`` is sampled.
 
@@ -16,15 +16,15 @@ The optional capabilities (``vocabulary``, ``encoding_name``, ``bind``) are decl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..._cache import BoundedCache
 from ..._errors import SourceError
-from ...tokens.messages import content_text
+from .prompt import end_of_prompt
 from .protocol import (
     BindsPrompts,
     FloatArray,
@@ -40,13 +40,11 @@ if TYPE_CHECKING:
     import tiktoken
 
 __all__ = [
+    "PARTIAL_PREFIX",
     "CallableSource",
     "as_source",
-    "end_of_prompt",
-    "last_user_text",
     "make_stepper",
     "make_token_stepper",
-    "render_prompt",
     "token_text",
 ]
 
@@ -132,32 +130,6 @@ class FunctionStepper(Stepper):
 
     def __call__(self, generated_positions: Sequence[int]) -> FloatArray:
         return self.function(generated_positions)
-
-
-def render_prompt(messages: Iterable[Mapping[str, Any]]) -> str:
-    """The text a source sees as the prompt: message contents joined by blank lines.
-
-    >>> render_prompt([{"role": "system", "content": "Be brief."},
-    ...                {"role": "user", "content": "Hi"}])
-    'Be brief.\\n\\nHi'
-    """
-    return "\n\n".join(
-        text
-        for text in (content_text(message.get("content"), lenient=True) for message in messages)
-        if text
-    )
-
-
-def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
-    """The text of the last user message (what scripted rules match), if any."""
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return content_text(message.get("content"), lenient=True)
-    return None
-
-
-def end_of_prompt(encoding: tiktoken.Encoding) -> int:
-    return int(encoding.encode_single_token("<|endofprompt|>"))
 
 
 def make_stepper(
@@ -298,6 +270,10 @@ def make_token_stepper(
 _token_texts: BoundedCache[tuple[str, int], str] = BoundedCache("lm token texts", budget=16 << 20)
 
 
+# token_text's mark of a token whose bytes are not whole UTF-8 on their own.
+PARTIAL_PREFIX = "bytes:"
+
+
 def token_text(encoding: tiktoken.Encoding, token: int) -> str:
     """A token as the API shows it: its text, or ``bytes:\\xNN`` for a partial character."""
     key = (encoding.name, token)
@@ -307,6 +283,6 @@ def token_text(encoding: tiktoken.Encoding, token: int) -> str:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = "bytes:" + "".join(f"\\x{byte:02x}" for byte in data)
+            text = PARTIAL_PREFIX + "".join(f"\\x{byte:02x}" for byte in data)
         _token_texts.put(key, text, nbytes=200 + len(text))
     return text

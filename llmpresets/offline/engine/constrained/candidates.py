@@ -289,10 +289,16 @@ def mask_view(
     return view
 
 
-def _popcount(words: Words) -> int:
-    if hasattr(np, "bitwise_count"):
-        return int(np.bitwise_count(words).sum(dtype=np.int64))
-    return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2
+def _popcount_unpacked(words: Words) -> int:
+    return int(np.unpackbits(words.view(np.uint8)).sum())  # numpy < 2.0 has no bitwise_count
+
+
+def _popcount_counted(words: Words) -> int:
+    return int(np.bitwise_count(words).sum(dtype=np.int64))
+
+
+# Chosen once: the set bits of a mask's words.
+_popcount = _popcount_counted if hasattr(np, "bitwise_count") else _popcount_unpacked
 
 
 def _all_allowed(words: Words, size: int) -> IntArray:

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...._cache import BoundedCache
+from ....tokens.encodings import bpe_tables
 
 if TYPE_CHECKING:
     import llguidance
@@ -88,14 +89,15 @@ def tokenizer_for(encoding: tiktoken.Encoding, *, for_json: bool = False) -> llg
             if tokenizer is None:
                 if for_json:
                     assert from_tiktoken is not None
+                    ranks, pattern, special = bpe_tables(encoding)
                     tokenizer = from_tiktoken(
                         encoder={
                             data: rank
-                            for data, rank in encoding._mergeable_ranks.items()
+                            for data, rank in ranks.items()
                             if len(data) == 1 or not _CONTROL.search(data)
                         },
-                        special_tokens=encoding._special_tokens,
-                        pattern=encoding._pat_str,
+                        special_tokens=special,
+                        pattern=pattern,
                         eos_token=encoding.eot_token,
                         n_vocab=encoding.n_vocab,
                     )

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from ....tokens.encodings import bpe_tables
+
 if TYPE_CHECKING:
     import tiktoken
 
@@ -104,7 +106,7 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
     literal_prefixes = {
         literal[:end].encode() for literal in _LITERALS for end in range(1, len(literal) + 1)
     }
-    ranks: dict[bytes, int] = encoding._mergeable_ranks
+    ranks = bpe_tables(encoding)[0]
     for raw, token in ranks.items():
         if not raw or token >= size:
             continue

@@ -167,16 +167,7 @@ class Settler:
                 key = (key % span * size + position) % span + above[min(length + 1, width)]
             return RUN_BUDGET, None
 
-        def settle(
-            generated_positions: Sequence[int], rng: np.random.Generator
-        ) -> tuple[int, float | None]:
-            trial = list(generated_positions)
-            outcome, drawn = run(trial, rng, 1)
-            if outcome == RUN_BUDGET:
-                return trial[-1], None
-            return (end, None) if outcome == RUN_END else (-1, drawn)
-
-        return Shortcut(run, settle)
+        return Shortcut(run)
 
     def tail(self, section: int) -> SectionTail:
         tail = self._tails[section]
