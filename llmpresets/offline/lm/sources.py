@@ -5,8 +5,8 @@ A source (:class:`~llmpresets.offline.lm.protocol.NextTokenSource`) is anything 
 (:class:`CallableSource`). The context is the tokenizer ids of the rendered prompt
 (:func:`.prompt.render_prompt`), then ``<|endofprompt|>``, then the ids generated so far.
 Logits are a 1-D array; position ``i`` is token id ``i`` unless the source has a
-``vocabulary`` listing the token id of each position. ``-inf`` marks an impossible token. Generation ends when the
-tokenizer's ``<|endoftext|>`` is sampled.
+``vocabulary`` listing the token id of each position. ``-inf`` marks an impossible token.
+Generation ends when the tokenizer's ``<|endoftext|>`` is sampled.
 
 The optional capabilities (``vocabulary``, ``encoding_name``, ``bind``) are declared in
 :mod:`llmpresets.offline.lm.protocol`; :func:`as_source` reads them once, so
