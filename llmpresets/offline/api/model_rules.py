@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...config.params import PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
-from .errors import WireError
+from .errors import WireError, quoted_list, unrecognized
 
 if TYPE_CHECKING:
     from ...config.models import ModelSpec
@@ -48,13 +48,6 @@ def _get(body: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def _quoted_list(values: tuple[str, ...]) -> str:
-    quoted = [f"'{value}'" for value in values]
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
 
 
 def _unsupported_parameter(name: str, extra: str = "") -> WireError:
@@ -113,13 +106,13 @@ def _check_effort(body: Mapping[str, Any], spec: ModelSpec, api: Api) -> str | N
     accepted = spec.efforts(api)
     if not accepted:
         if api == "chat":
-            raise WireError(400, "Unrecognized request argument supplied: reasoning_effort")
+            raise unrecognized(["reasoning_effort"])
         raise _unsupported_parameter(str(spelled))
     if sent not in accepted:
         raise WireError(
             400,
             f"Unsupported value: '{sent}' is not supported with the '{spec.name}' model. "
-            f"Supported values are: {_quoted_list(accepted)}.",
+            f"Supported values are: {quoted_list(accepted)}.",
             param=spelled,
             code="unsupported_value",
         )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ...backend.backend import GenerationFailed
 from ...backend.randomness import make_identity
 from ...engine.types import SchemaError
-from ..errors import WireError, parse_body, schema_refusal
+from ..errors import parse_body, schema_refusal, server_error
 from ..model_rules import request_effort
 from ..models import known_spec
 from ..prompt_checks import check_logit_bias, counted_prompt
@@ -45,7 +45,7 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
     try:
         generations, thinking = backend.think_then_run(prepared, entropy, effort, use_case)
     except GenerationFailed as exc:
-        raise WireError(500, str(exc), type="server_error") from exc
+        raise server_error(exc) from exc
     reasoning = thinking * len(generations)
     usage = Usage(
         prompt_tokens, sum(g.completion_tokens for g in generations) + reasoning, reasoning

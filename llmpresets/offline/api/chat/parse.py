@@ -26,9 +26,13 @@ from ..errors import (
     boolean,
     check_number,
     empty_array,
+    invalid_value,
+    missing,
     number,
     parse_body,
+    quoted_list,
     required,
+    unrecognized,
 )
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ..model_rules import check_model_rules
@@ -50,12 +54,7 @@ _INT32_MAX = 2**31 - 1
 
 def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "messages" not in body:
-        raise WireError(
-            400,
-            "Missing required parameter: 'messages'.",
-            param="messages",
-            code="missing_required_parameter",
-        )
+        raise missing("messages")
     messages = body["messages"]
     if not isinstance(messages, list):
         raise bad_type("messages", "an array of objects", messages)
@@ -66,30 +65,14 @@ def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(message, dict):
             raise bad_type(where, "an object", message)
         if "role" not in message:
-            raise WireError(
-                400,
-                f"Missing required parameter: '{where}.role'.",
-                param=f"{where}.role",
-                code="missing_required_parameter",
-            )
+            raise missing(f"{where}.role")
         if message["role"] not in _ROLES:
-            supported = ", ".join(f"'{role}'" for role in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
-            raise WireError(
-                400,
-                f"Invalid value: '{message['role']}'. Supported values are: {supported}.",
-                param=f"{where}.role",
-                code="invalid_value",
-            )
+            raise invalid_value(f"{where}.role", message["role"], quoted_list(_ROLES))
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise bad_type(f"{where}.content", "one of a string or array of objects", content)
         if content is None and message["role"] in ("user", "system", "developer"):
-            raise WireError(
-                400,
-                f"Missing required parameter: '{where}.content'.",
-                param=f"{where}.content",
-                code="missing_required_parameter",
-            )
+            raise missing(f"{where}.content")
     _check_tool_turns(messages)
     return messages
 
@@ -159,10 +142,7 @@ def _check_known_fields(body: Mapping[str, Any]) -> None:
     known = accepted_fields()
     unknown = [key for key in body if key not in known]
     if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        raise WireError(
-            400, f"Unrecognized request argument{plural} supplied: {', '.join(unknown)}"
-        )
+        raise unrecognized(unknown)
 
 
 def _logit_bias(body: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:

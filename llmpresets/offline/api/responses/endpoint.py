@@ -42,7 +42,17 @@ from ...backend.backend import GenerationFailed
 from ...backend.randomness import make_identity
 from ...backend.reasoning import summary_text
 from ...engine.types import ChatRequest, SchemaError
-from ..errors import WireError, parse_body, schema_refusal
+from ..errors import (
+    WireError,
+    invalid_url,
+    invalid_value,
+    only,
+    parse_body,
+    quoted_list,
+    schema_refusal,
+    server_error,
+    wrong_method,
+)
 from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
 from ..model_rules import check_model_rules, request_effort
 from ..models import known_spec
@@ -95,10 +105,10 @@ class ResponsesEndpoint:
         rest = tail[_RESPONSES_AT.search(tail).end() :] if is_responses_path(tail) else ""  # type: ignore[union-attr]
         parts = [part for part in rest.split("/") if part]
         if not parts:
-            self._method(method, "POST", path)
+            only(method, "POST", path)
             return self.create(parse_body(content), use_case)
         if parts == ["input_tokens"]:
-            self._method(method, "POST", path)
+            only(method, "POST", path)
             return self.count_input_tokens(parse_body(content))
         if len(parts) == 1:
             if method == "GET":
@@ -106,16 +116,11 @@ class ResponsesEndpoint:
             if method == "DELETE":
                 self.store.delete(parts[0])
                 return {"id": parts[0], "object": "response.deleted", "deleted": True}
-            raise WireError(405, f"Invalid method for URL ({method} {path})")
+            raise wrong_method(method, path)
         if len(parts) == 2 and parts[1] == "input_items":
-            self._method(method, "GET", path)
+            only(method, "GET", path)
             return self.input_items(parts[0], query)
-        raise WireError(404, f"Invalid URL ({method} {path})")
-
-    @staticmethod
-    def _method(method: str, allowed: str, path: str) -> None:
-        if method != allowed:
-            raise WireError(405, f"Invalid method for URL ({method} {path})")
+        raise invalid_url(method, path)
 
     # ------------------------------------------------------------------ create
 
@@ -239,7 +244,7 @@ class ResponsesEndpoint:
         try:
             generation = self.backend.run(prepared, entropy, use_case)[0]
         except GenerationFailed as exc:
-            raise WireError(500, str(exc), type="server_error") from exc
+            raise server_error(exc) from exc
         cut = generation.finish_reason == "length" and request.max_output_tokens is not None
         outcome.text_finished = not cut
         if generation.tool_calls:
@@ -292,12 +297,7 @@ class ResponsesEndpoint:
         items = list(self.store.get(response_id).input_items)
         order = query.get("order", "desc")
         if order not in ("asc", "desc"):
-            raise WireError(
-                400,
-                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
-                param="order",
-                code="invalid_value",
-            )
+            raise invalid_value("order", order, quoted_list(("asc", "desc")))
         if order == "desc":
             items.reverse()
         after = query.get("after")
