@@ -144,8 +144,9 @@ def parse_completions_request(
 ) -> CompletionsRequest:
     """Validate a legacy completions body; raise :class:`WireError`.
 
-    ``spec_for(model)`` gives the model's spec (or raises the 404 of a strict registry); the
-    transport lets the legacy models through, since the registry lists chat models only.
+    ``spec_for(model)`` gives the model's spec (or raises the 404 of a strict registry);
+    :func:`answer_completions` lets the legacy models through, since the registry lists chat
+    models only.
     """
     from ...tokens.encodings import get_encoding
 

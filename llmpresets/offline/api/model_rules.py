@@ -2,7 +2,8 @@
 
 One function, :func:`check_model_rules`, serves every endpoint (``api="chat"`` for
 ``/chat/completions``, ``"responses"`` for ``/responses``). It reads the parameter table
-(``_params``: how each endpoint spells a parameter) and the model's capabilities (``_models``:
+(:mod:`~llmpresets.config.params`: how each endpoint spells a parameter) and the model's
+capabilities (:mod:`~llmpresets.config.models`:
 efforts, sampling rule, rejected parameters, tools with effort, verbosity, endpoints); it
 restates neither. The wording, ``param`` and ``code`` of each refusal are the API's, as seen in
 its error bodies:

@@ -1,6 +1,6 @@
 """``POST /chat/completions``: a body parsed and checked, run by the backend, answered.
 
-Every check comes before any generation: the body (:func:`.chat.parse_request`: fields,
+Every check comes before any generation: the body (:func:`.parse.parse_request`: fields,
 values, model rules, with strict models the 404), the prompt counted against the model's
 window (``context_length_exceeded``; a message or tool the counter cannot read is a 400
 naming it), the grammars of ``response_format`` and the tools compiled (a schema that cannot
@@ -31,7 +31,8 @@ __all__ = ["answer_chat"]
 
 
 def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -> Reply:
-    """The answer to a ``/chat/completions`` body; :class:`WireError` for an error answer."""
+    """The answer to a ``/chat/completions`` body; raises
+    :class:`~llmpresets.offline.api.errors.WireError` for an error answer."""
     chat = parse_request(parse_body(content), lambda model: known_spec(backend, model))
     spec = backend.spec(chat.model)
     prompt_tokens = counted_prompt(chat, spec, backend.config)

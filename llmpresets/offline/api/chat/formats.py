@@ -15,8 +15,9 @@ or raises the API's 400 (:class:`~llmpresets.offline.api.errors.WireError`):
   ``allowed_tools``) and ``parallel_tool_calls`` need ``tools``; a named tool must be one of
   them.
 
-Whether a schema *compiles* is checked where it is compiled (the transport, per encoding);
-that failure is a 400 too, never a 500.
+Whether a schema *compiles* is checked where it is compiled, per encoding: the backend's
+``prepare`` (through :func:`~llmpresets.offline.engine.structured.make_plan`) raises the
+engine's ``SchemaError``, which :mod:`.endpoint` answers as a 400, never a 500.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
-"""OpenAI's wire format for requests: validation with the API's status, messages and codes.
+"""A chat completion body validated with the API's status, messages and codes.
 
 Errors have the API's status and body shape, ``{"error": {"message", "type", "param",
-"code"}}``, with the API's messages and codes for the cases an application can hit: malformed
-JSON (lone surrogate escapes and ``NaN`` included), an unrecognized body field, missing or
-mistyped parameters, values out of range (``decimal_above_max_value``..., checked without
-converting a value first, so ``seed=10**400`` or ``1e400`` is a 400 and never an overflow),
-``top_logprobs`` without ``logprobs``, tool messages that answer no ``tool_calls``,
-``tool_choice`` without ``tools``, a model that rejects a parameter (reasoning models),
-``max_tokens`` above the model's limit, and, with strict models, an unknown model (404
-``model_not_found``). The transport adds the prompt checks (``context_length_exceeded``).
+"code"}}``, with the API's messages and codes for the cases an application can hit: an
+unrecognized body field, missing or mistyped parameters, values out of range
+(``decimal_above_max_value``..., checked without converting a value first, so
+``seed=10**400`` or ``1e400`` is a 400 and never an overflow), ``top_logprobs`` without
+``logprobs``, tool messages that answer no ``tool_calls``, ``tool_choice`` without ``tools``,
+a model that rejects a parameter (reasoning models), ``max_tokens`` above the model's limit,
+and, with strict models, an unknown model (404 ``model_not_found``). :mod:`.endpoint` reads
+the JSON first (:func:`~llmpresets.offline.api.errors.parse_body`: malformed JSON, lone
+surrogate escapes and ``NaN`` included) and adds the prompt checks after
+(:mod:`~llmpresets.offline.api.prompt_checks`: ``context_length_exceeded``, ``logit_bias``
+against the tokenizer).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The offline ``/responses`` endpoints: create (plain or streamed), retrieve, delete, input items
 and input-token counts, over the backend chat completions use and a bounded store.
 
-Routes (on the path's tail, like the rest of the transport): ``POST /responses``,
-``POST /responses/input_tokens``, ``GET`` / ``DELETE /responses/{id}``,
+Routes (on the path's tail, as :mod:`~llmpresets.offline.api.router` routes the rest):
+``POST /responses``, ``POST /responses/input_tokens``, ``GET`` / ``DELETE /responses/{id}``,
 ``GET /responses/{id}/input_items``. A create runs:
 
 1. :func:`~.parse.parse_responses_request` (the API's 400s), the model lookup (404 with
