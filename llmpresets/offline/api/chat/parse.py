@@ -32,7 +32,6 @@ from ..errors import (
     invalid_value,
     missing,
     number,
-    parse_body,
     quoted_list,
     required,
     unrecognized,
@@ -45,8 +44,7 @@ from .formats import parse_response_format, parse_tool_choice, parse_tools
 if TYPE_CHECKING:
     from ....config.models import ModelSpec
 
-# ChatRequest, WireError and parse_body are re-exported: callers may read them from here.
-__all__ = ["ChatRequest", "WireError", "accepted_fields", "parse_body", "parse_request"]
+__all__ = ["accepted_fields", "parse_request"]
 
 # The real API lets a reply run to the model's limit; a test double stops sooner.
 DEFAULT_MAX_TOKENS = 256
