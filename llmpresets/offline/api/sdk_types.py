@@ -175,6 +175,8 @@ def _also_skipping(skip: Collection[str]) -> frozenset[str]:
     return frozenset({*skip, *_CHECKED_APART})
 
 
+# A lookup table, not a cache of requests: its keys are the parsers' own constant ``skip`` sets
+# (a handful, fixed by the code), so it stays outside llmpresets._cache's byte budgets.
 @functools.lru_cache(maxsize=16)
 def _with_checked_apart(skip: frozenset[str]) -> frozenset[str]:
     return skip | frozenset(_CHECKED_APART)
