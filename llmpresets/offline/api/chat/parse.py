@@ -36,8 +36,8 @@ from ..errors import (
     required,
     unrecognized,
 )
-from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
-from ..model_rules import check_model_rules
+from ..limits import choice_token_limit
+from ..model_rules import check_model_rules, check_output_limit
 from ..sdk_types import check_chat_body
 from .formats import parse_response_format, parse_tool_choice, parse_tools
 
@@ -308,17 +308,8 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     spec = spec_for(model)
     check_model_rules(body, spec, "chat")
     limit = max_completion if max_completion is not None else max_tokens
-    # A model without a known output limit gets the offline backend's (see .limits).
-    model_max = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
-    if limit is not None and limit > model_max:
-        name = "max_completion_tokens" if max_completion is not None else "max_tokens"
-        raise WireError(
-            400,
-            f"{name} is too large: {limit}. This model supports at most "
-            f"{model_max} completion tokens, whereas you provided {limit}.",
-            param=name,
-            code="invalid_value",
-        )
+    name = "max_completion_tokens" if max_completion is not None else "max_tokens"
+    check_output_limit(limit, name, spec, "chat")
     return ChatRequest(
         model=model,
         messages=messages,

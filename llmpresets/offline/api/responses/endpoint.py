@@ -53,8 +53,8 @@ from ..errors import (
     server_error,
     wrong_method,
 )
-from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
-from ..model_rules import check_model_rules, request_effort
+from ..limits import choice_token_limit
+from ..model_rules import check_model_rules, check_output_limit, request_effort
 from ..models import known_spec
 from .parse import ResponsesRequest, parse_responses_request
 from .payloads import FunctionCall, Outcome, item_id, response_events, response_object
@@ -128,7 +128,7 @@ class ResponsesEndpoint:
         request = parse_responses_request(body)
         spec = known_spec(self.backend, request.model)
         check_model_rules(body, spec, "responses")
-        _check_output_limit(request, spec)
+        check_output_limit(request.max_output_tokens, "max_output_tokens", spec, "responses")
         messages, input_tokens = self._conversation(request, spec)
         if request.output_format.kind == "json_object" and not _mentions_json(messages):
             raise WireError(
@@ -326,20 +326,6 @@ class ResponsesEndpoint:
             "has_more": len(items) > limit,
         }
         return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
-
-
-def _check_output_limit(request: ResponsesRequest, spec: ModelSpec) -> None:
-    """``max_output_tokens`` above the model's output limit is the API's 400."""
-    limit = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
-    asked = request.max_output_tokens
-    if asked is not None and asked > limit:
-        raise WireError(
-            400,
-            "Invalid 'max_output_tokens': integer above maximum value. Expected a value <= "
-            f"{limit}, but got {asked} instead.",
-            param="max_output_tokens",
-            code="integer_above_max_value",
-        )
 
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:
