@@ -57,7 +57,7 @@ from ..engine.types import Generation
 from ..lm.default import source_for_model
 from ..lm.protocol import SourceBase
 from ..lm.sources import last_user_text, make_stepper, make_token_stepper, render_prompt
-from .randomness import request_digest, seeded_generator
+from .randomness import NOT_SHAPING, request_digest, seeded_generator
 from .reasoning import reasoning_tokens
 from .scripted_rules import find_rule
 
@@ -140,10 +140,16 @@ class OfflineBackend:
 
     # ------------------------------------------------------------------ randomness
 
-    def entropy(self, body: Mapping[str, Any], seed: int | None) -> tuple[list[int], bool]:
+    def entropy(
+        self, body: Mapping[str, Any], seed: int | None, ignore: frozenset[str] = NOT_SHAPING
+    ) -> tuple[list[int], bool]:
         """The numbers every choice's random stream is derived from, and whether they repeat
-        on another run (a seed was given, to the request or the backend)."""
-        digest = int.from_bytes(request_digest(body)[:16], "big")
+        on another run (a seed was given, to the request or the backend).
+
+        ``ignore``: the body's fields that do not shape the reply (:data:`.randomness.NOT_SHAPING`,
+        or :data:`.randomness.RESPONSES_NOT_SHAPING` for a ``/responses`` body).
+        """
+        digest = int.from_bytes(request_digest(body, ignore)[:16], "big")
         if seed is not None:
             return [0, seed & _MASK64, digest], True
         if self.seed is not None:

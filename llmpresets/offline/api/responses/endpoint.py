@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import chat_tools, conversation_messages
 from ...backend.backend import GenerationFailed
-from ...backend.randomness import make_identity
+from ...backend.randomness import RESPONSES_NOT_SHAPING, make_identity
 from ...backend.reasoning import summary_text
 from ...engine.types import ChatRequest, SchemaError
 from ..errors import (
@@ -68,18 +68,6 @@ __all__ = ["ResponsesEndpoint", "is_responses_path"]
 
 # Without max_output_tokens, text stops at end-of-text or after this many tokens, by verbosity.
 DEFAULT_TEXT_TOKENS = {"low": 96, "medium": 256, "high": 512}
-# Fields that only cut, stream, store or tag a response: left out of the request hash.
-_NOT_SHAPING = frozenset(
-    {
-        "max_output_tokens",
-        "include",
-        "truncation",
-        "background",
-        "max_tool_calls",
-        "prompt_cache_retention",
-        "parallel_tool_calls",
-    }
-)
 _RESPONSES_AT = re.compile(r"(?:^|/)responses(?:/|$)")
 
 
@@ -137,7 +125,6 @@ class ResponsesEndpoint:
                 "'text.format' of type 'json_object'.",
                 param="input",
             )
-        shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
         effort = request_effort(body, spec, "responses")
         thinking = self.backend.reasoning_tokens(effort)
         chat = self._chat_request(request, messages, spec, thinking)
@@ -145,7 +132,9 @@ class ResponsesEndpoint:
             prepared = self.backend.prepare(chat, spec)
         except SchemaError as error:
             raise schema_refusal(error, "responses") from None
-        entropy, reproducible = self.backend.entropy({"endpoint": "responses", **shaping}, None)
+        entropy, reproducible = self.backend.entropy(
+            {"endpoint": "responses", **body}, None, RESPONSES_NOT_SHAPING
+        )
         identity = make_identity(entropy, reproducible, prefix="resp_")
         outcome = Outcome(
             request=request,
