@@ -13,8 +13,10 @@ Routes (on the path's tail, as :mod:`~llmpresets.offline.api.router` routes the 
    ``previous_response_not_found`` when unknown), then this request's items; counted with the
    model's tokenizer as ``usage.input_tokens`` (the same count ``input_tokens`` returns) and
    checked against the context window;
-3. reasoning (:mod:`~llmpresets.offline.backend.reasoning`: tokens by effort, spent first
-   from ``max_output_tokens``);
+3. reasoning (the backend's
+   :meth:`~llmpresets.offline.backend.backend.OfflineBackend.reasoning_budget`, the rule
+   chat completions uses too: tokens by effort, spent first from ``max_output_tokens``; a
+   budget they exhaust ends ``incomplete`` with no text);
 4. the output, made by the backend as for chat completions (same sources, sampler and
    constrained decoder, see :mod:`~llmpresets.offline.engine.structured`): function calls
    under the tool
@@ -126,8 +128,8 @@ class ResponsesEndpoint:
                 param="input",
             )
         effort = request_effort(body, spec, "responses")
-        thinking = self.backend.reasoning_tokens(effort)
-        chat = self._chat_request(request, messages, spec, thinking)
+        budget = self.backend.reasoning_budget(effort, request.max_output_tokens)
+        chat = self._chat_request(request, messages, spec, budget.text)
         try:
             prepared = self.backend.prepare(chat, spec)
         except SchemaError as error:
@@ -142,14 +144,12 @@ class ResponsesEndpoint:
             created_at=identity.created,
             input_tokens=input_tokens,
             effort=effort,
-            reasoning_tokens=thinking,
+            reasoning_tokens=budget.reasoning,
         )
         if effort not in (None, "none") and request.summary is not None:
             outcome.summary_text = summary_text(effort, request.summary)
-        budget = request.max_output_tokens
-        if budget is not None and thinking >= budget:
+        if budget.exhausted:
             # The reasoning used up max_output_tokens: incomplete before any text, as online.
-            outcome.reasoning_tokens = budget
             outcome.text_finished = False
         else:
             try:
@@ -201,14 +201,20 @@ class ResponsesEndpoint:
         request: ResponsesRequest,
         messages: list[dict[str, Any]],
         spec: ModelSpec,
-        thinking: int,
+        text_cap: int | None,
     ) -> ChatRequest:
-        """The request the backend runs: this one's conversation, settings, format and tools."""
+        """The request the backend runs: this one's conversation, settings, format and tools.
+
+        ``text_cap``: what ``max_output_tokens`` leaves the text after the reasoning (None:
+        no ``max_output_tokens``, so the verbosity's default); it is set before the grammars
+        are compiled, so a JSON answer and tool arguments are held to it as free text is, and
+        within the per-request cap (:func:`~llmpresets.offline.api.limits.choice_token_limit`).
+        """
         cap = DEFAULT_TEXT_TOKENS[request.verbosity or "medium"]
         if spec.max_output_tokens is not None:
             cap = min(cap, spec.max_output_tokens)
-        if request.max_output_tokens is not None:
-            cap = max(request.max_output_tokens - thinking, 1)
+        if text_cap is not None:
+            cap = max(text_cap, 1)
         return ChatRequest(
             model=request.model,
             messages=messages,
