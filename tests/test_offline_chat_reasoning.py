@@ -59,3 +59,53 @@ def test_streamed_equals_plain_with_reasoning() -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == plain.choices[0].message.content
     assert chunks[-1].usage == plain.usage
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "summary": {"type": "string"}},
+    "required": ["title", "summary"],
+    "additionalProperties": False,
+}
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
+    },
+}
+
+
+def test_structured_replies_keep_to_what_reasoning_leaves_of_the_cap() -> None:
+    """JSON and tool-call replies of a reasoning model spend at most the explicit cap, its
+    reasoning tokens included, as free text does (192 reasoning tokens at effort medium leave
+    6 of 198)."""
+    client = sdk(OfflineTransport(seed=0))
+    formats: list[dict[str, Any]] = [
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "n", "schema": SCHEMA},
+            }
+        },
+        {"tools": [TOOL], "tool_choice": "required"},
+    ]
+    for extra in formats:
+        for seed in range(4):
+            reply = client.chat.completions.create(
+                model="gpt-5",
+                messages=[{"role": "user", "content": "Write a note in JSON"}],
+                reasoning_effort="medium",
+                max_completion_tokens=198,
+                seed=seed,
+                **extra,
+            )
+            assert reply.usage is not None
+            assert reply.usage.completion_tokens_details is not None
+            assert reply.usage.completion_tokens_details.reasoning_tokens == 192
+            assert reply.usage.completion_tokens <= 198, (extra, seed)
+            assert reply.choices[0].finish_reason == "length"

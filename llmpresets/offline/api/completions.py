@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 from ..backend.backend import GenerationFailed
 from ..backend.randomness import Identity, make_identity
 from .chat.parse import parse_request
-from .errors import WireError, boolean, number, parse_body, texts_or_token_arrays
+from .errors import (
+    WireError,
+    boolean,
+    missing,
+    number,
+    parse_body,
+    server_error,
+    texts_or_token_arrays,
+    unrecognized,
+)
 from .limits import choice_token_limit
 from .models import known_spec
 from .prompt_checks import check_logit_bias
@@ -135,19 +144,15 @@ def parse_completions_request(
 ) -> CompletionsRequest:
     """Validate a legacy completions body; raise :class:`WireError`.
 
-    ``spec_for(model)`` gives the model's spec (or raises the 404 of a strict registry); the
-    transport lets the legacy models through, since the registry lists chat models only.
+    ``spec_for(model)`` gives the model's spec (or raises the 404 of a strict registry);
+    :func:`answer_completions` lets the legacy models through, since the registry lists chat
+    models only.
     """
     from ...tokens.encodings import get_encoding
 
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        raise WireError(
-            400,
-            f"Unrecognized request argument supplied: {unknown[0]}",
-            param=unknown[0],
-            code="unknown_parameter",
-        )
+        raise unrecognized(unknown[:1], named=True)
     model = body.get("model")
     if model is None or model == "":
         raise WireError(400, "you must provide a model parameter")
@@ -162,12 +167,7 @@ def parse_completions_request(
             param="model",
         )
     if "prompt" not in body:
-        raise WireError(
-            400,
-            "Missing required parameter: 'prompt'.",
-            param="prompt",
-            code="missing_required_parameter",
-        )
+        raise missing("prompt")
     encoding = get_encoding(spec.encoding)
 
     def decode(tokens: list[int]) -> str:
@@ -376,7 +376,7 @@ def answer_completions(backend: OfflineBackend, content: bytes, use_case: str | 
         try:
             results.append(backend.run(prepared, entropy, use_case))
         except GenerationFailed as exc:
-            raise WireError(500, str(exc), type="server_error") from exc
+            raise server_error(exc) from exc
     identity = make_identity(entropies, reproducible, prefix="cmpl-")
     if legacy.stream:
         return Reply.stream(completions_chunks(legacy, results, identity))

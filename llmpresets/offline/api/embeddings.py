@@ -37,7 +37,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..._cache import memoize
-from .errors import WireError, texts_or_token_arrays
+from .errors import (
+    WireError,
+    invalid_value,
+    missing,
+    quoted_list,
+    texts_or_token_arrays,
+    unrecognized,
+)
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -121,19 +128,9 @@ def parse_embeddings_request(body: Mapping[str, Any]) -> EmbeddingRequest:
 
     unknown = sorted(set(body) - {"model", "input", "dimensions", "encoding_format", "user"})
     if unknown:
-        raise WireError(
-            400,
-            f"Unrecognized request argument supplied: {unknown[0]}",
-            param=unknown[0],
-            code="unknown_parameter",
-        )
+        raise unrecognized(unknown[:1], named=True)
     if "input" not in body:
-        raise WireError(
-            400,
-            "Missing required parameter: 'input'.",
-            param="input",
-            code="missing_required_parameter",
-        )
+        raise missing("input")
     name, model = _model(body)
     inputs = _inputs(body["input"])
     if len(inputs) > MAX_INPUTS:
@@ -146,12 +143,7 @@ def parse_embeddings_request(body: Mapping[str, Any]) -> EmbeddingRequest:
     if encoding_format is None:
         encoding_format = "float"
     if encoding_format not in ("float", "base64"):
-        raise WireError(
-            400,
-            f"Invalid value: '{encoding_format}'. Supported values are: 'float' and 'base64'.",
-            param="encoding_format",
-            code="invalid_value",
-        )
+        raise invalid_value("encoding_format", encoding_format, quoted_list(("float", "base64")))
     dimensions = _dimensions(body.get("dimensions"), name, model)
     encoding = get_encoding(model.encoding)
     texts: list[str] = []

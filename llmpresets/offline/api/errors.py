@@ -7,6 +7,11 @@
 ``1e400`` is a 400 and never an overflow), :func:`boolean`, :func:`required`
 (``missing_required_parameter``), and :func:`parse_body` (malformed JSON, lone surrogate escapes
 and ``NaN`` included). Parsers for each endpoint (:mod:`.chat` for chat completions) build on them.
+
+Each wording the API repeats across endpoints has one home here: :func:`missing`,
+:func:`unrecognized` / :func:`unknown_parameter`, :func:`invalid_value` with
+:func:`quoted_list`, :func:`invalid_url`, :func:`wrong_method` / :func:`only`, and
+:func:`server_error`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,12 +31,21 @@ __all__ = [
     "boolean",
     "check_number",
     "empty_array",
+    "invalid_url",
+    "invalid_value",
+    "missing",
     "model_not_found",
     "number",
+    "only",
     "parse_body",
+    "quoted_list",
     "required",
+    "server_error",
     "show_number",
     "texts_or_token_arrays",
+    "unknown_parameter",
+    "unrecognized",
+    "wrong_method",
 ]
 
 _PARSE_ERROR = (
@@ -181,17 +195,95 @@ def boolean(body: Mapping[str, Any], name: str) -> bool:
     return value
 
 
+def missing(param: str) -> WireError:
+    """The API's 400 ``missing_required_parameter`` for ``param`` (a path: ``messages[0].role``)."""
+    return WireError(
+        400,
+        f"Missing required parameter: '{param}'.",
+        param=param,
+        code="missing_required_parameter",
+    )
+
+
 def required(mapping: Mapping[str, Any], where: str) -> Any:
     """``mapping[last part of where]``, or the API's missing_required_parameter."""
     value = mapping.get(where.rsplit(".", 1)[-1])
     if value is None:
-        raise WireError(
-            400,
-            f"Missing required parameter: '{where}'.",
-            param=where,
-            code="missing_required_parameter",
-        )
+        raise missing(where)
     return value
+
+
+def unrecognized(names: Sequence[str], *, named: bool = False) -> WireError:
+    """The API's 400 for body fields it does not know: ``Unrecognized request argument(s)
+    supplied: a, b``, the names in the order given.
+
+    Chat completions lists them all, with no ``param`` or ``code``; the legacy endpoints
+    (``/completions``, ``/embeddings``) name one field, ``named=True``: it is also the
+    ``param``, with the code ``unknown_parameter``.
+    """
+    plural = "s" if len(names) > 1 else ""
+    message = f"Unrecognized request argument{plural} supplied: {', '.join(names)}"
+    if named:
+        return WireError(400, message, param=names[0], code="unknown_parameter")
+    return WireError(400, message)
+
+
+def unknown_parameter(param: str) -> WireError:
+    """The API's 400 ``unknown_parameter`` in its other wording (the Responses API's, and a
+    nested field the SDK's types do not have): ``Unknown parameter: 'text.format.name'.``"""
+    return WireError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+
+
+def quoted_list(values: Sequence[object], *, quote: bool = True, conjunction: bool = True) -> str:
+    """Values as the API lists them in a message: ``'a'``, ``'a' and 'b'``, ``'a', 'b', and 'c'``.
+
+    ``quote=False``: the values come quoted already (pydantic's ``expected``, where numbers
+    are bare); ``conjunction=False``: ``'a', 'b', 'c'``, as the Responses endpoint's own checks
+    list them.
+
+    >>> quoted_list(["a"]), quoted_list(["a", "b"]), quoted_list(["a", "b", "c"])
+    ("'a'", "'a' and 'b'", "'a', 'b', and 'c'")
+    >>> quoted_list(["a", "b"], conjunction=False)
+    "'a', 'b'"
+    """
+    items = [f"'{value}'" if quote else str(value) for value in values]
+    if not conjunction:
+        return ", ".join(items)
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + f", and {items[-1]}"
+
+
+def invalid_value(param: str, value: object, supported: str) -> WireError:
+    """The API's 400 ``invalid_value`` for a value outside a set: ``Invalid value: 'x'.
+    Supported values are: ....`` (``supported``: the set as :func:`quoted_list` lists it)."""
+    return WireError(
+        400,
+        f"Invalid value: '{value}'. Supported values are: {supported}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def invalid_url(method: str, path: str) -> WireError:
+    """The API's 404 for a path no route answers."""
+    return WireError(404, f"Invalid URL ({method} {path})")
+
+
+def wrong_method(method: str, path: str) -> WireError:
+    """The API's 405 for a route that does not answer ``method``."""
+    return WireError(405, f"Invalid method for URL ({method} {path})")
+
+
+def only(method: str, allowed: str, path: str) -> None:
+    """Raise the API's 405 (:func:`wrong_method`) unless ``method`` is ``allowed``."""
+    if method != allowed:
+        raise wrong_method(method, path)
+
+
+def server_error(exc: Exception) -> WireError:
+    """The API's 500 for a failure on the server's side (a misbehaving next-token source)."""
+    return WireError(500, str(exc), type="server_error")
 
 
 def parse_body(content: bytes) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 One function, :func:`check_model_rules`, serves every endpoint (``api="chat"`` for
 ``/chat/completions``, ``"responses"`` for ``/responses``). It reads the parameter table
-(``_params``: how each endpoint spells a parameter) and the model's capabilities (``_models``:
-efforts, sampling rule, rejected parameters, tools with effort, verbosity, endpoints); it
-restates neither. The wording, ``param`` and ``code`` of each refusal are the API's, as seen in
-its error bodies:
+(:mod:`~llmpresets.config.params`: how each endpoint spells a parameter) and the model's
+capabilities (:mod:`~llmpresets.config.models`: efforts, sampling rule, rejected parameters,
+tools with effort, verbosity, endpoints); it restates neither. :func:`check_output_limit` holds
+an explicit output cap to the model's output limit, worded per endpoint. The wording, ``param``
+and ``code`` of each refusal are the API's, as seen in its error bodies:
 
 - an effort the model lacks: ``Unsupported value: 'minimal' is not supported with the 'gpt-5.1'
   model. Supported values are: 'none', 'low', 'medium', and 'high'.`` (``unsupported_value``);
@@ -32,12 +33,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...config.params import PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
-from .errors import WireError
+from .errors import WireError, check_number, quoted_list, unrecognized
+from .limits import UNKNOWN_MODEL_MAX_OUTPUT
 
 if TYPE_CHECKING:
     from ...config.models import ModelSpec
 
-__all__ = ["check_model_rules", "request_effort"]
+__all__ = ["check_model_rules", "check_output_limit", "request_effort"]
 
 
 def _get(body: Mapping[str, Any], path: str) -> Any:
@@ -48,13 +50,6 @@ def _get(body: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def _quoted_list(values: tuple[str, ...]) -> str:
-    quoted = [f"'{value}'" for value in values]
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
 
 
 def _unsupported_parameter(name: str, extra: str = "") -> WireError:
@@ -87,6 +82,29 @@ def check_model_rules(body: Mapping[str, Any], spec: ModelSpec, api: Api) -> Non
     _check_tools(body, spec, api, effort)
 
 
+def check_output_limit(asked: int | None, name: str, spec: ModelSpec, api: Api) -> None:
+    """Raise the API's 400 when ``asked`` (the request's explicit output cap, the field
+    ``name``) is above the model's output limit, worded as ``api`` words it.
+
+    A model without a known output limit gets the offline backend's
+    (:data:`~llmpresets.offline.api.limits.UNKNOWN_MODEL_MAX_OUTPUT`). Chat completions says
+    ``max_tokens is too large: ...`` (``invalid_value``); the Responses API words it as any
+    integer above its maximum (``integer_above_max_value``).
+    """
+    limit = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
+    if asked is None or asked <= limit:
+        return
+    if api == "chat":
+        raise WireError(
+            400,
+            f"{name} is too large: {asked}. This model supports at most "
+            f"{limit} completion tokens, whereas you provided {asked}.",
+            param=name,
+            code="invalid_value",
+        )
+    check_number(name, asked, 0, limit, integer=True)
+
+
 def _check_endpoint(spec: ModelSpec, api: Api) -> None:
     if api in spec.endpoints:
         return
@@ -113,13 +131,13 @@ def _check_effort(body: Mapping[str, Any], spec: ModelSpec, api: Api) -> str | N
     accepted = spec.efforts(api)
     if not accepted:
         if api == "chat":
-            raise WireError(400, "Unrecognized request argument supplied: reasoning_effort")
+            raise unrecognized(["reasoning_effort"])
         raise _unsupported_parameter(str(spelled))
     if sent not in accepted:
         raise WireError(
             400,
             f"Unsupported value: '{sent}' is not supported with the '{spec.name}' model. "
-            f"Supported values are: {_quoted_list(accepted)}.",
+            f"Supported values are: {quoted_list(accepted)}.",
             param=spelled,
             code="unsupported_value",
         )

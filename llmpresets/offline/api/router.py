@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .chat.endpoint import answer_chat
 from .completions import LEGACY_MODELS, answer_completions
 from .embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
-from .errors import WireError, parse_body
+from .errors import WireError, invalid_url, only, parse_body
 from .models import model_entry, model_list
 from .reply import Reply
 from .responses.endpoint import ResponsesEndpoint, is_responses_path
@@ -54,16 +54,16 @@ class Router:
     ) -> Reply:
         tail = path.rstrip("/")
         if tail.endswith("/chat/completions") or tail == "chat/completions":
-            _only(method, "POST", path)
+            only(method, "POST", path)
             return answer_chat(self.backend, content, use_case)
         if tail.endswith("/completions") or tail == "completions":
-            _only(method, "POST", path)
+            only(method, "POST", path)
             return answer_completions(self.backend, content, use_case)
         if is_responses_path(tail):
             answer = self.responses.handle(method, path, content, use_case, query)
             return Reply.stream(answer) if isinstance(answer, list) else Reply.json(200, answer)
         if tail.endswith("/embeddings") or tail == "embeddings":
-            _only(method, "POST", path)
+            only(method, "POST", path)
             request = parse_embeddings_request(parse_body(content))
             return Reply.json(200, embeddings_payload(request))
         if tail.endswith("/models") and method == "GET":
@@ -72,9 +72,4 @@ class Router:
         if models_at >= 0 and method == "GET":
             name = tail[models_at + len("/models/") :]
             return Reply.json(200, model_entry(self.backend, name, _OTHER_MODELS))
-        raise WireError(404, f"Invalid URL ({method} {path})")
-
-
-def _only(method: str, allowed: str, path: str) -> None:
-    if method != allowed:
-        raise WireError(405, f"Invalid method for URL ({method} {path})")
+        raise invalid_url(method, path)

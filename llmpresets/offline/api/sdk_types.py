@@ -36,7 +36,15 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import NotRequired, Required, is_typeddict
 
-from .errors import WireError, bad_type, empty_array
+from .errors import (
+    WireError,
+    bad_type,
+    empty_array,
+    invalid_value,
+    missing,
+    quoted_list,
+    unknown_parameter,
+)
 
 __all__ = ["check_body_types", "check_chat_body"]
 
@@ -167,6 +175,8 @@ def _also_skipping(skip: Collection[str]) -> frozenset[str]:
     return frozenset({*skip, *_CHECKED_APART})
 
 
+# A lookup table, not a cache of requests: its keys are the parsers' own constant ``skip`` sets
+# (a handful, fixed by the code), so it stays outside llmpresets._cache's byte budgets.
 @functools.lru_cache(maxsize=16)
 def _with_checked_apart(skip: frozenset[str]) -> frozenset[str]:
     return skip | frozenset(_CHECKED_APART)
@@ -402,13 +412,7 @@ def _wire_error(
         loc = _clean(refused[0]["loc"])
         param = _param((*where, *loc))
         values = [str((error.get("ctx") or {}).get("expected", "")) for error in refused]
-        return WireError(
-            400,
-            f"Invalid value: '{refused[0].get('input')}'. Supported values are: "
-            f"{_supported(', '.join(values))}.",
-            param=param,
-            code="invalid_value",
-        )
+        return invalid_value(param, refused[0].get("input"), _supported(", ".join(values)))
     informative = [
         error
         for error in errors
@@ -421,28 +425,16 @@ def _wire_error(
     param = _param((*where, *loc))
     kind = first["type"]
     if kind == "extra_forbidden":
-        return WireError(
-            400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
-        )
+        return unknown_parameter(param)
     if kind == "missing":
-        return WireError(
-            400,
-            f"Missing required parameter: '{param}'.",
-            param=param,
-            code="missing_required_parameter",
-        )
+        return missing(param)
     expected = [_EXPECTED[error["type"]] for error in chosen if error["type"] in _EXPECTED]
     literals = [error for error in chosen if error["type"] == "literal_error"]
     if literals and not expected and not isinstance(first.get("input"), str):
         return bad_type(param, "a string", first.get("input"))
     if literals and not expected:
         supported = _supported(str((literals[0].get("ctx") or {}).get("expected", "")))
-        return WireError(
-            400,
-            f"Invalid value: '{first.get('input')}'. Supported values are: {supported}.",
-            param=param,
-            code="invalid_value",
-        )
+        return invalid_value(param, first.get("input"), supported)
     if literals:
         expected.append("a string")
     if expected:
@@ -477,8 +469,4 @@ def _supported(expected: str) -> str:
     values = re.findall(r"'[^']*'|\d+", expected)
     if len(values) <= 1:
         return expected
-    return (
-        ", ".join(values[:-1]) + f", and {values[-1]}"
-        if len(values) > 2
-        else (f"{values[0]} and {values[1]}")
-    )
+    return quoted_list(values, quote=False)

@@ -29,6 +29,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..._cache import memoize
+
 __all__ = ["MAX_DEPTH", "MAX_PROPERTIES", "root_problem", "strict_problem"]
 
 MAX_DEPTH = 10
@@ -80,20 +82,22 @@ def strict_problem(schema: Mapping[str, Any]) -> str | None:
 
     Kept per schema text: an agent sends the same schemas with every request.
     """
-    text = json.dumps(schema, separators=(",", ":"))
-    if text in _problems:
-        return _problems[text]
+    return _problem_of(json.dumps(schema, separators=(",", ":")))[1]
+
+
+@memoize("strict schema problems", budget=4 << 20)
+def _problem_of(text: str) -> tuple[str, str | None]:
+    """The text of a schema (JSON, as read from a request body) and the first strict-mode rule
+    it breaks.
+
+    The text is returned beside the problem because a memoized function's cache measures its
+    values and not its keys: held by both (one string), a large schema costs its bytes.
+    """
+    schema = json.loads(text)
     problem = root_problem(schema)
     if problem is None:
         problem = _check(schema, (), 0, [0])
-    if len(_problems) >= _PROBLEMS_LIMIT:
-        _problems.clear()
-    _problems[text] = problem
-    return problem
-
-
-_problems: dict[str, str | None] = {}
-_PROBLEMS_LIMIT = 256
+    return text, problem
 
 
 def _context(path: tuple[str, ...]) -> str:

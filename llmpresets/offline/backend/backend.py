@@ -10,7 +10,8 @@ each into the API's answer). A request runs in two steps:
    ``response_format`` and the tools compiled (so a schema that cannot compile is refused
    before any work), the scripted rule that answers it, if any;
 2. :meth:`OfflineBackend.run` (or :meth:`OfflineBackend.think_then_run` for a reasoning model
-   on chat completions): each choice from its own random stream.
+   on chat completions): each choice from its own random stream. How reasoning and text share
+   an explicit output cap is :meth:`OfflineBackend.reasoning_budget`, for both endpoints.
 
 Randomness, per choice ``i`` of a request (``n`` choices are independent streams), from
 :meth:`OfflineBackend.entropy`:
@@ -58,7 +59,7 @@ from ..lm.default import source_for_model
 from ..lm.prompt import last_user_text, render_prompt
 from ..lm.protocol import SourceBase
 from ..lm.sources import make_stepper, make_token_stepper
-from .randomness import request_digest, seeded_generator
+from .randomness import NOT_SHAPING, request_digest, seeded_generator
 from .reasoning import reasoning_tokens
 from .scripted_rules import find_rule
 
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
     from ...config.presets import PresetBook, ScriptedRule
     from ..engine.types import ChatRequest
 
-__all__ = ["GenerationFailed", "OfflineBackend", "Prepared"]
+__all__ = ["GenerationFailed", "OfflineBackend", "Prepared", "ReasoningBudget"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -88,6 +89,16 @@ class Prepared:
     encoding: tiktoken.Encoding
     plan: StructuredPlan | None  # the compiled grammars (None: plain text)
     table: ScriptedTable | None  # the scripted rule that answers it, as a table
+
+
+@dataclass(frozen=True)
+class ReasoningBudget:
+    """How a request's reasoning and its text share an explicit output cap
+    (:meth:`OfflineBackend.reasoning_budget`)."""
+
+    reasoning: int  # the reasoning tokens spent (the whole cap, when they exhaust it)
+    text: int | None  # what the cap leaves the text (None: no explicit cap)
+    exhausted: bool  # the reasoning used the cap up: the reply ends with no text
 
 
 class OfflineBackend:
@@ -141,10 +152,16 @@ class OfflineBackend:
 
     # ------------------------------------------------------------------ randomness
 
-    def entropy(self, body: Mapping[str, Any], seed: int | None) -> tuple[list[int], bool]:
+    def entropy(
+        self, body: Mapping[str, Any], seed: int | None, ignore: frozenset[str] = NOT_SHAPING
+    ) -> tuple[list[int], bool]:
         """The numbers every choice's random stream is derived from, and whether they repeat
-        on another run (a seed was given, to the request or the backend)."""
-        digest = int.from_bytes(request_digest(body)[:16], "big")
+        on another run (a seed was given, to the request or the backend).
+
+        ``ignore``: the body's fields that do not shape the reply (:data:`.randomness.NOT_SHAPING`,
+        or :data:`.randomness.RESPONSES_NOT_SHAPING` for a ``/responses`` body).
+        """
+        digest = int.from_bytes(request_digest(body, ignore)[:16], "big")
         if seed is not None:
             return [0, seed & _MASK64, digest], True
         if self.seed is not None:
@@ -200,9 +217,20 @@ class OfflineBackend:
                 raise GenerationFailed(str(exc)) from exc
         return generations
 
-    def reasoning_tokens(self, effort: str | None) -> int:
-        """The reasoning tokens a choice spends at ``effort`` (see :mod:`.reasoning`)."""
-        return reasoning_tokens(effort)
+    def reasoning_budget(self, effort: str | None, cap: int | None) -> ReasoningBudget:
+        """The reasoning tokens a choice spends at ``effort`` and what an explicit output
+        ``cap`` leaves its text.
+
+        The rule of :mod:`.reasoning` (zero at effort none or ``None``, growing with the
+        effort). The tokens are spent first, from the cap: a cap they reach is exhausted (the
+        reply ends with no text, as online); otherwise the text gets what is left.
+        """
+        thinking = reasoning_tokens(effort)
+        if cap is None:
+            return ReasoningBudget(thinking, None, exhausted=False)
+        if thinking and cap <= thinking:
+            return ReasoningBudget(cap, 0, exhausted=True)
+        return ReasoningBudget(thinking, cap - thinking, exhausted=False)
 
     def think_then_run(
         self,
@@ -213,21 +241,27 @@ class OfflineBackend:
     ) -> tuple[list[Generation], int]:
         """A reasoning model's choices and the reasoning tokens each spent before its text.
 
-        The rule of :mod:`.reasoning` (zero at effort none, growing with the effort). The
-        tokens count against the request's explicit cap: a cap they exhaust ends each choice
-        with ``finish_reason="length"`` and no text, as online; otherwise the text gets what
-        is left.
+        The budget of :meth:`reasoning_budget` over the request's explicit cap: a cap the
+        reasoning exhausts ends each choice with ``finish_reason="length"`` and no text, as
+        online; otherwise the free text gets what is left.
         """
-        thinking = reasoning_tokens(effort) if prepared.spec.efforts("chat") else 0
         chat = prepared.chat
-        limit = chat.explicit_max_tokens
-        if thinking and limit is not None:
-            if limit <= thinking:
-                return [Generation(finish_reason="length") for _ in range(chat.n)], limit
+        budget = self.reasoning_budget(
+            effort if prepared.spec.efforts("chat") else None, chat.explicit_max_tokens
+        )
+        if budget.exhausted:
+            return [Generation(finish_reason="length") for _ in range(chat.n)], budget.reasoning
+        if budget.reasoning and budget.text is not None:
+            # What is left for the text, within the per-choice cap the request already has;
+            # the structured plan answers for the same request, so it gets the cap too.
+            chat = dataclasses.replace(chat, max_tokens=min(budget.text, chat.max_tokens))
+            plan = prepared.plan
             prepared = dataclasses.replace(
-                prepared, chat=dataclasses.replace(chat, max_tokens=limit - thinking)
+                prepared,
+                chat=chat,
+                plan=None if plan is None else dataclasses.replace(plan, request=chat),
             )
-        return self.run(prepared, entropy, use_case), thinking
+        return self.run(prepared, entropy, use_case), budget.reasoning
 
     def _table(self, rule: ScriptedRule, encoding: tiktoken.Encoding) -> ScriptedTable:
         key = (id(rule), encoding.name)

@@ -1,7 +1,8 @@
 """Seeded determinism: what a request's randomness is drawn from, and what names a reply.
 
 :func:`request_digest` hashes a request body without the fields in :data:`NOT_SHAPING` (those
-that only cut, count or report a reply, or only route, cache or tag a request);
+that only cut, count or report a reply, or only route, cache or tag a request), or in
+:data:`RESPONSES_NOT_SHAPING` for a ``/responses`` body;
 :func:`make_identity` names a response (id, ``created``, fingerprint) from the same numbers, so
 a seeded reply's whole body is reproducible.
 """
@@ -21,6 +22,7 @@ import numpy as np
 __all__ = [
     "NOT_SHAPING",
     "OFFLINE_EPOCH",
+    "RESPONSES_NOT_SHAPING",
     "Identity",
     "make_identity",
     "request_digest",
@@ -52,6 +54,19 @@ NOT_SHAPING = frozenset(
         "metadata",
         "store",
         "service_tier",
+    }
+)
+# A /responses body leaves out those and the Responses API's own fields that only cut, stream,
+# store or tag a response.
+RESPONSES_NOT_SHAPING = NOT_SHAPING | frozenset(
+    {
+        "max_output_tokens",
+        "include",
+        "truncation",
+        "background",
+        "max_tool_calls",
+        "prompt_cache_retention",
+        "parallel_tool_calls",
     }
 )
 

@@ -1,6 +1,6 @@
 """``POST /chat/completions``: a body parsed and checked, run by the backend, answered.
 
-Every check comes before any generation: the body (:func:`.chat.parse_request`: fields,
+Every check comes before any generation: the body (:func:`.parse.parse_request`: fields,
 values, model rules, with strict models the 404), the prompt counted against the model's
 window (``context_length_exceeded``; a message or tool the counter cannot read is a 400
 naming it), the grammars of ``response_format`` and the tools compiled (a schema that cannot
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ...backend.backend import GenerationFailed
 from ...backend.randomness import make_identity
 from ...engine.types import SchemaError
-from ..errors import WireError, parse_body, schema_refusal
+from ..errors import parse_body, schema_refusal, server_error
 from ..model_rules import request_effort
 from ..models import known_spec
 from ..prompt_checks import check_logit_bias, counted_prompt
@@ -31,7 +31,8 @@ __all__ = ["answer_chat"]
 
 
 def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -> Reply:
-    """The answer to a ``/chat/completions`` body; :class:`WireError` for an error answer."""
+    """The answer to a ``/chat/completions`` body; raises
+    :class:`~llmpresets.offline.api.errors.WireError` for an error answer."""
     chat = parse_request(parse_body(content), lambda model: known_spec(backend, model))
     spec = backend.spec(chat.model)
     prompt_tokens = counted_prompt(chat, spec, backend.config)
@@ -45,7 +46,7 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
     try:
         generations, thinking = backend.think_then_run(prepared, entropy, effort, use_case)
     except GenerationFailed as exc:
-        raise WireError(500, str(exc), type="server_error") from exc
+        raise server_error(exc) from exc
     reasoning = thinking * len(generations)
     usage = Usage(
         prompt_tokens, sum(g.completion_tokens for g in generations) + reasoning, reasoning

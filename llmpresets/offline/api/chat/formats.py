@@ -15,8 +15,9 @@ or raises the API's 400 (:class:`~llmpresets.offline.api.errors.WireError`):
   ``allowed_tools``) and ``parallel_tool_calls`` need ``tools``; a named tool must be one of
   them.
 
-Whether a schema *compiles* is checked where it is compiled (the transport, per encoding);
-that failure is a 400 too, never a 500.
+Whether a schema *compiles* is checked where it is compiled, per encoding: the backend's
+``prepare`` (through :func:`~llmpresets.offline.engine.structured.make_plan`) raises the
+engine's ``SchemaError``, which :mod:`.endpoint` answers as a 400, never a 500.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from typing import Any
 
 from ....tokens.messages import content_text
 from ...engine.types import OutputFormat, Tool, ToolChoice
-from ..errors import WireError, bad_type, boolean, empty_array, required
+from ..errors import (
+    WireError,
+    bad_type,
+    boolean,
+    empty_array,
+    invalid_value,
+    quoted_list,
+    required,
+)
 from ..strict_schema import strict_problem
 
 __all__ = ["ParsedTool", "parse_response_format", "parse_tool_choice", "parse_tools"]
@@ -46,11 +55,6 @@ class ParsedTool:
 
     raw: dict[str, Any]
     tool: Tool
-
-
-def _supported(values: Sequence[str]) -> str:
-    quoted = [f"'{value}'" for value in values]
-    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
 
 
 def _check_name(name: Any, where: str) -> str:
@@ -91,12 +95,7 @@ def parse_response_format(
         raise bad_type("response_format", "an object", value)
     kind = required(value, "response_format.type")
     if kind not in _FORMATS:
-        raise WireError(
-            400,
-            f"Invalid value: '{kind}'. Supported values are: {_supported(_FORMATS)}.",
-            param="response_format.type",
-            code="invalid_value",
-        )
+        raise invalid_value("response_format.type", kind, quoted_list(_FORMATS))
     if kind == "text":
         return OutputFormat()
     if kind == "json_object":
@@ -156,12 +155,7 @@ def parse_tools(body: Mapping[str, Any]) -> list[ParsedTool] | None:
             raise bad_type(where, "an object", tool)
         kind = required(tool, f"{where}.type")
         if kind not in ("function", "custom"):
-            raise WireError(
-                400,
-                f"Invalid value: '{kind}'. Supported values are: 'function' and 'custom'.",
-                param=f"{where}.type",
-                code="invalid_value",
-            )
+            raise invalid_value(f"{where}.type", kind, quoted_list(("function", "custom")))
         definition = required(tool, f"{where}.{kind}")
         if not isinstance(definition, dict):
             raise bad_type(f"{where}.{kind}", "an object", definition)
@@ -212,12 +206,7 @@ def _custom(definition: dict[str, Any], where: str, name: str, description: str)
     if kind == "text":
         return Tool(name=name, kind="custom", description=description)
     if kind != "grammar":
-        raise WireError(
-            400,
-            f"Invalid value: '{kind}'. Supported values are: 'text' and 'grammar'.",
-            param=f"{where}.custom.format.type",
-            code="invalid_value",
-        )
+        raise invalid_value(f"{where}.custom.format.type", kind, quoted_list(("text", "grammar")))
     grammar = required(form, f"{where}.custom.format.grammar")
     if not isinstance(grammar, dict):
         raise bad_type(f"{where}.custom.format.grammar", "an object", grammar)
@@ -226,11 +215,8 @@ def _custom(definition: dict[str, Any], where: str, name: str, description: str)
     if not isinstance(text, str):
         raise bad_type(f"{where}.custom.format.grammar.definition", "a string", text)
     if syntax not in ("lark", "regex"):
-        raise WireError(
-            400,
-            f"Invalid value: '{syntax}'. Supported values are: 'lark' and 'regex'.",
-            param=f"{where}.custom.format.grammar.syntax",
-            code="invalid_value",
+        raise invalid_value(
+            f"{where}.custom.format.grammar.syntax", syntax, quoted_list(("lark", "regex"))
         )
     return Tool(name=name, kind="custom", description=description, grammar=text, syntax=syntax)
 
@@ -247,12 +233,7 @@ def parse_tool_choice(
     result = ToolChoice("auto" if names else "none")
     if isinstance(choice, str):
         if choice not in _CHOICES:
-            raise WireError(
-                400,
-                f"Invalid value: '{choice}'. Supported values are: {_supported(_CHOICES)}.",
-                param="tool_choice",
-                code="invalid_value",
-            )
+            raise invalid_value("tool_choice", choice, quoted_list(_CHOICES))
         result = ToolChoice(choice)
     elif isinstance(choice, dict):
         result = _choice_object(choice, names)
@@ -280,23 +261,16 @@ def _choice_object(choice: dict[str, Any], names: Mapping[str, str]) -> ToolChoi
         where = f"tool_choice.{kind}.name"
         return ToolChoice("required", (_named(required(inner, where), where, names, kind),))
     if kind != "allowed_tools":
-        raise WireError(
-            400,
-            f"Invalid value: '{kind}'. Supported values are: 'function', 'custom', and "
-            "'allowed_tools'.",
-            param="tool_choice.type",
-            code="invalid_value",
+        raise invalid_value(
+            "tool_choice.type", kind, quoted_list(("function", "custom", "allowed_tools"))
         )
     allowed = required(choice, "tool_choice.allowed_tools")
     if not isinstance(allowed, dict):
         raise bad_type("tool_choice.allowed_tools", "an object", allowed)
     mode = required(allowed, "tool_choice.allowed_tools.mode")
     if mode not in ("auto", "required"):
-        raise WireError(
-            400,
-            f"Invalid value: '{mode}'. Supported values are: 'auto' and 'required'.",
-            param="tool_choice.allowed_tools.mode",
-            code="invalid_value",
+        raise invalid_value(
+            "tool_choice.allowed_tools.mode", mode, quoted_list(("auto", "required"))
         )
     listed = required(allowed, "tool_choice.allowed_tools.tools")
     if not isinstance(listed, list):

@@ -1,14 +1,17 @@
-"""OpenAI's wire format for requests: validation with the API's status, messages and codes.
+"""A chat completion body validated with the API's status, messages and codes.
 
 Errors have the API's status and body shape, ``{"error": {"message", "type", "param",
-"code"}}``, with the API's messages and codes for the cases an application can hit: malformed
-JSON (lone surrogate escapes and ``NaN`` included), an unrecognized body field, missing or
-mistyped parameters, values out of range (``decimal_above_max_value``..., checked without
-converting a value first, so ``seed=10**400`` or ``1e400`` is a 400 and never an overflow),
-``top_logprobs`` without ``logprobs``, tool messages that answer no ``tool_calls``,
-``tool_choice`` without ``tools``, a model that rejects a parameter (reasoning models),
-``max_tokens`` above the model's limit, and, with strict models, an unknown model (404
-``model_not_found``). The transport adds the prompt checks (``context_length_exceeded``).
+"code"}}``, with the API's messages and codes for the cases an application can hit: an
+unrecognized body field, missing or mistyped parameters, values out of range
+(``decimal_above_max_value``..., checked without converting a value first, so
+``seed=10**400`` or ``1e400`` is a 400 and never an overflow), ``top_logprobs`` without
+``logprobs``, tool messages that answer no ``tool_calls``, ``tool_choice`` without ``tools``,
+a model that rejects a parameter (reasoning models), ``max_tokens`` above the model's limit,
+and, with strict models, an unknown model (404 ``model_not_found``). :mod:`.endpoint` reads
+the JSON first (:func:`~llmpresets.offline.api.errors.parse_body`: malformed JSON, lone
+surrogate escapes and ``NaN`` included) and adds the prompt checks after
+(:mod:`~llmpresets.offline.api.prompt_checks`: ``context_length_exceeded``, ``logit_bias``
+against the tokenizer).
 """
 
 from __future__ import annotations
@@ -26,20 +29,22 @@ from ..errors import (
     boolean,
     check_number,
     empty_array,
+    invalid_value,
+    missing,
     number,
-    parse_body,
+    quoted_list,
     required,
+    unrecognized,
 )
-from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
-from ..model_rules import check_model_rules
+from ..limits import choice_token_limit
+from ..model_rules import check_model_rules, check_output_limit
 from ..sdk_types import check_chat_body
 from .formats import parse_response_format, parse_tool_choice, parse_tools
 
 if TYPE_CHECKING:
     from ....config.models import ModelSpec
 
-# ChatRequest, WireError and parse_body are re-exported: callers may read them from here.
-__all__ = ["ChatRequest", "WireError", "accepted_fields", "parse_body", "parse_request"]
+__all__ = ["accepted_fields", "parse_request"]
 
 # The real API lets a reply run to the model's limit; a test double stops sooner.
 DEFAULT_MAX_TOKENS = 256
@@ -50,12 +55,7 @@ _INT32_MAX = 2**31 - 1
 
 def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "messages" not in body:
-        raise WireError(
-            400,
-            "Missing required parameter: 'messages'.",
-            param="messages",
-            code="missing_required_parameter",
-        )
+        raise missing("messages")
     messages = body["messages"]
     if not isinstance(messages, list):
         raise bad_type("messages", "an array of objects", messages)
@@ -66,30 +66,14 @@ def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(message, dict):
             raise bad_type(where, "an object", message)
         if "role" not in message:
-            raise WireError(
-                400,
-                f"Missing required parameter: '{where}.role'.",
-                param=f"{where}.role",
-                code="missing_required_parameter",
-            )
+            raise missing(f"{where}.role")
         if message["role"] not in _ROLES:
-            supported = ", ".join(f"'{role}'" for role in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
-            raise WireError(
-                400,
-                f"Invalid value: '{message['role']}'. Supported values are: {supported}.",
-                param=f"{where}.role",
-                code="invalid_value",
-            )
+            raise invalid_value(f"{where}.role", message["role"], quoted_list(_ROLES))
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise bad_type(f"{where}.content", "one of a string or array of objects", content)
         if content is None and message["role"] in ("user", "system", "developer"):
-            raise WireError(
-                400,
-                f"Missing required parameter: '{where}.content'.",
-                param=f"{where}.content",
-                code="missing_required_parameter",
-            )
+            raise missing(f"{where}.content")
     _check_tool_turns(messages)
     return messages
 
@@ -159,10 +143,7 @@ def _check_known_fields(body: Mapping[str, Any]) -> None:
     known = accepted_fields()
     unknown = [key for key in body if key not in known]
     if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        raise WireError(
-            400, f"Unrecognized request argument{plural} supplied: {', '.join(unknown)}"
-        )
+        raise unrecognized(unknown)
 
 
 def _logit_bias(body: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
@@ -327,17 +308,8 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     spec = spec_for(model)
     check_model_rules(body, spec, "chat")
     limit = max_completion if max_completion is not None else max_tokens
-    # A model without a known output limit gets the offline backend's (see .limits).
-    model_max = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
-    if limit is not None and limit > model_max:
-        name = "max_completion_tokens" if max_completion is not None else "max_tokens"
-        raise WireError(
-            400,
-            f"{name} is too large: {limit}. This model supports at most "
-            f"{model_max} completion tokens, whereas you provided {limit}.",
-            param=name,
-            code="invalid_value",
-        )
+    name = "max_completion_tokens" if max_completion is not None else "max_tokens"
+    check_output_limit(limit, name, spec, "chat")
     return ChatRequest(
         model=model,
         messages=messages,

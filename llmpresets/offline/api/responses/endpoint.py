@@ -1,8 +1,8 @@
 """The offline ``/responses`` endpoints: create (plain or streamed), retrieve, delete, input items
 and input-token counts, over the backend chat completions use and a bounded store.
 
-Routes (on the path's tail, like the rest of the transport): ``POST /responses``,
-``POST /responses/input_tokens``, ``GET`` / ``DELETE /responses/{id}``,
+Routes (on the path's tail, as :mod:`~llmpresets.offline.api.router` routes the rest):
+``POST /responses``, ``POST /responses/input_tokens``, ``GET`` / ``DELETE /responses/{id}``,
 ``GET /responses/{id}/input_items``. A create runs:
 
 1. :func:`~.parse.parse_responses_request` (the API's 400s), the model lookup (404 with
@@ -13,8 +13,10 @@ Routes (on the path's tail, like the rest of the transport): ``POST /responses``
    ``previous_response_not_found`` when unknown), then this request's items; counted with the
    model's tokenizer as ``usage.input_tokens`` (the same count ``input_tokens`` returns) and
    checked against the context window;
-3. reasoning (:mod:`~llmpresets.offline.backend.reasoning`: tokens by effort, spent first
-   from ``max_output_tokens``);
+3. reasoning (the backend's
+   :meth:`~llmpresets.offline.backend.backend.OfflineBackend.reasoning_budget`, the rule
+   chat completions uses too: tokens by effort, spent first from ``max_output_tokens``; a
+   budget they exhaust ends ``incomplete`` with no text);
 4. the output, made by the backend as for chat completions (same sources, sampler and
    constrained decoder, see :mod:`~llmpresets.offline.engine.structured`): function calls
    under the tool
@@ -39,12 +41,22 @@ from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import chat_tools, conversation_messages
 from ...backend.backend import GenerationFailed
-from ...backend.randomness import make_identity
+from ...backend.randomness import RESPONSES_NOT_SHAPING, make_identity
 from ...backend.reasoning import summary_text
 from ...engine.types import ChatRequest, SchemaError
-from ..errors import WireError, parse_body, schema_refusal
-from ..limits import UNKNOWN_MODEL_MAX_OUTPUT, choice_token_limit
-from ..model_rules import check_model_rules, request_effort
+from ..errors import (
+    WireError,
+    invalid_url,
+    invalid_value,
+    only,
+    parse_body,
+    quoted_list,
+    schema_refusal,
+    server_error,
+    wrong_method,
+)
+from ..limits import choice_token_limit
+from ..model_rules import check_model_rules, check_output_limit, request_effort
 from ..models import known_spec
 from .parse import ResponsesRequest, parse_responses_request
 from .payloads import FunctionCall, Outcome, item_id, response_events, response_object
@@ -58,18 +70,6 @@ __all__ = ["ResponsesEndpoint", "is_responses_path"]
 
 # Without max_output_tokens, text stops at end-of-text or after this many tokens, by verbosity.
 DEFAULT_TEXT_TOKENS = {"low": 96, "medium": 256, "high": 512}
-# Fields that only cut, stream, store or tag a response: left out of the request hash.
-_NOT_SHAPING = frozenset(
-    {
-        "max_output_tokens",
-        "include",
-        "truncation",
-        "background",
-        "max_tool_calls",
-        "prompt_cache_retention",
-        "parallel_tool_calls",
-    }
-)
 _RESPONSES_AT = re.compile(r"(?:^|/)responses(?:/|$)")
 
 
@@ -95,10 +95,10 @@ class ResponsesEndpoint:
         rest = tail[_RESPONSES_AT.search(tail).end() :] if is_responses_path(tail) else ""  # type: ignore[union-attr]
         parts = [part for part in rest.split("/") if part]
         if not parts:
-            self._method(method, "POST", path)
+            only(method, "POST", path)
             return self.create(parse_body(content), use_case)
         if parts == ["input_tokens"]:
-            self._method(method, "POST", path)
+            only(method, "POST", path)
             return self.count_input_tokens(parse_body(content))
         if len(parts) == 1:
             if method == "GET":
@@ -106,16 +106,11 @@ class ResponsesEndpoint:
             if method == "DELETE":
                 self.store.delete(parts[0])
                 return {"id": parts[0], "object": "response.deleted", "deleted": True}
-            raise WireError(405, f"Invalid method for URL ({method} {path})")
+            raise wrong_method(method, path)
         if len(parts) == 2 and parts[1] == "input_items":
-            self._method(method, "GET", path)
+            only(method, "GET", path)
             return self.input_items(parts[0], query)
-        raise WireError(404, f"Invalid URL ({method} {path})")
-
-    @staticmethod
-    def _method(method: str, allowed: str, path: str) -> None:
-        if method != allowed:
-            raise WireError(405, f"Invalid method for URL ({method} {path})")
+        raise invalid_url(method, path)
 
     # ------------------------------------------------------------------ create
 
@@ -123,7 +118,7 @@ class ResponsesEndpoint:
         request = parse_responses_request(body)
         spec = known_spec(self.backend, request.model)
         check_model_rules(body, spec, "responses")
-        _check_output_limit(request, spec)
+        check_output_limit(request.max_output_tokens, "max_output_tokens", spec, "responses")
         messages, input_tokens = self._conversation(request, spec)
         if request.output_format.kind == "json_object" and not _mentions_json(messages):
             raise WireError(
@@ -132,15 +127,16 @@ class ResponsesEndpoint:
                 "'text.format' of type 'json_object'.",
                 param="input",
             )
-        shaping = {key: value for key, value in body.items() if key not in _NOT_SHAPING}
         effort = request_effort(body, spec, "responses")
-        thinking = self.backend.reasoning_tokens(effort)
-        chat = self._chat_request(request, messages, spec, thinking)
+        budget = self.backend.reasoning_budget(effort, request.max_output_tokens)
+        chat = self._chat_request(request, messages, spec, budget.text)
         try:
             prepared = self.backend.prepare(chat, spec)
         except SchemaError as error:
             raise schema_refusal(error, "responses") from None
-        entropy, reproducible = self.backend.entropy({"endpoint": "responses", **shaping}, None)
+        entropy, reproducible = self.backend.entropy(
+            {"endpoint": "responses", **body}, None, RESPONSES_NOT_SHAPING
+        )
         identity = make_identity(entropy, reproducible, prefix="resp_")
         outcome = Outcome(
             request=request,
@@ -148,14 +144,12 @@ class ResponsesEndpoint:
             created_at=identity.created,
             input_tokens=input_tokens,
             effort=effort,
-            reasoning_tokens=thinking,
+            reasoning_tokens=budget.reasoning,
         )
         if effort not in (None, "none") and request.summary is not None:
             outcome.summary_text = summary_text(effort, request.summary)
-        budget = request.max_output_tokens
-        if budget is not None and thinking >= budget:
+        if budget.exhausted:
             # The reasoning used up max_output_tokens: incomplete before any text, as online.
-            outcome.reasoning_tokens = budget
             outcome.text_finished = False
         else:
             try:
@@ -207,14 +201,20 @@ class ResponsesEndpoint:
         request: ResponsesRequest,
         messages: list[dict[str, Any]],
         spec: ModelSpec,
-        thinking: int,
+        text_cap: int | None,
     ) -> ChatRequest:
-        """The request the backend runs: this one's conversation, settings, format and tools."""
+        """The request the backend runs: this one's conversation, settings, format and tools.
+
+        ``text_cap``: what ``max_output_tokens`` leaves the text after the reasoning (None:
+        no ``max_output_tokens``, so the verbosity's default); it is set before the grammars
+        are compiled, so a JSON answer and tool arguments are held to it as free text is, and
+        within the per-request cap (:func:`~llmpresets.offline.api.limits.choice_token_limit`).
+        """
         cap = DEFAULT_TEXT_TOKENS[request.verbosity or "medium"]
         if spec.max_output_tokens is not None:
             cap = min(cap, spec.max_output_tokens)
-        if request.max_output_tokens is not None:
-            cap = max(request.max_output_tokens - thinking, 1)
+        if text_cap is not None:
+            cap = max(text_cap, 1)
         return ChatRequest(
             model=request.model,
             messages=messages,
@@ -239,7 +239,7 @@ class ResponsesEndpoint:
         try:
             generation = self.backend.run(prepared, entropy, use_case)[0]
         except GenerationFailed as exc:
-            raise WireError(500, str(exc), type="server_error") from exc
+            raise server_error(exc) from exc
         cut = generation.finish_reason == "length" and request.max_output_tokens is not None
         outcome.text_finished = not cut
         if generation.tool_calls:
@@ -292,12 +292,7 @@ class ResponsesEndpoint:
         items = list(self.store.get(response_id).input_items)
         order = query.get("order", "desc")
         if order not in ("asc", "desc"):
-            raise WireError(
-                400,
-                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
-                param="order",
-                code="invalid_value",
-            )
+            raise invalid_value("order", order, quoted_list(("asc", "desc")))
         if order == "desc":
             items.reverse()
         after = query.get("after")
@@ -326,20 +321,6 @@ class ResponsesEndpoint:
             "has_more": len(items) > limit,
         }
         return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
-
-
-def _check_output_limit(request: ResponsesRequest, spec: ModelSpec) -> None:
-    """``max_output_tokens`` above the model's output limit is the API's 400."""
-    limit = spec.max_output_tokens or UNKNOWN_MODEL_MAX_OUTPUT
-    asked = request.max_output_tokens
-    if asked is not None and asked > limit:
-        raise WireError(
-            400,
-            "Invalid 'max_output_tokens': integer above maximum value. Expected a value <= "
-            f"{limit}, but got {asked} instead.",
-            param="max_output_tokens",
-            code="integer_above_max_value",
-        )
 
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:

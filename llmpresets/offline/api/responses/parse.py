@@ -20,7 +20,16 @@ from typing import Any
 from ...._errors import MessageFormatError
 from ....tokens.messages import content_text
 from ...engine.types import OutputFormat, Tool, ToolChoice
-from ..errors import WireError, bad_type, boolean, number
+from ..errors import (
+    WireError,
+    bad_type,
+    boolean,
+    invalid_value,
+    missing,
+    number,
+    quoted_list,
+    unknown_parameter,
+)
 from ..strict_schema import strict_problem
 
 __all__ = [
@@ -138,24 +147,9 @@ class ResponsesRequest:
         return ToolChoice(choice)
 
 
-def _unknown_parameter(name: str) -> WireError:
-    return WireError(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
-
-
-def _missing(name: str) -> WireError:
-    return WireError(
-        400, f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-    )
-
-
 def _invalid_value(param: str, value: Any, allowed: Sequence[str]) -> WireError:
-    listed = ", ".join(f"'{item}'" for item in allowed)
-    return WireError(
-        400,
-        f"Invalid value: '{value}'. Supported values are: {listed}.",
-        param=param,
-        code="invalid_value",
-    )
+    """This endpoint's own checks list the values without a final "and"."""
+    return invalid_value(param, value, quoted_list(allowed, conjunction=False))
 
 
 def _choice(mapping: Mapping[str, Any], name: str, where: str, allowed: Sequence[str]) -> Any:
@@ -201,31 +195,28 @@ def _input_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
             raise bad_type(where, "an object", item)
         kind = item.get("type", "message")
         if kind not in _ITEM_TYPES:
-            raise WireError(
-                400,
-                f"Invalid value: '{kind}'. Supported values are: "
-                + ", ".join(f"'{name}'" for name in _ITEM_TYPES)
-                + " (the offline backend's item types).",
-                param=f"{where}.type",
-                code="invalid_value",
+            raise invalid_value(
+                f"{where}.type",
+                kind,
+                quoted_list(_ITEM_TYPES, conjunction=False) + " (the offline backend's item types)",
             )
         if kind == "message":
             role = item.get("role")
             if role not in _MESSAGE_ROLES:
                 raise _invalid_value(f"{where}.role", role, _MESSAGE_ROLES)
             if "content" not in item:
-                raise _missing(f"{where}.content")
+                raise missing(f"{where}.content")
             _content_text(item["content"], f"{where}.content")
         elif kind == "function_call":
             for name in ("call_id", "name", "arguments"):
                 if not isinstance(item.get(name), str):
-                    raise _missing(f"{where}.{name}")
+                    raise missing(f"{where}.{name}")
         elif kind == "function_call_output":
             if not isinstance(item.get("call_id"), str):
-                raise _missing(f"{where}.call_id")
+                raise missing(f"{where}.call_id")
             output = item.get("output")
             if not isinstance(output, (str, list)):
-                raise _missing(f"{where}.output")
+                raise missing(f"{where}.output")
         items.append({**item, "type": kind})
     return items
 
@@ -250,7 +241,7 @@ def _function_tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                 code="invalid_value",
             )
         if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise _missing(f"{where}.name")
+            raise missing(f"{where}.name")
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise bad_type(f"{where}.parameters", "an object", parameters)
@@ -308,9 +299,9 @@ def _text_format(text: Mapping[str, Any]) -> dict[str, Any]:
         raise _invalid_value("text.format.type", kind, ("text", "json_object", "json_schema"))
     if kind == "json_schema":
         if not isinstance(fmt.get("name"), str) or not fmt["name"]:
-            raise _missing("text.format.name")
+            raise missing("text.format.name")
         if not isinstance(fmt.get("schema"), dict):
-            raise _missing("text.format.schema")
+            raise missing("text.format.schema")
         if fmt.get("strict") is True:
             problem = strict_problem(fmt["schema"])
             if problem is not None:
@@ -336,11 +327,11 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     """Validate a ``POST /responses`` body; raise WireError with the API's status and wording."""
     for name in body:
         if name not in _ACCEPTED:
-            raise _unknown_parameter(name)
+            raise unknown_parameter(name)
     _check_types(body)
     model = body.get("model")
     if model is None or model == "":
-        raise _missing("model")
+        raise missing("model")
     if not isinstance(model, str):
         raise bad_type("model", "a string", model)
     items = _input_items(body)
@@ -348,7 +339,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     if previous is not None and not isinstance(previous, str):
         raise bad_type("previous_response_id", "a string", previous)
     if not items and previous is None:
-        raise _missing("input")
+        raise missing("input")
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise bad_type("instructions", "a string", instructions)
