@@ -151,7 +151,9 @@ class _FreeText:
             emitter.finish("stop")
             return
         info = (
-            _logprob_info(self.encoding, logits, position, vocab, settings.top_logprobs, frozen)
+            _free_text_logprob(
+                self.encoding, logits, position, vocab, settings.top_logprobs, frozen
+            )
             if settings.logprobs
             else None
         )
@@ -248,7 +250,7 @@ def _summary(
     return normaliser, best
 
 
-def _logprob_info(
+def _free_text_logprob(
     encoding: tiktoken.Encoding,
     logits: NDArray[np.float64],
     position: int,

@@ -154,7 +154,7 @@ def generate_constrained(
         info = None
         if settings.logprobs:
             model = steps.model(logits) if model is None else model
-            info = _logprob_info(encoding, model, candidates, token, settings.top_logprobs)
+            info = _constrained_logprob(encoding, model, candidates, token, settings.top_logprobs)
         if not matcher.consume_token(token):
             break  # cannot happen with a correct mask; never loop on it
         reply.add(token, info)
@@ -288,7 +288,7 @@ def _certain(encoding: tiktoken.Encoding, token: int) -> TokenLogprob:
     return token_logprob(encoding, token, 0.0, alternatives(encoding, [(token, 0.0)]))
 
 
-def _logprob_info(
+def _constrained_logprob(
     encoding: tiktoken.Encoding,
     model: FloatArray,
     candidates: Candidates,

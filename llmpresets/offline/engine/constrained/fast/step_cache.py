@@ -169,7 +169,7 @@ class StepCache:
             plan = plan_floor_draw(scores, candidates.floor, view.floor_count, settings)
             return plan.draw(scores, rng), model
         key = (id(view), id(logits), state, self.settings_key)
-        cached = _steps.get(key)
+        cached = _steps.peek(key)
         if cached is not None and cached.view() is view and cached.logits() is logits:
             return cached.draw.pick(rng), None
         made: FloatArray | None = None
@@ -212,7 +212,7 @@ def string_ready(
     if not view.closing.size and close > 0:
         return None, None  # the prior turns to the separators (shape_prior): the dense path
     key = (id(view), id(logits), settings.temperature)
-    entry = _string_bases.get(key)
+    entry = _string_bases.peek(key)
     scores = None
     if entry is None or entry.view() is not view or entry.logits() is not logits:
         built = string_base(view, model, logits, settings.temperature)
@@ -241,7 +241,7 @@ def _kept_model_scores(logits: FloatArray, candidates: Candidates) -> FloatArray
     if not is_frozen(logits):
         return model_scores(logits, candidates)
     key = (id(logits), id(candidates))
-    hit = _score_cache.get(key)
+    hit = _score_cache.peek(key)
     if hit is not None and hit[0] is logits and hit[1] is candidates:
         return hit[2]
     model = model_scores(logits, candidates)
