@@ -67,9 +67,9 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     so rules appended later apply) or a YAML file path; default: ``offline.scripted``.
     ``strict_models``: answer 404 ``model_not_found`` for a model the registry lacks; default:
     ``offline.strict_models``.
-    ``faults``: scripted faults (:class:`~llmpresets.config.presets.FaultRule` list or a
-    presets file);
-    default: ``offline.faults``. ``transport.faults.add("rate_limit", times=2)`` adds one.
+    ``faults``: scripted faults (a :class:`~llmpresets.config.presets.FaultRule` list or a
+    presets file); default: ``offline.faults``. ``transport.faults.add("rate_limit", times=2)``
+    adds one.
 
     >>> import httpx2, openai
     >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",

@@ -9,9 +9,10 @@ each into the API's answer). A request runs in two steps:
 1. :meth:`OfflineBackend.prepare`: the next-token source and its tokenizer, the grammars of
    ``response_format`` and the tools compiled (so a schema that cannot compile is refused
    before any work), the scripted rule that answers it, if any;
-2. :meth:`OfflineBackend.run` (or :meth:`OfflineBackend.think_then_run` for a reasoning model
-   on chat completions): each choice from its own random stream. How reasoning and text share
-   an explicit output cap is :meth:`OfflineBackend.reasoning_budget`, for both endpoints.
+2. :meth:`OfflineBackend.run`: each choice from its own random stream. How a reasoning
+   model's reasoning and its text share an explicit output cap is
+   :meth:`OfflineBackend.reasoning_budget`: both endpoints ask it first, and prepare the
+   request with the cap it leaves the text.
 
 Randomness, per choice ``i`` of a request (``n`` choices are independent streams), from
 :meth:`OfflineBackend.entropy`:
@@ -35,7 +36,6 @@ exactly what they would get one at a time.
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -231,37 +231,6 @@ class OfflineBackend:
         if thinking and cap <= thinking:
             return ReasoningBudget(cap, 0, exhausted=True)
         return ReasoningBudget(thinking, cap - thinking, exhausted=False)
-
-    def think_then_run(
-        self,
-        prepared: Prepared,
-        entropy: Sequence[int],
-        effort: str | None,
-        use_case: str | None = None,
-    ) -> tuple[list[Generation], int]:
-        """A reasoning model's choices and the reasoning tokens each spent before its text.
-
-        The budget of :meth:`reasoning_budget` over the request's explicit cap: a cap the
-        reasoning exhausts ends each choice with ``finish_reason="length"`` and no text, as
-        online; otherwise the free text gets what is left.
-        """
-        chat = prepared.chat
-        budget = self.reasoning_budget(
-            effort if prepared.spec.efforts("chat") else None, chat.explicit_max_tokens
-        )
-        if budget.exhausted:
-            return [Generation(finish_reason="length") for _ in range(chat.n)], budget.reasoning
-        if budget.reasoning and budget.text is not None:
-            # What is left for the text, within the per-choice cap the request already has;
-            # the structured plan answers for the same request, so it gets the cap too.
-            chat = dataclasses.replace(chat, max_tokens=min(budget.text, chat.max_tokens))
-            plan = prepared.plan
-            prepared = dataclasses.replace(
-                prepared,
-                chat=chat,
-                plan=None if plan is None else dataclasses.replace(plan, request=chat),
-            )
-        return self.run(prepared, entropy, use_case), budget.reasoning
 
     def _table(self, rule: ScriptedRule, encoding: tiktoken.Encoding) -> ScriptedTable:
         key = (id(rule), encoding.name)

@@ -85,7 +85,7 @@ def default_language_model(
     ['brainstorm', 'chat', 'code', 'factual', 'stories']
     """
     key = ("packaged", encoding_name, order)
-    return _models.get(key) or _kept(
+    return _kept(
         key, lambda: cached_model(packaged_corpus_text(), encoding=encoding_name, order=order)
     )
 
@@ -107,7 +107,7 @@ def source_for_model(book: PresetBook, model: str) -> NGramModel:
             field="offline.corpus",
         ) from exc
     key = ("corpus", str(path.resolve()), stat.st_mtime_ns, stat.st_size, encoding)
-    return _models.get(key) or _kept(key, lambda: NGramModel.from_file(path, encoding=encoding))
+    return _kept(key, lambda: NGramModel.from_file(path, encoding=encoding))
 
 
 def next_token_distribution(
