@@ -45,13 +45,7 @@ from typing import TYPE_CHECKING, Any
 from ..._cache import BoundedCache
 from ..._errors import LLMPresetsError
 from ...tokens.encodings import get_encoding
-from ..engine.scripted import (
-    ScriptedTable,
-    choose_allowed,
-    choose_scripted,
-    scripted_allowed,
-    scripted_generation,
-)
+from ..engine.scripted import ScriptedTable, scripted_allowed, scripted_reply
 from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate
 from ..engine.types import Generation
@@ -190,20 +184,15 @@ class OfflineBackend:
         chat, encoding = prepared.chat, prepared.encoding
         table, plan = prepared.table, prepared.plan
         steppers = _Steppers(prepared, use_case)
+        # Which scripted candidates this request can take is the same for every choice.
+        allowed = scripted_allowed(plan, table) if table is not None else None
         generations = []
         for index in range(chat.n):
             rng = seeded_generator([*entropy, index])
             if table is not None:
-                allowed = scripted_allowed(plan, table)
-                candidate = (
-                    choose_scripted(table, chat.settings, rng)
-                    if allowed is None
-                    else choose_allowed(table, allowed, chat.settings, rng)
-                )
-                if candidate is not None and not table.falls_through(candidate):
-                    generations.append(
-                        scripted_generation(table, candidate, encoding, chat.settings, rng)
-                    )
+                scripted = scripted_reply(table, allowed, encoding, chat.settings, rng)
+                if scripted is not None:
+                    generations.append(scripted)
                     continue
             try:
                 made = None

@@ -47,6 +47,7 @@ __all__ = [
     "generate_scripted",
     "scripted_allowed",
     "scripted_generation",
+    "scripted_reply",
 ]
 
 
@@ -220,6 +221,26 @@ def generate_scripted(
     if not emitter.done:
         emitter.finish("stop")
     return emitter.result
+
+
+def scripted_reply(
+    table: ScriptedTable,
+    allowed: Sequence[bool] | None,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+) -> Generation | None:
+    """One choice drawn from a scripted table (among the ``allowed`` candidates, see
+    :func:`scripted_allowed`): the chosen completion as a reply, or None when the draw falls
+    through to the next-token source or the request allows none of them."""
+    candidate = (
+        choose_scripted(table, settings, rng)
+        if allowed is None
+        else choose_allowed(table, allowed, settings, rng)
+    )
+    if candidate is None or table.falls_through(candidate):
+        return None
+    return scripted_generation(table, candidate, encoding, settings, rng)
 
 
 def scripted_generation(
