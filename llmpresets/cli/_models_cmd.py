@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..config.params import SAMPLING_RULE_PARAMETERS
+from ..config.providers import PROVIDER_NAMES
 from ._common import add_config_option, formatter, load_book, print_json
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("name", nargs="?", metavar="NAME", help="one model (snapshots resolve)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument(
+        "--provider",
+        metavar="P",
+        choices=PROVIDER_NAMES,
+        help=f"only this provider's models ({', '.join(PROVIDER_NAMES)})",
+    )
+    parser.add_argument(
         "--markdown",
         action="store_true",
         help="print the rules per model and the resolution table as Markdown (docs/models.md)",
@@ -61,6 +68,14 @@ def model_facts(spec: ModelSpec) -> dict[str, Any]:
         "reasoning": spec.reasoning,
         **spec.capabilities,
         "prices": spec.prices.model_dump() if spec.prices is not None else None,
+        "provider": spec.provider,
+        "ranges": {name: list(bounds) for name, bounds in spec.ranges.items()},
+        "conflicts": [conflict.model_dump(exclude_none=True) for conflict in spec.conflicts],
+        "errors": dict(spec.errors),
+        "thinking": spec.thinking,
+        "sampling_with_thinking": spec.sampling_with_thinking,
+        "tokenizer_public": spec.tokenizer_public,
+        "notes": spec.notes,
         "source": spec.source,
         "checked": spec.checked,
     }
@@ -120,6 +135,8 @@ def _models(args: argparse.Namespace) -> int:
         _print_one(spec)
         return 0
     specs = [book.model(name) for name in sorted(book.models)]
+    if args.provider:
+        specs = [spec for spec in specs if spec.provider == args.provider]
     if args.json:
         print_json({spec.name: model_facts(spec) for spec in specs})
         return 0
@@ -232,6 +249,8 @@ def render_markdown(book: PresetBook) -> str:
     ]
     for name in sorted(book.models):
         spec = book.model(name)
+        if spec.provider != "openai":
+            continue  # docs/providers.md has the other providers
         default = f" ({spec.default_effort})" if spec.default_effort else ""
         prices = spec.prices
         price = (

@@ -53,7 +53,8 @@ Policy = Literal["warn", "error", "silent"]
 # one), or as plain data for a provider's own SDK.
 Target = Literal["chat", "responses", "anthropic", "gemini"]
 TARGETS: Mapping[str, str] = {
-    **ENDPOINTS,
+    "chat": ENDPOINTS["chat"],
+    "responses": ENDPOINTS["responses"],
     "anthropic": "anthropic's messages.create",
     "gemini": "google-genai's GenerateContentConfig",
 }
@@ -171,7 +172,7 @@ class _Resolver:
             ):
                 return (
                     "anthropic-version 2026-10-21 (the current SDKs' default) removes "
-                    f"temperature, top_p and top_k (\"{name}: Extra inputs are not permitted\"); "
+                    f'temperature, top_p and top_k ("{name}: Extra inputs are not permitted"); '
                     "set settings.anthropic_version: 2023-06-01 to send them"
                 )
         elif entry is not None and entry.compatible_only:
@@ -312,10 +313,10 @@ def resolve(
             )
         chosen_provider: Provider = spec.provider
     else:
-        chosen_provider = provider_for(
-            base_url, provider or book.settings.provider, spec.provider
+        chosen_provider = provider_for(base_url, provider or book.settings.provider, spec.provider)
+        _check_endpoint(
+            spec, "responses" if api == "responses" else "chat", chosen_provider, model_name
         )
-        _check_endpoint(spec, api, chosen_provider, model_name)
 
     # No use case: only the call's values (``explain`` with sampling flags and no preset).
     values: dict[str, Any] = dict(book[use_case].settings()) if use_case is not None else {}
@@ -346,9 +347,7 @@ def resolve(
         else:
             values[name] = value
 
-    resolver = _Resolver(
-        spec, api, chosen_provider, user_set, book.settings.anthropic_version
-    )
+    resolver = _Resolver(spec, api, chosen_provider, user_set, book.settings.anthropic_version)
     if "reasoning_effort" in values and not _endpoint_takes_effort(resolver):
         resolver.drop(
             values,

@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .providers import ProviderName
 from .params import (
     API_NAMES,
     EFFORTS,
@@ -32,15 +31,16 @@ from .params import (
     Api,
     effort_rank,
 )
+from .providers import ProviderName
 
 __all__ = [
     "DEFAULT_ENCODING",
     "MODEL_NAME",
+    "Conflict",
     "EncodingName",
     "LongContextPricing",
     "ModelFields",
     "ModelSpec",
-    "Conflict",
     "Prices",
     "SamplingRule",
     "SamplingWithThinking",
@@ -482,7 +482,7 @@ class ModelSpec(BaseModel):
             errors=dict(fields.errors or {}),
             thinking=fields.thinking or ("optional" if reasoning else "none"),
             sampling_with_thinking=fields.sampling_with_thinking or "refused",
-            thinking_budgets=dict(fields.thinking_budgets or {}),
+            thinking_budgets={str(k): v for k, v in (fields.thinking_budgets or {}).items()},
             tokenizer_public=provider in ("openai", "openai-compatible")
             if fields.tokenizer_public is None
             else fields.tokenizer_public,

@@ -1,4 +1,4 @@
-"""The provider table: who serves a model, where, with which key, and which knobs each endpoint takes.
+"""The provider table: who serves a model, where, with which key, which knobs each endpoint takes.
 
 One :class:`ProviderInfo` per provider, stated once, as data (the per-*model* facts, such as
 Claude's temperature range or a refused pair, live in the model registry,

@@ -72,7 +72,9 @@ class ProviderPreset(_Strict):
 
     def values(self) -> dict[str, Any]:
         """The fields this override sets, by name."""
-        return {name: getattr(self, name) for name in PRESET_FIELDS if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name) for name in PRESET_FIELDS if getattr(self, name) is not None
+        }
 
 
 class PresetFields(ProviderPreset):

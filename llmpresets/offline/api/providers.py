@@ -100,13 +100,13 @@ def _check(provider: str, spec: Any, body: dict[str, Any]) -> None:
         value = body.get(name)
         if provider == "anthropic" and name == "temperature":
             continue  # capped at 1 by the endpoint, not refused
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not low <= value <= high:
-                raise _refuse(
-                    f"Invalid '{name}': expected a value between {low:g} and {high:g}, but got "
-                    f"{value:g} instead.",
-                    name,
-                )
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not low <= value <= high:
+            raise _refuse(
+                f"Invalid '{name}': expected a value between {low:g} and {high:g}, but got "
+                f"{value:g} instead.",
+                name,
+            )
 
 
 def _check_anthropic(spec: Any, body: dict[str, Any]) -> None:
@@ -120,9 +120,7 @@ def _check_anthropic(spec: Any, body: dict[str, Any]) -> None:
     thinking = body.get("thinking")
     on = isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
     if on and body.get("temperature") not in (None, 1):
-        raise _refuse(
-            "`temperature` may only be set to 1 when thinking is enabled", "temperature"
-        )
+        raise _refuse("`temperature` may only be set to 1 when thinking is enabled", "temperature")
     if on:
         for name in ("top_p", "top_k"):
             if body.get(name) is not None:
