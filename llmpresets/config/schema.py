@@ -77,21 +77,24 @@ class ProviderPreset(_Strict):
         }
 
 
-class PresetFields(ProviderPreset):
+class _Described(_Strict):
+    description: str | None = Field(default=None, description="What the preset is for.")
+
+
+class PresetFields(ProviderPreset, _Described):
     """The settings of one use case, as written under ``presets:``.
 
     Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
     """
 
-    description: str | None = Field(default=None, description="What the preset is for.")
+    recommended: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Recommended [low, high] range per sampling field, shown by `explain`.",
+    )
     providers: dict[ProviderName, ProviderPreset] = Field(
         default_factory=dict,
         description="Per-provider values (e.g. {anthropic: {temperature: 0.5}}), used instead "
         "of the preset's own when the request goes to that provider.",
-    )
-    recommended: dict[str, list[float]] = Field(
-        default_factory=dict,
-        description="Recommended [low, high] range per sampling field, shown by `explain`.",
     )
 
     @field_validator("recommended")
