@@ -424,13 +424,18 @@ def render_providers_markdown(book: PresetBook) -> str:
             "|---|" + "---|" * len(targets),
         ]
         for use_case in book.names():
-            cells = []
+            shown_cells: list[str] = []
             for api, _, url in targets:
                 sent = resolve(
-                    use_case, flagship, api=api, config=book, policy="silent", base_url=url
-                ).kwargs  # type: ignore[arg-type]
+                    use_case,
+                    flagship,
+                    api=api,  # type: ignore[arg-type]
+                    config=book,
+                    policy="silent",
+                    base_url=url,
+                ).kwargs
                 shown = ", ".join(f"{k}={v}" for k, v in sent.items() if k != "model")
-                cells.append(_cell(shown or "(nothing)"))
-            lines.append(f"| {use_case} | " + " | ".join(cells) + " |")
+                shown_cells.append(_cell(shown or "(nothing)"))
+            lines.append(f"| {use_case} | " + " | ".join(shown_cells) + " |")
         lines.append("")
     return "\n".join(lines)
