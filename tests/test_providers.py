@@ -332,3 +332,51 @@ def test_counts_without_a_public_tokenizer_are_labelled_estimates() -> None:
     messages = [{"role": "user", "content": text}]
     assert llmpresets.check_context(messages, "claude-sonnet-4-6").exact is False
     assert llmpresets.check_context(messages, "gpt-4o").exact is True
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def test_cli_models_lists_one_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmpresets models --provider xai` lists xAI's models and no other."""
+    from llmpresets.cli import main
+
+    assert main(["models", "--provider", "xai"]) == 0
+    out = capsys.readouterr().out
+    assert "grok-4.3" in out and "claude" not in out and "gpt-4o" not in out
+
+
+def test_cli_presets_for_a_model_on_its_native_api(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmpresets presets --model M --api anthropic` shows messages.create kwargs and why."""
+    from llmpresets.cli import main
+
+    assert main(["presets", "--model", "claude-sonnet-4-6", "--api", "anthropic"]) == 0
+    out = capsys.readouterr().out
+    assert "output_config={'effort': 'medium'}" in out and "2026-10-21" in out
+
+
+def test_cli_count_says_estimate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`llmpresets count` labels a count without a public tokenizer as an estimate."""
+    from llmpresets.cli import main
+
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, how are you")
+    assert main(["count", "--model", "gemini-3.5-flash", str(text)]) == 0
+    assert "(estimate" in capsys.readouterr().out
+    assert main(["count", "--json", "--model", "claude-opus-5-5", str(text)]) == 0
+    assert '"exact": false' in capsys.readouterr().out
+
+
+def test_cli_explain_names_the_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmpresets explain --model claude-...` says which provider got what."""
+    from llmpresets.cli import main
+
+    assert main(["explain", "--model", "claude-sonnet-4-6", "-u", "code"]) == 0
+    assert "sent to claude-sonnet-4-6 (anthropic)" in capsys.readouterr().out
+
+
+def test_respond_on_a_provider_without_responses_is_a_config_error() -> None:
+    """Anthropic's compatible endpoint has no /v1/responses: said before any request."""
+    client = llmpresets.Client(model="claude-sonnet-4-6", offline=True)
+    with pytest.raises(llmpresets.ConfigError, match="no /v1/responses"):
+        client.respond("hi")
