@@ -83,7 +83,8 @@ class Resolution:
 
     ``dropped`` maps our parameter name to the reason it was not sent (or was changed, for a
     reasoning effort the model lacks); ``effort`` is the effort the request runs at (sent, or
-    the model's default); ``api`` the endpoint the kwargs are for.
+    the model's default); ``api`` the endpoint the kwargs are for (``anthropic`` / ``gemini``:
+    that provider's own SDK); ``provider`` whose rules and endpoint they follow.
     """
 
     kwargs: dict[str, Any]

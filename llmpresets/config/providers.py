@@ -25,7 +25,6 @@ read this table:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,7 +37,6 @@ __all__ = [
     "NativeApi",
     "ProviderInfo",
     "ProviderName",
-    "is_local_url",
     "provider_for_url",
 ]
 
@@ -229,27 +227,6 @@ PROVIDERS: Mapping[ProviderName, ProviderInfo] = {
         ),
     )
 }
-
-# Ports local inference servers listen on by default (vLLM/SGLang 8000/30000, llama.cpp 8080,
-# Ollama 11434, LM Studio 1234).
-_LOCAL_PORTS = frozenset({8000, 8080, 11434, 30000, 1234})
-
-
-def is_local_url(base_url: str) -> bool:
-    """Whether ``base_url`` points at this machine or a private network (a local server)."""
-    parts = urlsplit(str(base_url))
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if host in ("localhost", "host.docker.internal") or host.endswith(".local"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or (port in _LOCAL_PORTS and not host)
 
 
 def provider_for_url(base_url: str | None) -> ProviderName | None:
