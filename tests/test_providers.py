@@ -154,6 +154,16 @@ REFUSALS = [
         "`temperature` may only be set to 1 when thinking is enabled",
     ),
     (
+        "anthropic",
+        {"model": "claude-sonnet-5", "temperature": 0.0},
+        "`temperature` is deprecated for this model.",
+    ),
+    (
+        "google",
+        {"model": "gemini-2.5-flash", "frequency_penalty": 0.5},
+        'Invalid JSON payload received. Unknown name "frequency_penalty": Cannot find field.',
+    ),
+    (
         "xai",
         {"model": "grok-4.3", "presence_penalty": 0.5},
         "Model grok-4.3 does not support parameter presencePenalty.",

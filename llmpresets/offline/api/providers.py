@@ -20,7 +20,9 @@ provider's message, as their compatible endpoints answer):
   model." (``top_p`` / ``top_k`` worded the same way: presumed, not quoted);
 - on Claude with thinking switched on through ``extra_body``: "`temperature` may only be set to
   1 when thinking is enabled";
-- Anthropic: ``n`` other than 1.
+- Anthropic: ``n`` other than 1;
+- Gemini: a penalty field ("Invalid JSON payload received. Unknown name "frequency_penalty":
+  Cannot find field.").
 
 What is ignored, as the providers document it: on Anthropic's endpoint the penalties, seed,
 logprobs and ``reasoning_effort``, and a temperature above 1 is capped at 1; DeepSeek in
@@ -82,6 +84,14 @@ def _refuse(message: str, param: str | None) -> WireError:
 
 
 def _check(provider: str, spec: Any, body: dict[str, Any]) -> None:
+    if provider == "google":
+        # Gemini's compatible endpoint has no penalty fields at all.
+        for name in ("frequency_penalty", "presence_penalty"):
+            if body.get(name) is not None:
+                raise _refuse(
+                    f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.',
+                    name,
+                )
     for name in sorted(spec.rejects):
         field = _BODY_NAMES.get(name, name)
         if body.get(field) is not None and name in spec.errors:
