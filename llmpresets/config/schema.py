@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .bounded_regex import bounded_search, regex_problem
 from .models import MODEL_NAME, Effort, ModelFields
 from .params import PARAMETERS, PRESET_FIELDS, SAMPLING_FIELDS
+from .providers import ProviderName
 
 __all__ = [
     "ConfigFile",
@@ -28,6 +29,7 @@ __all__ = [
     "OfflineSettings",
     "Preset",
     "PresetFields",
+    "ProviderPreset",
     "ScriptedCompletion",
     "ScriptedRule",
     "ScriptedToolCall",
@@ -54,13 +56,10 @@ def _from_table(name: str) -> Any:
     return Field(default=None, description=entry.description, **bounds)  # type: ignore[call-overload]
 
 
-class PresetFields(_Strict):
-    """The settings of one use case, as written under ``presets:``.
+class ProviderPreset(_Strict):
+    """A preset's values for one provider (``presets.NAME.providers.anthropic``): they replace
+    the preset's own values when a request goes to that provider."""
 
-    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
-    """
-
-    description: str | None = Field(default=None, description="What the preset is for.")
     temperature: float | None = _from_table("temperature")
     top_p: float | None = _from_table("top_p")
     top_k: int | None = _from_table("top_k")
@@ -70,9 +69,32 @@ class PresetFields(_Strict):
     max_output_tokens: int | None = _from_table("max_output_tokens")
     reasoning_effort: Effort | None = _from_table("reasoning_effort")
     verbosity: Literal["low", "medium", "high"] | None = _from_table("verbosity")
+
+    def values(self) -> dict[str, Any]:
+        """The fields this override sets, by name."""
+        return {
+            name: getattr(self, name) for name in PRESET_FIELDS if getattr(self, name) is not None
+        }
+
+
+class _Described(_Strict):
+    description: str | None = Field(default=None, description="What the preset is for.")
+
+
+class PresetFields(ProviderPreset, _Described):
+    """The settings of one use case, as written under ``presets:``.
+
+    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
+    """
+
     recommended: dict[str, list[float]] = Field(
         default_factory=dict,
         description="Recommended [low, high] range per sampling field, shown by `explain`.",
+    )
+    providers: dict[ProviderName, ProviderPreset] = Field(
+        default_factory=dict,
+        description="Per-provider values (e.g. {anthropic: {temperature: 0.5}}), used instead "
+        "of the preset's own when the request goes to that provider.",
     )
 
     @field_validator("recommended")
@@ -136,6 +158,11 @@ class Settings(_Strict):
     )
     default_model: str = Field(
         default="gpt-4o", min_length=1, description="Model used when none given."
+    )
+    anthropic_version: Literal["2026-10-21", "2023-06-01"] = Field(
+        default="2026-10-21",
+        description="The anthropic-version api='anthropic' compiles for: 2026-10-21 (the current "
+        "SDKs' default) removes temperature, top_p and top_k; 2023-06-01 still takes them.",
     )
 
     @field_validator("default_model")

@@ -176,6 +176,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             request.content,
             _use_case(request.headers),
             request.url.params,
+            request.url.host,
         )
         return self._response(reply)
 
