@@ -186,11 +186,11 @@ def completion_payload(
         # JSON, the same values json.dumps would write, in one step. A string no UTF-8 can
         # carry (a lone surrogate) is left to json.dumps, which escapes it.
         try:
-            written: str = completion.model_dump_json(exclude_unset=True)
+            written: str = completion.model_dump_json(by_alias=True, exclude_unset=True)
             return written.encode("utf-8")
         except PydanticSerializationError:
             pass
-    data = completion.model_dump(mode="json", exclude_unset=True)
+    data = completion.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for dumped, content in zip(data["choices"], entries, strict=True):
         if content is not None:
             dumped["logprobs"]["content"] = content
@@ -225,7 +225,7 @@ def chunk_payloads(
         if request.include_usage and "usage" not in extra:
             data["usage"] = None
         chunk = ChatCompletionChunk.model_validate(data)
-        return json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+        return json.dumps(chunk.model_dump(mode="json", by_alias=True, exclude_unset=True))
 
     def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
         events.append(f"data: {write(choices, **extra)}\n\n".encode())
