@@ -372,7 +372,7 @@ def test_error_bodies_validate_strictly(method: str, path: str, body: Any) -> No
 
 def test_sdk_strict_response_validation_accepts_every_shape() -> None:
     """The SDK with ``_strict_response_validation=True`` reads what the backend writes."""
-    client = openai.OpenAI(
+    client: Any = openai.OpenAI(
         api_key="offline",
         base_url=BASE,
         max_retries=0,
@@ -380,16 +380,22 @@ def test_sdk_strict_response_validation_accepts_every_shape() -> None:
         _strict_response_validation=True,
     )
     for kind, fmt in TEXT_FORMATS.items():
-        response = client.responses.create(model="gpt-4o", input=USER, text={"format": fmt})  # type: ignore[arg-type]
+        response = client.responses.create(model="gpt-4o", input=USER, text={"format": fmt})
         assert response.text is not None and response.text.format is not None
         assert response.text.format.type == kind
     tools = client.responses.create(
-        model="gpt-4o", input="Weather in Oslo?", tools=RESPONSES_TOOLS, tool_choice="required"  # type: ignore[arg-type]
+        model="gpt-4o",
+        input="Weather in Oslo?",
+        tools=RESPONSES_TOOLS,
+        tool_choice="required",
     )
     assert tools.output
     for kind, fmt in FORMATS.items():
         chat = client.chat.completions.create(
-            model="gpt-4o", messages=USER, response_format=fmt, max_tokens=30  # type: ignore[arg-type]
+            model="gpt-4o",
+            messages=USER,
+            response_format=fmt,
+            max_tokens=30,
         )
         assert chat.choices[0].message.content is not None, kind
     # The SDK asks for base64 by default and decodes it after validating, so its strict
