@@ -209,3 +209,30 @@ def test_pathological_patterns_are_bounded_in_a_subprocess() -> None:
     for pattern, (answer, _seconds) in report["results"].items():
         assert answer in ("stop", "length", "400 response_format"), (pattern, answer)
     assert report["grown_kb"] < 150 * 1024, report
+
+
+def test_a_grammar_past_its_limits_mid_reply_does_not_stop_the_next_replies() -> None:
+    """Copies of a compiled grammar share its lexer: once one reply reaches a parser limit,
+    the grammar is compiled afresh for the next, whose reply still gets under way (before,
+    every later reply with that schema came back empty)."""
+    encoding = get_encoding("o200k_base")
+    pattern = "(([a-z ]{1,50}){1,50}){1,50}"
+    schema = {
+        "type": "object",
+        "properties": {"s": {"type": "string", "pattern": pattern}},
+        "required": ["s"],
+        "additionalProperties": False,
+    }
+    texts = []
+    for seed in range(3):
+        reply = generate_constrained(
+            lambda ids: np.zeros(encoding.n_vocab),
+            None,
+            encoding,
+            json_schema_grammar(encoding, schema),
+            SamplingSettings(temperature=1, max_tokens=50),
+            np.random.default_rng(seed),
+        )
+        assert reply.finish_reason in ("stop", "length")
+        texts.append(reply.text)
+    assert all(text.startswith('{"s":"') for text in texts), texts

@@ -163,6 +163,8 @@ def generate_constrained(
     # Finished only where the grammar accepts what was written: a grammar that allows nothing
     # more short of acceptance (a dead end, or llguidance's parser limits reached mid-reply)
     # leaves the reply cut, as a reply cut by the cap is.
+    if matcher.is_error():
+        grammar.forget()  # a limit reached: its shared lexer would stop the next reply at once
     return reply.finish(complete=matcher.is_accepting())
 
 

@@ -139,6 +139,14 @@ class Grammar:
         """A fresh matcher at the grammar's start (a copy of the compiled one)."""
         return self._template.deep_copy()
 
+    def forget(self) -> None:
+        """Drop this grammar from the compiled-grammar cache (the next request compiles it
+        afresh). For a grammar whose matcher reached a parser limit mid-reply: its copies share
+        the lexer it built, so every later reply would meet the limit at once."""
+        key = (self.encoding_name, self.kind, self.text)
+        if _grammars.peek(key) is self:
+            _grammars.pop(key)
+
     def mask_buffer(self) -> MaskBuffer:
         """A buffer for this grammar's masks, written in place: this thread's own, the same
         one reply after reply (a reply is drawn in one go, without yielding the thread), so
