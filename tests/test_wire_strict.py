@@ -406,3 +406,14 @@ def test_sdk_strict_response_validation_accepts_every_shape() -> None:
     assert embedded.data
     assert client.completions.create(model="gpt-3.5-turbo-instruct", prompt="a", max_tokens=3)
     assert client.models.retrieve("gpt-4o").id == "gpt-4o"
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "server_error", "unavailable"])
+def test_scripted_fault_bodies_validate_strictly(fault: Any) -> None:
+    """A scripted fault's error body is ``{"error": ErrorObject}`` too."""
+    transport = OfflineTransport(seed=1)
+    transport.faults.add(fault)
+    with httpx2.Client(transport=transport, base_url=BASE) as client:
+        reply = client.post("/chat/completions", json={"model": "gpt-4o", "messages": USER})
+    assert reply.status_code >= 400
+    strictly(model(ErrorObject), json.dumps(reply.json()["error"]))
