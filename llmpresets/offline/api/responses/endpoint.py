@@ -320,7 +320,9 @@ class ResponsesEndpoint:
             "last_id": page[-1]["id"] if page else None,
             "has_more": len(items) > limit,
         }
-        return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
+        return ResponseItemList.model_validate(body).model_dump(
+            mode="json", by_alias=True, exclude_unset=True
+        )
 
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:
