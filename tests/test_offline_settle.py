@@ -309,3 +309,30 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(order: 
     fast = run()
     model.fast = False
     assert fast == run()
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6, 1.7])
+def test_whole_of_is_whole_of_weigh_bit_for_bit(temperature: float) -> None:
+    """The API defaults' one-pass plan (``whole_of``) is the plain ``whole(weigh(...))``,
+    every number equal, for every history of two sections, with and without an excluded
+    position (``ignore_eos``) and with one the support already lists."""
+    model = default_language_model()
+    end = model.view.end_position
+    for section in (1, 2):
+        supports = model.settler.supports(section)
+        tail = model.settler.tail(section)
+        compared = 0
+        for context in range(len(supports.valid)):
+            sparse = supports.sparse(context)
+            if sparse is None:
+                continue
+            logits, log_lambda = sparse
+            listed = next(iter(logits), None)
+            for exclude in {None, end, listed}:
+                fast = maths.whole_of(logits, log_lambda, tail, temperature, exclude)
+                plain = maths.whole(
+                    maths.weigh(logits, log_lambda, tail, temperature, (), 0.0, exclude)
+                )
+                assert fast == plain, (section, context, exclude)
+                compared += 1
+        assert compared > 1000

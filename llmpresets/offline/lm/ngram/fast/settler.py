@@ -33,10 +33,12 @@ from .maths import (
     Whole,
     boosted_nucleus,
     draw,
+    draw_whole,
     nucleus,
     rank,
     weigh,
     whole,
+    whole_of,
 )
 from .supports import Supports
 
@@ -154,7 +156,7 @@ class Settler:
                     position = plan
                 else:
                     u = rng.random()
-                    drawn = draw(plan, u)
+                    drawn = draw_whole(plan, u) if plan.__class__ is Whole else draw(plan, u)
                     if drawn is None:
                         return RUN_SAMPLE, u
                     position = drawn
@@ -237,6 +239,9 @@ class Settler:
         sparse = supports.sparse(context)
         if sparse is None:
             return FROM_LOGITS  # a history the bulk rows could not read: the logits decide
+        if top_p is None:
+            # No filter: the draw needs no softmax total (whole_of is whole(weigh(...))).
+            return whole_of(*sparse, self.tail(section), temperature, exclude)
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
