@@ -336,3 +336,44 @@ def test_whole_of_is_whole_of_weigh_bit_for_bit(temperature: float) -> None:
                 assert fast == plain, (section, context, exclude)
                 compared += 1
         assert compared > 1000
+
+
+@pytest.mark.parametrize("ignore_eos", [False, True])
+@pytest.mark.parametrize("budget", [1, 8, 9, 64, 300])
+def test_batched_draws_are_one_by_one_draws(budget: int, ignore_eos: bool) -> None:
+    """A run without a filter draws its numbers in one call (``batch_draws``): the same
+    settled tokens, outcome and number left to the sampler as drawing them one by one, and
+    the generator left in the same state, whether the run ends, stops at a step it leaves to
+    the sampler, or uses its whole budget; a generator holding a buffered half-word, or not
+    numpy's default, is drawn from one by one."""
+    model = default_language_model()
+    exclude = model.view.end_position if ignore_eos else None
+    compared = 0
+    for prompt in PROMPTS:
+        step = model.bind(model.encoding.encode(prompt), None)
+        for seed in range(6):
+            outcomes = []
+            for batch in (True, False):
+                model.settler.batch_draws = batch
+                try:
+                    shortcut = step.shortcut(
+                        temperature=1.0, top_k=None, top_p=None, min_p=None, exclude=exclude
+                    )
+                    assert shortcut is not None
+                    rng = np.random.default_rng(seed)
+                    if seed == 5:
+                        rng.integers(0, 10, dtype=np.uint32)  # a buffered half-word
+                    positions: list[int] = []
+                    result = [shortcut.run(positions, rng, budget) for _ in range(3)]
+                    outcomes.append((result, positions, rng.bit_generator.state, rng.random()))
+                finally:
+                    model.settler.batch_draws = True
+            assert outcomes[0] == outcomes[1], (prompt, seed)
+            compared += 1
+    philox = np.random.Generator(np.random.Philox(1))
+    shortcut = model.bind([1], None).shortcut(
+        temperature=1.0, top_k=None, top_p=None, min_p=None, exclude=None
+    )
+    assert shortcut is not None
+    shortcut.run([], philox, 16)
+    assert compared == len(PROMPTS) * 6

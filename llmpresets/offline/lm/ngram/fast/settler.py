@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,6 +66,8 @@ RANKED_BYTES = 8 << 20
 # The plans of replies' opening steps (boosted by their prompt), kept for the next reply: a
 # few per prompt read, for about as many prompts as the model keeps readings of.
 OPENING_PLAN_BYTES = 256 << 10
+# A run draws its random numbers in one call when it may settle at least this many steps.
+_BATCH_MIN = 8
 
 
 def _plan_bytes(plan: Plan) -> int:
@@ -78,7 +80,14 @@ def _plan_bytes(plan: Plan) -> int:
 
 
 class Settler:
-    """The caches and rules that settle one model's steps from their supports."""
+    """The caches and rules that settle one model's steps from their supports.
+
+    ``batch_draws`` (on by default) lets a run without a filter draw its random numbers in
+    one call (the same numbers, and the generator left where one-by-one draws leave it); off,
+    one call a step, the plain way the tests compare it with.
+    """
+
+    batch_draws = True
 
     def __init__(self, view: NGramView, sections: int, prompt_boost: float) -> None:
         self._view = view
@@ -136,8 +145,28 @@ class Settler:
         # A key's band and count sit above its digits (see key(), band()): per count, the two.
         above = [count * span + band for count in range(width + 1)]
 
+        # Without a filter nearly every step draws a number: draw a run's numbers at once.
+        batched = mode[1] is None and self.batch_draws
+
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
+        ) -> tuple[int, float | None]:
+            bits = rng.bit_generator
+            if not (batched and budget >= _BATCH_MIN and type(bits) is np.random.PCG64):
+                return steps(positions, rng.random, budget)
+            saved = bits.state
+            if saved["has_uint32"]:  # advance() would drop a buffered half-word
+                return steps(positions, rng.random, budget)
+            # rng.random(n) is n calls of rng.random() (one 64-bit output each); the state is
+            # then set to just after the numbers the run used, as if drawn one by one.
+            numbers = iter(rng.random(budget).tolist())
+            outcome = steps(positions, numbers.__next__, budget)
+            bits.state = saved
+            bits.advance(budget - numbers.__length_hint__())
+            return outcome
+
+        def steps(
+            positions: list[int], uniform: Callable[[], float], budget: int
         ) -> tuple[int, float | None]:
             appended = 0
             key = self.key(positions) + band
@@ -155,7 +184,7 @@ class Settler:
                         return RUN_SAMPLE, None
                     position = plan
                 else:
-                    u = rng.random()
+                    u = uniform()
                     drawn = draw_whole(plan, u) if plan.__class__ is Whole else draw(plan, u)
                     if drawn is None:
                         return RUN_SAMPLE, u
