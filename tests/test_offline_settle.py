@@ -377,3 +377,28 @@ def test_batched_draws_are_one_by_one_draws(budget: int, ignore_eos: bool) -> No
     assert shortcut is not None
     shortcut.run([], philox, 16)
     assert compared == len(PROMPTS) * 6
+
+
+def test_a_history_matched_from_its_key_is_matched_as_the_view_does() -> None:
+    """The settler's match from a history's key digits finds the view's longest suffix and
+    codes, for histories the model's own replies visit and for random ones."""
+    model = default_language_model()
+    settler = model.settler
+    walker = np.random.default_rng(7)
+    compared = 0
+    for prompt in PROMPTS[:3]:
+        step = model.bind(model.encoding.encode(prompt), None)
+        histories = walk(step, walker, 30)
+        histories += [
+            walker.integers(0, settler.size, size=length).tolist() for length in range(3, 9)
+        ]
+        for history in histories:
+            if len(history) < settler.width:
+                continue
+            for section in (1, 2):
+                key = settler.key(history)
+                assert settler._match_window(section, key % settler.span) == model.view.match(
+                    section, history
+                )
+                compared += 1
+    assert compared > 50

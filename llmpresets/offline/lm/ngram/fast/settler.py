@@ -99,6 +99,7 @@ class Settler:
         self.width = view.order - 1
         self.size = view.size
         self.span: int = int(self.size**self.width)  # a key's count sits above its digits
+        self._powers = [int(self.size**n) for n in range(self.width + 1)]
         # Every history key (see key()) is below this; each (section, mode) owns a band of
         # that many keys in the plans cache, from band(): plain ints, nothing the garbage
         # collector must track, and one byte budget however many settings come.
@@ -239,7 +240,10 @@ class Settler:
         band = key - key % self.keys
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
-        tables, codes, longest = self._view.match(section, positions)
+        if len(positions) >= self.width:
+            tables, codes, longest = self._match_window(section, key % self.span)
+        else:
+            tables, codes, longest = self._view.match(section, positions)
         matched = -1 - (band + codes[longest] + longest * self.span)
         plan = self.plans.peek(matched)
         if plan is None:
@@ -247,6 +251,17 @@ class Settler:
             self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
         self.plans.put(key, plan, nbytes=160)  # the plan itself is counted once
         return plan
+
+    def _match_window(self, section: int, window: int) -> tuple[list[Table | None], list[int], int]:
+        """:meth:`NGramView.match` of a history at least ``order - 1`` long, from its key's
+        digits (``window``): its length-n suffix is the window's last n digits."""
+        tables = self._view.tables(section)
+        codes = [window % power for power in self._powers]
+        for n in range(self.width, 0, -1):
+            table = tables[n]
+            if table is not None and codes[n] in table.index:
+                return tables, codes, n
+        return tables, codes, 0
 
     def _plan_for(
         self,
