@@ -241,40 +241,44 @@ class Settler:
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
         if len(positions) >= self.width:
-            tables, codes, longest = self._match_window(section, key % self.span)
+            tables, code, longest = self._match_window(section, key % self.span)
         else:
             tables, codes, longest = self._view.match(section, positions)
-        matched = -1 - (band + codes[longest] + longest * self.span)
-        plan = self.plans.peek(matched)
+            code = codes[longest]
+        matched = -1 - (band + code + longest * self.span)
+        plans = self.plans
+        plan = plans.peek(matched)
         if plan is None:
-            plan = self._plan_for(section, tables, codes, longest, mode)
-            self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
+            plan = self._plan_for(section, tables, code, longest, mode)
+            plans.put(matched, plan, nbytes=_plan_bytes(plan))
         self.plans.put(key, plan, nbytes=160)  # the plan itself is counted once
         return plan
 
-    def _match_window(self, section: int, window: int) -> tuple[list[Table | None], list[int], int]:
-        """:meth:`NGramView.match` of a history at least ``order - 1`` long, from its key's
-        digits (``window``): its length-n suffix is the window's last n digits."""
+    def _match_window(self, section: int, window: int) -> tuple[list[Table | None], int, int]:
+        """A history at least ``order - 1`` long matched as :meth:`NGramView.match` does, from
+        its key's digits (``window``: its length-n suffix is the last n digits): the section's
+        tables, the longest matched suffix's code, and its length."""
         tables = self._view.tables(section)
-        codes = [window % power for power in self._powers]
+        powers = self._powers
         for n in range(self.width, 0, -1):
             table = tables[n]
-            if table is not None and codes[n] in table.index:
-                return tables, codes, n
-        return tables, codes, 0
+            code = window % powers[n]
+            if table is not None and code in table.index:
+                return tables, code, n
+        return tables, 0, 0
 
     def _plan_for(
         self,
         section: int,
         tables: list[Table | None],
-        codes: list[int],
+        code: int,
         longest: int,
         mode: Mode,
     ) -> Plan:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`.supports`, :mod:`.maths`)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, codes, longest)
+        context = self._context(supports, tables, code, longest)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
@@ -289,19 +293,17 @@ class Settler:
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
-        self, section: int, tables: list[Table | None], codes: list[int], longest: int
+        self, section: int, tables: list[Table | None], code: int, longest: int
     ) -> tuple[dict[int, float], float] | None:
         """A matched history's support logits and log Lambda, from the section's bulk rows
         (None: a history they could not read, see :class:`.supports.Supports`)."""
         supports = self.supports(section)
-        return supports.sparse(self._context(supports, tables, codes, longest))
+        return supports.sparse(self._context(supports, tables, code, longest))
 
     @staticmethod
-    def _context(
-        supports: Supports, tables: list[Table | None], codes: list[int], longest: int
-    ) -> int:
+    def _context(supports: Supports, tables: list[Table | None], code: int, longest: int) -> int:
         table = tables[longest]
-        row = table.index[codes[longest]] if table is not None else 0
+        row = table.index[code] if table is not None else 0
         return supports.context(longest, row)
 
     def supports(self, section: int) -> Supports:
@@ -337,7 +339,7 @@ class Settler:
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
-            ranked = self._ranked(section, tables, codes, longest, temperature)
+            ranked = self._ranked(section, tables, codes[longest], longest, temperature)
             if ranked is not None:
                 plan = boosted_nucleus(
                     ranked,
@@ -349,7 +351,7 @@ class Settler:
                     self._log_boost,
                 )
         else:
-            sparse = self._support(section, tables, codes, longest)
+            sparse = self._support(section, tables, codes[longest], longest)
             if sparse is not None:
                 tail = self.tail(section)
                 weighed = weigh(
@@ -364,14 +366,14 @@ class Settler:
         self,
         section: int,
         tables: list[Table | None],
-        codes: list[int],
+        code: int,
         longest: int,
         temperature: float,
     ) -> Ranked | None:
         """A matched history's support, ranked and summed at ``temperature`` (kept, bounded;
         None: a history the bulk rows could not read)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, codes, longest)
+        context = self._context(supports, tables, code, longest)
         key = (section, context, temperature)
         ranked = self._ranked_supports.peek(key)
         if ranked is None:
