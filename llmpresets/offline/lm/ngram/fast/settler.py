@@ -146,8 +146,12 @@ class Settler:
         # A key's band and count sit above its digits (see key(), band()): per count, the two.
         above = [count * span + band for count in range(width + 1)]
 
-        # Without a filter nearly every step draws a number: draw a run's numbers at once.
-        batched = mode[1] is None and self.batch_draws
+        # Without a filter a reply wanders into histories met once (a third of its steps at
+        # temperature 1): their plans are looked up by matched suffix alone, which recur, and
+        # not kept per history (cheaper than keeping them). Nearly every step draws a number:
+        # a run's numbers are drawn at once.
+        unfiltered = mode[1] is None
+        batched = unfiltered and self.batch_draws
 
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
@@ -176,6 +180,8 @@ class Settler:
                 plan: Plan | None
                 if length < opening:
                     plan = self.settled_opening(reading, positions, mode)
+                elif unfiltered:
+                    plan = self.settled(section, positions, mode, key, keep=False)
                 else:
                     plan = known(key)
                     if plan is None:
@@ -231,12 +237,15 @@ class Settler:
             code = code * self.size + position
         return code + len(recent) * self.span
 
-    def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
+    def settled(
+        self, section: int, positions: Sequence[int], mode: Mode, key: int, keep: bool = True
+    ) -> Plan:
         """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
         from the history's support (:mod:`.maths`): a position (the lone survivor), a
         :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or
         :data:`FROM_LOGITS`: sample from the logits as usual. ``key`` is :meth:`key` of
-        ``positions`` plus :meth:`band`: the plan is kept under it."""
+        ``positions`` plus :meth:`band`: the plan is kept under it unless ``keep`` is false
+        (it is always kept under the history's matched suffix)."""
         band = key - key % self.keys
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
@@ -251,7 +260,8 @@ class Settler:
         if plan is None:
             plan = self._plan_for(section, tables, code, longest, mode)
             plans.put(matched, plan, nbytes=_plan_bytes(plan))
-        self.plans.put(key, plan, nbytes=160)  # the plan itself is counted once
+        if keep:
+            plans.put(key, plan, nbytes=160)  # the plan itself is counted once
         return plan
 
     def _match_window(self, section: int, window: int) -> tuple[list[Table | None], int, int]:
