@@ -315,7 +315,8 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(order: 
 def test_whole_of_is_whole_of_weigh_bit_for_bit(temperature: float) -> None:
     """The API defaults' one-pass plan (``whole_of``) is the plain ``whole(weigh(...))``,
     every number equal, for every history of two sections, with and without an excluded
-    position (``ignore_eos``) and with one the support already lists."""
+    position (``ignore_eos``) and with one the support already lists, and with a reply
+    opening's boosted positions."""
     model = default_language_model()
     end = model.view.end_position
     for section in (1, 2):
@@ -328,13 +329,19 @@ def test_whole_of_is_whole_of_weigh_bit_for_bit(temperature: float) -> None:
                 continue
             logits, log_lambda = sparse
             listed = next(iter(logits), None)
+            # A reply's opening boosts the prompt's positions: listed ones and others.
+            boosted = sorted({*list(logits)[:2], 5, 300, 1000} - {end})
             for exclude in {None, end, listed}:
-                fast = maths.whole_of(logits, log_lambda, tail, temperature, exclude)
-                plain = maths.whole(
-                    maths.weigh(logits, log_lambda, tail, temperature, (), 0.0, exclude)
-                )
-                assert fast == plain, (section, context, exclude)
-                compared += 1
+                for boost in ((), boosted) if context % 5 == 0 else ((),):
+                    log_boost = 0.7 if boost else 0.0
+                    fast = maths.whole_of(
+                        logits, log_lambda, tail, temperature, exclude, boost, log_boost
+                    )
+                    weighed = maths.weigh(
+                        logits, log_lambda, tail, temperature, boost, log_boost, exclude
+                    )
+                    assert fast == maths.whole(weighed), (section, context, exclude, boost)
+                    compared += 1
         assert compared > 1000
 
 

@@ -377,16 +377,25 @@ def whole_of(
     tail: SectionTail,
     temperature: float,
     exclude: int | None = None,
+    boosted: Iterable[int] = (),
+    log_boost: float = 0.0,
 ) -> Whole:
-    """``whole(weigh(logits, log_lambda, tail, temperature, exclude=exclude))`` in one pass,
-    the same numbers bit for bit: the draw needs the peak and the tail factor, not the softmax
-    total that :func:`weigh` also sums (about half its cost). What a history met once at the
-    API's defaults builds (several a reply at temperature 1, where replies wander)."""
-    explicit = logits
-    if exclude is not None:
-        explicit = dict(logits)
-        explicit[exclude] = -math.inf
+    """``whole(weigh(logits, log_lambda, tail, temperature, boosted, log_boost, exclude))``
+    in one pass, the same numbers bit for bit: the draw needs the peak and the tail factor,
+    not the softmax total that :func:`weigh` also sums (about half its cost). What a history
+    met once at the API's defaults builds (several a reply at temperature 1, where replies
+    wander)."""
     base = tail.base
+    explicit = logits
+    if boosted or exclude is not None:
+        explicit = dict(logits)
+        for position in boosted:
+            before = explicit.get(position)
+            explicit[position] = (log_lambda + base[position] if before is None else before) + (
+                log_boost
+            )
+        if exclude is not None:
+            explicit[exclude] = -math.inf
     peak = max(explicit.values(), default=-math.inf)
     for first in tail.order:  # the likeliest unlisted position (weigh's first outside)
         if first not in explicit:

@@ -152,6 +152,15 @@ class Settler:
         # a run's numbers are drawn at once.
         unfiltered = mode[1] is None
         batched = unfiltered and self.batch_draws
+        # Per suffix length, longest first: its digits' modulus, the table's index, and the
+        # matched key's offset (settled(): -1 - (band + code + length * span)).
+        tables = self._view.tables(section) if unfiltered else []
+        probes = [
+            (self._powers[n], table.index, -1 - (band + n * span))
+            for n in range(width, 0, -1)
+            if unfiltered and (table := tables[n]) is not None
+        ]
+        no_match = -1 - band
 
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
@@ -180,6 +189,19 @@ class Settler:
                 plan: Plan | None
                 if length < opening:
                     plan = self.settled_opening(reading, positions, mode)
+                elif unfiltered and length >= width:
+                    # settled()'s match and lookup, inline (most steps here): the longest
+                    # suffix of the key's digits the tables list, then its plan.
+                    window = key % span
+                    matched = no_match
+                    for power, index, offset in probes:
+                        code = window % power
+                        if code in index:
+                            matched = offset - code
+                            break
+                    plan = known(matched)
+                    if plan is None:
+                        plan = self.settled(section, positions, mode, key, keep=False)
                 elif unfiltered:
                     plan = self.settled(section, positions, mode, key, keep=False)
                 else:
@@ -362,7 +384,16 @@ class Settler:
                 )
         else:
             sparse = self._support(section, tables, codes[longest], longest)
-            if sparse is not None:
+            if sparse is not None and top_p is None:
+                plan = whole_of(
+                    *sparse,
+                    self.tail(section),
+                    temperature,
+                    exclude,
+                    reading.boosted,
+                    self._log_boost,
+                )
+            elif sparse is not None:
                 tail = self.tail(section)
                 weighed = weigh(
                     *sparse, tail, temperature, reading.boosted, self._log_boost, exclude
