@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..config.params import SAMPLING_RULE_PARAMETERS
-from ._common import add_config_option, formatter, load_book, print_json
+from ._common import add_config_option, check_model_name, formatter, load_book, print_json
 
 if TYPE_CHECKING:
     from ..config.models import ModelSpec, Prices
@@ -113,6 +113,7 @@ def _models(args: argparse.Namespace) -> int:
         print(render_markdown(book), end="")
         return 0
     if args.name:
+        check_model_name(args.name, book)
         spec = book.model(args.name)
         if args.json:
             print_json(model_facts(spec))

@@ -42,6 +42,7 @@ from .schema import (
     Settings,
     config_json_schema,
 )
+from .suggest import closest_model
 from .validation import ConfigLayer, line_for, validate_config
 from .yaml_file import load_yaml_file
 
@@ -229,7 +230,8 @@ class PresetBook:
         spec = lookup_model(self.models, name, self.aliases)
         if spec is None:
             if strict:
-                raise UnknownModelError(name, sorted(self.models))
+                suggestion = closest_model(name, [*self.models, *self.aliases])
+                raise UnknownModelError(name, sorted(self.models), suggestion=suggestion)
             family = family_for(self.models, self.families, name, self.out_of_scope)
             spec = ModelSpec.unknown(name, family)
         self._specs[name] = spec
