@@ -69,7 +69,9 @@ def closest_model(name: str, known: Iterable[str]) -> str | None:
     best: tuple[int, str] | None = None
     for candidate in sorted(set(known)):
         folded = candidate.casefold()
-        if folded == wanted or folded.translate(_VERSION_CHARACTERS) == wanted.translate(_VERSION_CHARACTERS):
+        if folded == wanted or folded.translate(_VERSION_CHARACTERS) == wanted.translate(
+            _VERSION_CHARACTERS
+        ):
             continue
         distance = _distance(wanted, folded, limit)
         if distance <= limit and (best is None or distance < best[0]):
