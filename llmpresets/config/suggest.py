@@ -69,10 +69,10 @@ def closest_model(name: str, known: Iterable[str]) -> str | None:
     best: tuple[int, str] | None = None
     for candidate in sorted(set(known)):
         folded = candidate.casefold()
-        if folded == wanted or folded.translate(_VERSION_CHARACTERS) == wanted.translate(
-            _VERSION_CHARACTERS
-        ):
-            continue
+        if folded == wanted:
+            return candidate if candidate != name else None  # only the case differs
+        if folded.translate(_VERSION_CHARACTERS) == wanted.translate(_VERSION_CHARACTERS):
+            continue  # another version, not a typo
         distance = _distance(wanted, folded, limit)
         if distance <= limit and (best is None or distance < best[0]):
             best = (distance, candidate)

@@ -204,7 +204,7 @@ class OfflineBackend:
             who = "the offline responder"
             fixed = reply_from_answer(call_responder(self.responder, request), who)
             if fixed is not None:
-                _check_fixed(plan, fixed, encoding, who)
+                _check_fixed(chat, plan, fixed, encoding, who)
         if fixed is None and self.scripted:
             tool_names = [tool.name for tool in chat.tool_list]
             found = find_rule(self.scripted, chat.messages, chat.model, tool_names)
@@ -213,7 +213,7 @@ class OfflineBackend:
                 if rule.replies:
                     fixed = fixed_reply(rule_reply(rule, position))
                     who = f"scripted rule {rule.label} (reply {position + 1})"
-                    _check_fixed(plan, fixed, encoding, who)
+                    _check_fixed(chat, plan, fixed, encoding, who)
                 else:
                     table = self._table(rule, encoding)
         return Prepared(chat, spec, source, encoding, plan, table, fixed)
@@ -279,9 +279,13 @@ class OfflineBackend:
 
 
 def _check_fixed(
-    plan: StructuredPlan | None, fixed: FixedReply, encoding: tiktoken.Encoding, who: str
+    chat: ChatRequest,
+    plan: StructuredPlan | None,
+    fixed: FixedReply,
+    encoding: tiktoken.Encoding,
+    who: str,
 ) -> None:
-    problem = fixed_problem(plan, fixed, encoding)
+    problem = fixed_problem(chat, plan, fixed, encoding)
     if problem is not None:
         raise ResponderFailed(f"{who} cannot answer this request: {problem}")
 

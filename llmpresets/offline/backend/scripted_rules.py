@@ -42,8 +42,9 @@ trip). Conditions, all optional:
 - ``turn: N``: only at turn N.
 
 A rule with ``replies: [...]`` (instead of ``completions``) gives them in order, one per turn
-it answers: its k-th answer in an exchange is ``replies[k]``, where k counts the earlier turns
-of this exchange at which the rule's conditions held too. ``times: N`` caps how many turns
+it answers: its answer is ``replies[k]``, where k counts the earlier turns of this exchange
+(since the last user message) that the rules gave to it; each earlier turn is replayed through
+the same choice, seen as the conversation was before it. ``times: N`` caps how many turns
 of an exchange a rule answers (default: as many as ``replies``; every turn for
 ``completions``); replies shorter than ``times`` repeat their last one. A rule that has
 answered all it may answers no more: the next matching rule answers, else the sampler. ::
@@ -76,7 +77,7 @@ from ...config.validation import ConfigLayer, validate_config
 from ...config.yaml_file import load_yaml_file
 from ...tokens.messages import content_text
 from ..engine.scripted import FixedReply
-from .responder import ToolCall, conversation_turn, last_tool_result
+from .responder import ToolCall, last_tool_result
 
 __all__ = [
     "find_rule",
@@ -220,26 +221,42 @@ def find_rule(
     model: str = "",
     tool_names: Collection[str] = (),
 ) -> tuple[ScriptedRule, int] | None:
-    """The first rule that answers this conversation, and how many times it already did in
-    this exchange (its position in ``replies``); None: no rule answers.
+    """The first rule that answers this conversation, and how many earlier turns of this
+    exchange it answered (its position in ``replies``); None: no rule answers.
 
-    ``model`` and ``tool_names`` are the request's model and the tools it offers.
+    ``model`` and ``tool_names`` are the request's model and the tools it offers. The earlier
+    turns are replayed through the same choice, each seen as the conversation before it, so
+    the count is a function of the conversation alone.
     """
     last_user = _last_user_index(messages)
     if last_user < 0:
         return None
     text = content_text(messages[last_user].get("content"))
     offered = set(tool_names)
-    turn = conversation_turn(messages)
-    for rule in rules:
-        if not _static_conditions(rule, model, offered) or not rule.matches(text):
-            continue
-        if not _turn_conditions(rule, messages, turn):
-            continue
-        position = _earlier_answers(rule, messages, last_user)
-        if position < _answers_allowed(rule):
-            return rule, position
-    return None
+    eligible = [
+        rule for rule in rules if _static_conditions(rule, model, offered) and rule.matches(text)
+    ]
+    if not eligible:
+        return None
+    answered = [0] * len(eligible)
+
+    def choose(conversation: Sequence[dict[str, Any]], turn: int) -> int | None:
+        for index, rule in enumerate(eligible):
+            if answered[index] < _answers_allowed(rule) and _turn_conditions(
+                rule, conversation, turn
+            ):
+                return index
+        return None
+
+    turn = 0
+    for index in range(last_user + 1, len(messages)):
+        if messages[index].get("role") == "assistant":
+            earlier = choose(messages[:index], turn)
+            if earlier is not None:
+                answered[earlier] += 1
+            turn += 1
+    chosen = choose(messages, turn)
+    return None if chosen is None else (eligible[chosen], answered[chosen])
 
 
 def rule_reply(rule: ScriptedRule, position: int) -> ScriptedReply:
@@ -284,20 +301,6 @@ def _turn_conditions(rule: ScriptedRule, conversation: Sequence[dict[str, Any]],
     if rule.after_tool is False:
         return after is None
     return after == rule.after_tool
-
-
-def _earlier_answers(rule: ScriptedRule, messages: Sequence[dict[str, Any]], last_user: int) -> int:
-    """How many earlier turns of this exchange the rule's turn conditions held at: each
-    assistant reply after the last user message, seen as the conversation before it."""
-    count = 0
-    turn = 0
-    for index in range(last_user + 1, len(messages)):
-        if messages[index].get("role") != "assistant":
-            continue
-        if _turn_conditions(rule, messages[:index], turn):
-            count += 1
-        turn += 1
-    return count
 
 
 def _last_user_index(messages: Sequence[dict[str, Any]]) -> int:

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from ...sampling import sample
 from .emitter import Emitter, alternatives, token_logprob
 from .tool_choice import call_id
-from .types import Generation, SamplingSettings, ToolCall
+from .types import ChatRequest, Generation, SamplingSettings, ToolCall
 
 if TYPE_CHECKING:
     import tiktoken
@@ -299,24 +299,30 @@ class FixedReply:
 
 
 def fixed_problem(
-    plan: StructuredPlan | None, reply: FixedReply, encoding: tiktoken.Encoding
+    request: ChatRequest,
+    plan: StructuredPlan | None,
+    reply: FixedReply,
+    encoding: tiktoken.Encoding,
 ) -> str | None:
-    """What makes ``reply`` impossible for this request, as a grammar would refuse it (None:
+    """What makes ``reply`` impossible for ``request``, as a grammar would refuse it (None:
     nothing): a call to a tool the request does not offer or ``tool_choice`` does not allow,
     arguments its parameters' grammar refuses, several calls with ``parallel_tool_calls``
     false, text where ``tool_choice`` requires a call, an answer ``response_format`` refuses."""
-    offered = sorted(plan.arguments) if plan is not None else []
+    offered = [tool.name for tool in request.tool_list]
     for name, arguments in reply.calls:
-        if plan is None or name not in plan.arguments:
+        if name not in offered:
             listed = ", ".join(offered) if offered else "none"
             return f"it calls {name!r}, which the request does not offer (offered: {listed})"
-        if name not in plan.callable:
-            allowed = ", ".join(sorted(plan.callable)) or "none"
-            return f"it calls {name!r}, which tool_choice does not allow (allowed: {allowed})"
-        grammar = plan.arguments[name]
+        if plan is None or name not in plan.callable:
+            allowed = ", ".join(sorted(plan.callable)) if plan is not None else ""
+            return (
+                f"it calls {name!r}, which tool_choice does not allow "
+                f"(allowed: {allowed or 'none'})"
+            )
+        grammar = plan.arguments.get(name)
         if grammar is not None and not _accepts(grammar, encoding.encode_ordinary(arguments)):
             return f"the arguments of {name!r}, {arguments}, are not valid for its parameters"
-    if len(reply.calls) > 1 and plan is not None and not plan.request.parallel_tool_calls:
+    if len(reply.calls) > 1 and not request.parallel_tool_calls:
         return f"it makes {len(reply.calls)} calls, but the request sets parallel_tool_calls false"
     if reply.text is not None and plan is not None:
         if plan.must_call:
@@ -324,7 +330,7 @@ def fixed_problem(
         if plan.answer is not None and not _accepts(
             plan.answer, encoding.encode_ordinary(reply.text)
         ):
-            what = plan.request.output.name or plan.request.output.kind
+            what = request.output.name or request.output.kind
             return f"its answer {_clip(reply.text)} is not valid for the response format {what!r}"
     return None
 
