@@ -21,7 +21,7 @@ dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.ecosystem
 
 
-class Triage(dspy.Signature):  # type: ignore[misc]
+class Triage(dspy.Signature):  # type: ignore[misc,name-defined]
     """Sort a support ticket."""
 
     ticket: str = dspy.InputField()

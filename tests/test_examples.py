@@ -86,7 +86,7 @@ def test_application_test_example_passes(tmp_path: Path) -> None:
 # docs/testing.md's recipes: each is a test file in examples/, run as a user runs it.
 # (file, the packages it needs (ecosystem: pip install ".[ecosystem]"), how many tests pass)
 RECIPES = [
-    ("test_faults.py", (), 4),
+    ("test_fault_handling.py", (), 4),
     ("test_agent_pydantic_ai.py", ("pydantic_ai",), 4),
     ("test_agent_openai_agents.py", ("agents",), 1),
     ("test_langchain.py", ("langchain_openai",), 3),

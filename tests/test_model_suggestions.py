@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import openai
 import pytest
@@ -14,7 +15,7 @@ from llmpresets.cli import main
 from llmpresets.config.suggest import closest_model
 from llmpresets.offline import OfflineTransport
 
-HELLO = [{"role": "user", "content": "Hi"}]
+HELLO: Any = [{"role": "user", "content": "Hi"}]
 
 
 @pytest.mark.parametrize(

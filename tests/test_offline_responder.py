@@ -12,7 +12,7 @@ from offline_sdk import async_sdk, sdk
 
 from llmpresets.offline import OfflineRequest, OfflineTransport, ResponderError, ToolCall
 
-HELLO = [{"role": "user", "content": "Weather in Paris?"}]
+HELLO: Any = [{"role": "user", "content": "Weather in Paris?"}]
 PARAMETERS = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
@@ -73,7 +73,7 @@ def test_streamed_reply_equals_the_plain_one() -> None:
     streamed = "".join(
         call.function.arguments or "" for group in calls if group for call in group if call.function
     )
-    first = plain.choices[0].message.tool_calls
+    first: Any = plain.choices[0].message.tool_calls
     assert first is not None
     assert first[0].function.arguments == streamed == '{"city":"Paris"}'
     assert chunks[-1].usage == plain.usage
@@ -278,11 +278,8 @@ def test_response_format_is_given_in_chat_form_for_both_endpoints() -> None:
     client = sdk(OfflineTransport(responder=respond))
     client.chat.completions.create(model="gpt-4o", messages=HELLO, response_format=WEATHER_FORMAT)
     spec = WEATHER_FORMAT["json_schema"]
-    client.responses.create(
-        model="gpt-4o",
-        input="Weather in Paris?",
-        text={"format": {"type": "json_schema", **spec}},
-    )
+    text_format: Any = {"format": {"type": "json_schema", **spec}}
+    client.responses.create(model="gpt-4o", input="Weather in Paris?", text=text_format)
     assert schemas[0] == schemas[1] == spec["schema"]
 
 

@@ -19,7 +19,7 @@ TOOLS: Any = [
     {"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}},
     {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
 ]
-QUESTION = {"role": "user", "content": "What is the weather in Paris?"}
+QUESTION: Any = {"role": "user", "content": "What is the weather in Paris?"}
 
 
 def call_message(call_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def run_agent(client: openai.OpenAI, limit: int = 6, **kwargs: Any) -> list[Any]
     messages: list[Any] = [QUESTION]
     replies = []
     for _ in range(limit):
-        reply = client.chat.completions.create(
+        reply: Any = client.chat.completions.create(
             model="gpt-4o", messages=messages, tools=TOOLS, seed=1, max_tokens=20, **kwargs
         )
         message = reply.choices[0].message
@@ -50,7 +50,7 @@ def run_agent(client: openai.OpenAI, limit: int = 6, **kwargs: Any) -> list[Any]
             return replies
         messages.append(message.model_dump(exclude_none=True, exclude={"annotations"}))
         for call in message.tool_calls:
-            messages.append(tool_result(call.id, f"result of {call.function.name}"))  # type: ignore[union-attr]
+            messages.append(tool_result(call.id, f"result of {call.function.name}"))
     return replies
 
 
@@ -70,7 +70,7 @@ def test_an_exhausted_sequence_falls_through_to_the_sampler() -> None:
     """Past its replies, the rule answers no more: the next request is the sampler's."""
     rule = make_rule("weather", replies=[ToolCall("get_weather", {"city": "Paris"})])
     client = sdk(OfflineTransport(seed=0, scripted=[rule]))
-    messages = [QUESTION, call_message("call_1", "get_weather", '{"city":"Paris"}')]
+    messages: Any = [QUESTION, call_message("call_1", "get_weather", '{"city":"Paris"}')]
     messages.append(tool_result("call_1", "Sunny"))
     scripted = client.chat.completions.create(model="gpt-4o", messages=messages, seed=2)
     unscripted = sdk(OfflineTransport(seed=0)).chat.completions.create(
@@ -145,7 +145,7 @@ def test_static_and_turn_conditions(conditions: dict[str, Any], applies: bool) -
 def test_position_comes_from_the_conversation_not_from_state() -> None:
     """A replayed conversation gets the same reply, on a fresh transport or the same one."""
     rule = make_rule("weather", replies=[ToolCall("get_weather", {"city": "Paris"}), "Sunny."])
-    messages = [
+    messages: Any = [
         QUESTION,
         call_message("call_1", "get_weather", '{"city":"Paris"}'),
         tool_result("call_1", "Sunny"),
@@ -164,7 +164,7 @@ def test_position_comes_from_the_conversation_not_from_state() -> None:
 def test_a_new_question_starts_the_sequence_again() -> None:
     """The turn counts from the last user message: a follow-up question is turn 0 again."""
     rule = make_rule("weather", replies=[ToolCall("get_weather", {"city": "Paris"}), "Sunny."])
-    messages = [
+    messages: Any = [
         QUESTION,
         call_message("call_1", "get_weather", '{"city":"Paris"}'),
         tool_result("call_1", "Sunny"),

@@ -21,13 +21,30 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .presets import PresetBook
+__all__ = [
+    "ModelNameWarning",
+    "ModelRegistry",
+    "closest_model",
+    "did_you_mean",
+    "warn_if_misspelt",
+]
 
-__all__ = ["ModelNameWarning", "closest_model", "did_you_mean", "warn_if_misspelt"]
+
+class ModelRegistry(Protocol):
+    """What a suggestion reads of a :class:`~llmpresets.config.presets.PresetBook` (which
+    imports this module, so it is named by its shape here)."""
+
+    @property
+    def models(self) -> Mapping[str, Any]: ...
+
+    @property
+    def aliases(self) -> Mapping[str, str]: ...
+
+    def model(self, name: str, *, strict: bool = False) -> Any: ...
+
 
 _VERSION_CHARACTERS = str.maketrans("", "", "0123456789.")
 
@@ -79,7 +96,7 @@ def closest_model(name: str, known: Iterable[str]) -> str | None:
     return None if best is None else best[1]
 
 
-def did_you_mean(name: str, book: PresetBook) -> str | None:
+def did_you_mean(name: str, book: ModelRegistry) -> str | None:
     """The registry model (or alias) of ``book`` that ``name`` probably misspells, if
     ``name`` is not itself a model the registry knows."""
     if book.model(name).known:
@@ -87,7 +104,7 @@ def did_you_mean(name: str, book: PresetBook) -> str | None:
     return closest_model(name, [*book.models, *book.aliases])
 
 
-def warn_if_misspelt(name: str, book: PresetBook, *, stacklevel: int = 1) -> None:
+def warn_if_misspelt(name: str, book: ModelRegistry, *, stacklevel: int = 1) -> None:
     """Warn :class:`ModelNameWarning` when ``name`` is unknown and close to a known model.
 
     ``stacklevel`` is as for :func:`warnings.warn`, counted from the caller of this function.

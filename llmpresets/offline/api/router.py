@@ -52,14 +52,14 @@ class Router:
         except WireError as error:
             return Reply.json(error.status, error.body(), error=True)
         except ResponderError as refusal:  # a user's responder (or rule) answered an error
-            error = WireError(
+            answer = WireError(
                 refusal.status,
                 refusal.message,
                 param=refusal.param,
                 code=refusal.code,
                 type=refusal.type,
             )
-            return Reply.json(error.status, error.body(), error=True)
+            return Reply.json(answer.status, answer.body(), error=True)
 
     def _route(
         self, method: str, path: str, content: bytes, use_case: str | None, query: Mapping[str, str]

@@ -1,6 +1,6 @@
 """Testing how your code handles a failing API: scripted faults and error answers, offline.
 
-docs/testing.md walks through it. Run: ``pytest examples/test_faults.py``.
+docs/testing.md walks through it. Run: ``pytest examples/test_fault_handling.py``.
 """
 
 from __future__ import annotations
