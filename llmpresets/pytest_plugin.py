@@ -63,14 +63,17 @@ __all__ = [
     "llm_scripted",
     "llm_server",
     "llm_server_url",
-    "pytest_addoption",
-    "pytest_configure",
+    "pytest_addoption_strict_models",
+    "pytest_configure_strict_models",
 ]
 
 OFFLINE_BASE_URL = "http://offline.llmpresets.invalid/v1"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+# Hook implementations named for what they do (pluggy's ``specname``; pytest reads only names
+# starting with pytest_), so other implementations of the same hooks can sit beside them here.
+@pytest.hookimpl(specname="pytest_addoption")
+def pytest_addoption_strict_models(parser: pytest.Parser) -> None:
     parser.addini(
         "llm_strict_models",
         "llmpresets fixtures: answer 404 model_not_found for a model the registry lacks "
@@ -80,7 +83,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
+@pytest.hookimpl(specname="pytest_configure")
+def pytest_configure_strict_models(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "llm_strict_models(strict=True): whether this test's offline transport refuses models "
