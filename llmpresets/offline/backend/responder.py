@@ -18,8 +18,9 @@ value of another type, or an exception the responder raises is the server's 500 
 message names the problem; the SDK does not retry it.
 
 The answer becomes a reply at this level (:func:`reply_from_answer`, then checked by the
-backend against the request), and goes through the same writers as a sampled one: the request's length cap and stop sequences, usage counted
-with the model's tokenizer, streamed and non-streamed alike, chat and ``/responses`` alike.
+backend against the request), and goes through the same writers as a sampled one: the
+request's length cap and stop sequences, usage counted with the model's tokenizer, streamed
+and non-streamed alike, chat and ``/responses`` alike.
 A seeded request stays a pure function of (seed, request) when the responder is a pure
 function of the :class:`OfflineRequest` (tool-call ids come from the request's seed).
 
