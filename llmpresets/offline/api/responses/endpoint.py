@@ -131,7 +131,7 @@ class ResponsesEndpoint:
         budget = self.backend.reasoning_budget(effort, request.max_output_tokens)
         chat = self._chat_request(request, messages, spec, budget.text)
         try:
-            prepared = self.backend.prepare(chat, spec)
+            prepared = self.backend.prepare(chat, spec, "responses")
         except SchemaError as error:
             raise schema_refusal(error, "responses") from None
         entropy, reproducible = self.backend.entropy(
