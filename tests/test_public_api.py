@@ -30,6 +30,8 @@ DESIGN_NAMES = {
     "UnknownPresetError",
     "UnknownModelError",
     "ContextWindowExceeded",
+    "intercept_openai",
+    "Cassette",
 }
 
 
