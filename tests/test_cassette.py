@@ -17,6 +17,7 @@ import httpx2
 import openai
 import pytest
 import yaml
+from openai.types.chat import ChatCompletionMessageParam
 
 from llmpresets import Cassette, CassetteMissError, CassetteMissWarning, ConfigError
 from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
@@ -27,7 +28,7 @@ pytest_plugins = ["pytester"]
 KEY = "sk-proj-Zq7Xw3Vb9Ny1Mt5Lk8Jh2Gf6Dd4Ss0Aa"
 ORG = "org-Pw3Qe8Rt5Yu1Io7Pa"
 PROJECT = "proj_Kd9Fh2Jk6Lm4Nb8Vc"
-CHAT = [{"role": "user", "content": "Name a colour."}]
+CHAT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name a colour."}]
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,12 @@ def _exchanges(client: openai.OpenAI) -> dict[str, Any]:
     """A whole body, a chat stream's raw chunks and a Responses event stream."""
     whole = client.chat.completions.with_raw_response.create(
         model="gpt-4o",
-        messages=CHAT,  # type: ignore[arg-type]
+        messages=CHAT,
         max_tokens=12,
     )
     with client.chat.completions.with_streaming_response.create(
         model="gpt-4o",
-        messages=CHAT,  # type: ignore[arg-type]
+        messages=CHAT,
         max_tokens=12,
         stream=True,
     ) as streamed:
@@ -109,7 +110,7 @@ def test_async_replay(recorded: tuple[Path, dict[str, Any]]) -> None:
         async with client:
             raw = await client.chat.completions.with_raw_response.create(
                 model="gpt-4o",
-                messages=CHAT,  # type: ignore[arg-type]
+                messages=CHAT,
                 max_tokens=12,
             )
             return raw.http_response.content

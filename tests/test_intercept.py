@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from llmpresets import NetworkBlockedError, OfflineTransport, intercept_openai
 from llmpresets.offline import make_rule
@@ -17,11 +18,11 @@ from llmpresets.testing.intercept import active_transport
 
 pytest_plugins = ["pytester"]
 
-HI = [{"role": "user", "content": "Hi"}]
+HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi"}]
 
 
 def _ask(client: openai.OpenAI) -> str:
-    reply = client.chat.completions.create(model="gpt-4o", max_tokens=5, messages=HI)  # type: ignore[arg-type]
+    reply = client.chat.completions.create(model="gpt-4o", max_tokens=5, messages=HI)
     return reply.choices[0].message.content or ""
 
 
@@ -59,7 +60,7 @@ def test_async_and_azure_clients_and_streams_answer_offline(
         chunks = await client.chat.completions.create(
             model="gpt-4o",
             max_tokens=5,
-            messages=HI,  # type: ignore[arg-type]
+            messages=HI,
             stream=True,
         )
         return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
