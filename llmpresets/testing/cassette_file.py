@@ -17,19 +17,19 @@ a reviewer can read and diff. Each interaction holds:
 **Matching** (:func:`request_key`): method, path, and the JSON body normalised: key order does
 not matter; every run of whitespace in a string is one space and leading and trailing
 whitespace is ignored; a whole-valued float equals the integer (``1.0`` is ``1``); the fields
-in :data:`IGNORED_FIELDS` are left out wherever they occur (ids that only link a conversation:
-``id``, ``tool_call_id``, ``call_id``, ``previous_response_id``; and fields that only route,
-cache or tag a request: ``user``, ``metadata``, ``prompt_cache_key``, ``safety_identifier``,
-``service_tier``, ``store``). Everything else (model, messages or input, tools, tool choice,
-response format or ``text.format``, sampling settings, ``stream``, ``stream_options``, ``n``,
+in :data:`IGNORED_FIELDS` are left out (ids that only link a conversation, wherever they
+occur: ``id``, ``tool_call_id``, ``call_id``; and, at the top of the body,
+``previous_response_id`` and the fields that only route, cache or tag a request: ``user``,
+``metadata``, ``prompt_cache_key``, ``safety_identifier``, ``service_tier``, ``store``).
+Everything else (model, messages or input, tools, tool choice, response format or ``text.format``, sampling settings, ``stream``, ``stream_options``, ``n``,
 ``seed``, ``max_tokens``...) must match. Headers (keys, idempotency keys) never take part.
 
 **Scrubbing** (:func:`scrub_data`): every string written is scrubbed of each secret the
 requests carried (``Authorization`` / ``api-key``, ``OpenAI-Organization``,
 ``OpenAI-Project``) and of ``OPENAI_API_KEY``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID`` and
-``AZURE_OPENAI_API_KEY``: whole, in part (any 8 characters in a row) or masked as OpenAI's 401
-echoes a key (:func:`llmpresets.client.secrets.scrub`); then the written text is checked once
-more and not written if any piece of a secret is still in it.
+``AZURE_OPENAI_API_KEY`` (values of 8 characters or more): whole, in part (any 8 characters
+in a row) or masked as OpenAI's 401 echoes a key (:func:`llmpresets.client.secrets.scrub`);
+then the written text is checked once more and not written if any piece of a secret is still in it.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from ..client.secrets import MIN_FRAGMENT, scrub
 
 __all__ = [
     "IGNORED_FIELDS",
+    "IGNORED_IDS",
     "KEPT_HEADERS",
     "Chunk",
     "Exchange",
@@ -63,11 +64,9 @@ __all__ = [
 ]
 
 VERSION = 1
-IGNORED_FIELDS = frozenset(
+IGNORED_IDS = frozenset({"id", "tool_call_id", "call_id"})  # wherever they occur
+IGNORED_FIELDS = IGNORED_IDS | frozenset(  # at the top of a body
     {
-        "id",
-        "tool_call_id",
-        "call_id",
         "previous_response_id",
         "user",
         "metadata",
@@ -144,6 +143,8 @@ def request_key(method: str, path: str, body: bytes) -> str:
     True
     """
     parsed = _parse_json(body)
+    if isinstance(parsed, dict):
+        parsed = {key: value for key, value in parsed.items() if key not in IGNORED_FIELDS}
     normal = _normalise(parsed) if parsed is not _NOT_JSON else body.decode("utf-8", "replace")
     return json.dumps(
         [method.upper(), path.rstrip("/") or "/", normal], sort_keys=True, ensure_ascii=False
@@ -152,7 +153,7 @@ def request_key(method: str, path: str, body: bytes) -> str:
 
 def _normalise(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _normalise(item) for key, item in value.items() if key not in IGNORED_FIELDS}
+        return {key: _normalise(item) for key, item in value.items() if key not in IGNORED_IDS}
     if isinstance(value, list):
         return [_normalise(item) for item in value]
     if isinstance(value, str):
@@ -202,7 +203,11 @@ def _last_text(messages: Any) -> str | None:
 
 
 def secrets_of(headers: Iterable[tuple[str, str]]) -> set[str]:
-    """The secrets a request carries, and those of the environment (placeholders left out)."""
+    """The secrets a request carries, and those of the environment.
+
+    Values shorter than 8 characters and placeholders (``offline``, ``test``...) are not
+    keys: scrubbing them would cut ordinary words out of the replies.
+    """
     found: set[str] = set()
     for name, value in headers:
         if name.lower() in _SECRET_HEADERS:
@@ -211,7 +216,11 @@ def secrets_of(headers: Iterable[tuple[str, str]]) -> set[str]:
                 value = value[7:].strip()
             found.add(value)
     found.update(os.environ.get(variable, "") for variable in _SECRET_VARIABLES)
-    return {secret for secret in found if secret.strip().lower() not in _PLACEHOLDERS}
+    return {
+        secret
+        for secret in found
+        if len(secret) >= MIN_FRAGMENT and secret.strip().lower() not in _PLACEHOLDERS
+    }
 
 
 def scrub_data(value: Any, secrets: Iterable[str]) -> Any:
