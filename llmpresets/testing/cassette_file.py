@@ -21,15 +21,17 @@ in :data:`IGNORED_FIELDS` are left out (ids that only link a conversation, where
 occur: ``id``, ``tool_call_id``, ``call_id``; and, at the top of the body,
 ``previous_response_id`` and the fields that only route, cache or tag a request: ``user``,
 ``metadata``, ``prompt_cache_key``, ``safety_identifier``, ``service_tier``, ``store``).
-Everything else (model, messages or input, tools, tool choice, response format or ``text.format``, sampling settings, ``stream``, ``stream_options``, ``n``,
-``seed``, ``max_tokens``...) must match. Headers (keys, idempotency keys) never take part.
+Everything else (model, messages or input, tools, tool choice, response format or
+``text.format``, sampling settings, ``stream``, ``stream_options``, ``n``, ``seed``,
+``max_tokens``...) must match. Headers (keys, idempotency keys) never take part.
 
 **Scrubbing** (:func:`scrub_data`): every string written is scrubbed of each secret the
 requests carried (``Authorization`` / ``api-key``, ``OpenAI-Organization``,
 ``OpenAI-Project``) and of ``OPENAI_API_KEY``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID`` and
 ``AZURE_OPENAI_API_KEY`` (values of 8 characters or more): whole, in part (any 8 characters
 in a row) or masked as OpenAI's 401 echoes a key (:func:`llmpresets.client.secrets.scrub`);
-then the written text is checked once more and not written if any piece of a secret is still in it.
+then the written text is checked once more and not written if any piece of a secret is still
+in it.
 """
 
 from __future__ import annotations
