@@ -98,17 +98,20 @@ def test_a_request_that_would_leave_the_machine_raises_and_is_not_retried() -> N
 
 
 def test_loopback_stays_reachable(llm_server_url: str) -> None:
-    """A local server (here the plugin's) is reached for real, own http_client or not."""
+    """A local server (here the plugin's) stays reachable through a client's own http_client."""
     with intercept_openai(OfflineTransport(seed=0)) as transport:
         with openai.OpenAI(
             api_key="x", base_url=llm_server_url, http_client=httpx2.Client()
         ) as direct:
             assert _ask(direct) != ""
-        # The SDK's own client with a loopback base URL is left alone too: it reaches the
-        # server, not the transport (a fault scripted on the transport does not fire).
+        # The SDK's own client is routed whatever its base URL: the transport answers (here
+        # with the fault scripted on it), not the server.
         transport.faults.add("server_error", times=1)
-        with openai.OpenAI(api_key="x", base_url=llm_server_url, max_retries=0) as sdk:
-            assert _ask(sdk) != ""
+        with (
+            openai.OpenAI(api_key="x", base_url=llm_server_url, max_retries=0) as sdk,
+            pytest.raises(openai.InternalServerError),
+        ):
+            _ask(sdk)
 
 
 def test_blocks_nest_and_everything_is_restored_even_on_error() -> None:

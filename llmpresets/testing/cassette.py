@@ -52,6 +52,7 @@ from .cassette_file import (
     request_key,
     secrets_of,
 )
+from .intercept import allow_network
 
 if TYPE_CHECKING:
     from ..offline import OfflineTransport
@@ -269,9 +270,11 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         if inner is None:
             if self._sync_client is None:
                 self._sync_client = _network_client(httpx2.Client, request.url)
-            response = self._sync_client.send(forwarded, stream=True)
+            with allow_network():
+                response = self._sync_client.send(forwarded, stream=True)
         elif isinstance(inner, httpx2.BaseTransport):
-            response = inner.handle_request(forwarded)
+            with allow_network():
+                response = inner.handle_request(forwarded)
         else:
             raise TypeError("Cassette(inner=...): a sync client needs a sync httpx2 transport")
         exchange, streamed = self._exchange(request, response)
@@ -290,9 +293,11 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         if inner is None:
             if self._async_client is None:
                 self._async_client = _network_client(httpx2.AsyncClient, request.url)
-            response = await self._async_client.send(forwarded, stream=True)
+            with allow_network():
+                response = await self._async_client.send(forwarded, stream=True)
         elif isinstance(inner, httpx2.AsyncBaseTransport):
-            response = await inner.handle_async_request(forwarded)
+            with allow_network():
+                response = await inner.handle_async_request(forwarded)
         else:
             raise TypeError("Cassette(inner=...): an async client needs an async httpx2 transport")
         exchange, streamed = self._exchange(request, response)

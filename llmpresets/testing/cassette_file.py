@@ -12,7 +12,8 @@ a reviewer can read and diff. Each interaction holds:
   are the recorded bytes) or ``text`` / ``base64`` when re-writing the JSON would not give the
   same bytes; or, for a stream, ``stream``: one entry per chunk as the client received it,
   ``t`` (seconds after the request was sent) and the chunk as ``data`` (parsed JSON, with its
-  ``event`` name if it had one), or ``text`` / ``base64``.
+  ``event`` name if it had one; the stream's ``json_style`` says how it was written), or
+  ``text`` / ``base64``.
 
 **Matching** (:func:`request_key`): method, path, and the JSON body normalised: key order does
 not matter; every run of whitespace in a string is one space and leading and trailing
@@ -310,7 +311,13 @@ def _interaction(exchange: Exchange) -> dict[str, Any]:
     if headers:
         response["headers"] = headers
     if exchange.chunks is not None:
-        response["stream"] = [_chunk_entry(chunk) for chunk in exchange.chunks]
+        entries = [_chunk_entry(chunk) for chunk in exchange.chunks]
+        styles = {entry.get("json_style") for entry in entries if "data" in entry}
+        if len(styles) == 1:  # said once for the stream, not on every chunk
+            response["json_style"] = styles.pop()
+            for entry in entries:
+                entry.pop("json_style", None)
+        response["stream"] = entries
     elif exchange.content is not None:
         response.update(_body_entry(exchange.content))
     return {"request": request, "response": response}
@@ -444,7 +451,8 @@ def _exchange(entry: Mapping[str, Any]) -> Exchange:
     )
     if "stream" in response:
         exchange.chunks = [
-            Chunk(float(item.get("t", 0.0)), _chunk_bytes(item)) for item in response["stream"]
+            Chunk(float(item.get("t", 0.0)), _chunk_bytes(item, response.get("json_style")))
+            for item in response["stream"]
         ]
     elif "body" in response:
         exchange.content = _write_json(response["body"], response.get("json_style", "compact"))
@@ -453,9 +461,9 @@ def _exchange(entry: Mapping[str, Any]) -> Exchange:
     return exchange
 
 
-def _chunk_bytes(item: Mapping[str, Any]) -> bytes:
+def _chunk_bytes(item: Mapping[str, Any], stream_style: str | None) -> bytes:
     if "data" in item:
-        payload = _write_json(item["data"], item.get("json_style", "compact"))
+        payload = _write_json(item["data"], item.get("json_style", stream_style or "compact"))
         event = f"event: {item['event']}\n".encode() if "event" in item else b""
         return event + b"data: " + payload + b"\n\n"
     return _from_text(item)

@@ -9,14 +9,15 @@ cannot be handed an offline client. Inside ``with intercept_openai() as transpor
    (an :class:`~llmpresets.OfflineTransport`, a :class:`~llmpresets.Cassette`, any httpx2
    transport that is both sync and async). The SDK picks the transport per request, so a
    client built before the block (a module-level ``client = OpenAI()``) is routed too while
-   the block is open. A client whose base URL is a loopback address (``llmpresets serve``, a
-   local vLLM) is left alone: its requests stay on this machine and reach that server.
+   the block is open, whatever its base URL (``OPENAI_BASE_URL`` pointing at a local server
+   included: the transport answers, so a cassette records and replays that traffic too).
 2. **Blocked**: every other request that would leave the machine through httpx2's (or legacy
    httpx's) network transport raises :class:`~llmpresets.NetworkBlockedError` before a
    connection is opened: a client built with ``http_client=httpx2.Client()`` of its own, or
    any other library sending with httpx2. Loopback addresses (127.0.0.0/8, ``::1``,
    ``localhost``) stay reachable. The error is not an httpx2 error, so the SDK neither
-   retries it nor turns it into ``APIConnectionError``.
+   retries it nor turns it into ``APIConnectionError``. A :class:`~llmpresets.Cassette` that
+   records passes its own forwarding through (:func:`allow_network`).
 3. **A key**: ``OPENAI_API_KEY`` and ``AZURE_OPENAI_API_KEY`` are set to ``"offline"`` while
    the block is open if they are unset, so ``openai.OpenAI()`` can be built with no key in the
    environment (``AzureOpenAI`` still needs its endpoint and API version from the app).
@@ -33,6 +34,7 @@ opened block's transport.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import os
 import threading
@@ -48,7 +50,7 @@ from ..client.loopback import is_loopback_url
 if TYPE_CHECKING:
     from ..offline import OfflineTransport
 
-__all__ = ["active_transport", "intercept_openai"]
+__all__ = ["active_transport", "allow_network", "intercept_openai"]
 
 _T = TypeVar("_T")
 _KEY_VARIABLES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
@@ -58,12 +60,26 @@ _lock = threading.RLock()
 _stack: list[Any] = []  # the open blocks' transports, innermost last
 _undo: list[Callable[[], None]] = []  # how to take the patches out again
 _keys_set: list[str] = []  # the key variables this module set
+_network_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "llmpresets_network_allowed", default=False
+)
 
 
 def active_transport() -> Any | None:
     """The transport of the innermost open ``intercept_openai`` block, or ``None``."""
     with _lock:
         return _stack[-1] if _stack else None
+
+
+@contextlib.contextmanager
+def allow_network() -> Iterator[None]:
+    """Requests sent inside may leave the machine even while a block is open (a recording
+    cassette's forwarding to the real API)."""
+    token = _network_allowed.set(True)
+    try:
+        yield
+    finally:
+        _network_allowed.reset(token)
 
 
 @overload
@@ -187,12 +203,12 @@ def _patch(cls: type, name: str, replacement: Any) -> None:
 
 
 def _route(cls: type) -> None:
-    """Make the SDK's client class send non-loopback requests to the active transport."""
+    """Make the SDK's client class send its requests to the active transport."""
     original = cls._transport_for_url  # type: ignore[attr-defined]
 
     def _transport_for_url(self: Any, url: httpx2.URL) -> Any:
         transport = active_transport()
-        if transport is not None and not is_loopback_url(url):
+        if transport is not None:
             return transport
         return original(self, url)
 
@@ -220,7 +236,7 @@ def _guard(cls: type, method: str, *, asynchronous: bool) -> None:
 
 
 def _refuse(request: Any) -> None:
-    if active_transport() is None or is_loopback_url(request.url):
+    if _network_allowed.get() or active_transport() is None or is_loopback_url(request.url):
         return
     url = request.url.copy_with(query=None)
     raise NetworkBlockedError(
