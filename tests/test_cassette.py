@@ -19,7 +19,13 @@ import pytest
 import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
-from llmpresets import Cassette, CassetteMissError, CassetteMissWarning, ConfigError
+from llmpresets import (
+    Cassette,
+    CassetteMissError,
+    CassetteMissWarning,
+    ConfigError,
+    intercept_openai,
+)
 from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
 from llmpresets.testing.cassette_file import request_key
 
@@ -76,8 +82,7 @@ def _exchanges(client: openai.OpenAI) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def recorded(live: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     path = tmp_path_factory.mktemp("cassettes") / "colour.yaml"
-    cassette = Cassette(path, mode="record")
-    with _client(cassette, live) as client:
+    with Cassette(path, mode="record") as cassette, _client(cassette, live) as client:
         seen = _exchanges(client)
     assert cassette.recorded == 3
     return path, seen
@@ -202,8 +207,7 @@ def test_auto_records_only_with_the_environments_key(
     assert cassette.recorded == 0 and not path.exists()  # no key set: offline, not the server
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    cassette = Cassette(path, mode="auto")
-    with _client(cassette, live) as client:
+    with Cassette(path, mode="auto") as cassette, _client(cassette, live) as client:
         client.models.list()
         client.models.list()  # the same request again: the recording replays
     assert cassette.recorded == 1
@@ -321,3 +325,20 @@ def test_fixture_records_then_replays(
         line.split("REPLY:")[1] for line in first.outlines + again.outlines if "REPLY:" in line
     ]
     assert len(replies) == 2 and replies[0] == replies[1]
+
+
+def test_an_apps_own_client_records_through_intercept_openai(live: str, tmp_path: Path) -> None:
+    """intercept_openai(Cassette(...)): the client an app builds itself is recorded, then
+    replayed with the server gone."""
+    path = tmp_path / "app.yaml"
+    with Cassette(path, mode="record") as recording, intercept_openai(recording) as cassette:
+        with openai.OpenAI(api_key=KEY, base_url=live, max_retries=0) as client:
+            recorded = client.chat.completions.create(model="gpt-4o", messages=CHAT, max_tokens=8)
+        assert cassette.recorded == 1
+    replay = Cassette(path, mode="replay", on_miss="error")
+    with (
+        intercept_openai(replay),
+        openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0) as c,
+    ):
+        replayed = c.chat.completions.create(model="gpt-4o", messages=CHAT, max_tokens=8)
+    assert replayed.model_dump() == recorded.model_dump()

@@ -37,7 +37,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx2
 
@@ -114,8 +114,10 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self._offline = offline
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._sync_client: httpx2.Client | None = None
-        self._async_client: httpx2.AsyncClient | None = None
+        # The default inner transport: one network client per kind of host (loopback hosts
+        # are reached without the environment's proxy).
+        self._sync_clients: dict[bool, httpx2.Client] = {}
+        self._async_clients: dict[bool, httpx2.AsyncClient] = {}
         self.exchanges: list[Exchange] = []
         if mode != "record" and self.path.exists():
             self.exchanges = load_cassette(self.path)
@@ -186,12 +188,12 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return self.offline.answer(request)
 
     def close(self) -> None:
-        if self._sync_client is not None:
-            self._sync_client.close()
+        for client in self._sync_clients.values():
+            client.close()
 
     async def aclose(self) -> None:
-        if self._async_client is not None:
-            await self._async_client.aclose()
+        for client in self._async_clients.values():
+            await client.aclose()
 
     # ------------------------------------------------------------------ replay
 
@@ -268,10 +270,15 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         started = time.monotonic()
         inner = self._inner
         if inner is None:
-            if self._sync_client is None:
-                self._sync_client = _network_client(httpx2.Client, request.url)
+            local = is_loopback_url(request.url)
+            with self._lock:
+                client = self._sync_clients.get(local)
+                if client is None:
+                    client = self._sync_clients[local] = httpx2.Client(
+                        timeout=None, trust_env=not local
+                    )
             with allow_network():
-                response = self._sync_client.send(forwarded, stream=True)
+                response = client.send(forwarded, stream=True)
         elif isinstance(inner, httpx2.BaseTransport):
             with allow_network():
                 response = inner.handle_request(forwarded)
@@ -291,10 +298,15 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         started = time.monotonic()
         inner = self._inner
         if inner is None:
-            if self._async_client is None:
-                self._async_client = _network_client(httpx2.AsyncClient, request.url)
+            local = is_loopback_url(request.url)
+            with self._lock:
+                aclient = self._async_clients.get(local)
+                if aclient is None:
+                    aclient = self._async_clients[local] = httpx2.AsyncClient(
+                        timeout=None, trust_env=not local
+                    )
             with allow_network():
-                response = await self._async_client.send(forwarded, stream=True)
+                response = await aclient.send(forwarded, stream=True)
         elif isinstance(inner, httpx2.AsyncBaseTransport):
             with allow_network():
                 response = await inner.handle_async_request(forwarded)
@@ -349,11 +361,6 @@ class Cassette(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             self.exchanges.append(exchange)
             self.recorded += 1
             dump_cassette(self.exchanges, self.path, self._secrets)
-
-
-def _network_client(cls: Callable[..., Any], url: httpx2.URL) -> Any:
-    """The SDK's default transport for ``url``: the environment's proxy, none for loopback."""
-    return cls(timeout=None, trust_env=not is_loopback_url(url))
 
 
 class _Replayed(httpx2.SyncByteStream, httpx2.AsyncByteStream):
