@@ -342,3 +342,53 @@ def test_an_apps_own_client_records_through_intercept_openai(live: str, tmp_path
     ):
         replayed = c.chat.completions.create(model="gpt-4o", messages=CHAT, max_tokens=8)
     assert replayed.model_dump() == recorded.model_dump()
+
+
+def test_bodies_of_any_shape_replay_byte_for_byte(tmp_path: Path) -> None:
+    """Indented JSON with a final newline, non-ASCII escapes, SSE chunks that split events
+    and bytes that are not UTF-8 all come back exactly; `realtime` changes only the pace."""
+    bodies = {
+        "/v1/models": (json.dumps({"data": [{"id": "gpt-é"}]}, indent=2) + "\n").encode(),
+        "/v1/batches": b'{"mixed": [1,2], "spacing": true}',
+        "/v1/files": b"\xff\xfe not utf-8",
+    }
+    chunks = [b'data: {"a": 1}\n\ndata: {"b"', b": 2}\n\n", b"data: [DONE]\n\n"]
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/v1/chat/completions":
+            return httpx2.Response(
+                200, headers={"content-type": "text/event-stream"}, stream=_Chunks(chunks)
+            )
+        return httpx2.Response(200, content=bodies[request.url.path])
+
+    path = tmp_path / "shapes.yaml"
+    inner = httpx2.MockTransport(handler)
+    with httpx2.Client(transport=Cassette(path, mode="record", inner=inner)) as http:
+        for url, body in bodies.items():
+            assert http.get(f"http://api.test{url}").content == body
+        with http.stream("POST", "http://api.test/v1/chat/completions", json={}) as reply:
+            assert list(reply.iter_raw()) == chunks
+    for realtime in (False, True):
+        replay = Cassette(path, mode="replay", on_miss="error", realtime=realtime)
+        with httpx2.Client(transport=replay) as http:
+            for url, body in bodies.items():
+                assert http.get(f"http://elsewhere.test{url}").content == body
+            with http.stream("POST", "http://x.test/v1/chat/completions", json={}) as reply:
+                assert list(reply.iter_raw()) == chunks
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert data["interactions"][0]["response"]["json_style"] == "indented-ascii+newline"
+    assert data["interactions"][1]["response"]["text"] == '{"mixed": [1,2], "spacing": true}'
+    assert "base64" in data["interactions"][2]["response"]
+    assert [sorted(entry) for entry in data["interactions"][3]["response"]["stream"]] == [
+        ["t", "text"],
+        ["t", "text"],
+        ["t", "text"],
+    ]
+
+
+class _Chunks(httpx2.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
