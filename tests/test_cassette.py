@@ -392,3 +392,38 @@ class _Chunks(httpx2.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._chunks
+
+
+def test_async_recording_replays_in_a_sync_client(live: str, tmp_path: Path) -> None:
+    """An AsyncOpenAI recording (a whole body and a stream) replays in a sync client."""
+    path = tmp_path / "async.yaml"
+
+    async def record() -> tuple[bytes, list[bytes]]:
+        cassette = Cassette(path, mode="record")
+        client = openai.AsyncOpenAI(
+            api_key=KEY,
+            base_url=live,
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=cassette),
+        )
+        async with client:
+            whole = await client.chat.completions.with_raw_response.create(
+                model="gpt-4o", messages=CHAT, max_tokens=12
+            )
+            async with client.chat.completions.with_streaming_response.create(
+                model="gpt-4o", messages=CHAT, max_tokens=12, stream=True
+            ) as streamed:
+                chunks = [chunk async for chunk in streamed.http_response.aiter_raw()]
+        await cassette.aclose()
+        return whole.http_response.content, chunks
+
+    body, chunks = asyncio.run(record())
+    with _client(Cassette(path, mode="replay", on_miss="error"), "http://127.0.0.1:9/v1") as c:
+        again = c.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=CHAT, max_tokens=12
+        )
+        with c.chat.completions.with_streaming_response.create(
+            model="gpt-4o", messages=CHAT, max_tokens=12, stream=True
+        ) as streamed:
+            assert list(streamed.http_response.iter_raw()) == chunks
+    assert again.http_response.content == body
