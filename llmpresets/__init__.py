@@ -19,12 +19,14 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    CassetteMissError,
     ConfigError,
     ContextWindowExceeded,
     IncompleteResponseError,
     LLMPresetsError,
     MessageFormatError,
     MissingAPIKeyError,
+    NetworkBlockedError,
     RateLimitError,
     SourceError,
     TokenizerError,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .config.presets import Preset, PresetBook, load_presets
     from .config.suggest import ModelNameWarning
     from .offline import OfflineTransport
+    from .testing import Cassette, CassetteMissWarning, intercept_openai
     from .tokens.counting import count_message_tokens, count_tokens
     from .tokens.fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
 
@@ -49,6 +52,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "AsyncClient": ".client.client",
     "Budget": ".tokens.fit",
+    "Cassette": ".testing",
+    "CassetteMissWarning": ".testing",
     "ChatResult": ".client.client",
     "Client": ".client.client",
     "ModelNameWarning": ".config.suggest",
@@ -64,6 +69,7 @@ _LAZY = {
     "count_tokens": ".tokens.counting",
     "fit_messages": ".tokens.fit",
     "get_model": ".config.adapt",
+    "intercept_openai": ".testing",
     "load_presets": ".config.presets",
     "offline_mode": ".client.client",
     "resolve_params": ".config.adapt",
@@ -76,6 +82,9 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "Budget",
+    "Cassette",
+    "CassetteMissError",
+    "CassetteMissWarning",
     "ChatResult",
     "Client",
     "ConfigError",
@@ -86,6 +95,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelNameWarning",
     "ModelSpec",
+    "NetworkBlockedError",
     "OfflineTransport",
     "Preset",
     "PresetBook",
@@ -104,6 +114,7 @@ __all__ = [
     "count_tokens",
     "fit_messages",
     "get_model",
+    "intercept_openai",
     "load_presets",
     "offline_mode",
     "resolve_params",

@@ -11,6 +11,8 @@
     ├── MessageFormatError (ValueError, TypeError)  a chat message has a bad shape or text
     ├── ContextWindowExceeded (ValueError)    the prompt (or the output limit) cannot fit
     ├── MissingAPIKeyError                    online requested, no key anywhere
+    ├── NetworkBlockedError                   a request would leave the machine (intercept_openai)
+    ├── CassetteMissError                     a cassette has no recording of a request
     └── APIError                              the provider (or the offline backend) failed
         ├── APIConnectionError                could not reach it / connection reset
         │   └── APITimeoutError               timed out
@@ -34,12 +36,14 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "CassetteMissError",
     "ConfigError",
     "ContextWindowExceeded",
     "IncompleteResponseError",
     "LLMPresetsError",
     "MessageFormatError",
     "MissingAPIKeyError",
+    "NetworkBlockedError",
     "RateLimitError",
     "SourceError",
     "TokenizerError",
@@ -159,6 +163,25 @@ class ContextWindowExceeded(LLMPresetsError, ValueError):
 
 class MissingAPIKeyError(LLMPresetsError):
     """Online mode was chosen but no API key was given or found in ``OPENAI_API_KEY``."""
+
+
+class NetworkBlockedError(LLMPresetsError):
+    """Inside ``intercept_openai()``, a request would have left the machine; it was not sent.
+
+    Raised by the network transport itself, so the SDK neither retries nor wraps it.
+    """
+
+
+class CassetteMissError(LLMPresetsError):
+    """A cassette (``on_miss="error"``) has no recording of a request; the message names both.
+
+    ``cassette`` is the file's path, ``request`` the request as the message shows it.
+    """
+
+    def __init__(self, message: str, *, cassette: str, request: str) -> None:
+        super().__init__(message)
+        self.cassette = cassette
+        self.request = request
 
 
 class APIError(LLMPresetsError):

@@ -24,7 +24,17 @@ to change it), so a test's replies are the same on every run.
   answering with the offline backend, for code that only takes a URL (or is not Python).
   One server per test session (a free port, loopback only, stopped at the end);
   ``llm_server`` is its :class:`~llmpresets.offline.ServerThread` (``.app.transport.faults``
-  scripts faults on it).
+  scripts faults on it). While it runs, ``NO_PROXY`` lists the loopback addresses, so clients
+  built for its URL never go through a proxy named in the environment.
+- ``llm_intercept``: :func:`llmpresets.intercept_openai` around the test: every OpenAI client
+  the code under test builds itself answers offline (from ``llm_offline_transport``, or from
+  ``llm_cassette`` when the test uses it too); a request for another machine raises.
+  ``llm_intercept = true`` in the ``[pytest]`` ini section does this for every test, and for
+  collection too (app modules that build a client at import).
+- ``llm_cassette``: a :class:`llmpresets.Cassette` at
+  ``<test dir>/cassettes/<test module>/<test name>.yaml``; ``--llm-record=none`` (default:
+  replay, a miss answered offline with a warning), ``new`` (record what is missing) or
+  ``all`` (record everything again). ``llm_cassette_on_miss = error`` (ini) refuses misses.
 
 Example (a user's test file)::
 
@@ -38,22 +48,30 @@ Example (a user's test file)::
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
     from llmpresets import Client
     from llmpresets.config.presets import ScriptedRule
     from llmpresets.offline import OfflineRequest, OfflineTransport, ServerThread
+    from llmpresets.testing import Cassette
 
 __all__ = [
     "OFFLINE_BASE_URL",
     "ScriptedCandidates",
+    "cassette_path",
+    "llm_cassette",
+    "llm_intercept",
     "llm_offline_async_openai",
     "llm_offline_client",
     "llm_offline_openai",
@@ -249,6 +267,7 @@ def llm_offline_async_openai(
 def llm_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     """A running local server with the offline backend (seed 0), shared by the session
     (strict model names unless the ``llm_strict_models`` ini option is false)."""
+    from llmpresets.client.loopback import no_proxy_for_loopback
     from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
 
     strict = bool(request.config.getini("llm_strict_models"))
@@ -256,7 +275,9 @@ def llm_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     app.warm_up()
     server = ServerThread(app, host="127.0.0.1", port=0)
     server.start()
-    yield server
+    # Clients the tests build for its URL reach it directly, whatever HTTP_PROXY says.
+    with no_proxy_for_loopback():
+        yield server
     server.stop()
 
 
@@ -264,3 +285,100 @@ def llm_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
 def llm_server_url(llm_server: ServerThread) -> str:
     """The base URL of :func:`llm_server`: ``http://127.0.0.1:PORT/v1``."""
     return llm_server.base_url
+
+
+# ---------------------------------------------------------------------- interception, cassettes
+
+_RECORD_MODES = {"none": "replay", "new": "new", "all": "record"}
+_SESSION_INTERCEPT = pytest.StashKey[contextlib.AbstractContextManager[object]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmpresets", "llmpresets (offline OpenAI backend)")
+    group.addoption(
+        "--llm-record",
+        choices=tuple(_RECORD_MODES),
+        default=None,
+        help="llm_cassette: none (replay; the default), new (record requests a cassette "
+        "lacks), all (record every request again)",
+    )
+    parser.addini(
+        "llm_intercept",
+        type="bool",
+        default=False,
+        help="llmpresets: every OpenAI client the code under test builds answers offline, in "
+        "every test and during collection (the llm_intercept fixture for all)",
+    )
+    parser.addini(
+        "llm_cassette_on_miss",
+        default="offline",
+        help="llmpresets: what a request llm_cassette lacks gets: offline (answered by the "
+        "offline backend, with a warning) or error",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getini("llm_intercept"):
+        return
+    from llmpresets.offline import OfflineTransport
+    from llmpresets.testing.intercept import intercept_openai
+
+    # Open for collection too (an app module may build its client at import); each test then
+    # runs inside its own block (llm_intercept), with its own seeded transport.
+    session = intercept_openai(
+        OfflineTransport(seed=0, strict_models=bool(config.getini("llm_strict_models")))
+    )
+    session.__enter__()
+    config.stash[_SESSION_INTERCEPT] = session
+    config.addinivalue_line("usefixtures", "llm_intercept")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_INTERCEPT, None)
+    if session is not None:
+        del config.stash[_SESSION_INTERCEPT]
+        session.__exit__(None, None, None)
+
+
+def cassette_path(node_path: Path, test_name: str) -> Path:
+    """Where ``llm_cassette`` keeps a test's cassette.
+
+    >>> cassette_path(Path("tests/test_app.py"), "test_summary[short]").as_posix()
+    'tests/cassettes/test_app/test_summary-short.yaml'
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-.") or "test"
+    return node_path.parent / "cassettes" / node_path.stem / f"{name}.yaml"
+
+
+@pytest.fixture
+def llm_cassette(
+    request: pytest.FixtureRequest, llm_offline_transport: OfflineTransport
+) -> Iterator[Cassette]:
+    """This test's cassette (``--llm-record`` chooses replay or recording; misses go offline)."""
+    from llmpresets.testing.cassette import Cassette
+
+    record = request.config.getoption("--llm-record") or "none"
+    on_miss = str(request.config.getini("llm_cassette_on_miss")).strip() or "offline"
+    cassette = Cassette(
+        cassette_path(Path(request.path), request.node.name),
+        mode=_RECORD_MODES[record],
+        on_miss=on_miss,
+        offline=llm_offline_transport,
+    )
+    yield cassette
+    cassette.close()
+
+
+@pytest.fixture
+def llm_intercept(
+    request: pytest.FixtureRequest, llm_offline_transport: OfflineTransport
+) -> Iterator[httpx2.BaseTransport]:
+    """Every OpenAI client the code under test builds answers offline (or from
+    ``llm_cassette`` when the test uses it); a request for another machine raises."""
+    from llmpresets.testing.intercept import intercept_openai
+
+    transport: httpx2.BaseTransport = llm_offline_transport
+    if "llm_cassette" in request.fixturenames:
+        transport = request.getfixturevalue("llm_cassette")
+    with intercept_openai(transport):
+        yield transport

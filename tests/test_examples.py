@@ -122,3 +122,36 @@ def test_recipe_passes(recipe: str, needs: tuple[str, ...], count: int, tmp_path
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"{count} passed" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize(
+    ("folder", "passed"),
+    [("plain_sdk_app", 3), ("cassette_replay", 2)],
+)
+def test_intercept_and_cassette_examples_pass(folder: str, passed: int, tmp_path: Path) -> None:
+    """examples/plain_sdk_app (an app that builds its own openai.OpenAI(), tested offline with
+    no change to it) and examples/cassette_replay (recorded replies replayed, a miss an error)
+    pass under pytest with their own pytest.ini, no key and no network."""
+    env = {k: v for k, v in offline_env().items() if k != "OPENAI_BASE_URL"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{passed} passed" in out.stdout
+
+
+def test_the_example_cassettes_hold_no_piece_of_the_key() -> None:
+    """The key they were recorded with (llmpresets serve --api-key) is nowhere in them."""
+    key = "sk-local-demo-9Xc2Vb7Nm4"
+    pieces = {key[i : i + 8].lower() for i in range(len(key) - 7)}
+    files = sorted((EXAMPLES / "cassette_replay" / "cassettes").rglob("*.yaml"))
+    assert len(files) == 2
+    for path in files:
+        text = path.read_text(encoding="utf-8").lower()
+        assert [piece for piece in pieces if piece in text] == [], path

@@ -31,6 +31,8 @@ DESIGN_NAMES = {
     "UnknownPresetError",
     "UnknownModelError",
     "ContextWindowExceeded",
+    "intercept_openai",
+    "Cassette",
 }
 
 

@@ -19,6 +19,8 @@ EXAMPLES = f"""examples:
   llmpresets serve --port 0 --seed 7        # a free port (printed), reproducible replies
   llmpresets serve --api-key sk-local       # a missing or wrong key gets the API's 401
   llmpresets serve --latency 0.3,40         # 0.3 s to the first token, then 40 tokens/s
+  llmpresets serve --cassette tests/cassettes/test_app/test_summary.yaml --on-miss error
+                                            # replay recorded replies for any language
 
 then point any OpenAI client at the printed URL:
   curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type: application/json' \\
@@ -67,6 +69,24 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="largest request body accepted, larger gets a 413 (default: 32 MiB)",
     )
+    parser.add_argument(
+        "--cassette",
+        metavar="FILE",
+        default=None,
+        help="answer from a recorded cassette (llmpresets.Cassette); requests it lacks go to "
+        "the offline backend with a warning, or get a 404 with --on-miss error",
+    )
+    parser.add_argument(
+        "--on-miss",
+        choices=("offline", "error"),
+        default="offline",
+        help="with --cassette: what a request the cassette lacks gets (default: offline)",
+    )
+    parser.add_argument(
+        "--cassette-timing",
+        action="store_true",
+        help="with --cassette: send stream chunks at their recorded times (default: at once)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
     parser.set_defaults(handler=_serve)
 
@@ -78,6 +98,26 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _cassette_answer(args: argparse.Namespace, transport: Any) -> Any:
+    """``--cassette FILE``: the cassette's replay, falling back to ``transport``; else None."""
+    if args.cassette is None:
+        if args.on_miss != "offline" or args.cassette_timing:
+            raise CommandError("--on-miss and --cassette-timing need --cassette FILE")
+        return None
+    from ..testing.cassette import Cassette
+
+    if not os.path.isfile(args.cassette):
+        raise CommandError(f"--cassette: {args.cassette}: no such file")
+    cassette = Cassette(
+        args.cassette,
+        mode="replay",
+        on_miss=args.on_miss,
+        offline=transport,
+        realtime=args.cassette_timing,
+    )
+    return cassette.answer
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -97,11 +137,13 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(f"--{exc}") from None
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
     book = load_book(args)
+    transport = OfflineTransport(seed=args.seed, config=book)
     app = OfflineApp(
-        OfflineTransport(seed=args.seed, config=book),
+        transport,
         api_key=api_key,
         latency=latency,
         max_body_bytes=max_body,
+        answer=_cassette_answer(args, transport),
     )
     if not _is_loopback(args.host):
         print(
@@ -120,7 +162,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(base_url: str) -> None:
         key = " (API key required)" if api_key else ""
-        print(f"llmpresets: serving the offline backend at {base_url}{key}", flush=True)
+        what = f"the cassette {args.cassette}" if args.cassette else "the offline backend"
+        print(f"llmpresets: serving {what} at {base_url}{key}", flush=True)
 
     try:  # run_server loads the model before it announces the URL
         run_server(app, args.host, args.port, on_ready=ready)

@@ -20,6 +20,7 @@ import openai
 from .._errors import ConfigError, MissingAPIKeyError
 from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
+from .loopback import is_loopback_url
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response
 from .results import ChatResult, ResponseResult, chat_result, response_result
@@ -137,10 +138,31 @@ class _BaseClient:
 
             transport = OfflineTransport(seed=self.seed, config=self.config)
         if transport is None:
+            self._skip_proxy_for_loopback(openai_kwargs, http_client_class)
             return
         if "http_client" in openai_kwargs:
             raise ConfigError("give either transport= or http_client=, not both")
         openai_kwargs["http_client"] = http_client_class(transport=transport)
+
+    @staticmethod
+    def _skip_proxy_for_loopback(openai_kwargs: dict[str, Any], http_client_class: Any) -> None:
+        """A loopback ``base_url`` (``llmpresets serve``, a local vLLM) is reached directly.
+
+        The SDK's own HTTP client would send it to a proxy named in the environment
+        (``HTTP_PROXY``...); this one is the SDK's default client without the environment's
+        proxies. A client given ``http_client=`` keeps it.
+        """
+        if "http_client" in openai_kwargs:
+            return
+        base_url = openai_kwargs.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        if base_url is None or not is_loopback_url(base_url):
+            return
+        default = (
+            openai.DefaultHttpxClient
+            if http_client_class is httpx2.Client
+            else openai.DefaultAsyncHttpxClient
+        )
+        openai_kwargs["http_client"] = default(trust_env=False)
 
     def _send_extras(self, params: dict[str, Any], use_case: str) -> dict[str, Any]:
         """``params`` plus, offline only, a header naming the use case for the local model.

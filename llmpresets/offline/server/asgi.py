@@ -118,6 +118,10 @@ class _Answered(Exception):
 class OfflineApp:
     """An ASGI app answering every request with an :class:`~llmpresets.OfflineTransport`.
 
+    ``answer``: what answers a request instead of ``transport.answer`` (``llmpresets serve
+    --cassette`` replays a cassette); faults, the model warm-up and the configuration stay the
+    transport's.
+
     >>> app = OfflineApp(api_key="sk-local")
     >>> "sk-local" in repr(app)
     False
@@ -131,6 +135,7 @@ class OfflineApp:
         latency: Latency | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         threads: int = 16,
+        answer: Callable[[httpx2.Request], httpx2.Response] | None = None,
     ) -> None:
         if transport is None:
             from ..transport import OfflineTransport
@@ -139,6 +144,9 @@ class OfflineApp:
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
         self.transport = transport
+        # What answers a request once faults are done: the transport, or a cassette's replay
+        # (llmpresets serve --cassette) that falls back to it.
+        self.answer = answer if answer is not None else transport.answer
         self.latency = latency or Latency()
         self.max_body_bytes = max_body_bytes
         self._api_key = api_key.encode() if api_key else None
@@ -222,7 +230,7 @@ class OfflineApp:
             if fault is not None:
                 outcome.fault = fault.fault
                 await self._fault(fault, request, send, disconnect)
-            response = await self._in_thread(self.transport.answer, request)
+            response = await self._in_thread(self.answer, request)
             await self._send_response(response, send, disconnect)
         finally:
             disconnect.cancel()
@@ -286,7 +294,7 @@ class OfflineApp:
             if disconnect.future().done():
                 raise _Answered
         else:  # cut_stream
-            response = await self._in_thread(self.transport.answer, request)
+            response = await self._in_thread(self.answer, request)
             await self._send_response(response, send, disconnect, cut_after=rule.after_events)
             _drop_connection(send)
             raise _Answered
