@@ -8,7 +8,9 @@ each into the API's answer). A request runs in two steps:
 
 1. :meth:`OfflineBackend.prepare`: the next-token source and its tokenizer, the grammars of
    ``response_format`` and the tools compiled (so a schema that cannot compile is refused
-   before any work), the scripted rule that answers it, if any;
+   before any work), the output contract read from the conversation when the request fixes
+   none (:mod:`~llmpresets.offline.engine.reading`; ``read_prompt=False`` turns reading off,
+   ``readers`` adds a user's own, tried first), the scripted rule that answers it, if any;
 2. :meth:`OfflineBackend.run`: each choice from its own random stream. How a reasoning
    model's reasoning and its text share an explicit output cap is
    :meth:`OfflineBackend.reasoning_budget`: both endpoints ask it first, and prepare the
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from ..._cache import BoundedCache
 from ..._errors import LLMPresetsError
 from ...tokens.encodings import get_encoding
+from ..engine.reading import DEFAULT_READERS, Contract, Reader
 from ..engine.scripted import ScriptedTable, scripted_allowed, scripted_reply
 from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate
@@ -84,6 +87,11 @@ class Prepared:
     plan: StructuredPlan | None  # the compiled grammars (None: plain text)
     table: ScriptedTable | None  # the scripted rule that answers it, as a table
 
+    @property
+    def contract(self) -> Contract | None:
+        """The output contract read from the conversation (None: none read, or reading off)."""
+        return self.plan.contract if self.plan is not None else None
+
 
 @dataclass(frozen=True)
 class ReasoningBudget:
@@ -102,7 +110,9 @@ class OfflineBackend:
     docstring); ``source``: a next-token source for every model (default: the model's own,
     :func:`~llmpresets.offline.lm.default.source_for_model`); ``scripted``: the scripted rules,
     read at every request (so rules appended later apply); ``strict_models``: whether a model
-    the registry lacks is unknown to the API.
+    the registry lacks is unknown to the API; ``read_prompt``: read an output contract from
+    the conversation when a request fixes none; ``readers``: a user's own readers
+    (``(PromptText) -> Contract | None``, pure), tried before the packaged ones.
     """
 
     def __init__(
@@ -113,8 +123,12 @@ class OfflineBackend:
         source: SourceBase | None = None,
         scripted: list[ScriptedRule] | None = None,
         strict_models: bool = False,
+        read_prompt: bool = True,
+        readers: Sequence[Reader] = (),
     ) -> None:
         self.config = config
+        self.read_prompt = read_prompt
+        self.readers: tuple[Reader, ...] = (*readers, *DEFAULT_READERS)
         self.seed = seed
         self.source = source
         self.scripted: list[ScriptedRule] = [] if scripted is None else scripted
@@ -172,7 +186,7 @@ class OfflineBackend:
         tool grammar that cannot compile, before anything is generated."""
         source = self.source_for(chat.model)
         encoding = self.encoding_for(source, spec)
-        plan = make_plan(chat, encoding)
+        plan = make_plan(chat, encoding, self.readers if self.read_prompt else ())
         rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
         table = self._table(rule, encoding) if rule is not None else None
         return Prepared(chat, spec, source, encoding, plan, table)
