@@ -320,6 +320,17 @@ def _check_types(body: dict[str, Any]) -> None:
 
     from ..sdk_types import check_body_types
 
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        # The API takes a function tool without ``strict`` (it makes the schema strict when it
+        # can; instructor's RESPONSES_TOOLS sends none), though the SDK's type requires the key.
+        tools = [
+            {**tool, "strict": None}
+            if isinstance(tool, dict) and tool.get("type") == "function" and "strict" not in tool
+            else tool
+            for tool in tools
+        ]
+        body = {**body, "tools": tools}
     check_body_types(body, ResponseCreateParamsBase)
 
 

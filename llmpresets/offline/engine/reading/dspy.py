@@ -15,6 +15,7 @@ without a note is text. Each field becomes a JSON Schema (:func:`output_fields`)
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
@@ -116,18 +117,68 @@ def _chat_value(schema: dict[str, Any]) -> str:
     return "%json " + json.dumps(compact, separators=(",", ":"))
 
 
+_REACT_TOOL = re.compile(
+    r"^[ \t]{0,16}\(\d{1,2}\) ([A-Za-z_]\w{0,60}), whose description is <desc>.{0,2000}?</desc>\. "
+    r"It takes arguments (\{[^\n]{0,4000}\})\.?$",
+    re.M,
+)
+
+
+def react_tools(text: PromptText) -> dict[str, dict[str, Any]]:
+    """dspy ReAct's tools as its instructions list them: name -> the JSON Schema of its
+    arguments (a Python-literal dict of properties, read with ``ast.literal_eval``)."""
+    tools: dict[str, dict[str, Any]] = {}
+    for instruction in text.instructions:
+        for match in _REACT_TOOL.finditer(instruction):
+            try:
+                properties = ast.literal_eval(match.group(2))
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if isinstance(properties, dict) and all(isinstance(v, dict) for v in properties.values()):
+                tools[match.group(1)] = {
+                    "type": "object",
+                    "properties": properties,
+                    "required": list(properties),
+                    "additionalProperties": False,
+                }
+    return tools
+
+
+def _react_rule(index: int, names: list[str], tools: dict[str, dict[str, Any]]) -> str | None:
+    """ReAct's ``next_tool_name`` and ``next_tool_args`` as one rule: each tool's name, then
+    JSON for that tool's own arguments."""
+    if set(names) != set(tools):
+        return None
+    head = lark_literal("\n\n[[ ## next_tool_args ## ]]\n")
+    choices = []
+    for name in names:
+        schema = {**tools[name], "x-guidance": {"whitespace_flexible": False}}
+        choices.append(f"{lark_literal(name)} {head} %json {json.dumps(schema)}")
+    return f"value{index}: " + " | ".join(f"({choice})" for choice in choices)
+
+
 def read_dspy_chat(text: PromptText) -> Contract | None:
-    """ChatAdapter: ``[[ ## field ## ]]`` sections ending with ``[[ ## completed ## ]]``."""
+    """ChatAdapter: ``[[ ## field ## ]]`` sections ending with ``[[ ## completed ## ]]``
+    (for ReAct, each tool's name followed by JSON for its own arguments)."""
     if "[[ ## completed ## ]]" not in text.joined:
         return None
     fields = output_fields(text)
     if not fields:
         return None
+    names = [name for name, _ in fields]
+    tools = react_tools(text) if "next_tool_args" in names else {}
     rules, parts = [], []
     for index, (name, schema) in enumerate(fields):
+        if name == "next_tool_args" and tools:
+            continue  # written with next_tool_name
         head = f"[[ ## {name} ## ]]\n" if index == 0 else f"\n\n[[ ## {name} ## ]]\n"
         parts.append(f"{lark_literal(head)} value{index}")
-        rules.append(f"value{index}: {_chat_value(schema)}")
+        rule = None
+        if name == "next_tool_name" and tools:
+            rule = _react_rule(index, list(schema.get("enum", [])), tools)
+            if rule is None:
+                tools = {}
+        rules.append(rule or f"value{index}: {_chat_value(schema)}")
     parts.append(lark_literal("\n\n[[ ## completed ## ]]"))
     lark = "start: " + " ".join(parts) + "\n" + "\n".join(rules) + f"\nTEXT: {_TEXT}\n"
     detail = "fields=" + ",".join(name for name, _ in fields)

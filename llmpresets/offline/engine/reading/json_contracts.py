@@ -111,6 +111,8 @@ def read_json_schema(text: PromptText) -> Contract | None:
     if found is None:
         return None
     schema = {key: value for key, value in found.items() if key != "$schema"}
+    if "properties" in schema and "type" not in schema:
+        schema["type"] = "object"  # langchain's parser leaves it out: it means an object
     return Contract("json_schema", _keys(schema), schema=schema, fenced=fenced(text))
 
 
