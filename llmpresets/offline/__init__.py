@@ -18,6 +18,9 @@ Public names:
   background thread; :class:`Latency` simulates model latency.
 - :func:`embed` — the offline embedding vectors ``POST /embeddings`` answers with.
 - :func:`make_fault` / :class:`FaultPlan` — scripted faults (``transport.faults.add(...)``).
+- :func:`read_contract` — the output contract a conversation states (what the backend reads
+  from the prompt when a request fixes no format); :class:`Contract` and :class:`PromptText`
+  are what a reader of your own takes and returns (``OfflineTransport(readers=[...])``).
 
 >>> from llmpresets.offline import next_token_distribution
 >>> next_token_distribution("Write a Python function", top=1)[0][0]
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api.embeddings import embed
     from .backend.scripted_rules import load_scripted, make_rule
+    from .engine.reading import Contract, PromptText, read_contract
     from .faults import FaultPlan, make_fault
     from .lm.corpus import corpus_documents
     from .lm.default import default_language_model, next_token_distribution
@@ -64,6 +68,9 @@ _HOMES = {
     "next_token_distribution": "lm.default",
     "render_prompt": "lm.prompt",
     "OfflineTransport": "transport",
+    "Contract": "engine.reading",
+    "PromptText": "engine.reading",
+    "read_contract": "engine.reading",
 }
 
 
@@ -82,12 +89,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CallableSource",
+    "Contract",
     "FaultPlan",
     "Latency",
     "NGramModel",
     "NextTokenSource",
     "OfflineApp",
     "OfflineTransport",
+    "PromptText",
     "ServerThread",
     "SourceBase",
     "Stepper",
@@ -98,5 +107,6 @@ __all__ = [
     "make_fault",
     "make_rule",
     "next_token_distribution",
+    "read_contract",
     "render_prompt",
 ]

@@ -134,7 +134,9 @@ def react_tools(text: PromptText) -> dict[str, dict[str, Any]]:
                 properties = ast.literal_eval(match.group(2))
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
-            if isinstance(properties, dict) and all(isinstance(v, dict) for v in properties.values()):
+            if isinstance(properties, dict) and all(
+                isinstance(v, dict) for v in properties.values()
+            ):
                 tools[match.group(1)] = {
                     "type": "object",
                     "properties": properties,
