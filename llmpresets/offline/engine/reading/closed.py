@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .contract import Contract, PromptText, lark_literal
+from .contract import Contract, PromptText, lark_literal, match_at_cues
 
 __all__ = ["label_items", "read_labels", "read_number", "read_yes_no"]
 
@@ -56,9 +56,16 @@ def _choice(kind: str, items: list[str]) -> Contract:
     return Contract(kind, "|".join(items), lark=f"start: {alternatives}\n")
 
 
+# The words a match of _LABELS starts with: it is tried only where one stands.
+_LABEL_CUES = (
+    "one", "exactly", "only", "a single", "single", "choose", "pick", "select", "classify",
+    "categori", "label", "classes", "options",
+)  # fmt: skip
+
+
 def read_labels(text: PromptText) -> Contract | None:
     """One label of a closed set the prompt lists."""
-    match = _LABELS.search(text.joined)
+    match = match_at_cues(_LABELS, text, _LABEL_CUES)
     if match is None:
         return None
     items = label_items(match.group(1))
@@ -94,6 +101,11 @@ _NUMBER = re.compile(
     r"|\b(?:only|just)\s+the\s+(number|integer|digit|score)\b",
     re.IGNORECASE,
 )
+# The words a match of _NUMBER starts with.
+_NUMBER_CUES = (
+    "answer", "reply", "respond", "return", "output", "give", "provide", "rate", "score",
+    "only the", "just the",
+)  # fmt: skip
 _RANGE = re.compile(r"\b(?:from|between)\s+(-?\d{1,6})\s+(?:to|and)\s+(-?\d{1,6})\b", re.I)
 _RANGE_VALUES = 100
 
@@ -101,7 +113,7 @@ _RANGE_VALUES = 100
 def read_number(text: PromptText) -> Contract | None:
     """A number (an integer when the prompt says integer, whole or digit; one of a small
     range's values when it gives one: "from 1 to 10")."""
-    match = _NUMBER.search(text.joined)
+    match = match_at_cues(_NUMBER, text, _NUMBER_CUES)
     if match is None:
         return None
     word = (match.group(1) or match.group(2) or "").lower()

@@ -17,12 +17,14 @@ from typing import Any
 from ....tokens.messages import content_text
 
 __all__ = [
+    "CUE_LIMIT",
     "INSTRUCTION_ROLES",
     "TEXT_LIMIT",
     "Contract",
     "PromptText",
     "Reader",
     "lark_literal",
+    "match_at_cues",
     "prompt_text",
 ]
 
@@ -30,6 +32,7 @@ __all__ = [
 # bounded before they get here, this bounds each reader's regexes further.
 TEXT_LIMIT = 24_000
 INSTRUCTION_ROLES = frozenset({"system", "developer"})
+CUE_LIMIT = 64  # places a pattern is tried at, per reader
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,29 @@ def prompt_text(messages: Sequence[Mapping[str, Any]]) -> PromptText:
         elif role == "user":
             user = _bounded(content_text(message.get("content"), lenient=True))
     return PromptText(tuple(instructions), user)
+
+
+def match_at_cues(
+    pattern: re.Pattern[str], text: PromptText, cues: Sequence[str]
+) -> re.Match[str] | None:
+    """The first match of ``pattern`` (anchored) where one of ``cues`` starts in the text:
+    the pattern is tried only there (its first words are the cues), at most
+    :data:`CUE_LIMIT` places, so a long prompt costs a few ``str.find`` scans, not a regex
+    tried at every position."""
+    lower, joined = text.lower, text.joined
+    if len(lower) != len(joined):  # lower-casing changed a length: positions differ
+        return pattern.search(joined)
+    starts: set[int] = set()
+    for cue in cues:
+        at = lower.find(cue)
+        while at >= 0 and len(starts) < 4 * CUE_LIMIT:
+            starts.add(at)
+            at = lower.find(cue, at + 1)
+    for at in sorted(starts)[:CUE_LIMIT]:
+        match = pattern.match(joined, at)
+        if match is not None:
+            return match
+    return None
 
 
 _LARK_ESCAPES = re.compile(r'[\\"\n\r\t]')

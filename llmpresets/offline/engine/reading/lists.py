@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .contract import Contract, PromptText, lark_literal
+from .contract import Contract, PromptText, lark_literal, match_at_cues
 
 __all__ = ["item_count", "read_comma_list", "read_numbered_list", "read_xml_tags"]
 
@@ -72,7 +72,7 @@ _NUMBERED = re.compile(
 
 def read_numbered_list(text: PromptText) -> Contract | None:
     """Lines ``1. ...``, ``2. ...``."""
-    if "number" not in text.lower or _NUMBERED.search(text.joined) is None:
+    if match_at_cues(_NUMBERED, text, ("numbered", "number ")) is None:
         return None
     count = item_count(text)
     limit = count or _MAX_ITEMS
