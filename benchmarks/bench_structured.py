@@ -264,16 +264,19 @@ def reading(json_reply: float, args: argparse.Namespace) -> None:
     plain: Any = [{"role": "user", "content": "Tell me about the sea."}]
 
     def call(client: openai.OpenAI, messages: Any, **fields: Any) -> None:
+        # A seed in the request: both sides draw the same replies (a transport's own counter
+        # would give each side replies of other lengths).
         client.chat.completions.create(
-            model="gpt-4o", messages=messages, temperature=0.8, top_p=0.9, **fields
+            model="gpt-4o", messages=messages, temperature=0.8, top_p=0.9, seed=7, **fields
         )
 
     json_object = {"response_format": {"type": "json_object"}}
+    same_length = {"max_tokens": 40, "extra_body": {"ignore_eos": True}}
     contenders = {
         "json_object, keys read": functools.partial(call, on, keyed, **json_object),
         "json_object, not read": functools.partial(call, off, keyed, **json_object),
-        "plain chat, reading on": functools.partial(call, on, plain, max_tokens=40),
-        "plain chat, reading off": functools.partial(call, off, plain, max_tokens=40),
+        "plain chat, reading on": functools.partial(call, on, plain, **same_length),
+        "plain chat, reading off": functools.partial(call, off, plain, **same_length),
     }
     times = interleaved(contenders, rounds=args.rounds, calls=args.calls)
     for label, timing_ in times.items():
