@@ -124,6 +124,8 @@ def test_each_contract_is_read(prompt: str, summary: str) -> None:
         "Ideas for a birthday party",
         "What is the weather in Paris and in Rome?",
         "Say something.",
+        'Here is the JSON data: {"city": "Paris", "days": 3}. Summarize it in a sentence.',
+        "The file is in JSON format. What does it hold?",
     ],
 )
 def test_a_prompt_that_states_no_form_reads_nothing(prompt: str) -> None:

@@ -210,9 +210,11 @@ def schema_of_example(value: Any, depth: int = 0) -> dict[str, Any]:
     return {}
 
 
+# An instruction about the reply's form just before the object (data the prompt hands over,
+# "Here is the JSON data: {...}", is not a format).
 _EXAMPLE_CUE = re.compile(
-    r"(?:json|format|structure|template|shape|like this|as follows|following|example|e\.g\.)"
-    r"[^{}]{0,120}$",
+    r"\b(?:respond|reply|answer|return|output|format|structure|template|shape|schema|"
+    r"like this|as follows|example|e\.g\.)[^{}]{0,120}$",
     re.IGNORECASE,
 )
 
@@ -236,7 +238,7 @@ def read_json_example(text: PromptText) -> Contract | None:
 _JSON_ASK = re.compile(
     r"\b(?:respond|reply|answer|return|output|format|give|write|provide|produce)\w*\b"
     r"[^.\n]{0,60}?\b(?:in|as|with|using)\s+(?:a\s+|an\s+|valid\s+|only\s+|strict\s+)*json\b"
-    r"|\bjson\s+only\b|\bonly\s+(?:valid\s+)?json\b|\bjson\s+format\b",
+    r"|\bjson\s+only\b|\bonly\s+(?:valid\s+)?json\b",
     re.IGNORECASE,
 )
 
