@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StructuredPlan", "closed", "closed_grammar", "contract_grammar", "make_plan"]
 
+ANY_OBJECT = {"type": "object"}  # json_object's own schema
 # Inside a Lark grammar, ``%json`` is compact as the API writes JSON (no whitespace choices).
 COMPACT = {"x-guidance": {"whitespace_flexible": False}}
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
@@ -207,13 +208,14 @@ def make_plan(
 
 def _read(request: ChatRequest, readers: Sequence[Reader]) -> Contract | None:
     """The contract the conversation states that this request's format lets apply: any,
-    for text; for ``json_object``, one that names a JSON Schema (its keys)."""
+    for text; for ``json_object``, one that names a JSON Schema more precise than "an
+    object" (keys, an example's shape): "reply in JSON" alone changes nothing there."""
     if not readers:
         return None
     contract = read_contract(request.messages, readers)
     if contract is None or request.output.kind == "text":
         return contract
-    if contract.schema is not None:
+    if contract.schema is not None and contract.schema != ANY_OBJECT:
         return replace(contract, fenced=False)  # the API's JSON mode: bare JSON
     return None
 
