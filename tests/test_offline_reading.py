@@ -305,6 +305,17 @@ def test_a_reader_of_your_own_is_tried_first() -> None:
     assert chat(transport, ticket_messages(), seed=0).headers[HEADER].startswith("labels(")
 
 
+def test_a_scripted_answer_beats_what_was_read() -> None:
+    """A scripted rule is the user's explicit answer: a contract read from the prompt does
+    not mask it (a request's own response_format does)."""
+    from llmpresets.offline import make_rule
+
+    rule = make_rule("charged twice", {"Refunded.": 1.0})
+    transport = OfflineTransport(scripted=[rule])
+    reply = chat(transport, ticket_messages(), seed=0).parse()
+    assert reply.choices[0].message.content == "Refunded."
+
+
 def test_a_contract_has_one_grammar() -> None:
     """A Contract is a JSON Schema or a Lark grammar, never both or neither."""
     with pytest.raises(ValueError, match="exactly one"):

@@ -38,6 +38,7 @@ exactly what they would get one at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -198,8 +199,13 @@ class OfflineBackend:
         chat, encoding = prepared.chat, prepared.encoding
         table, plan = prepared.table, prepared.plan
         steppers = _Steppers(prepared, use_case)
-        # Which scripted candidates this request can take is the same for every choice.
-        allowed = scripted_allowed(plan, table) if table is not None else None
+        # Which scripted candidates this request can take is the same for every choice. A
+        # script is the user's explicit answer: a contract read from a text request's prompt
+        # does not mask it (the request's own format and tools do).
+        scripting = plan
+        if plan is not None and plan.contract is not None and chat.output.kind == "text":
+            scripting = dataclasses.replace(plan, answer=None)
+        allowed = scripted_allowed(scripting, table) if table is not None else None
         generations = []
         for index in range(chat.n):
             rng = seeded_generator([*entropy, index])

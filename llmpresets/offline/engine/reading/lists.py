@@ -60,7 +60,8 @@ def read_comma_list(text: PromptText) -> Contract | None:
     if "comma" not in text.lower or _COMMA.search(text.joined) is None:
         return None
     count = item_count(text)
-    lark = f"start: {_repeat('ITEM', chr(34) + ', ' + chr(34) + ' ITEM', count)}\n{_COMMA_ITEM}\n"
+    items = _repeat("ITEM", '", " ITEM', count)
+    lark = f"start: {items}\n{_COMMA_ITEM}\n"
     return Contract("list", f"items={count}" if count else "", lark=lark)
 
 
