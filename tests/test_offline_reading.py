@@ -87,8 +87,11 @@ READ = [
     ),
     ("Answer with one of: A, B, C or D.", "labels(A|B|C|D)"),
     ("Is Paris in France? Answer yes or no.", "yes_no(yes|no)"),
+    ("Is it raining? Reply with Yes or No only.", "yes_no(Yes|No)"),
     ("Reply with only a number from 1 to 10.", "number(1..10)"),
     ("How many legs does a spider have? Reply with just the number.", "number"),
+    ("How many moons does Mars have? Answer as an integer.", "number(integer)"),
+    ("Rate the film: reply with a score between 1 and 5.", "number(1..5)"),
     ("Reply in JSON with the keys city and temperature_c.", "json_keys(keys=city,temperature_c)"),
     ("Return a JSON object with fields name, age and email.", "json_keys(keys=name,age,email)"),
     ('Respond in this format: {"city": "Paris", "days": 3}', "json_example(keys=city,days)"),
@@ -126,6 +129,10 @@ def test_each_contract_is_read(prompt: str, summary: str) -> None:
         "Say something.",
         'Here is the JSON data: {"city": "Paris", "days": 3}. Summarize it in a sentence.',
         "The file is in JSON format. What does it hold?",
+        "Use one of the tools, or ask the user for the order id.",
+        "Provide a number of suggestions for a team lunch.",
+        "Answer in one word.",
+        "The user may answer yes or no to the survey; summarise their answers.",
     ],
 )
 def test_a_prompt_that_states_no_form_reads_nothing(prompt: str) -> None:

@@ -30,7 +30,9 @@ _LABELS = re.compile(
     r"(?:labels?|categories|classes|options)\s+(?:are|is))"
     r"(?:\s+(?:of\s+)?(?:the\s+)?(?:following|these|those))?"
     r"(?:\s+(?:words?|labels?|categories|options|values))?"
-    rf"\s*(?:[:(\-]\s*|\s)\s*{_LIST}",
+    rf"\s*(?:[:(\-]\s*|\s)\s*{_LIST}"
+    # The list ends the sentence ("Use one of the tools, or ask the user" is no list).
+    r"(?=\s*(?:[.!?)\n;:\u2014]|\s-\s|$))",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"\s*(?:,|;|/|\|)\s*(?:or\s+|and\s+)?|\s+or\s+", re.IGNORECASE)
@@ -76,7 +78,7 @@ def read_labels(text: PromptText) -> Contract | None:
 
 _YES_NO = re.compile(
     r"\b(?:answer|reply|respond|say|return|output|just|only|with)\b[^.\n]{0,30}?"
-    r"\b(yes)\s*(?:or|/)\s*(no)\b|\((yes)\s*/\s*(no)\)",
+    r"\b(yes)\s*(?:or|/)\s*(no)\b(?=\s*(?:only\b|[.!?:;,)\n]|$))|\((yes)\s*/\s*(no)\)",
     re.IGNORECASE,
 )
 
@@ -96,8 +98,13 @@ def read_yes_no(text: PromptText) -> Contract | None:
 
 _NUMBER = re.compile(
     r"\b(?:answer|reply|respond|return|output|give|provide|rate|score)\w*\b[^.\n]{0,40}?"
-    r"\b(?:only|just|single|one|a|an|the)\s+(?:single\s+)?(number|integer|digit|whole number|"
-    r"decimal|float|score|rating)\b"
+    # "only a number", "just the number", "a single integer"
+    r"(?:\b(?:only|just|single|one)\s+(?:a\s+|an\s+|the\s+|single\s+)?"
+    r"(number|integer|digit|whole number|decimal|float|score|rating)\b"
+    # "as an integer." (the sentence ends there: "a number of ideas" is no number)
+    r"|\b(?:as|with)\s+(?:a|an)\s+(number|integer|whole number|decimal)\s*(?:[.!?\n]|$)"
+    # "a score from 1 to 5"
+    r"|\b(?:a|an)\s+(number|integer|score|rating)\s+(?:from|between)\s+-?\d)"
     r"|\b(?:only|just)\s+the\s+(number|integer|digit|score)\b",
     re.IGNORECASE,
 )
@@ -116,7 +123,7 @@ def read_number(text: PromptText) -> Contract | None:
     match = match_at_cues(_NUMBER, text, _NUMBER_CUES)
     if match is None:
         return None
-    word = (match.group(1) or match.group(2) or "").lower()
+    word = next((group for group in match.groups() if group), "").lower()
     window = text.joined[match.start() : match.end() + 80]
     bounds = _RANGE.search(window)
     if bounds is not None:
