@@ -108,6 +108,10 @@ READ = [
     ("Give me 4 ideas for a party as a numbered list.", "numbered_list(items=4)"),
     ("Wrap your final answer in <answer></answer> tags.", "xml_tags(tags=answer)"),
     (DSPY_SYSTEM, "dspy_chat(fields=label,confidence,tags)"),
+    (
+        "Think in <thinking> tags, then put your final answer in <answer></answer> tags.",
+        "xml_tags(tags=thinking,answer)",
+    ),
 ]
 
 
@@ -133,6 +137,8 @@ def test_each_contract_is_read(prompt: str, summary: str) -> None:
         "Provide a number of suggestions for a team lunch.",
         "Answer in one word.",
         "The user may answer yes or no to the survey; summarise their answers.",
+        "Explain what the <div> tag does.",
+        "Write HTML using <div> tags for the layout.",
     ],
 )
 def test_a_prompt_that_states_no_form_reads_nothing(prompt: str) -> None:

@@ -89,9 +89,15 @@ def read_numbered_list(text: PromptText) -> Contract | None:
     return Contract("numbered_list", f"items={count}" if count else "", lark=lark)
 
 
-_TAG_CUE = re.compile(
-    r"\b(?:wrap|inside|within|enclose|enclosed|between|surround|put|place|write|tags?|"
-    r"respond|reply|answer|output|format)\b",
+# A sentence about the reply's own form: a verb that places text, and what is placed
+# ("Write HTML using <div> tags" is not about the reply).
+_TAG_VERB = re.compile(
+    r"\b(?:wrap|enclose|put|place|surround|respond|reply|return|output|write|format|give|"
+    r"answer|think|reason)\w*\b",
+    re.IGNORECASE,
+)
+_TAG_WHAT = re.compile(
+    r"\b(?:your|answer|response|reply|result|output|reasoning|thoughts?|thinking|final)\b",
     re.IGNORECASE,
 )
 _TAG = re.compile(r"<([A-Za-z][\w\-]{0,30})>")
@@ -104,7 +110,7 @@ def read_xml_tags(text: PromptText) -> Contract | None:
         return None
     names: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+|\n+", text.joined):
-        if "<" not in sentence or _TAG_CUE.search(sentence) is None:
+        if "<" not in sentence or not (_TAG_VERB.search(sentence) and _TAG_WHAT.search(sentence)):
             continue
         for match in _TAG.finditer(sentence):
             name = match.group(1)
