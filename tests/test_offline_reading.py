@@ -138,6 +138,7 @@ def test_each_contract_is_read(prompt: str, summary: str) -> None:
         "Answer in one word.",
         "The user may answer yes or no to the survey; summarise their answers.",
         "Explain what the <div> tag does.",
+        "This JSON has the fields name and age. Which one is missing?",
         "Write HTML using <div> tags for the layout.",
     ],
 )

@@ -163,12 +163,27 @@ def keys_schema(keys: list[str]) -> dict[str, Any]:
     }
 
 
+_INSTRUCTION = re.compile(
+    r"\b(?:reply|respond|return|output|answer|give|provide|write|produce|format|generate|"
+    r"create|include|use|must|should)\w*\b",
+    re.IGNORECASE,
+)
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence (or line) around ``text[start:end]``."""
+    before = max(text.rfind(mark, 0, start) for mark in (". ", "\n", "? ", "! "))
+    after = [at for at in (text.find(mark, end) for mark in (". ", "\n", "? ", "! ")) if at >= 0]
+    return text[before + 1 : min(after) if after else len(text)]
+
+
 def read_json_keys(text: PromptText) -> Contract | None:
-    """JSON with the keys the prompt names ("reply in JSON with the keys a and b")."""
+    """JSON with the keys the prompt names ("reply in JSON with the keys a and b"), in a
+    sentence that asks for it ("This JSON has the fields a and b" describes data)."""
     if "json" not in text.lower:
         return None
     match = _KEYS.search(text.joined) or _KEYS_FIRST.search(text.joined)
-    if match is None:
+    if match is None or not _INSTRUCTION.search(_sentence(text.joined, *match.span())):
         return None
     keys: list[str] = []
     for part in _SPLIT_KEYS.split(match.group(1)):
