@@ -47,7 +47,9 @@ DEFAULT_READERS: tuple[Reader, ...] = (
 )
 
 # Contracts per (readers, conversation text); None cached too (most prompts hold none).
-_read: BoundedCache[tuple[tuple[int, ...], str], tuple[Contract | None]] = BoundedCache(
+# The key holds the readers themselves (not their ids, which a collected function's
+# successor could take).
+_read: BoundedCache[tuple[tuple[Reader, ...], str], tuple[Contract | None]] = BoundedCache(
     "prompt contracts", 4 << 20
 )
 
@@ -76,7 +78,7 @@ def read_contract(
     text = prompt_text(messages)
     if not text.joined:
         return None
-    key = (tuple(id(reader) for reader in readers), "\x00".join([*text.instructions, text.user]))
+    key = (tuple(readers), "\x00".join([*text.instructions, text.user]))
     cached = _read.get(key)
     if cached is not None:
         return cached[0]
