@@ -334,3 +334,18 @@ def test_a_contract_has_one_grammar() -> None:
     """A Contract is a JSON Schema or a Lark grammar, never both or neither."""
     with pytest.raises(ValueError, match="exactly one"):
         Contract("broken")
+
+
+def test_explain_says_what_is_read_from_a_prompt(capsys: pytest.CaptureFixture[str]) -> None:
+    """``llmpresets explain --prompt TEXT --system TEXT`` notes the contract read (JSON too),
+    and --system without --prompt is a usage error (exit 2)."""
+    from llmpresets.cli import main
+
+    assert main(["explain", "--json", "--prompt", TICKET, "--system", LABELS]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert "reading the prompt: labels(billing|bug|feature|other)" in notes
+    assert main(["explain", "--json", "--prompt", "Tell me about the sea."]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert "reading the prompt: no output contract (free text)" in notes
+    assert main(["explain", "--system", LABELS]) == 2
+    assert "--system" in capsys.readouterr().err

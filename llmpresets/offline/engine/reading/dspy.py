@@ -39,7 +39,7 @@ _SCALAR_TYPES = {
 }
 # Free text of a field: one paragraph, bounded, without the bytes JSON and markers use
 # (so the JSON shape prior reads the JSON values alone).
-_TEXT = '/[^\\n\\[\\]{}"<>&]{1,240}/'
+_TEXT = '/[^\\s\\[\\]{}"<>&][^\\n\\[\\]{}"<>&]{0,239}/'
 
 
 def _note(text: str, name: str) -> str:

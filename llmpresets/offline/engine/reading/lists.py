@@ -120,5 +120,5 @@ def read_xml_tags(text: PromptText) -> Contract | None:
         return None
     names = names[:_TAG_LIMIT]
     parts = [f'"<{name}>" TEXT "</{name}>"' for name in names]
-    lark = "start: " + ' "\\n" '.join(parts) + "\nTEXT: /[^<>&\\n][^<>&]{0,239}/\n"
+    lark = "start: " + ' "\\n" '.join(parts) + "\nTEXT: /[^<>&\\s][^<>&]{0,239}/\n"
     return Contract("xml_tags", "tags=" + ",".join(names), lark=lark)
