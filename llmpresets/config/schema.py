@@ -369,6 +369,11 @@ class OfflineSettings(_Strict):
         description="Text corpus (or a saved model, .npz/.json) for the offline language "
         "model; a relative path is relative to the file that sets it.",
     )
+    read_prompt: bool = Field(
+        default=True,
+        description="Read the output contract a conversation states (a JSON schema, keys, "
+        "labels, a number, dspy's markers...) when a request fixes no format itself.",
+    )
 
 
 class ConfigFile(_Strict):

@@ -20,6 +20,9 @@ Public names:
   background thread; :class:`Latency` simulates model latency.
 - :func:`embed` — the offline embedding vectors ``POST /embeddings`` answers with.
 - :func:`make_fault` / :class:`FaultPlan` — scripted faults (``transport.faults.add(...)``).
+- :func:`read_contract` — the output contract a conversation states (what the backend reads
+  from the prompt when a request fixes no format); :class:`Contract` and :class:`PromptText`
+  are what a reader of your own takes and returns (``OfflineTransport(readers=[...])``).
 
 >>> from llmpresets.offline import next_token_distribution
 >>> next_token_distribution("Write a Python function", top=1)[0][0]
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from .api.embeddings import embed
     from .backend.responder import OfflineRequest, ResponderError, ToolCall
     from .backend.scripted_rules import load_scripted, make_rule
+    from .engine.reading import Contract, PromptText, read_contract
     from .faults import FaultPlan, make_fault
     from .lm.corpus import corpus_documents
     from .lm.default import default_language_model, next_token_distribution
@@ -70,6 +74,9 @@ _HOMES = {
     "OfflineRequest": "backend.responder",
     "ResponderError": "backend.responder",
     "ToolCall": "backend.responder",
+    "Contract": "engine.reading",
+    "PromptText": "engine.reading",
+    "read_contract": "engine.reading",
 }
 
 
@@ -88,6 +95,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CallableSource",
+    "Contract",
     "FaultPlan",
     "Latency",
     "NGramModel",
@@ -95,6 +103,7 @@ __all__ = [
     "OfflineApp",
     "OfflineRequest",
     "OfflineTransport",
+    "PromptText",
     "ResponderError",
     "ServerThread",
     "SourceBase",
@@ -107,5 +116,6 @@ __all__ = [
     "make_fault",
     "make_rule",
     "next_token_distribution",
+    "read_contract",
     "render_prompt",
 ]

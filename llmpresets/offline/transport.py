@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from ..config.presets import FaultRule, PresetBook, ScriptedRule
+    from .engine.reading import Reader
 
 __all__ = ["OfflineTransport"]
 
@@ -76,6 +77,10 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     text, a JSON value, :class:`~llmpresets.offline.ToolCall` (s), or None to let the rules and
     the sampler answer; raise :class:`~llmpresets.offline.ResponderError` for an API error
     (:mod:`llmpresets.offline.backend.responder`). Settable: ``transport.responder = fn``.
+    ``read_prompt``: read the output contract a conversation states (a JSON schema, labels,
+    dspy's markers...) when a request fixes no format; default: ``offline.read_prompt``.
+    ``readers``: your own readers, ``(PromptText) -> Contract | None``, tried first
+    (docs/offline.md, "Reading the prompt").
 
     >>> import httpx2, openai
     >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",
@@ -96,6 +101,8 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         strict_models: bool | None = None,
         faults: Sequence[FaultRule] | str | os.PathLike[str] | None = None,
         responder: Responder | None = None,
+        read_prompt: bool | None = None,
+        readers: Sequence[Reader] = (),
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
@@ -116,6 +123,8 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 config.offline.strict_models if strict_models is None else strict_models
             ),
             responder=_checked_responder(responder),
+            read_prompt=config.offline.read_prompt if read_prompt is None else read_prompt,
+            readers=readers,
         )
         self.router = Router(self.backend)
         self.faults = FaultPlan(config.offline.faults if faults is None else faults)
@@ -160,6 +169,15 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     @responder.setter
     def responder(self, responder: Responder | None) -> None:
         self.backend.responder = _checked_responder(responder)
+
+    @property
+    def read_prompt(self) -> bool:
+        """Whether output contracts are read from the conversation (settable)."""
+        return self.backend.read_prompt
+
+    @read_prompt.setter
+    def read_prompt(self, read: bool) -> None:
+        self.backend.read_prompt = read
 
     @property
     def responses(self) -> ResponsesEndpoint:
@@ -212,12 +230,12 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         if reply.events is not None:
             return httpx2.Response(
                 reply.status,
-                headers=_headers("text/event-stream; charset=utf-8"),
+                headers={**_headers("text/event-stream; charset=utf-8"), **reply.headers},
                 stream=_Events(reply.events),
             )
         return httpx2.Response(
             reply.status,
-            headers=_headers("application/json", error=reply.error),
+            headers={**_headers("application/json", error=reply.error), **reply.headers},
             content=reply.content,
         )
 

@@ -82,8 +82,7 @@ class Router:
             only(method, "POST", path)
             return answer_completions(self.backend, content, use_case)
         if is_responses_path(tail):
-            answer = self.responses.handle(method, path, content, use_case, query)
-            return Reply.stream(answer) if isinstance(answer, list) else Reply.json(200, answer)
+            return self.responses.handle(method, path, content, use_case, query)
         if tail.endswith("/embeddings") or tail == "embeddings":
             only(method, "POST", path)
             request = parse_embeddings_request(parse_body(content))

@@ -4,7 +4,15 @@
 compile is a :class:`~llmpresets.offline.engine.types.SchemaError` before anything is
 generated); :meth:`StructuredPlan.generate` then makes one choice: tool calls when the tool
 policy says so (:mod:`llmpresets.offline.engine.tool_choice`), else JSON for
-``response_format``, else nothing (the caller writes free text).
+``response_format``, else the output contract read from the conversation
+(:mod:`llmpresets.offline.engine.reading`: a schema, keys, labels, a number, dspy's
+markers...), else nothing (the caller writes free text).
+
+Precedence: a ``json_schema`` format decides the reply's grammar; a ``json_object`` format
+takes the schema a JSON contract of the prompt names (its keys), else any object; a text
+format takes whatever contract the prompt states. Tools decide whether to call; a reply that
+calls none follows the same grammar. A contract's grammar that cannot compile is ignored
+(free text): the request did not send it.
 
 Arguments are JSON for the function's ``parameters`` (``{}`` when it has none), sampled by
 :func:`~llmpresets.offline.engine.constrained.decoder.generate_constrained` with the request's
@@ -38,6 +46,7 @@ from .constrained.grammar import (
     regex_grammar,
 )
 from .prompt_words import hint_tokens
+from .reading import DEFAULT_READERS, Contract, Reader, read_contract
 from .text import generate
 from .tool_choice import call_id, choose_tools, last_turn
 from .types import ChatRequest, Generation, SchemaError, Tool, ToolCall
@@ -46,8 +55,11 @@ if TYPE_CHECKING:
     import tiktoken
 
 
-__all__ = ["StructuredPlan", "closed", "closed_grammar", "make_plan"]
+__all__ = ["StructuredPlan", "closed", "closed_grammar", "contract_grammar", "make_plan"]
 
+ANY_OBJECT = {"type": "object"}  # json_object's own schema
+# Inside a Lark grammar, ``%json`` is compact as the API writes JSON (no whitespace choices).
+COMPACT = {"x-guidance": {"whitespace_flexible": False}}
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 _NO_ARGUMENTS = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -61,9 +73,11 @@ class StructuredPlan:
 
     request: ChatRequest
     encoding: tiktoken.Encoding
-    answer: Grammar | None  # the response_format grammar, if JSON
+    answer: Grammar | None  # the reply's grammar: response_format's, or the contract's
     arguments: dict[str, Grammar | None]  # per tool: its grammar (None: free text)
     hints: NDArray[np.int64]
+    contract: Contract | None = None  # the output contract read from the conversation
+    answer_shape: bool | None = None  # the JSON shape prior on the answer (None: JSON grammars)
 
     @property
     def callable(self) -> frozenset[str]:
@@ -102,6 +116,7 @@ class StructuredPlan:
                 self.request.settings,
                 rng,
                 hints=self.hints,
+                json_shape=self.answer_shape,
             )
         return None
 
@@ -142,14 +157,24 @@ class StructuredPlan:
         return result
 
 
-def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPlan | None:
+def make_plan(
+    request: ChatRequest,
+    encoding: tiktoken.Encoding,
+    readers: Sequence[Reader] = DEFAULT_READERS,
+) -> StructuredPlan | None:
     """The request's grammars compiled (a :class:`SchemaError` when one cannot be); None for
-    plain text."""
+    plain text.
+
+    ``readers``: what reads an output contract from the conversation when the request does
+    not fix one (``()``: none is read, ``offline.read_prompt: false``).
+    """
     output = request.output
     tools = request.tool_list if request.tool_choice.mode != "none" else ()
-    if not output.is_json and not tools:
+    contract = _read(request, readers) if output.kind != "json_schema" else None
+    if not output.is_json and not tools and contract is None:
         return None
     answer: Grammar | None = None
+    shape: bool | None = None
     try:
         if output.kind == "json_object":
             answer = json_object_grammar(encoding)
@@ -157,19 +182,53 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
             answer = closed_grammar(encoding, output.schema or {})
     except GrammarError as exc:
         raise SchemaError(output.name or "", str(exc)) from None
+    if contract is not None:
+        try:
+            answer, shape = contract_grammar(encoding, contract)
+        except GrammarError:
+            contract = None  # a reader's grammar, not the request's: free text instead
     arguments: dict[str, Grammar | None] = {}
     for index, tool in enumerate(tools):
         try:
             arguments[tool.name] = _tool_grammar(tool, encoding)
         except GrammarError as exc:
             raise SchemaError(tool.name, str(exc), tool=index, tool_kind=tool.kind) from None
+    if answer is None and not arguments:
+        return None
     texts = [last_turn(request.messages)[0]]
     texts.extend(
         str(message.get("content") or "")
         for message in request.messages
         if message.get("role") == "tool"
     )
-    return StructuredPlan(request, encoding, answer, arguments, hint_tokens(encoding, texts))
+    return StructuredPlan(
+        request, encoding, answer, arguments, hint_tokens(encoding, texts), contract, shape
+    )
+
+
+def _read(request: ChatRequest, readers: Sequence[Reader]) -> Contract | None:
+    """The contract the conversation states that this request's format lets apply: any,
+    for text; for ``json_object``, one that names a JSON Schema more precise than "an
+    object" (keys, an example's shape): "reply in JSON" alone changes nothing there."""
+    if not readers:
+        return None
+    contract = read_contract(request.messages, readers)
+    if contract is None or request.output.kind == "text":
+        return contract
+    if contract.schema is not None and contract.schema != ANY_OBJECT:
+        return replace(contract, fenced=False)  # the API's JSON mode: bare JSON
+    return None
+
+
+def contract_grammar(encoding: tiktoken.Encoding, contract: Contract) -> tuple[Grammar, bool]:
+    """``contract``'s grammar, and whether the JSON shape prior applies to it."""
+    if contract.schema is not None and not contract.fenced:
+        return closed_grammar(encoding, contract.schema), True
+    if contract.schema is not None:  # JSON in a ```json fence: the fence is forced text
+        body = json.dumps({**closed(contract.schema), **COMPACT}, separators=(",", ":"))
+        return lark_grammar(encoding, f'start: "```json\\n" %json {body} "\\n```"\n'), True
+    assert contract.lark is not None
+    return lark_grammar(encoding, contract.lark), contract.json_shape
 
 
 def closed(schema: Any) -> Any:
