@@ -20,6 +20,7 @@ import openai
 from .._errors import ConfigError, MissingAPIKeyError
 from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
+from .arguments import check_prompt
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response
 from .results import ChatResult, ResponseResult, chat_result, response_result
@@ -258,6 +259,7 @@ class Client(_BaseClient):
 
     def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """``chat`` with a single user message."""
+        check_prompt(prompt)
         return self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     def _chat(
@@ -385,6 +387,7 @@ class AsyncClient(_BaseClient):
 
     async def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """Awaitable :meth:`Client.complete`."""
+        check_prompt(prompt)
         return await self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     async def _chat(
