@@ -5,13 +5,16 @@ passes its arguments through here before anything is resolved or sent: a ``None`
 conversation belongs, a use case that is not a name, a model name with a line break, a
 number JSON cannot carry (NaN, infinity) anywhere in the overrides, and tools given as
 pydantic model classes. The last are accepted, as ``openai.pydantic_function_tool`` accepts
-them: each class becomes the strict function tool the SDK's helper builds.
+them: each class becomes the strict function tool the SDK's helper builds. And making the
+SDK's client with a SOCKS proxy in the environment (``proxy_errors``) says what to install.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .._errors import ConfigError, MessageFormatError
@@ -24,6 +27,7 @@ __all__ = [
     "check_use_case",
     "conversation",
     "function_tools",
+    "proxy_errors",
 ]
 
 # Longer than any real model name (they are under 64 characters), short enough to print.
@@ -171,3 +175,31 @@ def _bad_tool(index: int, tool: Any) -> ConfigError:
         f"{type(tool).__name__ if not isinstance(tool, type) else 'class ' + tool.__name__}",
         field="tools",
     )
+
+
+@contextlib.contextmanager
+def proxy_errors() -> Iterator[None]:
+    """Around making the SDK's HTTP client: a SOCKS proxy without ``socksio`` is a ConfigError.
+
+    httpx2 reads ``ALL_PROXY`` / ``HTTPS_PROXY`` from the environment when the SDK makes its
+    client, and raises a bare ImportError for a ``socks5://`` proxy unless the optional
+    ``socksio`` package is installed. The error names the variable and the scheme, never the
+    proxy's address (it may carry a password).
+    """
+    try:
+        yield
+    except ImportError as exc:
+        if "socks" not in str(exc).lower():
+            raise
+        names = [
+            name
+            for name, value in os.environ.items()
+            if name.lower().endswith("_proxy") and value.lower().startswith("socks")
+        ]
+        where = ", ".join(sorted(names)) or "the proxy settings"
+        raise ConfigError(
+            f"{where}: a SOCKS proxy needs the socksio package; install it with "
+            "`pip install 'httpx2[socks]'` (or `pip install socksio`), use an http:// proxy, "
+            "or unset the variable",
+            field=names[0] if names else None,
+        ) from exc
