@@ -36,6 +36,8 @@ __all__ = [
     "approximate_size",
     "cache_report",
     "clear_caches",
+    "deep_size",
+    "key_size",
     "memoize",
 ]
 
@@ -57,7 +59,11 @@ class BoundedCache(Generic[Key, Value]):
     lock). A value larger than the whole budget is not kept.
 
     ``name`` says what it holds (for :func:`cache_report`); ``size_of`` measures a value when
-    :meth:`put` is not told its size (default: :func:`approximate_size`).
+    :meth:`put` is not told its size (default: :func:`approximate_size`), and the key's own
+    text (:func:`key_size`) is charged beside it, so a cache keyed by a prompt or a schema is
+    bounded by what it really holds. A caller that passes ``nbytes`` charges the key itself.
+    ``register=False`` keeps it out of :func:`clear_caches` (a store whose entries are state,
+    such as the offline Responses store, not a cache).
 
     :attr:`peek` is the hot path's lookup: the underlying dict's own ``get`` (C speed, about a
     third of :meth:`get`'s cost), which does not refresh the entry, so entries read only
@@ -70,6 +76,7 @@ class BoundedCache(Generic[Key, Value]):
         budget: int,
         *,
         size_of: Callable[[Value], int] | None = None,
+        register: bool = True,
     ) -> None:
         if not 0 <= budget <= _SIZE_MASK:
             raise ValueError(f"a cache's budget is a number of bytes in [0, 4 GiB), not {budget}")
@@ -86,8 +93,9 @@ class BoundedCache(Generic[Key, Value]):
         self._clock = 0  # counts insertions and refreshes
         self._lock = threading.Lock()
         self.peek: Callable[[Key], Value | None] = self._values.get
-        with _registry_lock:
-            _registry.add(self)
+        if register:
+            with _registry_lock:
+                _registry.add(self)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -126,7 +134,7 @@ class BoundedCache(Generic[Key, Value]):
 
     def put(self, key: Key, value: Value, nbytes: int | None = None) -> None:
         """Keep ``value`` under ``key``, forgetting the oldest entries to stay in budget."""
-        size = self._size_of(value) if nbytes is None else nbytes
+        size = self._size_of(value) + key_size(key) if nbytes is None else nbytes
         budget = self.budget
         if size > budget:
             return
@@ -191,7 +199,7 @@ def memoize(
             kept = cache.get(key)
             if kept is None:
                 kept = (function(*args, **kwargs),)
-                cache.put(key, kept)
+                cache.put(key, kept)  # charged the key's text too (see BoundedCache)
             return kept[0]
 
         cached.cache = cache  # type: ignore[attr-defined]
@@ -228,6 +236,46 @@ def approximate_size(value: object, _depth: int = 0) -> int:
             for slot in ((slots,) if isinstance(slots, str) else slots)
         )
     return size
+
+
+def key_size(key: object, _depth: int = 0) -> int:
+    """Bytes of the text a key holds: strings and bytes, also inside tuples (three levels).
+
+    Cheap on purpose (it runs on every :meth:`BoundedCache.put` without ``nbytes``): numbers
+    and other small parts count 8 bytes each, as the tuple's slot; only text can be large.
+
+    >>> key_size(("o200k_base", "x" * 1000)) > 1000
+    True
+    """
+    if isinstance(key, (str, bytes)):
+        return len(key) + 49
+    if isinstance(key, tuple) and _depth < 3:
+        return 40 + sum(
+            key_size(part, _depth + 1) if isinstance(part, (str, bytes, tuple)) else 8
+            for part in key
+        )
+    return 8
+
+
+def deep_size(value: object, limit: int = 1 << 24) -> int:
+    """Bytes a JSON-like value holds, at any depth (dicts, lists, tuples, strings, numbers).
+
+    For values nested deeper than :func:`approximate_size` looks, such as a stored response
+    (``output[0].content[0].logprobs[3].top_logprobs[1].token``). Iterative, so any depth is
+    safe; it stops adding once ``limit`` is passed (the answer is then at least ``limit``).
+    """
+    total = 0
+    stack: list[object] = [value]
+    getsizeof = sys.getsizeof
+    while stack and total <= limit:
+        item = stack.pop()
+        total += getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return total
 
 
 def clear_caches() -> None:
