@@ -25,6 +25,7 @@ requests), and the tokenizers loaded once per process (a registry, never forgott
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import threading
 import weakref
@@ -258,12 +259,30 @@ def key_size(key: object, _depth: int = 0) -> int:
 
 
 def deep_size(value: object, limit: int = 1 << 24) -> int:
-    """Bytes a JSON-like value holds, at any depth (dicts, lists, tuples, strings, numbers).
+    """Bytes a JSON-like value holds, at any depth (dicts, lists, strings, numbers), roughly.
 
     For values nested deeper than :func:`approximate_size` looks, such as a stored response
-    (``output[0].content[0].logprobs[3].top_logprobs[1].token``). Iterative, so any depth is
-    safe; it stops adding once ``limit`` is passed (the answer is then at least ``limit``).
+    (``output[0].content[0].logprobs[3].top_logprobs[1].token``). Measured through its JSON
+    text (C speed: a walk in Python cost 30 us an item of a 20,000-item input) as the text's
+    length plus ``_CONTAINER_BYTES`` per object or array, what a small dict or list costs
+    beside its contents; a value JSON cannot write is walked instead, up to ``limit``.
+
+    >>> deep_size({"a": [{"b": "x" * 1000}]}) > 1000
+    True
     """
+    try:
+        text = json.dumps(value, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return _walked_size(value, limit)
+    return len(text) + _CONTAINER_BYTES * (text.count("{") + text.count("["))
+
+
+# What an empty dict or list costs, beside the text of its contents (sys.getsizeof: 64-232).
+_CONTAINER_BYTES = 200
+
+
+def _walked_size(value: object, limit: int) -> int:
+    """:func:`deep_size` by walking the value (iterative; stops adding past ``limit``)."""
     total = 0
     stack: list[object] = [value]
     getsizeof = sys.getsizeof
