@@ -11,8 +11,10 @@ transport's 404). Around that it adds what only a network server needs:
 - a request body limit: past ``max_body_bytes`` a 413 in the API's error shape, without reading
   the rest; and a body that takes longer than ``body_timeout`` seconds to arrive gets a 408 and
   its connection closed (a slow client cannot hold a connection by trickling its body);
-- generation in a thread pool, off the event loop, so concurrent requests all progress; a
-  stream's events are sent (and flushed) one by one;
+- generation in a bounded pool of daemon threads (:mod:`.workers`), off the event loop, so
+  concurrent requests all progress, the loop keeps answering while one request is expensive,
+  and SIGTERM stops the server even with work in flight; a stream's events are sent (and
+  flushed) one by one;
 - simulated latency (:class:`Latency`): a delay before the first token, then tokens per second;
 - the scripted faults of the transport (:mod:`~llmpresets.offline.faults`) done for real:
   a stall that holds the answer back, a reset that drops the TCP connection, a stream cut mid-body;
@@ -36,13 +38,13 @@ import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from ..faults import error_response, sse_events
+from .workers import DaemonPool
 
 if TYPE_CHECKING:
     from ...config.presets import FaultRule
@@ -154,7 +156,7 @@ class OfflineApp:
         self.max_body_bytes = max_body_bytes
         self._api_key = api_key.encode() if api_key else None
         self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -188,7 +190,9 @@ class OfflineApp:
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llmpresets")
+                # Daemon threads: a generation still running when the server stops must not
+                # keep the process alive (SIGTERM exits promptly; see workers.py).
+                self._pool = DaemonPool(self._threads, name="llmpresets")
             pool = self._pool
         return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
