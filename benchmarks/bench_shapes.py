@@ -5,8 +5,10 @@ A request of N tiny chat messages (or Responses input items), through the offlin
 generated token), as microseconds per item, beside the floor of the same body's JSON encode
 and decode alone, measured in the same run, interleaved. Past ``MAX_INPUT_ITEMS`` (10,000) the
 answer is the API's 400 ``array_above_max_length`` before any per-item work, so 100,000 items
-cost about what their JSON does. A memory line follows: the Responses store after 200 stored
-responses of 500 KB (100 MB in) against its byte budget.
+cost about what their JSON does. Memory lines follow: the Responses store after 200 stored
+responses of 500 KB (100 MB in) against its byte budget, and what a heavy streamed request
+(``n=8, max_tokens=4096, top_logprobs=20, ignore_eos``) holds once its first byte is sent:
+its tokens are capped by MAX_LOGPROB_ENTRIES_PER_REQUEST (6,240 here, not 32,768).
 
 Run: python benchmarks/bench_shapes.py [--rounds N]
 """
@@ -59,9 +61,36 @@ def measure(http: httpx2.Client, count: int, rounds: int) -> None:
         )
 
 
+def stream_memory(http: httpx2.Client) -> None:
+    """Traced memory while a heavy stream is read, and its size."""
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "Tell me a story"}],
+        "n": 8,
+        "max_tokens": 4096,
+        "logprobs": True,
+        "top_logprobs": 20,
+        "ignore_eos": True,
+        "stream": True,
+        "seed": 1,
+    }
+    http.post("/chat/completions", json={**body, "max_tokens": 5})
+    tracemalloc.start()
+    with http.stream("POST", "/chat/completions", json=body) as reply:
+        held, _ = tracemalloc.get_traced_memory()
+        size = sum(len(chunk) for chunk in reply.iter_bytes())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"heavy stream: {size / 2**20:.1f} MiB of events; traced {held / 2**20:.1f} MiB "
+        f"when the first byte is sent, peak {peak / 2**20:.1f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-stream", action="store_true", help="skip the heavy stream (~20 s)")
     args = parser.parse_args()
     http = httpx2.Client(transport=OfflineTransport(seed=0), base_url="http://offline.test/v1")
     print(f"{'items':>8}  {'endpoint':<18} {'status':>6}  {'us per item':>26}  floor (JSON only)")
@@ -79,6 +108,8 @@ def main() -> None:
         f"(budget {STORE_BYTES / 2**20:.0f} MiB), traced {held / 2**20:.1f} MiB, "
         f"{len(store)} responses kept"
     )
+    if not args.no_stream:
+        stream_memory(http)
 
 
 if __name__ == "__main__":

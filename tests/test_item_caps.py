@@ -84,3 +84,21 @@ def test_more_than_128_tool_calls_in_a_message_is_the_apis_400(http: httpx2.Clie
     assistant = {"role": "assistant", "tool_calls": [call] * (MAX_TOOL_CALLS + 1)}
     body = {"model": "gpt-4o", "messages": [TINY, assistant], "max_tokens": 2}
     assert refused(http, "/chat/completions", body)["param"] == "messages[1].tool_calls"
+
+
+def test_top_logprobs_shrink_the_per_request_token_cap() -> None:
+    """k alternatives per token: at most 131,072 // (1 + k) tokens a request, n included."""
+    from llmpresets import get_model
+    from llmpresets.offline.api.chat.parse import parse_request
+
+    body = {
+        "model": "gpt-4o",
+        "messages": [TINY],
+        "max_tokens": 16_000,
+        "n": 2,
+        "logprobs": True,
+        "top_logprobs": 20,
+    }
+    assert parse_request(body, get_model).max_tokens == 131_072 // 21 // 2
+    plain = {key: value for key, value in body.items() if "logprobs" not in key}
+    assert parse_request(plain, get_model).max_tokens == 16_000

@@ -5,6 +5,12 @@
   ``finish_reason: "length"`` as if ``max_tokens`` had said so. ``n=128`` gets 256 tokens a
   choice; one choice up to 32,768 (the time and memory of a request stay bounded, logprobs and
   their JSON included).
+* :data:`MAX_LOGPROB_ENTRIES_PER_REQUEST` logprob entries per request (each token's own and
+  its ``top_logprobs`` alternatives, all choices together): a request with ``top_logprobs=k``
+  may generate at most ``MAX_LOGPROB_ENTRIES_PER_REQUEST // (1 + k)`` tokens in all (6,241 at
+  ``k=20``), so what one streamed request holds while a slow client reads it stays bounded:
+  ``n=8, top_logprobs=20, ignore_eos`` traced 79 MB (peak 91 MB) where its 32,768 tokens traced
+  169 MB (peak 240 MB), the package's caches included (``benchmarks/bench_shapes.py``).
 * :data:`UNKNOWN_MODEL_MAX_OUTPUT`: a model whose output limit is not in the registry is treated
   as allowing at most this many output tokens, so ``max_tokens=2147483647`` is the API's 400
   ``max_tokens is too large`` rather than an accepted request.
@@ -25,6 +31,7 @@ from .errors import WireError
 
 __all__ = [
     "MAX_INPUT_ITEMS",
+    "MAX_LOGPROB_ENTRIES_PER_REQUEST",
     "MAX_TOKENS_PER_REQUEST",
     "MAX_TOOLS",
     "MAX_TOOL_CALLS",
@@ -34,19 +41,28 @@ __all__ = [
 ]
 
 MAX_TOKENS_PER_REQUEST = 32_768
+MAX_LOGPROB_ENTRIES_PER_REQUEST = 131_072
 UNKNOWN_MODEL_MAX_OUTPUT = 131_072
 MAX_TOOLS = 128
 MAX_TOOL_CALLS = 128
 MAX_INPUT_ITEMS = 10_000
 
 
-def choice_token_limit(max_tokens: int, n: int = 1) -> int:
+def choice_token_limit(max_tokens: int, n: int = 1, *, top_logprobs: int | None = None) -> int:
     """The most tokens one of ``n`` choices may generate when ``max_tokens`` was asked for.
+
+    ``top_logprobs``: ``None`` without logprobs, else the alternatives asked per token (0 for
+    ``logprobs`` alone); each token then costs ``1 + top_logprobs`` logprob entries.
 
     >>> choice_token_limit(16_384, 4), choice_token_limit(1_000, 128), choice_token_limit(5)
     (8192, 256, 5)
+    >>> choice_token_limit(32_768, top_logprobs=20), choice_token_limit(4_096, 8, top_logprobs=20)
+    (6241, 780)
     """
-    return max(1, min(max_tokens, MAX_TOKENS_PER_REQUEST // max(n, 1)))
+    per_request = MAX_TOKENS_PER_REQUEST
+    if top_logprobs is not None:
+        per_request = min(per_request, MAX_LOGPROB_ENTRIES_PER_REQUEST // (1 + top_logprobs))
+    return max(1, min(max_tokens, per_request // max(n, 1)))
 
 
 def array_too_long(param: str, length: int, limit: int) -> WireError:

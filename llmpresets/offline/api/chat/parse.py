@@ -314,7 +314,11 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     return ChatRequest(
         model=model,
         messages=messages,
-        max_tokens=choice_token_limit(limit if limit is not None else _default_limit(spec), n or 1),
+        max_tokens=choice_token_limit(
+            limit if limit is not None else _default_limit(spec),
+            n or 1,
+            top_logprobs=(top_logprobs or 0) if logprobs else None,
+        ),
         explicit_max_tokens=limit,
         temperature=temperature,
         top_p=top_p,
