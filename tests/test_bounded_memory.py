@@ -144,3 +144,33 @@ def test_storing_many_large_responses_holds_at_most_the_budget() -> None:
     assert figures["used"] <= figures["budget"]
     # 100 MB went in; what is held stays within the budget plus a generous 8 MB.
     assert figures["current"] < figures["budget"] + 8 * 1024 * 1024, figures
+
+
+def test_a_stream_left_unread_is_released_when_closed() -> None:
+    """In process: a client that reads one event and closes frees the stream's bytes."""
+    import gc
+    import tracemalloc
+
+    http = httpx2.Client(transport=OfflineTransport(seed=0), base_url="http://offline.test/v1")
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "Tell me a story"}],
+        "n": 2,
+        "max_tokens": 3000,
+        "ignore_eos": True,
+        "stream": True,
+        "seed": 1,
+    }
+    size = len(http.post("/chat/completions", json=body).content)  # the same stream, whole
+    tracemalloc.start()
+    try:
+        reply = http.send(http.build_request("POST", "/chat/completions", json=body), stream=True)
+        chunks = reply.iter_bytes()
+        next(chunks)
+        held, _ = tracemalloc.get_traced_memory()
+        reply.close()
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held - after > size // 2, (held, after, size)
