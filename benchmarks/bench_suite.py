@@ -7,13 +7,16 @@ the fastest and slowest round):
 
 - floor: the openai SDK answered by a canned ``httpx2.MockTransport``;
 - ``llmpresets.Client(offline=True).chat`` (the chat preset, replies up to 64 tokens);
+- the openai SDK over ``OfflineTransport`` with no sampling parameters (the API's defaults,
+  temperature 1 and no filter: what agent and structured-output frameworks send);
 - litellm ``completion(mock_response=...)`` and pydantic-ai ``TestModel``, when installed.
 
 Also measured in fresh processes: tiktoken's own load of ``o200k_base`` (from its populated
 cache; the one cost the offline backend cannot avoid), and the offline first call with an
 empty model cache (the first run on a machine trains the model and writes the cache).
 
-Targets (issue 13): the suite <= 2.0x the floor and ahead of both peers; the first offline
+Targets (issues 13 and 23): the suite <= 2.0x the floor and ahead of both peers, at the
+chat preset and at the API's defaults alike; the first offline
 call <= (tiktoken's load + 100 ms) over the floor's first call, with a warm model cache.
 
 Run: ``python benchmarks/bench_suite.py [--rounds N]``.
@@ -123,6 +126,24 @@ def worker(kind: str) -> dict[str, float]:
         def call(text: str) -> object:
             return client.chat([{"role": "user", "content": text}], max_output_tokens=64)
 
+    elif kind == "offline-defaults":
+        import httpx2
+        import openai
+
+        from llmpresets.offline import OfflineTransport
+
+        sdk = openai.OpenAI(
+            api_key="offline",
+            base_url="http://offline.bench/v1",
+            max_retries=0,
+            http_client=httpx2.Client(transport=OfflineTransport(seed=0)),
+        )
+
+        def call(text: str) -> object:
+            return sdk.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}], max_tokens=64
+            )
+
     elif kind == "litellm":
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
@@ -172,7 +193,7 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0
-    kinds = ["floor", "offline"]
+    kinds = ["floor", "offline", "offline-defaults"]
     notes = []
     for peer, module in (("litellm", "litellm"), ("pydantic-ai", "pydantic_ai")):
         if importlib.util.find_spec(module) is not None:
@@ -199,19 +220,21 @@ def main() -> int:
     print(f"1. {PROMPTS} varied prompts in a fresh process (the {PROMPTS - 1} after the first)")
     floor = suite["floor"].median
     ok = True
-    for kind in ("floor", "offline", "litellm", "pydantic-ai"):
+    offline_kinds = ("offline", "offline-defaults")
+    for kind in ("floor", *offline_kinds, "litellm", "pydantic-ai"):
         if kind in suite:
             ratio = suite[kind].median / floor
             line = f"   {kind:<30}{suite[kind].show('ms')}  ratio {ratio:5.2f}"
-            if kind == "offline":
+            if kind in offline_kinds:
                 line += f"  {verdict(ratio, TARGET_RATIO)}"
                 ok = ok and ratio <= TARGET_RATIO
             print(line)
-    for peer in ("litellm", "pydantic-ai"):
-        if peer in suite:
-            ahead = suite["offline"].median < suite[peer].median
-            ok = ok and ahead
-            print(f"   offline ahead of {peer}: {'PASS' if ahead else 'FAIL'}")
+    for kind in offline_kinds:
+        for peer in ("litellm", "pydantic-ai"):
+            if peer in suite:
+                ahead = suite[kind].median < suite[peer].median
+                ok = ok and ahead
+                print(f"   {kind} ahead of {peer}: {'PASS' if ahead else 'FAIL'}")
     for note in notes:
         print(f"   note: {note}")
     print("2. first call in a fresh process (imports, set-up and the first reply)")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .config.adapt import UnsupportedParameterWarning, get_model, resolve_params
     from .config.models import ModelSpec
     from .config.presets import Preset, PresetBook, load_presets
+    from .config.suggest import ModelNameWarning
     from .offline import OfflineTransport
     from .tokens.counting import count_message_tokens, count_tokens
     from .tokens.fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
@@ -50,6 +51,7 @@ _LAZY = {
     "Budget": ".tokens.fit",
     "ChatResult": ".client.client",
     "Client": ".client.client",
+    "ModelNameWarning": ".config.suggest",
     "ModelSpec": ".config.models",
     "OfflineTransport": ".offline",
     "Preset": ".config.presets",
@@ -82,6 +84,7 @@ __all__ = [
     "LLMPresetsError",
     "MessageFormatError",
     "MissingAPIKeyError",
+    "ModelNameWarning",
     "ModelSpec",
     "OfflineTransport",
     "Preset",

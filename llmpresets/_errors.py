@@ -98,13 +98,15 @@ class UnknownPresetError(LLMPresetsError, KeyError):
 class UnknownModelError(LLMPresetsError, KeyError):
     """A strict lookup found no model of that name in the registry."""
 
-    def __init__(self, name: str, valid: list[str]) -> None:
+    def __init__(self, name: str, valid: list[str], *, suggestion: str | None = None) -> None:
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
         super().__init__(
-            f"unknown model {name!r}; known models: {', '.join(valid)} "
+            f"unknown model {name!r}{hint}; known models: {', '.join(valid)} "
             "(declare it under 'models:' in your presets.yaml)"
         )
         self.name = name
         self.valid = valid
+        self.suggestion = suggestion  # the known model ``name`` probably misspells, if any
 
 
 class UnsupportedParameterError(LLMPresetsError, ValueError):

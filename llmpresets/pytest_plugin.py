@@ -10,7 +10,16 @@ to change it), so a test's replies are the same on every run.
   ``openai.AsyncOpenAI`` wired to the offline transport (base URL :data:`OFFLINE_BASE_URL`).
 - ``llm_offline_transport``: the transport itself, to wire into your own client;
   ``llm_offline_transport.faults.add("rate_limit", times=2)`` scripts faults for this test.
-- ``llm_scripted``: scripted candidates for this test only, ahead of any in ``presets.yaml``.
+- ``llm_scripted``: scripted candidates for this test only, ahead of any in ``presets.yaml``;
+  ``llm_scripted.add(match, replies=[ToolCall(...), "text"])`` scripts an agent turn by turn.
+- ``llm_responder``: the responder of this test's transport (None by default): override the
+  fixture in a module, class or conftest.py; ``llm_offline_transport.responder = fn`` sets
+  it inside one test. ``fn(request: OfflineRequest)`` returns text, a JSON value,
+  ``ToolCall`` (s) or None (let the sampler answer); see docs/testing.md.
+- Strict model names: the transport answers 404 ``model_not_found`` (with a "did you mean")
+  for a model the registry lacks, so a typo fails in the test rather than in production.
+  Turn it off for a suite with the ini option ``llm_strict_models = false``, or for one test
+  with ``@pytest.mark.llm_strict_models(False)``.
 - ``llm_server_url``: the base URL (``http://127.0.0.1:PORT/v1``) of a real local HTTP server
   answering with the offline backend, for code that only takes a URL (or is not Python).
   One server per test session (a free port, loopback only, stopped at the end);
@@ -30,8 +39,8 @@ Example (a user's test file)::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,7 +49,7 @@ if TYPE_CHECKING:
 
     from llmpresets import Client
     from llmpresets.config.presets import ScriptedRule
-    from llmpresets.offline import OfflineTransport, ServerThread
+    from llmpresets.offline import OfflineRequest, OfflineTransport, ServerThread
 
 __all__ = [
     "OFFLINE_BASE_URL",
@@ -50,12 +59,37 @@ __all__ = [
     "llm_offline_openai",
     "llm_offline_seed",
     "llm_offline_transport",
+    "llm_responder",
     "llm_scripted",
     "llm_server",
     "llm_server_url",
+    "pytest_addoption_strict_models",
+    "pytest_configure_strict_models",
 ]
 
 OFFLINE_BASE_URL = "http://offline.llmpresets.invalid/v1"
+
+
+# Hook implementations named for what they do (pluggy's ``specname``; pytest reads only names
+# starting with pytest_), so other implementations of the same hooks can sit beside them here.
+@pytest.hookimpl(specname="pytest_addoption")
+def pytest_addoption_strict_models(parser: pytest.Parser) -> None:
+    parser.addini(
+        "llm_strict_models",
+        "llmpresets fixtures: answer 404 model_not_found for a model the registry lacks "
+        "(default: true)",
+        type="bool",
+        default=True,
+    )
+
+
+@pytest.hookimpl(specname="pytest_configure")
+def pytest_configure_strict_models(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "llm_strict_models(strict=True): whether this test's offline transport refuses models "
+        "the registry lacks (llmpresets; default: the llm_strict_models ini option)",
+    )
 
 
 class ScriptedCandidates:
@@ -77,15 +111,24 @@ class ScriptedCandidates:
 
     def add(
         self,
-        match: str,
-        completions: Mapping[str, float] | Sequence[tuple[str, float]],
+        match: str | None,
+        completions: Mapping[str, float] | Sequence[tuple[str, float]] = (),
         *,
         regex: bool = False,
+        replies: Sequence[Any] = (),
+        **conditions: Any,
     ) -> None:
-        """Answer prompts whose last user message matches with one of ``completions``."""
+        """Answer prompts whose last user message matches with one of ``completions``, or
+        with ``replies`` in order, one per turn (texts, ``ToolCall`` s, ``{"json": value}``).
+
+        ``conditions``: ``times``, ``after_tool``, ``tools_offered``, ``model``, ``turn``, as in
+        a YAML rule (:func:`llmpresets.offline.make_rule`).
+        """
         from llmpresets.offline import make_rule
 
-        self._added.append(make_rule(match, completions, regex=regex))
+        self._added.append(
+            make_rule(match, completions, regex=regex, replies=replies, **conditions)
+        )
         self._refresh()
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -119,13 +162,43 @@ def llm_scripted() -> ScriptedCandidates:
 
 
 @pytest.fixture
+def llm_responder() -> Callable[[OfflineRequest], Any] | None:
+    """The responder of this test's transport: None (the sampler answers). Override this
+    fixture (in a test module, a class or a conftest.py) to script the model, or set
+    ``llm_offline_transport.responder = fn`` inside one test."""
+    return None
+
+
+def _strict_models(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("llm_strict_models")
+    if marker is not None:
+        strict = marker.args[0] if marker.args else marker.kwargs.get("strict", True)
+        if not isinstance(strict, bool):
+            raise pytest.UsageError(
+                "llm_strict_models marker: give True or False, e.g. "
+                "@pytest.mark.llm_strict_models(False)"
+            )
+        return strict
+    return bool(request.config.getini("llm_strict_models"))
+
+
+@pytest.fixture
 def llm_offline_transport(
-    llm_offline_seed: int, llm_scripted: ScriptedCandidates
+    request: pytest.FixtureRequest,  # for the llm_strict_models marker and ini option
+    llm_offline_seed: int,
+    llm_scripted: ScriptedCandidates,
+    llm_responder: Callable[[OfflineRequest], Any] | None,
 ) -> OfflineTransport:
-    """The offline transport the other fixtures of this test share."""
+    """The offline transport the other fixtures of this test share (strict model names,
+    this test's scripted rules and responder)."""
     from llmpresets.offline import OfflineTransport
 
-    return OfflineTransport(seed=llm_offline_seed, scripted=llm_scripted.rules)
+    return OfflineTransport(
+        seed=llm_offline_seed,
+        scripted=llm_scripted.rules,
+        strict_models=_strict_models(request),
+        responder=llm_responder,
+    )
 
 
 @pytest.fixture
@@ -173,11 +246,13 @@ def llm_offline_async_openai(
 
 
 @pytest.fixture(scope="session")
-def llm_server() -> Iterator[ServerThread]:
-    """A running local server with the offline backend (seed 0), shared by the session."""
+def llm_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
+    """A running local server with the offline backend (seed 0), shared by the session
+    (strict model names unless the ``llm_strict_models`` ini option is false)."""
     from llmpresets.offline import OfflineApp, OfflineTransport, ServerThread
 
-    app = OfflineApp(OfflineTransport(seed=0))
+    strict = bool(request.config.getini("llm_strict_models"))
+    app = OfflineApp(OfflineTransport(seed=0, strict_models=strict))
     app.warm_up()
     server = ServerThread(app, host="127.0.0.1", port=0)
     server.start()

@@ -125,6 +125,7 @@ def test_json_output_fields(
         "model": "gpt-4o",
         "encoding": "o200k_base",
         "tokens": 2,
+        "exact": True,
         "messages": None,
         "context_window": 128000,
         "max_input_tokens": 128000,

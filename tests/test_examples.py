@@ -81,3 +81,44 @@ def test_application_test_example_passes(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 passed" in out.stdout
+
+
+# docs/testing.md's recipes: each is a test file in examples/, run as a user runs it.
+# (file, the packages it needs (ecosystem: pip install ".[ecosystem]"), how many tests pass)
+RECIPES = [
+    ("test_fault_handling.py", (), 4),
+    ("test_agent_pydantic_ai.py", ("pydantic_ai",), 4),
+    ("test_agent_openai_agents.py", ("agents",), 1),
+    ("test_langchain.py", ("langchain_openai",), 3),
+    ("test_dspy_serve.py", ("dspy",), 2),
+]
+
+
+def test_every_recipe_is_run() -> None:
+    """A new test file in examples/ must be added to RECIPES (or be test_my_app.py)."""
+    files = {p.name for p in EXAMPLES.glob("test_*.py")}
+    assert files == {name for name, _, _ in RECIPES} | {"test_my_app.py"}
+
+
+@pytest.mark.parametrize(
+    ("recipe", "needs", "count"),
+    [
+        pytest.param(name, needs, count, marks=[pytest.mark.ecosystem] if needs else [])
+        for name, needs, count in RECIPES
+    ],
+)
+def test_recipe_passes(recipe: str, needs: tuple[str, ...], count: int, tmp_path: Path) -> None:
+    """Each recipe of docs/testing.md passes under pytest, offline, every test run."""
+    for module in needs:
+        pytest.importorskip(module)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / recipe)],
+        capture_output=True,
+        text=True,
+        env=offline_env(),
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{count} passed" in out.stdout, out.stdout

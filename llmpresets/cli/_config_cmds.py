@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config.params import API_NAMES, Api
+from ..config.params import API_NAMES
 from ._common import add_config_option, formatter, load_book, print_json
+
+if TYPE_CHECKING:
+    from ..config.adapt import Target
 
 EXAMPLES_PRESETS = """examples:
   llmpresets presets
@@ -63,9 +66,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--api",
-        choices=API_NAMES,
+        choices=(*API_NAMES, "anthropic", "gemini"),
         help="with --model: the endpoint (default: chat, or responses for a model served only "
-        "there)",
+        "there); anthropic / gemini: the kwargs of that provider's own SDK",
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="with --model: where the request goes (a provider's URL or a local server)",
     )
     parser.set_defaults(handler=_presets)
 
@@ -141,10 +149,14 @@ def _presets_for_model(args: argparse.Namespace, book: Any) -> int:
     """Each preset as sent to ``--model`` on ``--api``: the kwargs, then what was adapted."""
     from ..config.adapt import resolve
 
-    api: Api = args.api or ("chat" if "chat" in book.model(args.model).endpoints else "responses")
+    api: Target = args.api or (
+        "chat" if "chat" in book.model(args.model).endpoints else "responses"
+    )
     report = {}
     for name in book.names():
-        resolution = resolve(name, args.model, api=api, config=book, policy="silent")
+        resolution = resolve(
+            name, args.model, api=api, config=book, policy="silent", base_url=args.base_url
+        )
         report[name] = {"sent": resolution.kwargs, "adapted": resolution.dropped}
     if args.json:
         print_json({"model": args.model, "api": api, "presets": report})

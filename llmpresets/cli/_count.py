@@ -155,6 +155,7 @@ def _as_json(budget: Budget, message_count: int | None) -> dict[str, Any]:
         "model": budget.model,
         "encoding": budget.encoding,
         "tokens": budget.prompt_tokens,
+        "exact": budget.exact,
         "messages": message_count,
         "context_window": budget.context_window,
         "max_input_tokens": budget.max_input_tokens,
@@ -185,7 +186,15 @@ def _print(budget: Budget, message_count: int | None, input_cost: float | None =
     what = f" in {_plural(message_count, 'message')}" if message_count is not None else ""
     rows = [
         ("model", f"{budget.model} ({budget.encoding})"),
-        ("tokens", f"{budget.prompt_tokens:,}{what}"),
+        (
+            "tokens",
+            f"{budget.prompt_tokens:,}{what}"
+            + (
+                ""
+                if budget.exact
+                else " (estimate: the tokenizer is not public; o200k count with a safety margin)"
+            ),
+        ),
         (
             "limits",
             f"context window {_number(budget.context_window)}, max input "

@@ -271,7 +271,8 @@ def _settings(
         shown = ", ".join(
             f"{name}={value}" for name, value in resolution.kwargs.items() if name != "model"
         )
-        notes.append(f"sent to {model}: {shown or 'nothing but the prompt'}")
+        where = "" if resolution.provider == "openai" else f" ({resolution.provider})"
+        notes.append(f"sent to {model}{where}: {shown or 'nothing but the prompt'}")
         notes.extend(f"adapted: {name}: {why}" for name, why in resolution.dropped.items())
     else:
         settings = dict(flags)

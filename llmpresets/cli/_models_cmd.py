@@ -7,7 +7,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..config.params import SAMPLING_RULE_PARAMETERS
-from ._common import add_config_option, formatter, load_book, print_json
+from ..config.providers import PROVIDER_NAMES
+from ._common import add_config_option, check_model_name, formatter, load_book, print_json
 
 if TYPE_CHECKING:
     from ..config.models import ModelSpec, Prices
@@ -39,9 +40,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument("name", nargs="?", metavar="NAME", help="one model (snapshots resolve)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument(
+        "--provider",
+        metavar="P",
+        choices=PROVIDER_NAMES,
+        help=f"only this provider's models ({', '.join(PROVIDER_NAMES)})",
+    )
+    parser.add_argument(
         "--markdown",
         action="store_true",
         help="print the rules per model and the resolution table as Markdown (docs/models.md)",
+    )
+    parser.add_argument(
+        "--providers-markdown",
+        action="store_true",
+        help="print one table per provider and what each preset becomes there (docs/providers.md)",
     )
     add_config_option(parser)
     parser.set_defaults(handler=_models)
@@ -61,6 +73,14 @@ def model_facts(spec: ModelSpec) -> dict[str, Any]:
         "reasoning": spec.reasoning,
         **spec.capabilities,
         "prices": spec.prices.model_dump() if spec.prices is not None else None,
+        "provider": spec.provider,
+        "ranges": {name: list(bounds) for name, bounds in spec.ranges.items()},
+        "conflicts": [conflict.model_dump(exclude_none=True) for conflict in spec.conflicts],
+        "errors": dict(spec.errors),
+        "thinking": spec.thinking,
+        "sampling_with_thinking": spec.sampling_with_thinking,
+        "tokenizer_public": spec.tokenizer_public,
+        "notes": spec.notes,
         "source": spec.source,
         "checked": spec.checked,
     }
@@ -112,7 +132,11 @@ def _models(args: argparse.Namespace) -> int:
     if args.markdown:
         print(render_markdown(book), end="")
         return 0
+    if args.providers_markdown:
+        print(render_providers_markdown(book), end="")
+        return 0
     if args.name:
+        check_model_name(args.name, book)
         spec = book.model(args.name)
         if args.json:
             print_json(model_facts(spec))
@@ -120,6 +144,8 @@ def _models(args: argparse.Namespace) -> int:
         _print_one(spec)
         return 0
     specs = [book.model(name) for name in sorted(book.models)]
+    if args.provider:
+        specs = [spec for spec in specs if spec.provider == args.provider]
     if args.json:
         print_json({spec.name: model_facts(spec) for spec in specs})
         return 0
@@ -232,6 +258,8 @@ def render_markdown(book: PresetBook) -> str:
     ]
     for name in sorted(book.models):
         spec = book.model(name)
+        if spec.provider != "openai":
+            continue  # docs/providers.md has the other providers
         default = f" ({spec.default_effort})" if spec.default_effort else ""
         prices = spec.prices
         price = (
@@ -278,3 +306,137 @@ def render_markdown(book: PresetBook) -> str:
             cells.append(_cell(shown or "(nothing)"))
         lines.append(f"| {use_case} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# The model each provider's "what each preset becomes" table is shown for (docs/providers.md).
+FLAGSHIPS = {
+    "anthropic": "claude-opus-5-5",
+    "google": "gemini-3.1-pro-preview",
+    "xai": "grok-4.7",
+    "deepseek": "deepseek-v4-pro",
+    "mistral": "mistral-large-latest",
+    "openai-compatible": "my-local-model",
+}
+_LOCAL_URL = "http://localhost:8000/v1"
+
+
+def render_providers_markdown(book: PresetBook) -> str:
+    """One table per provider (knobs, ranges, refused combinations with the API's words,
+    sources) and what each preset becomes on its flagship, as Markdown (docs/providers.md)."""
+    from ..config.adapt import resolve
+    from ..config.params import PARAMETERS
+    from ..config.providers import PROVIDERS
+
+    lines: list[str] = []
+    for name, info in PROVIDERS.items():
+        if name == "openai":
+            continue
+        lines += [
+            f"## {info.label}",
+            "",
+            f"Endpoint: `{info.base_url or 'your server'}`; key: "
+            + " or ".join(f"`{key}`" for key in info.key_env)
+            + f"; source: {info.source} (checked {info.checked}). {info.notes}",
+            "",
+            "| knob | OpenAI-compatible endpoint | "
+            + (f'`api="{info.native_api}"` | ' if info.native_api else "")
+            + "range |",
+            "|---|---|" + ("---|" if info.native_api else "") + "---|",
+        ]
+        for knob, entry in PARAMETERS.items():
+            if knob in info.compat_ignored:
+                compat = "ignored (not sent)"
+            elif knob in info.extra_body:
+                compat = "`extra_body`"
+            elif info.takes(knob):
+                compat = f"`{entry.spelling('chat') or knob}`"
+            else:
+                compat = "–"
+            native = ""
+            if info.native_api:
+                spelled = info.native_params.get(knob)
+                if knob == "reasoning_effort":
+                    spelled = (
+                        "thinking / output_config.effort"
+                        if info.native_api == "anthropic"
+                        else "thinking_config"
+                    )
+                native = f"`{spelled}` | " if spelled else "– | "
+            lines.append(f"| `{knob}` | {compat} | {native}{_cell(entry.describe_range())} |")
+        lines += [
+            "",
+            "| model | context | max output | efforts (default) | sampling | ranges | "
+            "refused (the API's words) | counts | $/1M in / out | source |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for model in sorted(book.models):
+            spec = book.model(model)
+            if spec.provider != name:
+                continue
+            default = f" ({spec.default_effort})" if spec.default_effort else ""
+            sampling = _SAMPLING[spec.sampling]
+            if spec.efforts("chat") and spec.sampling != "always":
+                sampling += f"; while thinking: {spec.sampling_with_thinking}"
+            elif spec.sampling_with_thinking == "discouraged":
+                sampling += "; defaults advised"
+            refused = [
+                f"{c.params[0]} + {c.params[1]} ({c.when}): “{c.message}”" for c in spec.conflicts
+            ]
+            refused += [
+                f"{param}: “{spec.errors[param]}”" if param in spec.errors else param
+                for param in sorted(spec.rejects)
+            ]
+            refused += [
+                f"{param}: “{text}”"
+                for param, text in sorted(spec.errors.items())
+                if param not in spec.rejects
+            ]
+            ranges = ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in spec.ranges.items())
+            cells = (
+                model,
+                _number(spec.context_window),
+                _number(spec.max_output_tokens),
+                (_efforts(spec) + default) if spec.efforts("chat") else "-",
+                sampling,
+                ranges or "-",
+                "; ".join(refused) or "-",
+                "exact" if spec.tokenizer_public else f"estimate ×{spec.estimate_factor:g}",
+                _price(spec),
+                f"[{spec.checked or 'unverified'}]({spec.source})" if spec.source else "-",
+            )
+            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+            if spec.notes:
+                lines.append(f"| | | | | | | _{_cell(spec.notes)}_ | | | |")
+        flagship = FLAGSHIPS[name]
+        targets: list[tuple[str, str, str | None]] = [
+            (
+                "chat",
+                "OpenAI-compatible endpoint",
+                _LOCAL_URL if name == "openai-compatible" else None,
+            )
+        ]
+        if info.native_api:
+            targets.append((info.native_api, f'`api="{info.native_api}"`', None))
+        lines += [
+            "",
+            f"What each preset becomes on `{flagship}`:",
+            "",
+            "| use case | " + " | ".join(label for _, label, _ in targets) + " |",
+            "|---|" + "---|" * len(targets),
+        ]
+        for use_case in book.names():
+            shown_cells: list[str] = []
+            for api, _, url in targets:
+                sent = resolve(
+                    use_case,
+                    flagship,
+                    api=api,  # type: ignore[arg-type]
+                    config=book,
+                    policy="silent",
+                    base_url=url,
+                ).kwargs
+                shown = ", ".join(f"{k}={v}" for k, v in sent.items() if k != "model")
+                shown_cells.append(_cell(shown or "(nothing)"))
+            lines.append(f"| {use_case} | " + " | ".join(shown_cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

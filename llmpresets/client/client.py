@@ -95,19 +95,39 @@ class _BaseClient:
             seed = override.seed
         self.offline = offline
         self.seed = seed
+        key_names = self._route_provider(openai_kwargs)
         api_key: str | None = openai_kwargs.pop("api_key", None)
         if offline:
             api_key = "offline"
         else:
-            api_key = api_key or os.environ.get("OPENAI_API_KEY")
+            api_key = api_key or next(
+                (os.environ[name] for name in key_names if os.environ.get(name)), None
+            )
             if not api_key:
                 raise MissingAPIKeyError(
-                    "no API key: pass Client(api_key=...) or set OPENAI_API_KEY; to run without "
-                    "one, use Client(offline=True), set LLMPRESETS_OFFLINE=1, or wrap the code in "
-                    "llmpresets.offline_mode()"
+                    f"no API key: pass Client(api_key=...) or set {' or '.join(key_names)}; to "
+                    "run without one, use Client(offline=True), set LLMPRESETS_OFFLINE=1, or "
+                    "wrap the code in llmpresets.offline_mode()"
                 )
         self._secret = None if offline else api_key
         return api_key
+
+    def _route_provider(self, openai_kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """Point the SDK at the model's provider: its OpenAI-compatible base URL (unless
+        ``base_url=`` says otherwise; offline too, so the offline backend applies that
+        provider's rules) and the key variables to read. A local server's ``base_url`` makes
+        the provider ``openai-compatible`` (top_k / min_p in ``extra_body``)."""
+        from ..config.providers import PROVIDERS, provider_for_url
+
+        spec = self.config.model(self.model)
+        base_url = openai_kwargs.get("base_url")
+        if base_url is None and spec.provider not in ("openai", "openai-compatible"):
+            base_url = openai_kwargs["base_url"] = PROVIDERS[spec.provider].base_url
+        at = provider_for_url(str(base_url)) if base_url else None
+        self.provider = at or spec.provider
+        return PROVIDERS[self.provider].key_env
+
+    provider: str
 
     def _wire_transport(
         self, transport: Any, openai_kwargs: dict[str, Any], http_client_class: Any

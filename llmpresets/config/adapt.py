@@ -32,12 +32,15 @@ from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
 from .presets import RESOLUTIONS_BUDGET, PresetBook, default_book
+from .providers import PROVIDERS, ProviderName, provider_for_url
+from .suggest import warn_if_misspelt
 from .validation import check_sampling_values
 
 __all__ = [
     "Policy",
     "Provider",
     "Resolution",
+    "Target",
     "UnsupportedParameterWarning",
     "get_model",
     "provider_for",
@@ -45,8 +48,24 @@ __all__ = [
     "resolve_params",
 ]
 
-Provider = Literal["openai", "openai-compatible"]
+Provider = ProviderName
 Policy = Literal["warn", "error", "silent"]
+# What a preset is compiled for: OpenAI-style endpoints (OpenAI's, or a provider's compatible
+# one), or as plain data for a provider's own SDK.
+Target = Literal["chat", "responses", "anthropic", "gemini"]
+TARGETS: Mapping[str, str] = {
+    "chat": ENDPOINTS["chat"],
+    "responses": ENDPOINTS["responses"],
+    "anthropic": "anthropic's messages.create",
+    "gemini": "google-genai's GenerateContentConfig",
+}
+_NATIVE_PROVIDER = {"anthropic": "anthropic", "gemini": "google"}
+# Providers whose OpenAI-compatible endpoint serves /v1/responses too.
+_RESPONSES_PROVIDERS = frozenset({"openai", "openai-compatible", "xai"})
+# anthropic's messages.create requires max_tokens: what is sent when nothing else says.
+ANTHROPIC_DEFAULT_MAX_TOKENS = 4096
+ANTHROPIC_THINKING_MAX_TOKENS = 16000
+_SAMPLING_KNOBS = ("temperature", "top_p", "top_k")
 
 _OUTPUT_ALIASES = ("max_output_tokens", "max_tokens", "max_completion_tokens")
 
@@ -65,37 +84,50 @@ class Resolution:
 
     ``dropped`` maps our parameter name to the reason it was not sent (or was changed, for a
     reasoning effort the model lacks); ``effort`` is the effort the request runs at (sent, or
-    the model's default); ``api`` the endpoint the kwargs are for.
+    the model's default); ``api`` the endpoint the kwargs are for (``anthropic`` / ``gemini``:
+    that provider's own SDK); ``provider`` whose rules and endpoint they follow.
     """
 
     kwargs: dict[str, Any]
     dropped: dict[str, str] = field(default_factory=dict)
     effort: str | None = None
-    api: Api = "chat"
+    api: Target = "chat"
+    provider: str = "openai"
 
 
 def get_model(name: str, *, config: PresetBook | None = None, strict: bool = False) -> ModelSpec:
     """Limits and capabilities of ``name``; snapshots and aliases resolve to their model.
 
     A model the registry lacks gets ``known=False``, unknown limits, and the rules of its
-    family when its name matches one (``gpt-6*``); with ``strict=True`` it raises
-    UnknownModelError listing the known models instead.
+    family when its name matches one (``gpt-6*``), and a name a small edit away from a known
+    one warns :class:`~llmpresets.config.suggest.ModelNameWarning` ("did you mean ...?");
+    with ``strict=True`` it raises UnknownModelError listing the known models (and the
+    suggestion) instead.
 
     >>> get_model("gpt-4o-2024-08-06").context_window
     128000
     """
-    return (config or default_book()).model(name, strict=strict)
+    book = config or default_book()
+    spec = book.model(name, strict=strict)
+    if not spec.known:
+        warn_if_misspelt(name, book, stacklevel=2)
+    return spec
 
 
-def provider_for(base_url: str | None, configured: str = "auto") -> Provider:
-    """``openai-compatible`` when configured so, or when ``base_url`` is not OpenAI's."""
+def provider_for(
+    base_url: str | None, configured: str = "auto", model_provider: str = "openai"
+) -> Provider:
+    """The provider a request goes to: as configured (``openai``, ``openai-compatible``), else
+    the one whose host ``base_url`` names (``api.anthropic.com``: ``anthropic``; any other
+    server: ``openai-compatible``), else the model's own."""
     if configured != "auto":
         return "openai" if configured == "openai" else "openai-compatible"
     if not base_url:
-        return "openai"
+        return model_provider  # type: ignore[return-value]
     host = (urlsplit(str(base_url)).hostname or "").lower()
-    is_openai = host == "openai.com" or host.endswith(".openai.com")
-    return "openai" if is_openai else "openai-compatible"
+    if host == "openai.com" or host.endswith(".openai.com"):
+        return "openai"
+    return provider_for_url(base_url) or "openai-compatible"
 
 
 def _plain_number(value: Any) -> Any:
@@ -110,11 +142,21 @@ def _plain_number(value: Any) -> Any:
 class _Resolver:
     """One resolution: the working values, who set them, and what was dropped."""
 
-    def __init__(self, spec: ModelSpec, api: Api, provider: Provider, user_set: set[str]) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        api: Target,
+        provider: Provider,
+        user_set: set[str],
+        anthropic_version: str = "2026-10-21",
+    ) -> None:
         self.spec = spec
-        self.api = api
+        self.target = api
+        # The OpenAI endpoint whose efforts and spellings apply (a native API reads chat's).
+        self.api: Api = "responses" if api == "responses" else "chat"
         self.provider = provider
         self.user_set = user_set
+        self.anthropic_version = anthropic_version
         self.dropped: dict[str, str] = {}
         self.rejected_by_user: list[str] = []
 
@@ -127,15 +169,41 @@ class _Resolver:
     def reason_not_accepted(self, name: str, effort: str | None) -> str | None:
         """Why ``spec`` does not take ``name`` on this endpoint at ``effort`` (None: it does)."""
         spec, entry = self.spec, PARAMETERS.get(name)
-        if entry is not None and entry.compatible_only:
+        native = PROVIDERS[spec.provider].native_params if self.target in TARGETS_NATIVE else {}
+        if self.target in TARGETS_NATIVE:
+            if entry is not None and name != "reasoning_effort" and name not in native:
+                return f"{TARGETS[self.target]} has no {name}"
+            if (
+                self.target == "anthropic"
+                and name in _SAMPLING_KNOBS
+                and self.anthropic_version == "2026-10-21"
+            ):
+                return (
+                    "anthropic-version 2026-10-21 (the current SDKs' default) removes "
+                    f'temperature, top_p and top_k ("{name}: Extra inputs are not permitted"); '
+                    "set settings.anthropic_version: 2023-06-01 to send them"
+                )
+        elif entry is not None and entry.compatible_only:
             if self.provider == "openai":
                 return (
                     f"OpenAI's API has no {name} (only OpenAI-compatible servers such as vLLM "
                     "take it)"
                 )
+            if self.provider != "openai-compatible":
+                label = PROVIDERS[self.provider].label
+                return f"{label}'s OpenAI-compatible endpoint has no {name}"
             return None
-        if entry is not None and entry.spelling(self.api) is None:
+        elif entry is not None and entry.spelling(self.api) is None:
             return f"{ENDPOINTS[self.api]} has no {name}"
+        elif entry is not None and self.provider not in ("openai", "openai-compatible"):
+            info = PROVIDERS[self.provider]
+            if name in info.compat_ignored:
+                return (
+                    f"{info.label}'s OpenAI-compatible endpoint accepts {name} and ignores it "
+                    "(not sent)"
+                )
+            if not info.takes(name):
+                return f"{info.label}'s OpenAI-compatible endpoint has no {name}"
         if name in spec.rejects:
             return f"{spec.name} does not accept {name}"
         if name == "reasoning_effort" and not spec.efforts(self.api):
@@ -144,13 +212,33 @@ class _Resolver:
             )
         if name == "verbosity" and not spec.verbosity:
             return f"{spec.name} does not take verbosity"
+        if name == "top_k" and self.target in TARGETS_NATIVE and not spec.sampling_allowed(effort):
+            return f"{spec.name} takes no top_k while it thinks (effort {effort!r})"
+        if (
+            name in SAMPLING_RULE_PARAMETERS
+            and spec.provider == "anthropic"
+            and spec.sampling == "effort_none"
+            and not spec.sampling_allowed(effort)
+        ):
+            return (
+                f"thinking is on at effort {effort or spec.default_effort!r}, and Anthropic "
+                '"`temperature` may only be set to 1 when thinking is enabled" (no top_p, top_k)'
+            )
         if name in SAMPLING_RULE_PARAMETERS and not spec.sampling_allowed(effort):
+            if spec.sampling_with_thinking == "ignored":
+                return (
+                    f"{spec.name} accepts {name} and ignores it while it thinks (effort "
+                    f"{effort or spec.default_effort!r}): it would have no effect"
+                )
             if spec.sampling == "never":
                 return f"{spec.name} takes no {name} (a reasoning model: default sampling only)"
             return (
                 f"{spec.name} takes {name} only at reasoning effort 'none' (running at {effort!r})"
             )
         return None
+
+
+TARGETS_NATIVE = ("anthropic", "gemini")
 
 
 def _lift_nested(overrides: dict[str, Any]) -> None:
@@ -194,7 +282,7 @@ def resolve(
     use_case: str | None,
     model: str | None = None,
     *,
-    api: Api = "chat",
+    api: Target = "chat",
     config: PresetBook | None = None,
     provider: Provider | Literal["auto"] | None = None,
     base_url: str | None = None,
@@ -210,8 +298,8 @@ def resolve(
     >>> r.kwargs["temperature"], r.dropped["top_k"][:22]
     (0.2, "OpenAI's API has no to")
     """
-    if api not in ENDPOINTS:
-        raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(ENDPOINTS)}")
+    if api not in TARGETS:
+        raise ConfigError(f"api: {api!r} is not allowed; allowed: {', '.join(TARGETS)}")
     book = config or default_book()
     key = _cache_key(use_case, model, api, provider, base_url, policy, overrides)
     kept = _recall(book, key, use_case, model)
@@ -219,20 +307,34 @@ def resolve(
         return kept
     model_name = model or book.settings.default_model
     spec = book.model(model_name)
+    if not spec.known:
+        warn_if_misspelt(model_name, book, stacklevel=stacklevel + 1)
     chosen_policy: Policy = policy or book.settings.unsupported_params
     if chosen_policy not in ("warn", "error", "silent"):
         raise ConfigError(f"policy: {chosen_policy!r} is not allowed; allowed: warn, error, silent")
-    chosen_provider = provider_for(base_url, provider or book.settings.provider)
-
-    if api not in spec.endpoints:
-        only = " and ".join(ENDPOINTS[a] for a in spec.endpoints)  # type: ignore[index]
-        method = "respond()" if "responses" in spec.endpoints else "chat()"
-        raise ConfigError(
-            f"{model_name} is only available on {only}, not {ENDPOINTS[api]}; use {method}",
-            field="model",
+    if api in TARGETS_NATIVE:
+        wanted = _NATIVE_PROVIDER[api]
+        if spec.provider != wanted:
+            raise ConfigError(
+                f"api={api!r} compiles for {wanted}'s own SDK, but {model_name} is "
+                f"{'an' if spec.provider == 'openai' else 'a'} {spec.provider} model; use "
+                "api='chat' (or a model of that provider)",
+                field="api",
+            )
+        chosen_provider: Provider = spec.provider
+    else:
+        chosen_provider = provider_for(base_url, provider or book.settings.provider, spec.provider)
+        _check_endpoint(
+            spec, "responses" if api == "responses" else "chat", chosen_provider, model_name
         )
+
     # No use case: only the call's values (``explain`` with sampling flags and no preset).
     values: dict[str, Any] = dict(book[use_case].settings()) if use_case is not None else {}
+    provider_values: dict[str, Any] = {}
+    if use_case is not None:
+        per_provider = book[use_case].providers.get(chosen_provider)
+        provider_values = per_provider.values() if per_provider is not None else {}
+        values.update(provider_values)
     overrides = dict(overrides)
     given_output = [name for name in _OUTPUT_ALIASES if name in overrides]
     if len(given_output) > 1:
@@ -247,15 +349,28 @@ def resolve(
     _check_call_values(spec, overrides)
     extra_body = dict(overrides.pop("extra_body", None) or {})
     user_set = set(book.user_fields.get(use_case or "", ())) | set(overrides)
+    if "providers" in user_set:
+        user_set |= set(provider_values)
     for name, value in overrides.items():
         if value is None:
             values.pop(name, None)
         else:
             values[name] = value
 
-    resolver = _Resolver(spec, api, chosen_provider, user_set)
+    resolver = _Resolver(spec, api, chosen_provider, user_set, book.settings.anthropic_version)
+    if "reasoning_effort" in values and not _endpoint_takes_effort(resolver):
+        resolver.drop(
+            values,
+            "reasoning_effort",
+            f"{PROVIDERS[chosen_provider].label}'s OpenAI-compatible endpoint ignores "
+            "reasoning_effort (documented); the model runs at its default "
+            f"{spec.default_effort!r} (use api='anthropic' to set effort)",
+        )
+    rules_api = resolver.api
     _fit_tools(resolver, values, _choose_effort(resolver, values))
-    effort = (values.get("reasoning_effort") or spec.default_effort) if spec.efforts(api) else None
+    effort = (
+        (values.get("reasoning_effort") or spec.default_effort) if spec.efforts(rules_api) else None
+    )
 
     model_max = spec.max_output_tokens
     if model_max is not None and values.get("max_output_tokens", 0) > model_max:
@@ -273,7 +388,11 @@ def resolve(
             "would cut the answer (set one per call to send it)",
         )
     # The API's default temperature is always accepted: asking for 1 is not a conflict.
-    if values.get("temperature") == 1 and not spec.sampling_allowed(effort):
+    if (
+        values.get("temperature") == 1
+        and not spec.sampling_allowed(effort)
+        and "temperature" not in spec.errors
+    ):
         del values["temperature"]
         resolver.dropped["temperature"] = f"1 is {spec.name}'s own (and only) temperature here"
 
@@ -281,15 +400,155 @@ def resolve(
         reason = resolver.reason_not_accepted(name, effort)
         if reason is not None:
             resolver.drop(values, name, reason)
+    _fit_model_rules(resolver, values)
 
-    kwargs = _spell(model_name, spec, api, chosen_provider, values, extra_body)
+    if api == "anthropic":
+        kwargs = _anthropic_kwargs(model_name, spec, values, effort, extra_body)
+    elif api == "gemini":
+        kwargs = _gemini_config(spec, values, effort)
+    else:
+        kwargs = _spell(model_name, spec, rules_api, chosen_provider, values, extra_body)
     _report(spec, resolver, chosen_policy, stacklevel + 1)
-    resolution = Resolution(kwargs=kwargs, dropped=resolver.dropped, effort=effort, api=api)
+    resolution = Resolution(
+        kwargs=kwargs, dropped=resolver.dropped, effort=effort, api=api, provider=chosen_provider
+    )
     if key is not None and not resolver.rejected_by_user:
         # Only a resolution that warned about nothing is kept: a later call must still warn
         # (or raise) exactly as this one would have.
         _remember(book, key, _Cached.of(book, use_case, model_name, resolution), overrides)
     return resolution
+
+
+def _check_endpoint(spec: ModelSpec, api: Api, provider: Provider, model_name: str) -> None:
+    """A model only served on the other endpoint, or a provider without /v1/responses."""
+    if api not in spec.endpoints:
+        only = " and ".join(ENDPOINTS[a] for a in spec.endpoints)  # type: ignore[index]
+        method = "respond()" if "responses" in spec.endpoints else "chat()"
+        raise ConfigError(
+            f"{model_name} is only available on {only}, not {ENDPOINTS[api]}; use {method}",
+            field="model",
+        )
+    if api == "responses" and provider not in _RESPONSES_PROVIDERS:
+        raise ConfigError(
+            f"{PROVIDERS[provider].label}'s OpenAI-compatible endpoint has no /v1/responses; "
+            "use chat()",
+            field="api",
+        )
+
+
+def _endpoint_takes_effort(resolver: _Resolver) -> bool:
+    """Whether the request's endpoint does anything with a reasoning effort."""
+    if resolver.target in TARGETS_NATIVE or resolver.provider in ("openai", "openai-compatible"):
+        return True
+    info = PROVIDERS[resolver.provider]
+    return "reasoning_effort" not in info.compat_ignored
+
+
+def _fit_model_rules(resolver: _Resolver, values: dict[str, Any]) -> None:
+    """The model's own ranges, refused pairs and advice, after the endpoint's rules."""
+    spec = resolver.spec
+    for name, (low, high) in spec.ranges.items():
+        value = values.get(name)
+        if not isinstance(value, (int, float)) or low <= value <= high:
+            continue
+        if low == high:
+            resolver.drop(values, name, f"{spec.name} fixes {name} at {low:g}; not sent")
+            continue
+        fitted = min(max(value, low), high)
+        values[name] = type(value)(fitted) if isinstance(value, int) else float(fitted)
+        resolver.dropped[name] = (
+            f"{value:g} is outside {spec.name}'s range {low:g}..{high:g}; sent {fitted:g}"
+        )
+        if name in resolver.user_set:
+            resolver.rejected_by_user.append(name)
+    for conflict in spec.conflicts:
+        first, second = conflict.params
+        if first not in values or second not in values:
+            continue
+        if conflict.when == "greedy" and not (
+            values[first] < 1e-5 and values[second] != PARAMETERS[second].default
+        ):
+            continue
+        # Keep the one the user chose when only one of them is theirs; else the first.
+        loser = first if second in resolver.user_set and first not in resolver.user_set else second
+        resolver.drop(
+            values,
+            loser,
+            f'{spec.name} refuses {first} and {second} together ("{conflict.message}"); '
+            f"{loser} left out",
+        )
+    if spec.sampling_with_thinking == "discouraged" and spec.efforts(resolver.api):
+        for name in _SAMPLING_KNOBS:
+            if name in values and name not in resolver.user_set:
+                resolver.drop(
+                    values,
+                    name,
+                    f"{spec.name} thinks on every request and its provider advises keeping "
+                    "temperature, top_p and top_k at their defaults (Gemini 3: lower "
+                    "temperatures can loop); the preset's value is left out",
+                )
+
+
+def _anthropic_kwargs(
+    model_name: str,
+    spec: ModelSpec,
+    values: dict[str, Any],
+    effort: str | None,
+    extra_body: dict[str, Any],
+) -> dict[str, Any]:
+    """The keyword arguments of anthropic's ``messages.create`` (minus messages)."""
+    native = PROVIDERS["anthropic"].native_params
+    thinking = effort not in (None, "none") or spec.thinking == "always"
+    kwargs: dict[str, Any] = {"model": model_name}
+    limit = values.get("max_output_tokens")
+    if limit is None:  # required by messages.create
+        limit = ANTHROPIC_THINKING_MAX_TOKENS if thinking else ANTHROPIC_DEFAULT_MAX_TOKENS
+        if spec.max_output_tokens is not None:
+            limit = min(limit, spec.max_output_tokens)
+    kwargs["max_tokens"] = limit
+    for name, value in values.items():
+        if name == "max_output_tokens":
+            continue
+        if name == "reasoning_effort":
+            continue
+        spelled = native.get(name)
+        if spelled is None:
+            kwargs[name] = value
+        else:
+            kwargs[spelled] = [value] if name == "stop" and isinstance(value, str) else value
+    if spec.efforts("chat") and effort is not None:
+        if effort == "none":
+            if spec.default_effort not in (None, "none"):
+                kwargs["thinking"] = {"type": "disabled"}
+        else:
+            if spec.thinking != "always":
+                kwargs["thinking"] = {"type": "adaptive"}
+            kwargs["output_config"] = {"effort": effort}
+    if extra_body:
+        kwargs["extra_body"] = extra_body
+    return kwargs
+
+
+def _gemini_config(spec: ModelSpec, values: dict[str, Any], effort: str | None) -> dict[str, Any]:
+    """The fields of google-genai's ``GenerateContentConfig``."""
+    native = PROVIDERS["google"].native_params
+    config: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "reasoning_effort":
+            continue
+        spelled = native.get(name)
+        if spelled is None:
+            config[name] = value
+        else:
+            config[spelled] = [value] if name == "stop" and isinstance(value, str) else value
+    if spec.efforts("chat") and effort is not None:
+        if spec.thinking_budgets:
+            budget = spec.thinking_budgets.get(effort)
+            if budget is not None:
+                config["thinking_config"] = {"thinking_budget": budget}
+        elif effort != "none":
+            config["thinking_config"] = {"thinking_level": effort}
+    return config
 
 
 def _choose_effort(resolver: _Resolver, values: dict[str, Any]) -> str | None:
@@ -374,6 +633,12 @@ def _spell(
             if provider == "openai-compatible":
                 extra_body.setdefault(name, value)
             continue
+        if name == "reasoning_effort" and provider == "deepseek":
+            # DeepSeek switches thinking in the body; its efforts are high and max.
+            thinking = "disabled" if value == "none" else "enabled"
+            extra_body.setdefault("thinking", {"type": thinking})
+            if value == "none":
+                continue
         spelled = entry.spelling(api, reasoning=spec.output_parameter == "max_completion_tokens")
         if spelled is None:
             continue
@@ -413,7 +678,7 @@ def resolve_params(
     use_case: str,
     model: str | None = None,
     *,
-    api: Api = "chat",
+    api: Target = "chat",
     config: PresetBook | None = None,
     provider: Provider | Literal["auto"] | None = None,
     base_url: str | None = None,
@@ -431,10 +696,19 @@ def resolve_params(
     Other SDK arguments (``seed``, ``stop``, ``response_format``, ...) pass through, unless
     the model or endpoint rejects them. ``stacklevel`` is as for :func:`warnings.warn`.
 
+    Other providers: a model's provider (``claude-*``: anthropic) or ``base_url`` picks the
+    endpoint whose rules apply (its OpenAI-compatible endpoint; a local server gets ``top_k`` /
+    ``min_p`` in ``extra_body``). ``api="anthropic"`` gives anthropic's ``messages.create``
+    kwargs and ``api="gemini"`` google-genai's ``GenerateContentConfig`` fields, as plain dicts.
+
     >>> resolve_params("code", "gpt-4o")
     {'model': 'gpt-4o', 'temperature': 0.2, 'top_p': 0.1, 'max_tokens': 1024}
     >>> resolve_params("code", "o3-mini")
     {'model': 'o3-mini', 'reasoning_effort': 'medium'}
+    >>> resolve_params("creative", "claude-sonnet-4-6")
+    {'model': 'claude-sonnet-4-6', 'temperature': 1.0, 'max_tokens': 1024}
+    >>> resolve_params("code", "gemini-3.5-flash", api="gemini")
+    {'thinking_config': {'thinking_level': 'medium'}}
     """
     return resolve(
         use_case,
@@ -549,6 +823,7 @@ def _copied(resolution: Resolution) -> Resolution:
         dropped=dict(resolution.dropped),
         effort=resolution.effort,
         api=resolution.api,
+        provider=resolution.provider,
     )
 
 

@@ -31,16 +31,20 @@ from .params import (
     Api,
     effort_rank,
 )
+from .providers import ProviderName
 
 __all__ = [
     "DEFAULT_ENCODING",
     "MODEL_NAME",
+    "Conflict",
     "EncodingName",
     "LongContextPricing",
     "ModelFields",
     "ModelSpec",
     "Prices",
     "SamplingRule",
+    "SamplingWithThinking",
+    "Thinking",
     "encoding_name_for_model",
     "family_for",
     "lookup_model",
@@ -54,6 +58,12 @@ EncodingName = Literal["o200k_base", "cl100k_base"]
 DEFAULT_ENCODING = "o200k_base"
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 SamplingRule = Literal["always", "effort_none", "never"]
+# Whether a model's thinking can be switched off (``always``: no effort ``none``).
+Thinking = Literal["none", "optional", "always"]
+# What sampling knobs meet while the model thinks: the API refuses them (Claude), accepts and
+# ignores them (DeepSeek's thinking mode), or the provider advises leaving them at their
+# defaults (Gemini 3: "keep temperature at 1.0").
+SamplingWithThinking = Literal["refused", "ignored", "discouraged"]
 
 # Names a model may reject besides the table's own: the SDK's spellings of limits and others.
 _REJECTABLE = (*PARAMETERS, "max_tokens", "max_completion_tokens", "logit_bias", "tools")
@@ -99,6 +109,28 @@ class Prices(_Strict):
             + cached * cached_price
             + output_tokens * output_price
         ) / 1_000_000
+
+
+class Conflict(_Strict):
+    """Two parameters a model refuses together, with the API's own words.
+
+    ``when: both`` refuses any request that sets both; ``when: greedy`` only one with
+    temperature 0 and the other not at its default (Mistral: "top_p must be 1 when using
+    greedy sampling.").
+    """
+
+    params: list[str] = Field(min_length=2, max_length=2, description="The two parameters.")
+    when: Literal["both", "greedy"] = Field(default="both", description="both or greedy.")
+    message: str = Field(min_length=1, description="The API's error message, quoted.")
+    source: str | None = Field(default=None, description="Where the wording was seen.")
+
+    @field_validator("params")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in PARAMETERS:
+                raise ValueError(f"unknown parameter {name!r}; allowed: {', '.join(PARAMETERS)}")
+        return value
 
 
 class ModelFields(_Strict):
@@ -159,6 +191,66 @@ class ModelFields(_Strict):
         default=None,
         description="Other names of this model (e.g. preview snapshots a date would misfile).",
     )
+    provider: ProviderName | None = Field(
+        default=None,
+        description="Who serves it: openai (default), anthropic, google, xai, deepseek, "
+        "mistral, openai-compatible.",
+    )
+    ranges: dict[str, list[float]] | None = Field(
+        default=None,
+        description="Per-parameter [low, high] where the model's range is narrower than the "
+        "parameter table's (Claude: temperature [0, 1]).",
+    )
+    conflicts: list[Conflict] | None = Field(
+        default=None, description="Pairs of parameters refused together, with the API's words."
+    )
+    errors: dict[str, str] | None = Field(
+        default=None,
+        description="The API's own refusal of a rejected parameter, quoted (offline uses it).",
+    )
+    thinking: Thinking | None = Field(
+        default=None,
+        description="none (no thinking), optional (can be switched off), always (cannot).",
+    )
+    sampling_with_thinking: SamplingWithThinking | None = Field(
+        default=None,
+        description="What sampling knobs meet while it thinks: refused, ignored, discouraged.",
+    )
+    thinking_budgets: dict[Effort, int] | None = Field(
+        default=None,
+        description="Thinking tokens per effort where the native API takes a budget "
+        "(Gemini 2.5's thinking_budget).",
+    )
+    tokenizer_public: bool | None = Field(
+        default=None,
+        description="Whether counts are exact (the model's own public tokenizer); false: a "
+        "documented estimate with a safety margin.",
+    )
+    notes: str | None = Field(
+        default=None, description="Where sources disagree, and the rule chosen."
+    )
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges_are_pairs(cls, value: dict[str, list[float]] | None) -> Any:
+        for name, bounds in (value or {}).items():
+            if name not in PARAMETERS:
+                raise ValueError(
+                    f"ranges.{name}: unknown parameter; allowed: {', '.join(PARAMETERS)}"
+                )
+            if len(bounds) != 2 or bounds[0] > bounds[1]:
+                raise ValueError(f"ranges.{name}: expected [low, high] with low <= high")
+        return value
+
+    @field_validator("errors")
+    @classmethod
+    def _errors_name_parameters(cls, value: dict[str, str] | None) -> Any:
+        for name in value or {}:
+            if name not in _REJECTABLE:
+                raise ValueError(
+                    f"errors.{name}: unknown parameter; allowed: {', '.join(sorted(_REJECTABLE))}"
+                )
+        return value
 
     @field_validator("checked", mode="before")
     @classmethod
@@ -258,6 +350,15 @@ class ModelSpec(BaseModel):
     checked: str | None = None
     known: bool = True
     family: str | None = None  # for an unknown model: the registry model whose rules it took
+    provider: ProviderName = "openai"
+    ranges: Mapping[str, tuple[float, float]] = Field(default_factory=dict)
+    conflicts: tuple[Conflict, ...] = ()
+    errors: Mapping[str, str] = Field(default_factory=dict)
+    thinking: Thinking = "none"
+    sampling_with_thinking: SamplingWithThinking = "refused"
+    thinking_budgets: Mapping[str, int] = Field(default_factory=dict)
+    tokenizer_public: bool = True
+    notes: str | None = None
 
     # ------------------------------------------------------------------ capability questions
 
@@ -302,6 +403,8 @@ class ModelSpec(BaseModel):
     @property
     def output_parameter(self) -> str:
         """How ``/chat/completions`` spells the output limit for this model."""
+        if self.provider != "openai" and "max_tokens" not in self.rejects:
+            return "max_tokens"  # what every other provider's compatible endpoint takes
         if self.reasoning or "max_tokens" in self.rejects:
             return "max_completion_tokens"
         return "max_tokens"
@@ -350,7 +453,8 @@ class ModelSpec(BaseModel):
         window = fields.context_window
         max_input = fields.max_input_tokens if fields.max_input_tokens is not None else window
         rejects = set(fields.rejects or ())
-        if reasoning:
+        provider = fields.provider or "openai"
+        if reasoning and provider == "openai":
             rejects.add("max_tokens")  # every reasoning model wants max_completion_tokens
         return cls(
             name=name,
@@ -372,7 +476,27 @@ class ModelSpec(BaseModel):
             prices=fields.prices,
             source=fields.source,
             checked=fields.checked,
+            provider=provider,
+            ranges={k: (v[0], v[1]) for k, v in (fields.ranges or {}).items()},
+            conflicts=tuple(fields.conflicts or ()),
+            errors=dict(fields.errors or {}),
+            thinking=fields.thinking or ("optional" if reasoning else "none"),
+            sampling_with_thinking=fields.sampling_with_thinking or "refused",
+            thinking_budgets={str(k): v for k, v in (fields.thinking_budgets or {}).items()},
+            tokenizer_public=provider in ("openai", "openai-compatible")
+            if fields.tokenizer_public is None
+            else fields.tokenizer_public,
+            notes=fields.notes,
         )
+
+    @property
+    def estimate_factor(self) -> float | None:
+        """``None`` when counts are exact; else the factor an o200k count is scaled by."""
+        if self.tokenizer_public:
+            return None
+        from .providers import PROVIDERS
+
+        return PROVIDERS[self.provider].estimate_factor or 1.2
 
     @classmethod
     def unknown(cls, name: str, family: ModelSpec | None = None) -> ModelSpec:

@@ -211,6 +211,17 @@ PARAMETERS: Mapping[str, Parameter] = {
             cli_flag="--min-p",
         ),
         Parameter(
+            "repetition_penalty",
+            "float",
+            "penalty",
+            "Divide (or multiply) the logits of tokens seen so far; 1 is off "
+            "(OpenAI-compatible servers only).",
+            low=0,
+            high=2,
+            low_open=True,
+            compatible_only=True,
+        ),
+        Parameter(
             "frequency_penalty",
             "float",
             "penalty",

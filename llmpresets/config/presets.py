@@ -37,11 +37,13 @@ from .schema import (
     Preset,
     PresetFields,
     ScriptedCompletion,
+    ScriptedReply,
     ScriptedRule,
     ScriptedToolCall,
     Settings,
     config_json_schema,
 )
+from .suggest import closest_model
 from .validation import ConfigLayer, line_for, validate_config
 from .yaml_file import load_yaml_file
 
@@ -53,6 +55,7 @@ __all__ = [
     "PresetBook",
     "PresetFields",
     "ScriptedCompletion",
+    "ScriptedReply",
     "ScriptedRule",
     "ScriptedToolCall",
     "Settings",
@@ -239,7 +242,8 @@ class PresetBook:
         spec = lookup_model(self.models, name, self.aliases)
         if spec is None:
             if strict:
-                raise UnknownModelError(name, sorted(self.models))
+                suggestion = closest_model(name, [*self.models, *self.aliases])
+                raise UnknownModelError(name, sorted(self.models), suggestion=suggestion)
             family = family_for(self.models, self.families, name, self.out_of_scope)
             spec = ModelSpec.unknown(name, family)
         self._specs[name] = spec

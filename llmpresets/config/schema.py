@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .bounded_regex import bounded_search, regex_problem
 from .models import MODEL_NAME, Effort, ModelFields
 from .params import PARAMETERS, PRESET_FIELDS, SAMPLING_FIELDS
+from .providers import ProviderName
 
 __all__ = [
     "ConfigFile",
@@ -28,7 +29,9 @@ __all__ = [
     "OfflineSettings",
     "Preset",
     "PresetFields",
+    "ProviderPreset",
     "ScriptedCompletion",
+    "ScriptedReply",
     "ScriptedRule",
     "ScriptedToolCall",
     "Settings",
@@ -54,13 +57,10 @@ def _from_table(name: str) -> Any:
     return Field(default=None, description=entry.description, **bounds)  # type: ignore[call-overload]
 
 
-class PresetFields(_Strict):
-    """The settings of one use case, as written under ``presets:``.
+class ProviderPreset(_Strict):
+    """A preset's values for one provider (``presets.NAME.providers.anthropic``): they replace
+    the preset's own values when a request goes to that provider."""
 
-    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
-    """
-
-    description: str | None = Field(default=None, description="What the preset is for.")
     temperature: float | None = _from_table("temperature")
     top_p: float | None = _from_table("top_p")
     top_k: int | None = _from_table("top_k")
@@ -70,9 +70,32 @@ class PresetFields(_Strict):
     max_output_tokens: int | None = _from_table("max_output_tokens")
     reasoning_effort: Effort | None = _from_table("reasoning_effort")
     verbosity: Literal["low", "medium", "high"] | None = _from_table("verbosity")
+
+    def values(self) -> dict[str, Any]:
+        """The fields this override sets, by name."""
+        return {
+            name: getattr(self, name) for name in PRESET_FIELDS if getattr(self, name) is not None
+        }
+
+
+class _Described(_Strict):
+    description: str | None = Field(default=None, description="What the preset is for.")
+
+
+class PresetFields(ProviderPreset, _Described):
+    """The settings of one use case, as written under ``presets:``.
+
+    Ranges and descriptions come from the parameter table (:mod:`llmpresets.config.params`).
+    """
+
     recommended: dict[str, list[float]] = Field(
         default_factory=dict,
         description="Recommended [low, high] range per sampling field, shown by `explain`.",
+    )
+    providers: dict[ProviderName, ProviderPreset] = Field(
+        default_factory=dict,
+        description="Per-provider values (e.g. {anthropic: {temperature: 0.5}}), used instead "
+        "of the preset's own when the request goes to that provider.",
     )
 
     @field_validator("recommended")
@@ -137,6 +160,11 @@ class Settings(_Strict):
     default_model: str = Field(
         default="gpt-4o", min_length=1, description="Model used when none given."
     )
+    anthropic_version: Literal["2026-10-21", "2023-06-01"] = Field(
+        default="2026-10-21",
+        description="The anthropic-version api='anthropic' compiles for: 2026-10-21 (the current "
+        "SDKs' default) removes temperature, top_p and top_k; 2023-06-01 still takes them.",
+    )
 
     @field_validator("default_model")
     @classmethod
@@ -189,29 +217,108 @@ class ScriptedCompletion(_Strict):
         return self
 
 
-class ScriptedRule(_Strict):
-    """For a request whose last user message matches, sample one of ``completions``."""
+class ScriptedReply(_Strict):
+    """One reply of a rule's ``replies`` sequence: exactly one of ``text``, ``json`` (a JSON
+    answer, written compactly), ``tool_call`` or ``tool_calls`` (parallel calls)."""
 
-    match: str = Field(min_length=1, description="Substring (case-insensitive) or regex.")
+    model_config = ConfigDict(populate_by_name=True)
+
+    text: str | None = None
+    json_value: Any = Field(default=None, alias="json", description="A JSON answer.")
+    tool_call: ScriptedToolCall | None = None
+    tool_calls: list[ScriptedToolCall] | None = Field(default=None, min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> ScriptedReply:
+        given = [
+            name
+            for name, value in (
+                ("text", self.text),
+                ("json", self.json_value),
+                ("tool_call", self.tool_call),
+                ("tool_calls", self.tool_calls),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of text, json, tool_call or tool_calls"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class ScriptedRule(_Strict):
+    """For a request whose conversation matches, sample one of ``completions`` or give the
+    turn's reply of ``replies`` (see :mod:`llmpresets.offline.backend.scripted_rules`)."""
+
+    match: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Substring (case-insensitive) or regex of the last user message; "
+        "none: any conversation.",
+    )
     regex: bool = False
-    completions: list[ScriptedCompletion] = Field(min_length=1)
+    completions: list[ScriptedCompletion] = Field(
+        default_factory=list, description="Whole completions with probabilities, sampled."
+    )
+    replies: list[ScriptedReply] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Replies used in order, one per turn the rule answers; then it falls through.",
+    )
+    times: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many turns of an exchange the rule answers (default: as many as "
+        "replies, or every turn for completions); replies repeat their last one up to it.",
+    )
+    after_tool: bool | str | None = Field(
+        default=None,
+        description="true: only right after a tool result; false: never then; a tool's name: "
+        "only right after that tool's result.",
+    )
+    tools_offered: list[str] | None = Field(
+        default=None, description="Only when the request offers all of these tools."
+    )
+    model: str | None = Field(
+        default=None, min_length=1, description="Only for models matching this fnmatch pattern."
+    )
+    turn: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only at this turn: assistant replies since the last user message.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScriptedRule:
         if self.regex:
+            if self.match is None:
+                raise ValueError("regex: true needs a match")
             problem = regex_problem(self.match)
             if problem is not None:
                 raise ValueError(f"match: {problem}")
+        if bool(self.completions) == bool(self.replies):
+            raise ValueError("give one of completions (sampled) or replies (in order)")
         total = sum(c.probability for c in self.completions)
         if total > 1 + 1e-6:
             raise ValueError(f"completions: probabilities sum to {total:g}; allowed: at most 1")
         return self
 
     def matches(self, text: str) -> bool:
-        """Whether ``text`` (the last user message) matches; a regex search is time-bounded."""
+        """Whether ``text`` (the last user message) matches; a regex search is time-bounded.
+
+        A rule without ``match`` matches any text."""
+        if self.match is None:
+            return True
         if self.regex:
             return bounded_search(self.match, text)
         return self.match.casefold() in text.casefold()
+
+    @property
+    def label(self) -> str:
+        """How errors name the rule: its match, or its position-free conditions."""
+        return repr(self.match) if self.match is not None else "(no match)"
 
 
 class FaultRule(_Strict):

@@ -13,6 +13,8 @@ Public names:
 - :func:`next_token_distribution` — ``(token text, probability)`` pairs of the default model's
   first reply token for a prompt, for ``llmpresets explain --prompt``.
 - :func:`load_scripted` / :func:`make_rule` — scripted candidates from YAML or from code.
+- :class:`OfflineRequest`, :class:`ToolCall`, :class:`ResponderError` — what a responder
+  (``OfflineTransport(responder=fn)``) is asked, answers with, and raises for an API error.
 - :func:`render_prompt` — the prompt text a source sees for a list of messages.
 - :class:`OfflineApp` — the ASGI app of ``llmpresets serve``; :class:`ServerThread` runs it on a
   background thread; :class:`Latency` simulates model latency; :class:`ConnectionLimits` bounds
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api.embeddings import embed
+    from .backend.responder import OfflineRequest, ResponderError, ToolCall
     from .backend.scripted_rules import load_scripted, make_rule
     from .faults import FaultPlan, make_fault
     from .lm.corpus import corpus_documents
@@ -66,6 +69,9 @@ _HOMES = {
     "next_token_distribution": "lm.default",
     "render_prompt": "lm.prompt",
     "OfflineTransport": "transport",
+    "OfflineRequest": "backend.responder",
+    "ResponderError": "backend.responder",
+    "ToolCall": "backend.responder",
 }
 
 
@@ -90,10 +96,13 @@ __all__ = [
     "NGramModel",
     "NextTokenSource",
     "OfflineApp",
+    "OfflineRequest",
     "OfflineTransport",
+    "ResponderError",
     "ServerThread",
     "SourceBase",
     "Stepper",
+    "ToolCall",
     "corpus_documents",
     "default_language_model",
     "embed",

@@ -29,6 +29,7 @@ from .api.reply import Reply
 from .api.responses.endpoint import ResponsesEndpoint
 from .api.router import Router
 from .backend.backend import OfflineBackend
+from .backend.responder import Responder, is_async_responder, on_worker_thread
 from .backend.scripted_rules import load_scripted
 from .faults import FaultPlan, inject, inject_async
 from .lm.protocol import NextTokenSource
@@ -91,6 +92,11 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     ``faults``: scripted faults (a :class:`~llmpresets.config.presets.FaultRule` list or a
     presets file); default: ``offline.faults``. ``transport.faults.add("rate_limit", times=2)``
     adds one.
+    ``responder``: a function (sync or ``async``) of an
+    :class:`~llmpresets.offline.OfflineRequest` that decides chat and ``/responses`` replies:
+    text, a JSON value, :class:`~llmpresets.offline.ToolCall` (s), or None to let the rules and
+    the sampler answer; raise :class:`~llmpresets.offline.ResponderError` for an API error
+    (:mod:`llmpresets.offline.backend.responder`). Settable: ``transport.responder = fn``.
 
     >>> import httpx2, openai
     >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",
@@ -110,6 +116,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         scripted: list[ScriptedRule] | str | os.PathLike[str] | None = None,
         strict_models: bool | None = None,
         faults: Sequence[FaultRule] | str | os.PathLike[str] | None = None,
+        responder: Responder | None = None,
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
@@ -129,6 +136,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             strict_models=(
                 config.offline.strict_models if strict_models is None else strict_models
             ),
+            responder=_checked_responder(responder),
         )
         self.router = Router(self.backend)
         self.faults = FaultPlan(config.offline.faults if faults is None else faults)
@@ -167,6 +175,14 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.backend.strict_models = strict
 
     @property
+    def responder(self) -> Responder | None:
+        return self.backend.responder
+
+    @responder.setter
+    def responder(self, responder: Responder | None) -> None:
+        self.backend.responder = _checked_responder(responder)
+
+    @property
     def responses(self) -> ResponsesEndpoint:
         """The ``/responses`` endpoint, with its bounded store (``transport.responses.store``)."""
         return self.router.responses
@@ -181,13 +197,23 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
         fault = self.faults.take(request)
-        if fault is None:
-            return self.answer(request)
 
         async def answer(request: httpx2.Request) -> httpx2.Response:
-            return self.answer(request)
+            if not is_async_responder(self.backend.responder):
+                return self.answer(request)
+            # An async responder: the request runs on a worker thread, so the responder's
+            # coroutine can run on this event loop while the thread waits for it.
+            import anyio.to_thread
 
+            return await anyio.to_thread.run_sync(self._answer_on_worker, request)
+
+        if fault is None:
+            return await answer(request)
         return await inject_async(fault, request, answer)
+
+    def _answer_on_worker(self, request: httpx2.Request) -> httpx2.Response:
+        with on_worker_thread():
+            return self.answer(request)
 
     def answer(self, request: httpx2.Request) -> httpx2.Response:
         """The answer to a request whose body has been read, without scripted faults."""
@@ -197,6 +223,7 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             request.content,
             _use_case(request.headers),
             request.url.params,
+            request.url.host,
         )
         return self._response(reply)
 
@@ -214,6 +241,15 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             headers=_headers("application/json", error=reply.error),
             content=reply.content,
         )
+
+
+def _checked_responder(responder: Responder | None) -> Responder | None:
+    if responder is not None and not callable(responder):
+        raise TypeError(
+            f"responder must be a function of an OfflineRequest (or None), got "
+            f"{type(responder).__name__}"
+        )
+    return responder
 
 
 def _headers(content_type: str, *, error: bool = False) -> dict[str, str]:

@@ -15,6 +15,7 @@ on this module and live in :mod:`llmpresets.tokens.fit`.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -104,7 +105,8 @@ def count_tokens(text: str, model: str = "gpt-4o", *, config: PresetBook | None 
     """
     if not isinstance(text, str):
         raise TypeError(f"count_tokens() takes a str, got {type(text).__name__}")
-    return len(counter_for(model, config).encode(text))
+    counter = counter_for(model, config)
+    return counter.scaled(len(counter.encode(text)))
 
 
 def count_message_tokens(
@@ -127,7 +129,7 @@ def count_message_tokens(
     9
     """
     counter = counter_for(model, config)
-    return counter.prompt(messages, tools)
+    return counter.scaled(counter.prompt(messages, tools))
 
 
 # --------------------------------------------------------------------------- the counter
@@ -182,6 +184,19 @@ class TokenCounter:
         self.encoding: tiktoken.Encoding = get_encoding(spec.encoding)
         self.encode = self.encoding.encode_ordinary
         self.roles: dict[str, int] | None = None  # the API roles' counts, on first use
+
+    @property
+    def exact(self) -> bool:
+        """Whether counts are the model's own tokenizer's (else an estimate, see scaled)."""
+        return self.spec.estimate_factor is None
+
+    def scaled(self, tokens: int) -> int:
+        """``tokens`` (an o200k/cl100k count) as this model's count: itself with a public
+        tokenizer; else an estimate with a safety margin, ``ceil(tokens * factor)``, the
+        provider's factor from :mod:`llmpresets.config.providers` (Claude 1.35, others 1.2).
+        """
+        factor = self.spec.estimate_factor
+        return tokens if factor is None else math.ceil(tokens * factor)
 
     # -- text fields
 

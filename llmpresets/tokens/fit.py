@@ -70,6 +70,9 @@ class Budget:
     remaining: int | None
     max_output_tokens: int | None = None
     encoding: str = "o200k_base"
+    # False where the model's tokenizer is not public: prompt_tokens is then an estimate (an
+    # o200k count times the provider's safety factor, rounded up), never an exact count.
+    exact: bool = True
 
     @property
     def known(self) -> bool:
@@ -123,7 +126,7 @@ def check_context(
     271992
     """
     counter = counter_for(model, config)
-    prompt_tokens = counter.prompt(messages, tools)
+    prompt_tokens = counter.scaled(counter.prompt(messages, tools))
     return _budget(
         counter.spec, prompt_tokens, max_output_tokens, strict=strict, stacklevel=2 + stacklevel
     )
@@ -175,6 +178,7 @@ def _budget(
             remaining=None,
             max_output_tokens=spec.max_output_tokens,
             encoding=spec.encoding,
+            exact=spec.tokenizer_public,
         )
     max_input = min(spec.max_input_tokens or window, window)
     model_max = spec.max_output_tokens
@@ -201,6 +205,7 @@ def _budget(
         remaining=prompt_limit - prompt_tokens,
         max_output_tokens=spec.max_output_tokens,
         encoding=spec.encoding,
+        exact=spec.tokenizer_public,
     )
     if strict and not budget.fits:
         raise _exceeded(budget, explicit_output=max_output_tokens is not None)
@@ -272,6 +277,13 @@ def _warn_unknown(spec: ModelSpec, stacklevel: int) -> None:
     rules = (
         f" It takes the rules of {spec.family} (its family) for parameters." if spec.family else ""
     )
+    if not spec.known:
+        from ..config.presets import default_book
+        from ..config.suggest import closest_model
+
+        book = default_book()
+        suggestion = closest_model(spec.name, [*book.models, *book.aliases])
+        rules += f" Did you mean {suggestion!r}?" if suggestion else ""
     warnings.warn(
         f"model {spec.name!r} {why}, so the context check was skipped (tokens are counted with "
         f"{spec.encoding}).{rules} Declare its limits from its model page in your presets.yaml "
@@ -324,7 +336,7 @@ def fit_messages(
     """
     counter = counter_for(model, config)
     kept = as_list(messages, "messages", "messages")
-    counts = [counter.message(message, index) for index, message in enumerate(kept)]
+    counts = [counter.scaled(counter.message(message, index)) for index, message in enumerate(kept)]
     total = 3 + counter.tools(tools) + sum(counts)
     spec = counter.spec
     window = spec.context_window
@@ -377,6 +389,7 @@ def fit_messages(
         remaining=limit - total,
         max_output_tokens=spec.max_output_tokens,
         encoding=spec.encoding,
+        exact=spec.tokenizer_public,
     )
     lead = (
         "cannot fit the messages even after dropping every older turn (kept: the system and "

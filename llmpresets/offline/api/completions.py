@@ -304,7 +304,7 @@ def completions_payload(
             "usage": _usage(request, results),
         }
     )
-    payload: dict[str, Any] = completion.model_dump(mode="json", exclude_unset=True)
+    payload: dict[str, Any] = completion.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return payload
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..._cache import memoize
 
-__all__ = ["MAX_DEPTH", "MAX_PROPERTIES", "root_problem", "strict_problem"]
+__all__ = ["MAX_DEPTH", "MAX_PROPERTIES", "as_strict", "root_problem", "strict_problem"]
 
 MAX_DEPTH = 10
 MAX_PROPERTIES = 5000
@@ -98,6 +98,41 @@ def _problem_of(text: str) -> tuple[str, str | None]:
     if problem is None:
         problem = _check(schema, (), 0, [0])
     return text, problem
+
+
+def as_strict(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``schema`` normalized into strict mode, as the Responses API does for a function tool
+    sent without ``strict``: every object gets ``additionalProperties: false`` (where it says
+    nothing) and lists all its properties in ``required``. ``None`` when the result still
+    breaks a strict rule (an unsupported keyword, say): the tool then stays non-strict.
+
+    >>> as_strict({"type": "object", "properties": {"a": {"type": "string"}}})["required"]
+    ['a']
+    """
+    normalized = _normalized(schema)
+    if not isinstance(normalized, dict) or strict_problem(normalized) is not None:
+        return None
+    return normalized
+
+
+def _normalized(node: Any) -> Any:
+    if not isinstance(node, Mapping):
+        return node
+    result = dict(node)
+    properties = node.get("properties")
+    if isinstance(properties, Mapping):
+        result["properties"] = {name: _normalized(child) for name, child in properties.items()}
+    if "object" in _types(node) or isinstance(properties, Mapping):
+        result.setdefault("additionalProperties", False)
+        result["required"] = list(properties or {})
+    if isinstance(node.get("items"), Mapping):
+        result["items"] = _normalized(node["items"])
+    if isinstance(node.get("anyOf"), list):
+        result["anyOf"] = [_normalized(option) for option in node["anyOf"]]
+    for group in ("$defs", "definitions"):
+        if isinstance(node.get(group), Mapping):
+            result[group] = {name: _normalized(child) for name, child in node[group].items()}
+    return result
 
 
 def _context(path: tuple[str, ...]) -> str:

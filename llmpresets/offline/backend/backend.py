@@ -8,7 +8,9 @@ each into the API's answer). A request runs in two steps:
 
 1. :meth:`OfflineBackend.prepare`: the next-token source and its tokenizer, the grammars of
    ``response_format`` and the tools compiled (so a schema that cannot compile is refused
-   before any work), the scripted rule that answers it, if any;
+   before any work); then who answers: the user's responder (:mod:`.responder`) when it
+   returns a reply, else the scripted rule that matches (:mod:`.scripted_rules`: a fixed reply
+   for this turn, or a table to sample), else the source;
 2. :meth:`OfflineBackend.run`: each choice from its own random stream. How a reasoning
    model's reasoning and its text share an explicit output cap is
    :meth:`OfflineBackend.reasoning_budget`: both endpoints ask it first, and prepare the
@@ -45,17 +47,31 @@ from typing import TYPE_CHECKING, Any
 from ..._cache import BoundedCache
 from ..._errors import LLMPresetsError
 from ...tokens.encodings import get_encoding
-from ..engine.scripted import ScriptedTable, scripted_allowed, scripted_reply
+from ..engine.scripted import (
+    FixedReply,
+    ScriptedTable,
+    fixed_generation,
+    fixed_problem,
+    scripted_allowed,
+    scripted_reply,
+)
 from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate
 from ..engine.types import Generation
 from ..lm.default import source_for_model
-from ..lm.prompt import last_user_text, render_prompt
+from ..lm.prompt import render_prompt
 from ..lm.protocol import SourceBase
 from ..lm.sources import make_stepper, make_token_stepper
 from .randomness import NOT_SHAPING, request_digest, seeded_generator
 from .reasoning import reasoning_tokens
-from .scripted_rules import find_rule
+from .responder import (
+    Responder,
+    ResponderFailed,
+    call_responder,
+    make_offline_request,
+    reply_from_answer,
+)
+from .scripted_rules import find_rule, fixed_reply, rule_reply
 
 if TYPE_CHECKING:
     import tiktoken
@@ -83,6 +99,7 @@ class Prepared:
     encoding: tiktoken.Encoding
     plan: StructuredPlan | None  # the compiled grammars (None: plain text)
     table: ScriptedTable | None  # the scripted rule that answers it, as a table
+    fixed: FixedReply | None = None  # a reply decided already (a responder's, a rule's)
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,8 @@ class OfflineBackend:
     docstring); ``source``: a next-token source for every model (default: the model's own,
     :func:`~llmpresets.offline.lm.default.source_for_model`); ``scripted``: the scripted rules,
     read at every request (so rules appended later apply); ``strict_models``: whether a model
-    the registry lacks is unknown to the API.
+    the registry lacks is unknown to the API; ``responder``: a function that may decide the
+    reply of a chat or ``/responses`` request (:mod:`.responder`), asked before the rules.
     """
 
     def __init__(
@@ -113,8 +131,10 @@ class OfflineBackend:
         source: SourceBase | None = None,
         scripted: list[ScriptedRule] | None = None,
         strict_models: bool = False,
+        responder: Responder | None = None,
     ) -> None:
         self.config = config
+        self.responder = responder
         self.seed = seed
         self.source = source
         self.scripted: list[ScriptedRule] = [] if scripted is None else scripted
@@ -167,15 +187,36 @@ class OfflineBackend:
 
     # ------------------------------------------------------------------ one request
 
-    def prepare(self, chat: ChatRequest, spec: ModelSpec) -> Prepared:
+    def prepare(self, chat: ChatRequest, spec: ModelSpec, endpoint: str | None = None) -> Prepared:
         """Make ``chat`` ready to run: raises the engine's ``SchemaError`` for a schema or
-        tool grammar that cannot compile, before anything is generated."""
+        tool grammar that cannot compile, before anything is generated.
+
+        ``endpoint`` (``"chat/completions"`` or ``"responses"``) lets the responder answer;
+        it raises :class:`~.responder.ResponderError` for an error answer, and
+        :class:`~.responder.ResponderFailed` (a 500) for a reply the request cannot take.
+        """
         source = self.source_for(chat.model)
         encoding = self.encoding_for(source, spec)
         plan = make_plan(chat, encoding)
-        rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
-        table = self._table(rule, encoding) if rule is not None else None
-        return Prepared(chat, spec, source, encoding, plan, table)
+        fixed = table = None
+        if self.responder is not None and endpoint is not None:
+            request = make_offline_request(chat, endpoint)
+            who = "the offline responder"
+            fixed = reply_from_answer(call_responder(self.responder, request), who)
+            if fixed is not None:
+                _check_fixed(chat, plan, fixed, encoding, who)
+        if fixed is None and self.scripted:
+            tool_names = [tool.name for tool in chat.tool_list]
+            found = find_rule(self.scripted, chat.messages, chat.model, tool_names)
+            if found is not None:
+                rule, position = found
+                if rule.replies:
+                    fixed = fixed_reply(rule_reply(rule, position))
+                    who = f"scripted rule {rule.label} (reply {position + 1})"
+                    _check_fixed(chat, plan, fixed, encoding, who)
+                else:
+                    table = self._table(rule, encoding)
+        return Prepared(chat, spec, source, encoding, plan, table, fixed)
 
     def run(
         self, prepared: Prepared, entropy: Sequence[int], use_case: str | None = None
@@ -186,9 +227,15 @@ class OfflineBackend:
         steppers = _Steppers(prepared, use_case)
         # Which scripted candidates this request can take is the same for every choice.
         allowed = scripted_allowed(plan, table) if table is not None else None
+        kinds = {tool.name: tool.kind for tool in chat.tool_list}
         generations = []
         for index in range(chat.n):
             rng = seeded_generator([*entropy, index])
+            if prepared.fixed is not None:
+                generations.append(
+                    fixed_generation(prepared.fixed, encoding, chat.settings, rng, kinds)
+                )
+                continue
             if table is not None:
                 scripted = scripted_reply(table, allowed, encoding, chat.settings, rng)
                 if scripted is not None:
@@ -229,6 +276,18 @@ class OfflineBackend:
         table = ScriptedTable.build(rule, encoding.encode_ordinary)
         self._tables.put(key, (rule, table))
         return table
+
+
+def _check_fixed(
+    chat: ChatRequest,
+    plan: StructuredPlan | None,
+    fixed: FixedReply,
+    encoding: tiktoken.Encoding,
+    who: str,
+) -> None:
+    problem = fixed_problem(chat, plan, fixed, encoding)
+    if problem is not None:
+        raise ResponderFailed(f"{who} cannot answer this request: {problem}")
 
 
 class _Steppers:

@@ -44,7 +44,7 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
     if budget.reasoning and budget.text is not None and not budget.exhausted:
         chat = dataclasses.replace(chat, max_tokens=min(budget.text, chat.max_tokens))
     try:
-        prepared = backend.prepare(chat, spec)
+        prepared = backend.prepare(chat, spec, "chat/completions")
     except SchemaError as error:
         raise schema_refusal(error, "chat") from None
     check_logit_bias(chat, prepared.encoding)

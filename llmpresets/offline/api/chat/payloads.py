@@ -119,6 +119,20 @@ def _tool_call_deltas(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
     return deltas
 
 
+def _custom_tool_calls(
+    choices: list[dict[str, Any]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """A chunk's delta without its custom tool calls, and those calls; ``None`` when it has
+    none (the chunk of a function call, a token or a finish)."""
+    if len(choices) != 1:
+        return None
+    delta = choices[0].get("delta") or {}
+    calls = delta.get("tool_calls")
+    if not calls or not any("custom" in call for call in calls):
+        return None
+    return {key: value for key, value in delta.items() if key != "tool_calls"}, calls
+
+
 def completion_payload(
     request: ChatRequest,
     generations: Sequence[Generation],
@@ -186,11 +200,11 @@ def completion_payload(
         # JSON, the same values json.dumps would write, in one step. A string no UTF-8 can
         # carry (a lone surrogate) is left to json.dumps, which escapes it.
         try:
-            written: str = completion.model_dump_json(exclude_unset=True)
+            written: str = completion.model_dump_json(by_alias=True, exclude_unset=True)
             return written.encode("utf-8")
         except PydanticSerializationError:
             pass
-    data = completion.model_dump(mode="json", exclude_unset=True)
+    data = completion.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for dumped, content in zip(data["choices"], entries, strict=True):
         if content is not None:
             dumped["logprobs"]["content"] = content
@@ -224,8 +238,17 @@ def chunk_payloads(
         data = {**head, "choices": choices, **extra}
         if request.include_usage and "usage" not in extra:
             data["usage"] = None
+        custom = _custom_tool_calls(choices)
+        if custom is not None:
+            # The SDK's chunk type knows only function tool calls (the API streams custom ones
+            # as {"type": "custom", "custom": {...}}): the rest of the chunk is validated and
+            # the custom calls put back as written by _tool_call_deltas.
+            data = {**data, "choices": [{**choices[0], "delta": custom[0]}]}
         chunk = ChatCompletionChunk.model_validate(data)
-        return json.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+        dumped = chunk.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        if custom is not None:
+            dumped["choices"][0]["delta"]["tool_calls"] = custom[1]
+        return json.dumps(dumped)
 
     def emit(choices: list[dict[str, Any]], **extra: Any) -> None:
         events.append(f"data: {write(choices, **extra)}\n\n".encode())

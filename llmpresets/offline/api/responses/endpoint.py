@@ -131,7 +131,7 @@ class ResponsesEndpoint:
         budget = self.backend.reasoning_budget(effort, request.max_output_tokens)
         chat = self._chat_request(request, messages, spec, budget.text)
         try:
-            prepared = self.backend.prepare(chat, spec)
+            prepared = self.backend.prepare(chat, spec, "responses")
         except SchemaError as error:
             raise schema_refusal(error, "responses") from None
         entropy, reproducible = self.backend.entropy(
@@ -320,7 +320,9 @@ class ResponsesEndpoint:
             "last_id": page[-1]["id"] if page else None,
             "has_more": len(items) > limit,
         }
-        return ResponseItemList.model_validate(body).model_dump(mode="json", exclude_unset=True)
+        return ResponseItemList.model_validate(body).model_dump(
+            mode="json", by_alias=True, exclude_unset=True
+        )
 
 
 def _mentions_json(messages: list[dict[str, Any]]) -> bool:

@@ -31,7 +31,7 @@ from ..errors import (
     unknown_parameter,
 )
 from ..limits import check_item_counts
-from ..strict_schema import strict_problem
+from ..strict_schema import as_strict, strict_problem
 
 __all__ = [
     "REASONING_EFFORTS",
@@ -246,6 +246,9 @@ def _function_tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise bad_type(f"{where}.parameters", "an object", parameters)
+        if tool.get("strict") is None:
+            tool = _strict_by_default(tool)
+            parameters = tool.get("parameters")
         if tool.get("strict") is True:
             problem = strict_problem(parameters or {"type": "object"})
             if problem is not None:
@@ -257,6 +260,19 @@ def _function_tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                 )
         tools.append(tool)
     return tools
+
+
+def _strict_by_default(tool: dict[str, Any]) -> dict[str, Any]:
+    """A function tool sent without ``strict`` (or with ``null``), read as the API reads it:
+    strict by default, its schema normalized into strict mode where that is possible (every
+    object closed, every property required), else best-effort (non-strict); never refused."""
+    parameters = tool.get("parameters")
+    if parameters is None:
+        return {**tool, "strict": True}
+    normalized = as_strict(parameters)
+    if normalized is None:
+        return {**tool, "strict": False}
+    return {**tool, "parameters": normalized, "strict": True}
 
 
 def _tool_choice(body: Mapping[str, Any], tools: list[dict[str, Any]]) -> str | dict[str, Any]:
@@ -308,7 +324,7 @@ def _text_format(text: Mapping[str, Any]) -> dict[str, Any]:
             if problem is not None:
                 raise WireError(
                     400,
-                    f"Invalid schema for response_format '{fmt['name']}': {problem}",
+                    f"Invalid schema for text.format '{fmt['name']}': {problem}",
                     param="text.format.schema",
                 )
     return fmt
@@ -321,7 +337,30 @@ def _check_types(body: dict[str, Any]) -> None:
 
     from ..sdk_types import check_body_types
 
-    check_body_types(body, ResponseCreateParamsBase)
+    check_body_types(_with_wire_defaults(body), ResponseCreateParamsBase)
+
+
+def _with_wire_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the fields the API reference makes optional, though the SDK's TypedDicts
+    mark them ``Required``, set to what their absence means, for the type check only.
+
+    The one such field of what this endpoint reads: a function tool's ``strict`` (the SDK:
+    ``Required[Optional[bool]]``; the API: optional, strict by default, see
+    :func:`_strict_by_default`). Everything else the SDK requires, the reference requires too.
+    """
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not any(
+        isinstance(tool, dict) and tool.get("type") == "function" and "strict" not in tool
+        for tool in tools
+    ):
+        return body
+    filled = [
+        {**tool, "strict": None}
+        if isinstance(tool, dict) and tool.get("type") == "function" and "strict" not in tool
+        else tool
+        for tool in tools
+    ]
+    return {**body, "tools": filled}
 
 
 def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:

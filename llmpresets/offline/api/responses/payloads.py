@@ -204,7 +204,7 @@ def _body(outcome: Outcome, *, status: str, output: list[dict[str, Any]]) -> dic
 def _validated_response(body: dict[str, Any]) -> dict[str, Any]:
     from openai.types.responses import Response
 
-    return Response.model_validate(body).model_dump(mode="json", exclude_unset=True)
+    return Response.model_validate(body).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def response_object(outcome: Outcome) -> dict[str, Any]:
@@ -220,7 +220,7 @@ def response_events(outcome: Outcome, final: dict[str, Any]) -> list[bytes]:
     def emit(kind: str, **fields: Any) -> None:
         data = {"type": kind, "sequence_number": len(events), **fields}
         event = classes[kind].model_validate(data)
-        text = json.dumps(event.model_dump(mode="json", exclude_unset=True))
+        text = json.dumps(event.model_dump(mode="json", by_alias=True, exclude_unset=True))
         events.append(f"event: {kind}\ndata: {text}\n\n".encode())
 
     started = _validated_response(_body(outcome, status="in_progress", output=[]))

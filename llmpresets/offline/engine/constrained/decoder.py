@@ -99,8 +99,9 @@ def generate_constrained(
     ``fast=False``: the plain maths of every step, without the fast path's caches and
     shortcuts (the same reply, slower).
     The reply ends with ``stop`` when the grammar is complete (or end-of-text is drawn where
-    the grammar allows it) and with ``length`` at ``settings.max_tokens``; ``stop`` sequences
-    cut it as for free text.
+    the grammar allows it), and with ``length`` at ``settings.max_tokens`` or wherever the
+    grammar allows nothing more short of acceptance (a reply is never called finished when
+    its grammar does not accept it); ``stop`` sequences cut it as for free text.
 
     >>> import numpy as np
     >>> from llmpresets.tokens.encodings import get_encoding
@@ -159,7 +160,12 @@ def generate_constrained(
             break  # cannot happen with a correct mask; never loop on it
         reply.add(token, info)
         drawn = token
-    return reply.finish()
+    # Finished only where the grammar accepts what was written: a grammar that allows nothing
+    # more short of acceptance (a dead end, or llguidance's parser limits reached mid-reply)
+    # leaves the reply cut, as a reply cut by the cap is.
+    if matcher.is_error():
+        grammar.forget()  # a limit reached: its shared lexer would stop the next reply at once
+    return reply.finish(complete=matcher.is_accepting())
 
 
 class Steps(Protocol):
@@ -266,12 +272,13 @@ class _Reply:
             info = _certain(self.encoding, token) if self.settings.logprobs else None
             self.add(token, info)
 
-    def finish(self) -> Generation:
-        """The reply, ended with ``stop`` unless the cap or a stop sequence ended it."""
+    def finish(self, *, complete: bool) -> Generation:
+        """The reply, ended with ``stop`` when the grammar is ``complete`` (accepting), unless
+        the cap or a stop sequence ended it; with ``length`` when it is not."""
         if self.plain:
             self.emitter.add_plain(self.generated)  # finishes with "length" at max_tokens
         if not self.emitter.done:
-            self.emitter.finish("stop")  # the grammar is complete (or end of text was drawn)
+            self.emitter.finish("stop" if complete else "length")
         return self.emitter.result
 
 

@@ -63,6 +63,21 @@ class GrammarError(ValueError):
     """A schema or grammar that llguidance cannot compile; ``message`` says why."""
 
 
+# llguidance's parser limits (``LLParserLimits``), each bounding what one request's grammar may
+# cost: building its lexer, one mask step, its lexer's states (memory, about 1-2 kB a state).
+# Its defaults let a short pattern of nested counted repeats build a lexer of hundreds of MB;
+# these hold every schema the tests and benchmarks use with room to spare. A grammar past them
+# is refused when it compiles (the API's 400), or its reply is cut if it reaches them later.
+# docs/limits.md, "Grammar limits", lists them.
+PARSER_LIMITS = {
+    "initial_lexer_fuel": 1_000_000,  # building the lexer's regexes (~20 ms)
+    "step_lexer_fuel": 200_000,  # one mask step's lexer work (~15 ms)
+    "step_max_items": 50_000,  # one mask step's Earley items (~3 ms)
+    "max_lexer_states": 20_000,  # the lexer's states (~20-40 MB)
+    "max_grammar_size": 500_000,  # symbols in the grammar's productions
+}
+
+
 def tokenizer_for(encoding: tiktoken.Encoding, *, for_json: bool = False) -> llguidance.LLTokenizer:
     """llguidance's tokenizer for ``encoding`` (built once per encoding name, then cached).
 
@@ -124,6 +139,14 @@ class Grammar:
         """A fresh matcher at the grammar's start (a copy of the compiled one)."""
         return self._template.deep_copy()
 
+    def forget(self) -> None:
+        """Drop this grammar from the compiled-grammar cache (the next request compiles it
+        afresh). For a grammar whose matcher reached a parser limit mid-reply: its copies share
+        the lexer it built, so every later reply would meet the limit at once."""
+        key = (self.encoding_name, self.kind, self.text)
+        if _grammars.peek(key) is self:
+            _grammars.pop(key)
+
     def mask_buffer(self) -> MaskBuffer:
         """A buffer for this grammar's masks, written in place: this thread's own, the same
         one reply after reply (a reply is drawn in one go, without yielding the thread), so
@@ -180,15 +203,81 @@ def _compile(encoding: tiktoken.Encoding, kind: str, text: str) -> Grammar:
             source = llguidance.LLMatcher.grammar_from_regex(text)
     except ValueError as exc:
         raise GrammarError(str(exc)) from None
-    error = llguidance.LLMatcher.validate_grammar(source, tokenizer)
+    limits = _limits()
+    error = llguidance.LLMatcher.validate_grammar(source, tokenizer, limits=limits)
     if error:
-        raise GrammarError(_first_line(error))
-    template = llguidance.LLMatcher(tokenizer, source, log_level=0)
+        dead = error.startswith("NoExtension")  # its stop reason: nothing can be written
+        raise GrammarError(
+            _DEAD_END.format(nothing=_NOTHING[kind == "json"]) if dead else _first_line(error)
+        )
+    template = llguidance.LLMatcher(tokenizer, source, log_level=0, limits=limits)
     if template.is_error():
-        raise GrammarError(_first_line(template.get_error()))
+        raise GrammarError(_matcher_problem(template, kind))
+    _probe(template, kind)
     grammar = Grammar(kind, text, encoding.name, template, tokenizer.vocab_size)
     _grammars.put(key, grammar, _GRAMMAR_BYTES + 16 * len(text))
     return grammar
+
+
+def _limits() -> llguidance.LLParserLimits:
+    import llguidance
+
+    return llguidance.LLParserLimits(
+        initial_lexer_fuel=PARSER_LIMITS["initial_lexer_fuel"],
+        step_lexer_fuel=PARSER_LIMITS["step_lexer_fuel"],
+        step_max_items=PARSER_LIMITS["step_max_items"],
+        max_lexer_states=PARSER_LIMITS["max_lexer_states"],
+        max_grammar_size=PARSER_LIMITS["max_grammar_size"],
+        verbose_errors=False,  # llguidance's state dumps quote the whole grammar
+    )
+
+
+def _probe(template: llguidance.LLMatcher, kind: str) -> None:
+    """Refuse, when it compiles, a grammar that cannot give any text or that reaches the
+    parser limits at once: its first mask (after the bytes it forces) is computed on a copy.
+
+    No text satisfies a grammar whose first free step allows nothing short of acceptance,
+    or whose forced text never ends (a schema whose ``$ref`` cycle has no way out, such as a
+    required property ``{"$ref": "#"}``).
+    """
+    probe = template.deep_copy()
+    forced = probe.compute_ff_tokens()
+    if forced and not probe.consume_tokens(forced):
+        raise GrammarError(
+            f"{_NOTHING[kind == 'json']}: the text it forces has no end (a '$ref' cycle with "
+            "no way out), or it is too complex for the parser limits (docs/limits.md)."
+        )
+    mask = probe.compute_bitmask()
+    if probe.is_error():
+        raise GrammarError(_matcher_problem(probe, kind))
+    if not probe.is_accepting() and not any(mask):
+        raise GrammarError(_DEAD_END.format(nothing=_NOTHING[kind == "json"]))
+
+
+_NOTHING = {True: "no JSON value satisfies the schema", False: "no text matches the grammar"}
+
+
+_DEAD_END = (
+    "{nothing}: every way through it needs itself again (a '$ref' cycle with no way out) "
+    "or contradicts itself."
+)
+
+
+def _matcher_problem(matcher: llguidance.LLMatcher, kind: str) -> str:
+    """A matcher's error in words: no text possible, a parser limit reached, or llguidance's
+    own message."""
+    reason = matcher.stop_reason()
+    if reason in ("NoExtension", "NoExtensionBias") or matcher.get_error().startswith(
+        "NoExtension"
+    ):
+        return _DEAD_END.format(nothing=_NOTHING[kind == "json"])
+    if reason in ("LexerTooComplex", "ParserTooComplex"):
+        part = "lexer" if reason == "LexerTooComplex" else "parser"
+        return (
+            f"the grammar is too complex for the offline backend's parser limits (its {part} "
+            "reached them; docs/limits.md, Grammar limits)."
+        )
+    return _first_line(matcher.get_error())
 
 
 def _first_line(message: str) -> str:
