@@ -20,6 +20,7 @@ import openai
 from .._errors import ConfigError, MissingAPIKeyError
 from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
+from .arguments import check_prompt, proxy_errors
 from .loopback import is_loopback_url
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response
@@ -288,7 +289,8 @@ class Client(_BaseClient):
     ) -> None:
         api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
         self._wire_transport(transport, openai_kwargs, httpx2.Client)
-        self.openai: openai.OpenAI = openai.OpenAI(api_key=api_key, **openai_kwargs)
+        with proxy_errors():
+            self.openai: openai.OpenAI = openai.OpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
     def chat(self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any) -> ChatResult:
@@ -300,6 +302,7 @@ class Client(_BaseClient):
 
     def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """``chat`` with a single user message."""
+        check_prompt(prompt)
         return self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     def _chat(
@@ -416,7 +419,8 @@ class AsyncClient(_BaseClient):
     ) -> None:
         api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
         self._wire_transport(transport, openai_kwargs, httpx2.AsyncClient)
-        self.openai: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, **openai_kwargs)
+        with proxy_errors():
+            self.openai: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
     async def chat(
@@ -427,6 +431,7 @@ class AsyncClient(_BaseClient):
 
     async def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """Awaitable :meth:`Client.complete`."""
+        check_prompt(prompt)
         return await self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     async def _chat(

@@ -17,7 +17,8 @@ Public names:
   (``OfflineTransport(responder=fn)``) is asked, answers with, and raises for an API error.
 - :func:`render_prompt` — the prompt text a source sees for a list of messages.
 - :class:`OfflineApp` — the ASGI app of ``llmpresets serve``; :class:`ServerThread` runs it on a
-  background thread; :class:`Latency` simulates model latency.
+  background thread; :class:`Latency` simulates model latency; :class:`ConnectionLimits` bounds
+  slow clients (timeouts, connections).
 - :func:`embed` — the offline embedding vectors ``POST /embeddings`` answers with.
 - :func:`make_fault` / :class:`FaultPlan` — scripted faults (``transport.faults.add(...)``).
 - :func:`read_contract` — the output contract a conversation states (what the backend reads
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from .lm.protocol import NextTokenSource, SourceBase, Stepper
     from .lm.sources import CallableSource
     from .server.asgi import Latency, OfflineApp
-    from .server.run import ServerThread
+    from .server.run import ConnectionLimits, ServerThread
     from .transport import OfflineTransport
 
 # Imported on first use, so a client's chat requests do not pay for the server, the ASGI app
@@ -64,6 +65,7 @@ _HOMES = {
     "load_scripted": "backend.scripted_rules",
     "make_rule": "backend.scripted_rules",
     "ServerThread": "server.run",
+    "ConnectionLimits": "server.run",
     "CallableSource": "lm.sources",
     "SourceBase": "lm.protocol",
     "Stepper": "lm.protocol",
@@ -95,6 +97,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CallableSource",
+    "ConnectionLimits",
     "Contract",
     "FaultPlan",
     "Latency",

@@ -47,17 +47,38 @@ __all__ = ["OfflineTransport"]
 
 
 class _Events(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    """Pre-generated SSE events, readable by sync and async clients alike."""
+    """Pre-generated SSE events, readable by sync and async clients alike.
+
+    Each event is let go once it has been read, and all of them when the response is closed
+    (a client that stops reading, or leaves), so a slow or departed reader does not keep a
+    whole stream's bytes alive.
+    """
 
     def __init__(self, events: list[bytes]) -> None:
         self._events = events
 
+    def _take(self) -> Iterator[bytes]:
+        events = self._events
+        index = 0
+        while index < len(events):  # close() may empty it meanwhile
+            event = events[index]
+            events[index] = b""  # read: released
+            index += 1
+            yield event
+        events.clear()
+
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._events
+        yield from self._take()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for event in self._events:
+        for event in self._take():
             yield event
+
+    def close(self) -> None:
+        self._events.clear()
+
+    async def aclose(self) -> None:
+        self._events.clear()
 
 
 class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
