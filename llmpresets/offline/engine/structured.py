@@ -39,8 +39,10 @@ from .constrained.grammar import (
 )
 from .prompt_words import hint_tokens
 from .text import generate
-from .tool_choice import call_id, choose_tools, last_turn
+from .tool_choice import call_id, choose_tools, last_turn, previous_arguments
 from .types import ChatRequest, Generation, SchemaError, Tool, ToolCall
+from .values import ConversationValues, Path, read_conversation
+from .values.matching import value_key
 
 if TYPE_CHECKING:
     import tiktoken
@@ -64,6 +66,7 @@ class StructuredPlan:
     answer: Grammar | None  # the response_format grammar, if JSON
     arguments: dict[str, Grammar | None]  # per tool: its grammar (None: free text)
     hints: NDArray[np.int64]
+    values: ConversationValues | None = None  # the conversation's values (None: not read)
 
     @property
     def callable(self) -> frozenset[str]:
@@ -89,11 +92,18 @@ class StructuredPlan:
         ``stepper()`` gives the source's ``(step by token ids, vocab)``;
         ``text_stepper()`` the free-text ``(step by positions, vocab)`` for custom tools.
         """
-        calls = choose_tools(self.request)
+        calls = choose_tools(self.request, self.values)
         if calls:
             return self._calls(calls, stepper, text_stepper, rng)
         if self.answer is not None:
             step, vocab = stepper()
+            output = self.request.output
+            schema = output.schema if output.kind == "json_schema" else None
+            guide = (
+                None
+                if self.values is None
+                else self.values.guide(schema, self.encoding, self.request.settings)
+            )
             return generate_constrained(
                 step,
                 vocab,
@@ -102,6 +112,7 @@ class StructuredPlan:
                 self.request.settings,
                 rng,
                 hints=self.hints,
+                values=guide,
             )
         return None
 
@@ -116,6 +127,7 @@ class StructuredPlan:
         result = Generation(finish_reason="tool_calls", tool_calls=[])
         assert result.tool_calls is not None
         budget = settings.max_tokens
+        exclusions: dict[str, dict[Path, set[str]]] = {}  # per tool: values its calls took
         for tool in tools:
             identifier = call_id(rng)
             name_tokens = len(self.encoding.encode_ordinary(tool.name))
@@ -129,9 +141,18 @@ class StructuredPlan:
                 made = generate(text_step, text_vocab, self.encoding, capped, rng)
             else:
                 step, vocab = stepper()
+                guide = None
+                if self.values is not None and tool.kind == "function":
+                    exclude = exclusions.setdefault(tool.name, self._earlier(tool.name))
+                    guide = self.values.guide(
+                        tool.parameters, self.encoding, capped, exclude=exclude
+                    )
                 made = generate_constrained(
-                    step, vocab, self.encoding, grammar, capped, rng, hints=self.hints
+                    step, vocab, self.encoding, grammar, capped, rng, hints=self.hints, values=guide
                 )
+                if guide is not None:
+                    for path, key in guide.chosen.items():
+                        exclusions[tool.name].setdefault(path, set()).add(key)
             result.tool_calls.append(ToolCall(identifier, tool.name, tool.kind, made.pieces))
             used = name_tokens + made.completion_tokens
             result.completion_tokens += used
@@ -141,10 +162,22 @@ class StructuredPlan:
                 break
         return result
 
+    def _earlier(self, name: str) -> dict[Path, set[str]]:
+        """The values earlier calls of ``name`` sent since the user spoke, per argument: a
+        call is not repeated with the same arguments."""
+        earlier: dict[Path, set[str]] = {}
+        for arguments in previous_arguments(self.request.messages, name):
+            for key, value in arguments.items():
+                earlier.setdefault((key,), set()).add(value_key(value))
+        return earlier
 
-def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPlan | None:
+
+def make_plan(
+    request: ChatRequest, encoding: tiktoken.Encoding, *, read_values: bool = True
+) -> StructuredPlan | None:
     """The request's grammars compiled (a :class:`SchemaError` when one cannot be); None for
-    plain text."""
+    plain text. ``read_values=False``: fields and arguments take no values from the
+    conversation (:mod:`llmpresets.offline.engine.values`)."""
     output = request.output
     tools = request.tool_list if request.tool_choice.mode != "none" else ()
     if not output.is_json and not tools:
@@ -169,7 +202,10 @@ def make_plan(request: ChatRequest, encoding: tiktoken.Encoding) -> StructuredPl
         for message in request.messages
         if message.get("role") == "tool"
     )
-    return StructuredPlan(request, encoding, answer, arguments, hint_tokens(encoding, texts))
+    values = read_conversation(request.messages, read_values=read_values)
+    return StructuredPlan(
+        request, encoding, answer, arguments, hint_tokens(encoding, texts), values
+    )
 
 
 def closed(schema: Any) -> Any:

@@ -169,13 +169,54 @@ class JsonShape:
         self.digits = 0  # digits of the number being written
         self.after_value = False
         self.used: set[int] = set()  # prompt words (hint_word keys) already copied
-        self.last_hinted = False  # the open string's last token was a hint
+        self.last_hinted = False  # the open string's last token was a prompt word
+        # Value tracking (off unless track_values() was called; the value reader uses it):
+        # where each value starts, the path of keys and indices to it, and its text so far.
+        self.tracking = False
+        self.path: list[str | int] = []  # per open container: its key or index in use
+        self.key = bytearray()  # the open key's bytes
+        self.value_id = 0  # counts value starts
+        self.value_path: tuple[str | int, ...] = ()
+        self.value_text = bytearray()  # bytes fed since the current value started
+
+    def track_values(self) -> None:
+        """Follow where values start, and their paths (:attr:`value_id`, :attr:`value_path`,
+        :attr:`value_text`): the value reader's view. Call before the first byte."""
+        self.tracking = True
+        self.value_id = 1  # the top-level value starts at once
+
+    def copy(self) -> JsonShape:
+        """An independent copy (to look ahead at bytes the grammar forces)."""
+        other = JsonShape.__new__(JsonShape)
+        other.__dict__.update(self.__dict__)
+        other.stack = [list(item) for item in self.stack]
+        other.used = set(self.used)
+        other.path = list(self.path)
+        other.key = bytearray(self.key)
+        other.value_text = bytearray(self.value_text)
+        return other
+
+    def _value_starts(self, path: tuple[str | int, ...]) -> None:
+        self.value_id += 1
+        self.value_path = path
+        self.value_text = bytearray()
 
     def feed(self, data: bytes) -> None:
         if self.in_string and not self.escape and b'"' not in data and b"\\" not in data:
             # Plain text inside a string (most tokens of a reply): count its characters.
             self.length += len(data.translate(None, _CONTINUATION))
+            if self.tracking:
+                self.value_text += data
+                if self.is_key:
+                    self.key += data
             return
+        if self.tracking:
+            self._feed_tracking(data)
+            return
+        self.feed_bytes(data)
+
+    def feed_bytes(self, data: bytes) -> None:
+        """:meth:`feed` for any bytes, one at a time."""
         for byte in data:
             if self.in_string:
                 if self.escape:
@@ -212,6 +253,35 @@ class JsonShape:
                 self.after_value = False
             else:  # digits, signs, literals' letters: a scalar value being written
                 self.after_value = True
+
+    def _feed_tracking(self, data: bytes) -> None:
+        """:meth:`feed` byte by byte, following keys, paths and value starts as well."""
+        for byte in data:
+            was_in_string = self.in_string
+            if was_in_string and self.is_key:
+                if byte == 0x22 and not self.escape:  # the key ends: the path's last step
+                    if self.path:
+                        self.path[-1] = self.key.decode("utf-8", "replace")
+                else:
+                    self.key.append(byte)
+            self.value_text.append(byte)
+            self.feed_bytes(bytes((byte,)))
+            if was_in_string or self.in_string:
+                if not was_in_string and self.is_key:
+                    self.key = bytearray()  # a key opens
+                continue
+            if byte == 0x3A and self.path:  # a member's value starts
+                self._value_starts(tuple(self.path))
+            elif byte == 0x5B:  # an array's first item starts
+                self.path.append(0)
+                self._value_starts(tuple(self.path))
+            elif byte == 0x7B:
+                self.path.append("")
+            elif byte in (0x7D, 0x5D) and self.path:
+                self.path.pop()
+            elif byte == 0x2C and self.path and isinstance(self.path[-1], int):
+                self.path[-1] += 1  # the array's next item starts
+                self._value_starts(tuple(self.path))
 
     def prior_state(self) -> PriorState:
         """What the prior needs of this state (fields the prior ignores here are zeroed)."""

@@ -1,0 +1,210 @@
+"""The value guide: at each JSON value a reply starts, the conversation's value for it, drawn.
+
+The constrained decoder (:func:`~llmpresets.offline.engine.constrained.decoder.generate_constrained`,
+``values=``) asks :meth:`ValueGuide.continuation` once per value the reply starts, at the
+first step where it would draw a token inside it (the grammar may have forced the value's
+first bytes, such as a string's opening quote). The guide finds the field at the value's
+path in the schema (:func:`~.matching.describe`), scores the conversation's spans for it
+(:func:`~.matching.candidates`) and draws one with the request's sampling settings: the
+candidates' scores, with the JSON prior's own draw as one more option scored
+:data:`~.matching.NONE_SCORE`, are logits for :func:`llmpresets.sampling.sample` (temperature,
+top-k, top-p, min-p as for any token; temperature 0 takes the best, the earlier span on a tie).
+
+A drawn value is written as compact JSON; its tokens (after what the reply already holds of
+it) are returned only if the grammar accepts all of them (``accepts``), so the reply stays
+valid for its schema: a value the grammar refuses (a pattern, a length, an enum) is dropped
+and the draw repeated among the rest, at most :data:`MAX_TRIES` times. Declining, the
+decoder samples the value as before (the JSON shape prior, the prompt's words as hints).
+
+A reply's fields do not share a value when another fits (``used``: a value taken once is
+penalised for the other fields), and the calls of one tool in a reply, or after earlier
+calls of it, do not repeat one (``exclude``, per path).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .... import sampling
+from ....sampling import GREEDY_TEMPERATURE
+from .matching import (
+    NONE_SCORE,
+    Candidate,
+    Field,
+    branches,
+    candidates,
+    describe,
+    resolve,
+    value_key,
+)
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from ..constrained.json_prior import JsonShape
+    from ..types import SamplingSettings
+    from .spans import Span
+
+__all__ = ["MAX_TRIES", "Path", "ValueGuide"]
+
+MAX_TRIES = 4
+_REQUIRED_NONE_SCORE = NONE_SCORE - 1.5  # a required string is rarely left to chance
+Path = tuple[str | int, ...]
+
+
+class ValueGuide:
+    """Proposes the conversation's values for one reply (see the module docstring)."""
+
+    def __init__(
+        self,
+        spans: tuple[Span, ...],
+        latest_text: str,
+        schema: Mapping[str, Any] | None,
+        encoding: tiktoken.Encoding,
+        settings: SamplingSettings,
+        *,
+        exclude: Mapping[Path, set[str]] | None = None,
+    ) -> None:
+        self.spans = spans
+        self.latest_text = latest_text
+        self.schema: Mapping[str, Any] = schema if isinstance(schema, Mapping) else {}
+        self.typed = isinstance(schema, Mapping)
+        self.encoding = encoding
+        self.settings = settings
+        self.exclude: Mapping[Path, set[str]] = exclude or {}
+        self.used: set[str] = set()
+        self.chosen: dict[Path, str] = {}  # path (indices as -1) -> the value taken, as JSON
+        self._decided = 0  # the last value_id answered
+        self._fields: dict[Path, Field | None] = {}
+
+    def continuation(
+        self,
+        shape: JsonShape,
+        pending: bytes,
+        accepts: Callable[[list[int]], bool],
+        rng: np.random.Generator,
+    ) -> list[int] | None:
+        """The tokens that write the conversation's value for the value ``shape`` is at
+        (``pending``: bytes the grammar forces next, not yet tokens), or None to let the
+        decoder draw. Answers once per value."""
+        if shape.value_id == self._decided and not pending:
+            return None
+        view = shape
+        if pending:
+            view = shape.copy()
+            view.feed(pending)
+        if view.value_id == self._decided:
+            return None
+        self._decided = view.value_id
+        path = _generic(view.value_path)
+        field = self.field_at(path)
+        if field is None:
+            return None
+        options = candidates(
+            field,
+            self.spans,
+            used=self.used,
+            exclude=self.exclude.get(path, set()),
+            latest_text=self.latest_text,
+        )
+        if not options:
+            return None
+        prefix = bytes(view.value_text)
+        none_score = _REQUIRED_NONE_SCORE if field.required and field.holds_text else NONE_SCORE
+        for _ in range(MAX_TRIES):
+            pick = self._draw(options, none_score, rng)
+            if pick < 0:
+                return None
+            value = options.pop(pick).value
+            literal = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            if not literal.startswith(prefix) or literal == prefix:
+                continue
+            try:
+                text = (pending + literal[len(prefix) :]).decode()
+            except UnicodeDecodeError:
+                continue
+            tokens = self.encoding.encode_ordinary(text)
+            if tokens and accepts(tokens):
+                key = value_key(value)
+                self.used.add(key)
+                self.chosen[path] = key
+                return tokens
+            if not options:
+                break
+        return None
+
+    def field_at(self, path: Path) -> Field | None:
+        """The field at ``path`` (indices as -1), or None where no value is proposed: an
+        object (its members are), an array's items, a path the schema does not allow."""
+        if path in self._fields:
+            return self._fields[path]
+        field = self._field_at(path)
+        self._fields[path] = field
+        return field
+
+    def _field_at(self, path: Path) -> Field | None:
+        if path and path[-1] == -1:
+            return None  # an array's items: the array's value is proposed whole, or not
+        root = self.schema
+        node: Any = root
+        name, required = "", False
+        for step in path:
+            if not self.typed:
+                name = step if isinstance(step, str) else name
+                continue
+            options = branches(resolve(node, root), root)
+            if isinstance(step, int):
+                holder = next((option for option in options if "items" in option), None)
+                if holder is None:
+                    return None
+                node = holder["items"]
+                continue
+            holder = next(
+                (
+                    option
+                    for option in options
+                    if isinstance(option.get("properties"), Mapping)
+                    and step in option["properties"]
+                ),
+                None,
+            )
+            if holder is None:
+                return None
+            node = holder["properties"][step]
+            name = step
+            required = step in (holder.get("required") or ())
+        field = describe(node if self.typed else {}, name, root, required=required)
+        if "object" in field.types and field.enum is None:
+            return None
+        if not path and not field.name:
+            return None  # the whole reply: its members are proposed, not it
+        return field
+
+    def _draw(self, options: list[Candidate], none_score: float, rng: np.random.Generator) -> int:
+        """A candidate's index, drawn with the request's sampling; -1: the JSON prior."""
+        settings = self.settings
+        scores = [option.score for option in options]
+        if settings.temperature < GREEDY_TEMPERATURE:
+            best = max(range(len(scores)), key=lambda index: (scores[index], -index))
+            return best if scores[best] > none_score else -1
+        logits = np.array([*scores, none_score], dtype=np.float64)
+        pick = int(
+            sampling.sample(
+                logits,
+                temperature=settings.temperature,
+                top_k=settings.top_k,
+                top_p=settings.top_p,
+                min_p=settings.min_p,
+                rng=rng,
+            )
+        )
+        return -1 if pick == len(options) else pick
+
+
+def _generic(path: Path) -> Path:
+    """``path`` with array indices as -1 (a schema's items are alike)."""
+    return tuple(-1 if isinstance(step, int) else step for step in path)
