@@ -1,14 +1,15 @@
 """The value guide: at each JSON value a reply starts, the conversation's value for it, drawn.
 
-The constrained decoder (:func:`~llmpresets.offline.engine.constrained.decoder.generate_constrained`,
-``values=``) asks :meth:`ValueGuide.continuation` once per value the reply starts, at the
-first step where it would draw a token inside it (the grammar may have forced the value's
-first bytes, such as a string's opening quote). The guide finds the field at the value's
-path in the schema (:func:`~.matching.describe`), scores the conversation's spans for it
-(:func:`~.matching.candidates`) and draws one with the request's sampling settings: the
-candidates' scores, with the JSON prior's own draw as one more option scored
-:data:`~.matching.NONE_SCORE`, are logits for :func:`llmpresets.sampling.sample` (temperature,
-top-k, top-p, min-p as for any token; temperature 0 takes the best, the earlier span on a tie).
+The constrained decoder (``generate_constrained(..., values=)`` in
+:mod:`llmpresets.offline.engine.constrained.decoder`) asks :meth:`ValueGuide.continuation`
+once per value the reply starts, at the first step where it would draw a token inside it
+(the grammar may have forced the value's first bytes, such as a string's opening quote).
+The guide finds the field at the value's path in the schema (:func:`~.matching.describe`),
+scores the conversation's spans for it (:func:`~.matching.candidates`) and draws one with
+the request's sampling settings: the candidates' scores, with the JSON prior's own draw as
+one more option scored :data:`~.matching.NONE_SCORE`, are logits for
+:func:`llmpresets.sampling.sample` (temperature, top-k, top-p, min-p as for any token;
+temperature 0 takes the best, the earlier span on a tie).
 
 A drawn value is written as compact JSON; its tokens (after what the reply already holds of
 it) are returned only if the grammar accepts all of them (``accepts``), so the reply stays
@@ -99,8 +100,33 @@ class ValueGuide:
             view.feed(pending)
         if view.value_id == self._decided:
             return None
+        # An array's first item starts with the array: the array is offered first ("[" each).
+        path = view.value_path
+        opened = 0
+        while opened < len(path) and path[len(path) - 1 - opened] == 0:
+            opened += 1
+        for depth in range(opened, -1, -1):
+            value_id = view.value_id - depth
+            if value_id <= self._decided:
+                continue
+            self._decided = value_id
+            prefix = b"[" * depth + bytes(view.value_text)
+            tokens = self._offer(_generic(path[: len(path) - depth]), prefix, pending, accepts, rng)
+            if tokens is not None:
+                return tokens
         self._decided = view.value_id
-        path = _generic(view.value_path)
+        return None
+
+    def _offer(
+        self,
+        path: Path,
+        prefix: bytes,
+        pending: bytes,
+        accepts: Callable[[list[int]], bool],
+        rng: np.random.Generator,
+    ) -> list[int] | None:
+        """The tokens of a value drawn for the field at ``path``, whose text so far is
+        ``prefix`` (with ``pending``, the bytes the grammar forces next), or None."""
         field = self.field_at(path)
         if field is None:
             return None
@@ -113,7 +139,6 @@ class ValueGuide:
         )
         if not options:
             return None
-        prefix = bytes(view.value_text)
         none_score = _REQUIRED_NONE_SCORE if field.required and field.holds_text else NONE_SCORE
         for _ in range(MAX_TRIES):
             pick = self._draw(options, none_score, rng)

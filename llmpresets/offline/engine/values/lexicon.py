@@ -19,720 +19,171 @@ __all__ = [
     "UNIT_CUES",
 ]
 
-FIRST_NAMES = frozenset(
-    [
-        "james",
-        "john",
-        "robert",
-        "michael",
-        "william",
-        "david",
-        "richard",
-        "joseph",
-        "thomas",
-        "charles",
-        "christopher",
-        "daniel",
-        "matthew",
-        "anthony",
-        "mark",
-        "donald",
-        "steven",
-        "paul",
-        "andrew",
-        "joshua",
-        "kenneth",
-        "kevin",
-        "brian",
-        "george",
-        "timothy",
-        "ronald",
-        "edward",
-        "jason",
-        "jeffrey",
-        "ryan",
-        "jacob",
-        "gary",
-        "nicholas",
-        "eric",
-        "jonathan",
-        "stephen",
-        "larry",
-        "justin",
-        "scott",
-        "brandon",
-        "benjamin",
-        "samuel",
-        "frank",
-        "gregory",
-        "raymond",
-        "alexander",
-        "patrick",
-        "jack",
-        "dennis",
-        "jerry",
-        "tyler",
-        "aaron",
-        "henry",
-        "adam",
-        "peter",
-        "nathan",
-        "zachary",
-        "kyle",
-        "noah",
-        "ethan",
-        "liam",
-        "lucas",
-        "oliver",
-        "leo",
-        "max",
-        "mary",
-        "patricia",
-        "jennifer",
-        "linda",
-        "elizabeth",
-        "barbara",
-        "susan",
-        "jessica",
-        "sarah",
-        "karen",
-        "nancy",
-        "lisa",
-        "betty",
-        "margaret",
-        "sandra",
-        "ashley",
-        "kimberly",
-        "emily",
-        "donna",
-        "michelle",
-        "dorothy",
-        "carol",
-        "amanda",
-        "melissa",
-        "deborah",
-        "stephanie",
-        "rebecca",
-        "laura",
-        "sharon",
-        "cynthia",
-        "kathleen",
-        "amy",
-        "shirley",
-        "angela",
-        "helen",
-        "anna",
-        "brenda",
-        "pamela",
-        "nicole",
-        "emma",
-        "samantha",
-        "katherine",
-        "christine",
-        "debra",
-        "rachel",
-        "catherine",
-        "carolyn",
-        "janet",
-        "ruth",
-        "maria",
-        "heather",
-        "diane",
-        "virginia",
-        "julie",
-        "joyce",
-        "victoria",
-        "olivia",
-        "kelly",
-        "christina",
-        "lauren",
-        "joan",
-        "evelyn",
-        "judith",
-        "megan",
-        "cheryl",
-        "andrea",
-        "hannah",
-        "martha",
-        "jacqueline",
-        "frances",
-        "gloria",
-        "ann",
-        "alice",
-        "bob",
-        "carol",
-        "dave",
-        "eve",
-        "frank",
-        "grace",
-        "heidi",
-        "ivan",
-        "judy",
-        "mallory",
-        "oscar",
-        "peggy",
-        "trent",
-        "walter",
-        "sophia",
-        "isabella",
-        "mia",
-        "charlotte",
-        "amelia",
-        "harper",
-        "ava",
-        "ella",
-        "chloe",
-        "lily",
-        "zoe",
-        "nora",
-        "lucy",
-        "sofia",
-        "marie",
-        "pierre",
-        "jean",
-        "luc",
-        "jacques",
-        "sophie",
-        "camille",
-        "hans",
-        "klaus",
-        "anna",
-        "lena",
-        "ingrid",
-        "sven",
-        "lars",
-        "carlos",
-        "juan",
-        "jose",
-        "luis",
-        "miguel",
-        "ana",
-        "lucia",
-        "pablo",
-        "diego",
-        "sofia",
-        "giulia",
-        "marco",
-        "luca",
-        "giovanni",
-        "yuki",
-        "hiroshi",
-        "kenji",
-        "akira",
-        "mei",
-        "wei",
-        "li",
-        "chen",
-        "ming",
-        "raj",
-        "priya",
-        "arjun",
-        "ananya",
-        "fatima",
-        "omar",
-        "ali",
-        "ahmed",
-        "hassan",
-        "sara",
-        "leila",
-        "ivan",
-        "olga",
-        "dmitri",
-        "natasha",
-        "kwame",
-        "amara",
-    ]
-)
 
-HONORIFICS = frozenset(
-    ["mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "dr", "dr.", "prof", "prof.", "sir", "madam"]
-)
+def _set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_FIRST_NAMES = """
+    aaron adam ahmed akira alexander ali alice amanda amara amelia amy ana ananya andrea
+    andrew angela ann anna anthony arjun ashley ava barbara benjamin betty bob brandon
+    brenda brian camille carlos carol carolyn catherine charles charlotte chen cheryl chloe
+    christina christine christopher cynthia daniel dave david deborah debra dennis diane
+    diego dmitri donald donna dorothy edward elizabeth ella emily emma eric ethan eve
+    evelyn fatima frances frank gary george giovanni giulia gloria grace gregory hannah
+    hans harper hassan heather heidi helen henry hiroshi ingrid isabella ivan jack jacob
+    jacqueline jacques james janet jason jean jeffrey jennifer jerry jessica joan john
+    jonathan jose joseph joshua joyce juan judith judy julie justin karen katherine
+    kathleen kelly kenji kenneth kevin kimberly klaus kwame kyle larry lars laura lauren
+    leila lena leo li liam lily linda lisa luc luca lucas lucia lucy luis mallory marco
+    margaret maria marie mark martha mary matthew max megan mei melissa mia michael
+    michelle miguel ming nancy natasha nathan nicholas nicole noah nora olga oliver olivia
+    omar oscar pablo pamela patricia patrick paul peggy peter pierre priya rachel raj
+    raymond rebecca richard robert ronald ruth ryan samantha samuel sandra sara sarah scott
+    sharon shirley sofia sophia sophie stephanie stephen steven susan sven thomas timothy
+    trent tyler victoria virginia walter wei william yuki zachary zoe
+"""
+FIRST_NAMES = frozenset(_FIRST_NAMES.split())
+"""Common first names (lower case): a capitalised word among them starts a person's name."""
+
+_HONORIFICS = "mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir madam"
+HONORIFICS = frozenset(_HONORIFICS.split())
 
 _PLACE_WORDS = """
-    paris london rome berlin madrid lisbon dublin amsterdam brussels vienna prague warsaw
-    budapest athens oslo stockholm helsinki copenhagen zurich geneva milan munich hamburg
-    barcelona lyon marseille edinburgh manchester istanbul moscow kyiv cairo lagos nairobi
-    johannesburg casablanca dubai mumbai delhi bangalore karachi beijing shanghai tokyo
-    osaka seoul singapore bangkok jakarta manila sydney melbourne auckland toronto montreal
-    vancouver chicago boston seattle denver austin dallas houston miami atlanta phoenix
-    portland detroit philadelphia washington kyoto florence venice naples seville porto
-    france germany italy spain portugal ireland england scotland wales britain
-    netherlands belgium austria switzerland poland sweden norway finland denmark greece
-    turkey russia ukraine egypt nigeria kenya morocco india china japan korea thailand
-    vietnam indonesia philippines australia canada mexico brazil argentina chile peru
-    colombia usa america europe asia africa
+    africa america amsterdam argentina asia athens atlanta auckland austin australia
+    austria bangalore bangkok barcelona beijing belgium berlin boston brazil britain
+    brussels budapest cairo canada casablanca chicago chile china colombia copenhagen
+    dallas delhi denmark denver detroit dubai dublin edinburgh egypt england europe finland
+    florence france geneva germany greece hamburg helsinki houston india indonesia ireland
+    istanbul italy jakarta japan johannesburg karachi kenya korea kyiv kyoto lagos lisbon
+    london lyon madrid manchester manila marseille melbourne mexico miami milan montreal
+    morocco moscow mumbai munich nairobi naples netherlands nigeria norway osaka oslo paris
+    peru philadelphia philippines phoenix poland portland porto portugal prague rome russia
+    scotland seattle seoul seville shanghai singapore spain stockholm sweden switzerland
+    sydney thailand tokyo toronto turkey ukraine usa vancouver venice vienna vietnam wales
+    warsaw washington zurich
 """
 _PLACE_PHRASES = (
-    "new york|los angeles|san francisco|san diego|las vegas|new delhi|hong kong|mexico city|"
-    "rio de janeiro|sao paulo|buenos aires|cape town|tel aviv|kuala lumpur|new orleans|"
-    "united states|united kingdom|new zealand|south africa|south korea"
+    "buenos aires|"
+    "cape town|"
+    "hong kong|"
+    "kuala lumpur|"
+    "las vegas|"
+    "los angeles|"
+    "mexico city|"
+    "new delhi|"
+    "new orleans|"
+    "new york|"
+    "new zealand|"
+    "rio de janeiro|"
+    "san diego|"
+    "san francisco|"
+    "sao paulo|"
+    "south africa|"
+    "south korea|"
+    "tel aviv|"
+    "united kingdom|"
+    "united states"
 )
 PLACE_NAMES = frozenset(_PLACE_WORDS.split()) | frozenset(_PLACE_PHRASES.split("|"))
 """Lower-case places, single words and whole phrases."""
 
-PLACE_PREPOSITIONS = frozenset(
-    ["in", "at", "to", "from", "near", "visiting", "around", "toward", "towards", "into", "via"]
-)
+_PLACE_PREPOSITIONS = "around at from in into near to toward towards via visiting"
+PLACE_PREPOSITIONS = frozenset(_PLACE_PREPOSITIONS.split())
 
-SENTENCE_WORDS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "what",
-        "what's",
-        "whats",
-        "where",
-        "where's",
-        "when",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "how",
-        "which",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "please",
-        "hi",
-        "hello",
-        "hey",
-        "dear",
-        "thanks",
-        "thank",
-        "yes",
-        "no",
-        "ok",
-        "okay",
-        "i",
-        "i'm",
-        "my",
-        "me",
-        "we",
-        "our",
-        "you",
-        "your",
-        "he",
-        "she",
-        "it",
-        "they",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "if",
-        "then",
-        "and",
-        "but",
-        "or",
-        "so",
-        "also",
-        "just",
-        "find",
-        "get",
-        "show",
-        "tell",
-        "give",
-        "list",
-        "book",
-        "check",
-        "send",
-        "call",
-        "look",
-        "what's",
-        "reply",
-        "return",
-        "extract",
-        "use",
-        "let",
-        "make",
-        "set",
-        "add",
-        "create",
-        "update",
-        "delete",
-        "cancel",
-        "search",
-        "lookup",
-        "look-up",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "to",
-        "of",
-        "by",
-        "with",
-        "about",
-        "after",
-        "before",
-        "today",
-        "tomorrow",
-        "yesterday",
-        "now",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "email",
-        "name",
-        "order",
-        "ticket",
-        "invoice",
-        "customer",
-        "user",
-        "email:",
-        "note",
-    ]
-)
+_SENTENCE_WORDS = """
+    a about add after also an and answer api april are at august before book but by call
+    can cancel check classify could create csv customer dear december delete did do does
+    email email: english extract february find for friday from get give he hello here hey
+    hi how html i i'm if in invoice is it january json july june just let list look look-up
+    lookup make march markdown may me might monday my name no note november now october of
+    ok okay on or order our please reply respond return saturday search send september set
+    shall she should show so summarize sunday tell thank thanks that the then there these
+    they this those thursday ticket to today tomorrow translate tuesday update use user was
+    we wednesday were what what's whats when where where's which who whom whose why will
+    with would xml yaml yes yesterday you your
+"""
+SENTENCE_WORDS = frozenset(_SENTENCE_WORDS.split())
 """Capitalised at a sentence's start but not names (left off a capitalised phrase)."""
 
 # What a field's name says it holds: class -> words of field names (matched word by word).
 FIELD_CLASSES: dict[str, frozenset[str]] = {
-    "person": frozenset(
-        [
-            "name",
-            "fullname",
-            "full",
-            "person",
-            "customer",
-            "user",
-            "username",
-            "author",
-            "contact",
-            "recipient",
-            "sender",
-            "owner",
-            "who",
-            "assignee",
-            "employee",
-            "patient",
-            "student",
-            "client",
-            "passenger",
-            "guest",
-            "first",
-            "last",
-            "attendee",
-            "member",
-        ]
+    "person": _set(
+        "assignee attendee author client contact customer employee first full fullname guest last "
+        "member name owner passenger patient person recipient sender student user username who"
     ),
-    "place": frozenset(
-        [
-            "city",
-            "town",
-            "location",
-            "place",
-            "destination",
-            "origin",
-            "country",
-            "region",
-            "state",
-            "where",
-            "address",
-            "venue",
-            "from",
-            "to",
-            "departure",
-            "arrival",
-            "airport",
-            "capital",
-        ]
+    "place": _set(
+        "address airport arrival capital city country departure destination from location origin "
+        "place region state to town venue where"
     ),
-    "email": frozenset(["email", "mail", "emails"]),
-    "url": frozenset(
-        ["url", "link", "website", "homepage", "uri", "href", "site", "urls", "links"]
+    "email": _set("email emails mail"),
+    "url": _set("homepage href link links site uri url urls website"),
+    "date": _set("birth birthday born date day deadline dob due end since start until when"),
+    "datetime": _set("at created datetime scheduled time timestamp updated"),
+    "phone": _set("cell mobile phone tel telephone"),
+    "identifier": _set(
+        "account booking case code confirmation id identifier ids invoice key no number order ref "
+        "reference serial sku ticket tracking"
     ),
-    "date": frozenset(
-        [
-            "date",
-            "day",
-            "when",
-            "birthday",
-            "dob",
-            "deadline",
-            "due",
-            "start",
-            "end",
-            "since",
-            "until",
-            "born",
-            "birth",
-        ]
+    "number": _set(
+        "age amount balance budget cost count days distance duration height hours length limit "
+        "minutes n num number percent percentage price qty quantity rating salary score size temp "
+        "temperature total value weight year years"
     ),
-    "datetime": frozenset(
-        ["datetime", "timestamp", "time", "at", "created", "updated", "scheduled"]
+    "text": _set(
+        "answer body comment content description explanation input issue keywords message note "
+        "notes problem prompt query question reason request response search subject summary text "
+        "title topic"
     ),
-    "phone": frozenset(["phone", "tel", "telephone", "mobile", "cell"]),
-    "identifier": frozenset(
-        [
-            "id",
-            "ids",
-            "identifier",
-            "code",
-            "sku",
-            "ref",
-            "reference",
-            "ticket",
-            "invoice",
-            "tracking",
-            "order",
-            "account",
-            "number",
-            "no",
-            "case",
-            "confirmation",
-            "booking",
-            "serial",
-            "key",
-        ]
-    ),
-    "number": frozenset(
-        [
-            "age",
-            "count",
-            "quantity",
-            "qty",
-            "amount",
-            "price",
-            "total",
-            "cost",
-            "number",
-            "n",
-            "num",
-            "year",
-            "years",
-            "score",
-            "temperature",
-            "temp",
-            "rating",
-            "size",
-            "weight",
-            "height",
-            "length",
-            "duration",
-            "minutes",
-            "hours",
-            "days",
-            "percent",
-            "percentage",
-            "value",
-            "limit",
-            "budget",
-            "salary",
-            "balance",
-            "distance",
-        ]
-    ),
-    "text": frozenset(
-        [
-            "query",
-            "question",
-            "text",
-            "message",
-            "content",
-            "summary",
-            "description",
-            "reason",
-            "topic",
-            "subject",
-            "title",
-            "comment",
-            "note",
-            "notes",
-            "body",
-            "request",
-            "prompt",
-            "input",
-            "search",
-            "keywords",
-            "issue",
-            "problem",
-            "answer",
-            "response",
-            "explanation",
-        ]
-    ),
-    "list": frozenset(
-        [
-            "tags",
-            "tag",
-            "keywords",
-            "labels",
-            "topics",
-            "skills",
-            "interests",
-            "hobbies",
-            "items",
-            "list",
-            "languages",
-            "categories",
-            "ingredients",
-            "features",
-        ]
+    "list": _set(
+        "categories features hobbies ingredients interests items keywords labels languages list "
+        "skills tag tags topics"
     ),
 }
 
 # Words near a number that say which field it fills (field word -> cue words).
 UNIT_CUES: dict[str, frozenset[str]] = {
-    "age": frozenset(["years", "old", "aged", "age", "year"]),
-    "year": frozenset(["year", "in", "since", "born"]),
-    "price": frozenset(
-        ["price", "cost", "costs", "usd", "eur", "dollars", "euros", "$", "€", "£", "pay", "paid"]
-    ),
-    "amount": frozenset(
-        [
-            "amount",
-            "usd",
-            "eur",
-            "dollars",
-            "euros",
-            "$",
-            "€",
-            "£",
-            "pay",
-            "paid",
-            "charged",
-            "refund",
-        ]
-    ),
-    "total": frozenset(["total", "sum", "usd", "eur", "dollars"]),
-    "quantity": frozenset(["items", "pieces", "units", "copies", "qty", "quantity", "tickets"]),
-    "count": frozenset(["items", "pieces", "units", "times", "count"]),
-    "temperature": frozenset(["degrees", "celsius", "fahrenheit", "temperature"]),
-    "rating": frozenset(["stars", "rating", "rated", "out"]),
-    "score": frozenset(["points", "score", "rated"]),
-    "minutes": frozenset(["minutes", "min", "mins"]),
-    "hours": frozenset(["hours", "hour", "hrs"]),
-    "days": frozenset(["days", "day", "nights", "night"]),
-    "percent": frozenset(["percent", "%"]),
-    "guests": frozenset(["guests", "people", "persons", "adults"]),
-    "people": frozenset(["people", "persons", "guests"]),
+    "age": _set("age aged old year years"),
+    "year": _set("born in since year"),
+    "price": _set("$ cost costs dollars eur euros paid pay price usd £ €"),
+    "amount": _set("$ amount charged dollars eur euros paid pay refund usd £ €"),
+    "total": _set("dollars eur sum total usd"),
+    "quantity": _set("copies items pieces qty quantity tickets units"),
+    "count": _set("count items pieces times units"),
+    "temperature": _set("celsius degrees fahrenheit temperature"),
+    "rating": _set("out rated rating stars"),
+    "score": _set("points rated score"),
+    "minutes": _set("min mins minutes"),
+    "hours": _set("hour hours hrs"),
+    "days": _set("day days night nights"),
+    "percent": _set("% percent"),
+    "guests": _set("adults guests people persons"),
+    "people": _set("guests people persons"),
 }
 
 # Words that point at common labels (support triage, sentiment): label -> words.
 LABEL_HINTS: dict[str, frozenset[str]] = {
-    "billing": frozenset(
-        [
-            "charged",
-            "charge",
-            "invoice",
-            "refund",
-            "payment",
-            "paid",
-            "bill",
-            "billed",
-            "price",
-            "subscription",
-            "card",
-            "overcharged",
-            "money",
-            "receipt",
-        ]
+    "billing": _set(
+        "bill billed card charge charged invoice money overcharged paid payment price receipt "
+        "refund subscription"
     ),
-    "bug": frozenset(
-        [
-            "crash",
-            "crashes",
-            "crashed",
-            "error",
-            "errors",
-            "broken",
-            "fails",
-            "failed",
-            "failing",
-            "bug",
-            "exception",
-            "freezes",
-            "wrong",
-            "glitch",
-        ]
+    "bug": _set(
+        "broken bug crash crashed crashes error errors exception failed failing fails freezes "
+        "glitch wrong"
     ),
-    "feature": frozenset(
-        [
-            "add",
-            "feature",
-            "support",
-            "wish",
-            "would",
-            "like",
-            "request",
-            "could",
-            "please",
-            "allow",
-            "option",
-            "suggestion",
-            "dark",
-            "mode",
-            "export",
-        ]
+    "feature": _set(
+        "add allow could dark export feature like mode option please request suggestion support "
+        "wish would"
     ),
-    "positive": frozenset(
-        [
-            "love",
-            "loved",
-            "great",
-            "excellent",
-            "amazing",
-            "good",
-            "wonderful",
-            "happy",
-            "fantastic",
-            "best",
-            "perfect",
-            "recommend",
-        ]
+    "positive": _set(
+        "amazing best excellent fantastic good great happy love loved perfect recommend wonderful"
     ),
-    "negative": frozenset(
-        [
-            "hate",
-            "hated",
-            "terrible",
-            "awful",
-            "bad",
-            "worst",
-            "poor",
-            "disappointed",
-            "broken",
-            "angry",
-            "useless",
-            "horrible",
-        ]
+    "negative": _set(
+        "angry awful bad broken disappointed hate hated horrible poor terrible useless worst"
     ),
-    "neutral": frozenset(["okay", "fine", "average", "arrived", "ordinary"]),
-    "yes": frozenset(["yes", "true", "correct", "right", "indeed"]),
-    "no": frozenset(["no", "false", "not", "never", "wrong"]),
-    "urgent": frozenset(["urgent", "asap", "immediately", "emergency", "critical", "now"]),
-    "spam": frozenset(["win", "winner", "free", "prize", "click", "offer", "money"]),
+    "neutral": _set("arrived average fine okay ordinary"),
+    "yes": _set("correct indeed right true yes"),
+    "no": _set("false never no not wrong"),
+    "urgent": _set("asap critical emergency immediately now urgent"),
+    "spam": _set("click free money offer prize win winner"),
 }

@@ -11,7 +11,9 @@ types, ``format``, ``enum``, string length bounds and, for an array, its items.
 - the words around the span (its label, its neighbours) that the field's name shares
   (``CUE_BONUS`` each, up to two; units count for numbers: "42 years old" is an ``age``);
 - its turn's weight (the latest user turn and the tool results after it most);
-- ``REUSE_PENALTY`` when another field of the reply already took the same value.
+- ``REUSE_PENALTY`` when another field of the reply already took the same value;
+- ``ORDER_PENALTY`` per value before it in the conversation (up to three): of two values alike,
+  the first named is likelier.
 
 An ``enum`` field's candidates are its values, scored by whether the conversation names them
 (or words that point at them, :data:`~.lexicon.LABEL_HINTS`). Values are deduplicated (the
@@ -35,6 +37,7 @@ __all__ = [
     "CUE_BONUS",
     "KIND_SCORES",
     "NONE_SCORE",
+    "ORDER_PENALTY",
     "REUSE_PENALTY",
     "Candidate",
     "Field",
@@ -47,6 +50,7 @@ __all__ = [
 NONE_SCORE = 1.0  # the JSON prior's own draw, as a candidate's score
 CUE_BONUS = 2.5
 REUSE_PENALTY = 3.0
+ORDER_PENALTY = 0.5
 _MAX_DEPTH = 12
 
 # How well a span kind fits a field class (classes from the field's name; "" = no class).
@@ -86,6 +90,7 @@ _FORMAT_KINDS = {
     "date-time": ("datetime",),
 }
 _LAST_NAME_WORDS = frozenset({"last", "surname", "family"})
+_PERSON_QUALIFIERS = (FIELD_CLASSES["person"] - {"name"}) | {"given", "middle", "display"}
 
 
 @dataclass(frozen=True)
@@ -201,27 +206,8 @@ def describe(
     classes = {
         cls for cls, vocabulary in FIELD_CLASSES.items() if (name_words | singular) & vocabulary
     }
-    if (
-        "name" in name_words
-        and len(name_words) > 1
-        and not name_words
-        & FIELD_CLASSES["person"]
-        - {
-            "name",
-            "first",
-            "last",
-            "full",
-        }
-    ):
-        # "city_name", "product_name": the name of the other word's thing.
-        if name_words & FIELD_CLASSES["place"] or not name_words & {
-            "first",
-            "last",
-            "full",
-            "user",
-            "customer",
-        }:
-            classes.discard("person")
+    if "name" in name_words and name_words - {"name"} and not name_words & _PERSON_QUALIFIERS:
+        classes.discard("person")  # "city_name", "product_name": the other word's thing
     if "id" in name_words or name.lower().endswith("id"):
         classes = {"identifier"} | (classes & {"email"})
     if fmt in _FORMAT_KINDS:
@@ -301,7 +287,13 @@ def candidates(
                 score,
                 min(candidate.order, known.order) if known else candidate.order,
             )
-    return sorted(best.values(), key=lambda item: (-item.score, item.order))
+    # Of values alike, the one the conversation gives first is likelier ("Paris and Rome").
+    ranked = sorted(best.values(), key=lambda item: item.order)
+    ranked = [
+        Candidate(item.value, item.score - ORDER_PENALTY * min(rank, 3), item.order)
+        for rank, item in enumerate(ranked)
+    ]
+    return sorted(ranked, key=lambda item: (-item.score, item.order))
 
 
 def enum_candidates(
@@ -313,7 +305,7 @@ def enum_candidates(
     text_words = set(words(text))
     found = []
     for order, value in enumerate(values):
-        label = str(value).lower() if not isinstance(value, bool) else str(value).lower()
+        label = str(value).lower()
         score = 0.0
         if label and re.search(r"(?<![a-z0-9])" + re.escape(label) + r"(?![a-z0-9])", lowered):
             score = 4.0
@@ -359,6 +351,8 @@ def _score(field: Field, span: Span) -> float | None:
     classes = field.classes or frozenset({""})
     base = max(KIND_SCORES[cls].get(span.kind, -math.inf) for cls in classes)
     cue = _cue_score(field, span)
+    if not field.types and not field.classes and not cue:
+        return None  # a key of free JSON that says nothing of its value
     if base == -math.inf:
         if not cue:
             return None
@@ -437,10 +431,10 @@ def _array_candidates(field: Field, spans: Iterable[Span]) -> list[Candidate]:
         if span.kind == "list":
             cue = _cue_score(field, span) or (1.0 if field.classes & {"list"} else 0.0)
             if cue:
-                values = [_item_value(items, item) for item in span.value]
-                values = [value for value in values if value is not None][:limit]
-                if values:
-                    found.append(Candidate(values, 3.0 + cue + span.weight, span.order))
+                listed = [_item_value(items, item) for item in span.value]
+                listed = [value for value in listed if value is not None][:limit]
+                if listed:
+                    found.append(Candidate(listed, 3.0 + cue + span.weight, span.order))
             continue
         if items.enum is not None or "object" in items.types:
             continue
