@@ -141,7 +141,7 @@ def generate_constrained(
         # Bytes the grammar forces: appended without a draw.
         pending = matcher.compute_ff_bytes()
         forced = matcher.compute_ff_tokens() if pending else None
-        if not forced and values is not None and shape is not None:
+        if not forced and values is not None:
             # The conversation's value for a value starting here, when the grammar takes it.
             forced = values.continuation(
                 shape, pending, lambda tokens: matcher.validate_tokens(tokens) == len(tokens), rng
@@ -179,13 +179,13 @@ class ValueSource(Protocol):
 
     def continuation(
         self,
-        shape: JsonShape,
+        shape: JsonShape | None,
         pending: bytes,
         accepts: Callable[[list[int]], bool],
         rng: np.random.Generator,
     ) -> list[int] | None:
         """Tokens that write the value starting at ``shape`` (after the forced ``pending``
-        bytes), or None to draw as usual."""
+        bytes; ``shape`` is None for a grammar that is not JSON), or None to draw as usual."""
         ...
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ....tokens.messages import content_text
-from .guide import Path, ValueGuide
+from .guide import LabelGuide, Path, ValueGuide
 from .matching import Candidate, enum_candidates
 from .spans import TEXT_LIMIT, Span, conversation_spans
 
@@ -52,6 +52,16 @@ class ConversationValues:
         """A :class:`ValueGuide` for one reply in ``schema`` (None: any JSON object, fields
         matched by their keys alone)."""
         return ValueGuide(self.spans, self.latest_text, schema, encoding, settings, exclude=exclude)
+
+    def labels(
+        self,
+        labels: tuple[str, ...],
+        encoding: tiktoken.Encoding,
+        settings: SamplingSettings,
+    ) -> LabelGuide:
+        """A :class:`LabelGuide` for a reply that is one of ``labels``: the one the latest
+        user turn names or points at."""
+        return LabelGuide(labels, self.latest_text, encoding, settings)
 
     @property
     def empty(self) -> bool:

@@ -39,6 +39,7 @@ from .matching import (
     branches,
     candidates,
     describe,
+    enum_candidates,
     resolve,
     value_key,
 )
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from ..types import SamplingSettings
     from .spans import Span
 
-__all__ = ["MAX_TRIES", "Path", "ValueGuide"]
+__all__ = ["MAX_TRIES", "LabelGuide", "Path", "ValueGuide"]
 
 MAX_TRIES = 4
 _REQUIRED_NONE_SCORE = NONE_SCORE - 1.5  # a required string is rarely left to chance
@@ -84,7 +85,7 @@ class ValueGuide:
 
     def continuation(
         self,
-        shape: JsonShape,
+        shape: JsonShape | None,
         pending: bytes,
         accepts: Callable[[list[int]], bool],
         rng: np.random.Generator,
@@ -92,6 +93,8 @@ class ValueGuide:
         """The tokens that write the conversation's value for the value ``shape`` is at
         (``pending``: bytes the grammar forces next, not yet tokens), or None to let the
         decoder draw. Answers once per value."""
+        if shape is None:
+            return None
         if shape.value_id == self._decided and not pending:
             return None
         view = shape
@@ -141,7 +144,7 @@ class ValueGuide:
             return None
         none_score = _REQUIRED_NONE_SCORE if field.required and field.holds_text else NONE_SCORE
         for _ in range(MAX_TRIES):
-            pick = self._draw(options, none_score, rng)
+            pick = self.draw(options, none_score, rng)
             if pick < 0:
                 return None
             value = options.pop(pick).value
@@ -209,7 +212,7 @@ class ValueGuide:
             return None  # the whole reply: its members are proposed, not it
         return field
 
-    def _draw(self, options: list[Candidate], none_score: float, rng: np.random.Generator) -> int:
+    def draw(self, options: list[Candidate], none_score: float, rng: np.random.Generator) -> int:
         """A candidate's index, drawn with the request's sampling; -1: the JSON prior."""
         settings = self.settings
         scores = [option.score for option in options]
@@ -233,3 +236,53 @@ class ValueGuide:
 def _generic(path: Path) -> Path:
     """``path`` with array indices as -1 (a schema's items are alike)."""
     return tuple(-1 if isinstance(step, int) else step for step in path)
+
+
+class LabelGuide:
+    """Proposes one of a closed set of labels at a reply's start: the label the conversation
+    names (or points at), drawn with the request's sampling as :class:`ValueGuide` draws a
+    value; None leaves the reply to the decoder. For a grammar that is a choice of labels
+    (a prompt's "one of: billing, bug, feature, other"), JSON or not."""
+
+    def __init__(
+        self,
+        labels: tuple[str, ...],
+        text: str,
+        encoding: tiktoken.Encoding,
+        settings: SamplingSettings,
+    ) -> None:
+        self.labels = labels
+        self.text = text
+        self.encoding = encoding
+        self.settings = settings
+        self._asked = False
+
+    def continuation(
+        self,
+        shape: JsonShape | None,
+        pending: bytes,
+        accepts: Callable[[list[int]], bool],
+        rng: np.random.Generator,
+    ) -> list[int] | None:
+        """The tokens of the drawn label (after the forced ``pending`` bytes), once, at the
+        reply's first draw; None to draw as usual."""
+        if self._asked:
+            return None
+        self._asked = True
+        options = sorted(
+            enum_candidates(self.labels, self.text), key=lambda item: (-item.score, item.order)
+        )
+        drawer = ValueGuide((), "", None, self.encoding, self.settings)
+        for _ in range(MAX_TRIES):
+            if not options:
+                return None
+            pick = drawer.draw(options, NONE_SCORE, rng)
+            if pick < 0:
+                return None
+            label = str(options.pop(pick).value).encode()
+            if not label.startswith(pending):
+                continue
+            tokens = self.encoding.encode_ordinary(label.decode())
+            if tokens and accepts(tokens):
+                return tokens
+        return None
