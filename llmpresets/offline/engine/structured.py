@@ -145,7 +145,7 @@ class StructuredPlan:
                 if self.values is not None and tool.kind == "function":
                     exclude = exclusions.setdefault(tool.name, self._earlier(tool.name))
                     guide = self.values.guide(
-                        tool.parameters, self.encoding, capped, exclude=exclude
+                        tool.parameters, self.encoding, capped, exclude=exclude, context=tool.name
                     )
                 made = generate_constrained(
                     step, vocab, self.encoding, grammar, capped, rng, hints=self.hints, values=guide

@@ -178,7 +178,16 @@ def _parameters(tool: Tool) -> list[tuple[str, Field]]:
         return []
     required = schema.get("required") or ()
     return [
-        (str(name), describe(child, str(name), schema, required=name in required))
+        (
+            str(name),
+            describe(
+                child,
+                str(name),
+                schema,
+                required=name in required,
+                context=frozenset(_words(tool.name)),
+            ),
+        )
         for name, child in list(properties.items())[:32]
     ]
 
@@ -200,7 +209,7 @@ def _items_named(tool: Tool, prompt: str, values: ConversationValues | None) -> 
         strong = [
             option
             for option in candidates(field, values.spans, latest_text=values.latest_text)
-            if option.score >= FILL_SCORE + 1.0 and isinstance(option.value, str | int | float)
+            if option.score >= FILL_SCORE and isinstance(option.value, str | int | float)
         ]
         named = [option for option in strong if str(option.value) in prompt]
         most = max(most, len(named))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ....tokens.messages import content_text
 from .guide import LabelGuide, Path, ValueGuide
 from .matching import Candidate, enum_candidates
-from .spans import TEXT_LIMIT, Span, conversation_spans
+from .spans import TEXT_LIMIT, Span, conversation_spans, words
 
 if TYPE_CHECKING:
     import tiktoken
@@ -48,10 +48,19 @@ class ConversationValues:
         settings: SamplingSettings,
         *,
         exclude: Mapping[Path, set[str]] | None = None,
+        context: str = "",
     ) -> ValueGuide:
         """A :class:`ValueGuide` for one reply in ``schema`` (None: any JSON object, fields
-        matched by their keys alone)."""
-        return ValueGuide(self.spans, self.latest_text, schema, encoding, settings, exclude=exclude)
+        matched by their keys alone); ``context``: what the JSON is for (a tool's name)."""
+        return ValueGuide(
+            self.spans,
+            self.latest_text,
+            schema,
+            encoding,
+            settings,
+            exclude=exclude,
+            context=frozenset(words(context)),
+        )
 
     def labels(
         self,

@@ -70,8 +70,10 @@ class ValueGuide:
         settings: SamplingSettings,
         *,
         exclude: Mapping[Path, set[str]] | None = None,
+        context: frozenset[str] = frozenset(),
     ) -> None:
         self.spans = spans
+        self.context = context
         self.latest_text = latest_text
         self.schema: Mapping[str, Any] = schema if isinstance(schema, Mapping) else {}
         self.typed = isinstance(schema, Mapping)
@@ -205,7 +207,9 @@ class ValueGuide:
             node = holder["properties"][step]
             name = step
             required = step in (holder.get("required") or ())
-        field = describe(node if self.typed else {}, name, root, required=required)
+        field = describe(
+            node if self.typed else {}, name, root, required=required, context=self.context
+        )
         if "object" in field.types and field.enum is None:
             return None
         if not path and not field.name:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 __all__ = [
     "FIELD_CLASSES",
+    "FIELD_CUES",
     "FIRST_NAMES",
     "HONORIFICS",
     "LABEL_HINTS",
     "PLACE_NAMES",
     "PLACE_PREPOSITIONS",
+    "PREPOSITIONS",
     "SENTENCE_WORDS",
     "UNIT_CUES",
 ]
@@ -92,6 +94,8 @@ _PLACE_PREPOSITIONS = "around at from in into near to toward towards via visitin
 PLACE_PREPOSITIONS = frozenset(_PLACE_PREPOSITIONS.split())
 
 _SENTENCE_WORDS = """
+    convert schedule remind calculate compute fetch buy pay open close start stop run
+    translate summarize classify
     a about add after also an and answer api april are at august before book but by call
     can cancel check classify could create csv customer dear december delete did do does
     email email: english extract february find for friday from get give he hello here hey
@@ -125,6 +129,7 @@ FIELD_CLASSES: dict[str, frozenset[str]] = {
         "account booking case code confirmation id identifier ids invoice key no number order ref "
         "reference serial sku ticket tracking"
     ),
+    "code": _set("currency ticker symbol iata airport code lang language unit"),
     "number": _set(
         "age amount balance budget cost count days distance duration height hours length limit "
         "minutes n num number percent percentage price qty quantity rating salary score size temp "
@@ -140,6 +145,20 @@ FIELD_CLASSES: dict[str, frozenset[str]] = {
         "skills tag tags topics"
     ),
 }
+
+# Words a field's name implies before its value (origin: "from Lisbon"); prepositions among
+# a field's words are matched only right before a value.
+FIELD_CUES: dict[str, frozenset[str]] = {
+    "origin": _set("from departing leaving"),
+    "departure": _set("from departing leaving"),
+    "source": _set("from"),
+    "sender": _set("from"),
+    "destination": _set("to arriving into"),
+    "arrival": _set("to arriving"),
+    "target": _set("to into"),
+    "recipient": _set("to"),
+}
+PREPOSITIONS = _set("from to into in at on by for via with")
 
 # Words near a number that say which field it fills (field word -> cue words).
 UNIT_CUES: dict[str, frozenset[str]] = {

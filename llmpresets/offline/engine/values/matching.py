@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .lexicon import FIELD_CLASSES, LABEL_HINTS, UNIT_CUES
+from .lexicon import FIELD_CLASSES, FIELD_CUES, LABEL_HINTS, PREPOSITIONS, UNIT_CUES
 from .spans import Span, words
 
 __all__ = [
@@ -62,9 +62,10 @@ KIND_SCORES: dict[str, dict[str, float]] = {
     "date": {"date": 4.0, "datetime": 1.5},
     "datetime": {"datetime": 4.0, "date": 1.5},
     "phone": {"phone": 4.0},
-    "identifier": {"identifier": 3.5, "number": 0.5, "quoted": 0.5, "labeled": 0.5},
+    "identifier": {"identifier": 3.5, "code": 1.5, "number": 0.5, "quoted": 0.5, "labeled": 0.5},
+    "code": {"code": 3.0, "identifier": 1.0, "quoted": 0.5},
     "number": {"number": 2.0},
-    "text": {"quoted": 2.0, "labeled": 0.5, "proper": 0.5, "sentence": 1.8},
+    "text": {"quoted": 2.5, "labeled": 0.5, "proper": 0.5, "sentence": 1.2},
     "list": {"list": 3.0},
     "": {
         "labeled": 0.5,
@@ -73,6 +74,7 @@ KIND_SCORES: dict[str, dict[str, float]] = {
         "person": 0.6,
         "place": 0.6,
         "identifier": 0.6,
+        "code": 0.6,
         "number": 1.5,
         "email": 0.3,
         "url": 0.3,
@@ -90,6 +92,8 @@ _FORMAT_KINDS = {
     "date-time": ("datetime",),
 }
 _LAST_NAME_WORDS = frozenset({"last", "surname", "family"})
+_ADDRESSEE_WORDS = frozenset({"to", "from", "cc", "bcc", "recipient", "recipients", "sender"})
+_MAIL_WORDS = frozenset({"email", "mail", "emails", "message"})
 _PERSON_QUALIFIERS = (FIELD_CLASSES["person"] - {"name"}) | {"given", "middle", "display"}
 
 
@@ -167,8 +171,11 @@ def describe(
     *,
     required: bool = False,
     depth: int = 0,
+    context: frozenset[str] = frozenset(),
 ) -> Field:
-    """The :class:`Field` of ``schema`` named ``name`` (see the module docstring)."""
+    """The :class:`Field` of ``schema`` named ``name`` (see the module docstring);
+    ``context``: words of what holds it (a tool's name: ``to`` of ``send_email`` is an
+    email address)."""
     node = resolve(schema, root)
     options = branches(node, root)
     types: set[str] = set()
@@ -202,12 +209,14 @@ def describe(
     singular = frozenset(_singular(word) for word in name_words)
     items = None
     if items_schema is not None and depth < _MAX_DEPTH:
-        items = describe(items_schema, name, root, depth=depth + 1)
+        items = describe(items_schema, name, root, depth=depth + 1, context=context)
     classes = {
         cls for cls, vocabulary in FIELD_CLASSES.items() if (name_words | singular) & vocabulary
     }
     if "name" in name_words and name_words - {"name"} and not name_words & _PERSON_QUALIFIERS:
         classes.discard("person")  # "city_name", "product_name": the other word's thing
+    if name_words & _ADDRESSEE_WORDS and context & _MAIL_WORDS:
+        classes = {"email"}
     if "id" in name_words or name.lower().endswith("id"):
         classes = {"identifier"} | (classes & {"email"})
     if fmt in _FORMAT_KINDS:
@@ -366,12 +375,19 @@ def _score(field: Field, span: Span) -> float | None:
 
 
 def _cue_score(field: Field, span: Span) -> float:
-    """``CUE_BONUS`` per field word among the span's cues (label and neighbours), up to two."""
+    """``CUE_BONUS`` per field word among the span's cues (label and neighbours), up to two;
+    a preposition ("from", "to"), or a word that implies one (``origin``), counts only right
+    before the span."""
     if not span.cues:
         return 0.0
     shared = 0
     for word in field.name_words:
-        if word in span.cues or (
+        implied = FIELD_CUES.get(word)
+        if implied is not None and implied & span.lead:
+            shared += 1
+        elif word in PREPOSITIONS:
+            shared += word in span.lead
+        elif word in span.cues or (
             len(word) >= 4 and any(cue.startswith(word[:5]) for cue in span.cues if len(cue) >= 4)
         ):
             shared += 1

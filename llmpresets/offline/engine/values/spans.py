@@ -8,10 +8,11 @@ turn and the tool results after it most, the system prompt least) and where it s
 
 Kinds: ``email``, ``url``, ``date`` (ISO ``YYYY-MM-DD``; the text as written is kept in
 ``text``), ``datetime``, ``phone``, ``identifier`` (letters and digits mixed: A-10293,
-ORD-5512, or digits after "order #"), ``number``, ``person``, ``place``, ``proper`` (a
-capitalised phrase neither of those), ``quoted``, ``labeled`` (``key: value`` in a message, or
-a scalar of a tool result's JSON: its key is the cue), ``boolean`` (a tool result's),
-``list`` (items after a label or a cue: "tags: a, b and c").
+ORD-5512, or digits after "order #"), ``code`` (capitals: USD, NVDA), ``number``,
+``person``, ``place``, ``proper`` (a capitalised phrase neither of those), ``quoted``,
+``labeled`` (``key: value`` in a message, or a scalar of a tool result's JSON: its key is the
+cue), ``boolean`` (a tool result's), ``list`` (items after a label or a cue: "tags: a, b and
+c").
 
 Reading is bounded: each message is read up to :data:`TEXT_LIMIT` characters (its end, which
 holds the question, is kept), at most :data:`SPAN_LIMIT` spans per conversation, and every
@@ -60,6 +61,7 @@ class Span:
     weight: float  # its turn's weight
     order: int  # position in the conversation (earlier first)
     label: str = ""  # the key of a ``key: value`` line or of a tool result's JSON
+    lead: frozenset[str] = frozenset()  # the (up to two) words right before it: "from", "to"
 
 
 # --------------------------------------------------------------------------- patterns
@@ -104,6 +106,7 @@ _CAPITALISED = re.compile(
     r"\b[A-Z][a-zA-Z'’-]{0,30}(?:\s(?:[A-Z][a-zA-Z'’-]{0,30}|de|da|van|von|del|la|le)){0,3}\b"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{0,40}")
+_CODE = re.compile(r"\b[A-Z]{2,5}\b")
 _LIST_CUE = re.compile(
     r"(?i)\b(tags?|keywords?|labels?|topics?|skills?|interests?|hobbies|likes|enjoys|"
     r"loves|items?|ingredients|languages?|categories|includes?|including)\b\s{0,2}[:=]?\s{0,2}"
@@ -332,6 +335,9 @@ def _text_spans(text: str, weight: float, order: int) -> list[Span]:
         number = _number(raw)
         if number is not None:
             claim(match.start(), match.end(), "number", number)
+    for match in _CODE.finditer(text):
+        if match.group().lower() not in SENTENCE_WORDS:
+            claim(match.start(), match.end(), "code", match.group())
     _names(text, claim)
     for match in _LABELED.finditer(text):
         label, value = match.group(1).strip(), match.group(2).strip().rstrip(".!?")
@@ -346,16 +352,26 @@ def _text_spans(text: str, weight: float, order: int) -> list[Span]:
     spans: list[Span] = []
     for start, end, kind, value, label in found:
         cues = _cues(text, start, end) | _cue_set(label)
+        lead = frozenset(words(re.split(r"[.!?\n]", text[max(0, start - 24) : start])[-1])[-2:])
         shown = text[start:end]
         if kind in ("labeled", "list"):
             shown = value if isinstance(value, str) else shown
-        spans.append(Span(kind, value, shown, cues, weight, order + len(spans), label))
+        spans.append(Span(kind, value, shown, cues, weight, order + len(spans), label, lead))
         # A labelled value is also its own kind ("email: a@b.co" is an email).
         if kind == "labeled":
             for inner in _classify(value, value, weight, order + len(spans)):
                 if inner.kind not in ("quoted", "labeled"):
                     spans.append(
-                        Span(inner.kind, inner.value, inner.text, cues, weight, inner.order, label)
+                        Span(
+                            inner.kind,
+                            inner.value,
+                            inner.text,
+                            cues,
+                            weight,
+                            inner.order,
+                            label,
+                            lead,
+                        )
                     )
     return spans
 
