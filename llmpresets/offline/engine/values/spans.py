@@ -37,7 +37,15 @@ from .lexicon import (
     SENTENCE_WORDS,
 )
 
-__all__ = ["SPAN_LIMIT", "TEXT_LIMIT", "Span", "conversation_spans", "message_texts", "words"]
+__all__ = [
+    "SPAN_LIMIT",
+    "TEXT_LIMIT",
+    "Span",
+    "clear_spans",
+    "conversation_spans",
+    "message_texts",
+    "words",
+]
 
 TEXT_LIMIT = 8000  # characters read per message
 SPAN_LIMIT = 400  # spans per conversation
@@ -152,6 +160,11 @@ def message_texts(messages: Sequence[Mapping[str, Any]]) -> list[tuple[str, floa
 _spans: BoundedCache[tuple[tuple[str, float, str], ...], tuple[Span, ...]] = BoundedCache(
     "conversation spans", 8 << 20
 )
+
+
+def clear_spans() -> None:
+    """Forget the spans kept per conversation (benchmarks read a new conversation's cost)."""
+    _spans.clear()
 
 
 def conversation_spans(messages: Sequence[Mapping[str, Any]]) -> tuple[Span, ...]:
