@@ -401,3 +401,43 @@ def test_a_label_grammar_takes_the_label_the_turn_points_at() -> None:
                 values=values.labels(("billing", "bug", "feature", "other"), encoding, settings),
             )
             assert reply.text == "billing"
+
+
+@pytest.mark.ecosystem
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_pydantic_ai_agent_looks_the_order_up_and_never_escalates(seed: int) -> None:
+    """pydantic-ai with two tools and a structured output: the lookup tool gets the order id
+    from the prompt, the unrelated tool is never called, and the output repeats the result."""
+    pytest.importorskip("pydantic_ai")
+    import asyncio
+
+    from offline_sdk import async_sdk
+    from pydantic import BaseModel
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    class Status(BaseModel):
+        order_id: str
+        status: str
+
+    client = async_sdk(OfflineTransport(seed=seed))
+    model = OpenAIChatModel("gpt-4o", provider=OpenAIProvider(openai_client=client))
+    agent = Agent(model, output_type=Status)
+    calls: list[tuple[str, str]] = []
+
+    @agent.tool_plain
+    def lookup_order(order_id: str) -> dict[str, str]:
+        """Look up an order's status by its id."""
+        calls.append(("lookup_order", order_id))
+        return {"order_id": order_id, "status": "shipped"}
+
+    @agent.tool_plain
+    def escalate_to_human(reason: str) -> str:
+        """Hand the conversation to a human agent."""
+        calls.append(("escalate_to_human", reason))
+        return "escalated"
+
+    result = asyncio.run(agent.run("Where is my order A-10293?"))
+    assert calls == [("lookup_order", "A-10293")]
+    assert result.output == Status(order_id="A-10293", status="shipped")
