@@ -151,6 +151,8 @@ class ValueGuide:
                 return None
             value = options.pop(pick).value
             literal = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            if isinstance(value, list) and value and len(value) < field.min_items:
+                literal = literal[:-1] + b","  # the items given, and the decoder adds more
             if not literal.startswith(prefix) or literal == prefix:
                 continue
             try:

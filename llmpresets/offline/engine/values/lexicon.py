@@ -9,6 +9,7 @@ from one named ``email``. A capitalised phrase outside these lists is still read
 from __future__ import annotations
 
 __all__ = [
+    "COUNTRY_NAMES",
     "FIELD_CLASSES",
     "FIELD_CUES",
     "FIRST_NAMES",
@@ -88,6 +89,15 @@ _PLACE_PHRASES = (
     "united states"
 )
 PLACE_NAMES = frozenset(_PLACE_WORDS.split()) | frozenset(_PLACE_PHRASES.split("|"))
+_COUNTRY_WORDS = """
+    argentina australia austria belgium brazil britain canada chile china colombia denmark
+    egypt england finland france germany greece india indonesia ireland italy japan kenya
+    korea mexico morocco netherlands nigeria norway peru philippines poland portugal russia
+    scotland spain sweden switzerland thailand turkey ukraine usa vietnam wales
+"""
+_COUNTRY_PHRASES = "united states|united kingdom|new zealand|south africa|south korea"
+COUNTRY_NAMES = frozenset(_COUNTRY_WORDS.split()) | frozenset(_COUNTRY_PHRASES.split("|"))
+"""Lower-case countries (a ``country`` field prefers them, a ``city`` field does not)."""
 """Lower-case places, single words and whole phrases."""
 
 _PLACE_PREPOSITIONS = "around at from in into near to toward towards via visiting"

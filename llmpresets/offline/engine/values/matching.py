@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .lexicon import FIELD_CLASSES, FIELD_CUES, LABEL_HINTS, PREPOSITIONS, UNIT_CUES
+from .lexicon import COUNTRY_NAMES, FIELD_CLASSES, FIELD_CUES, LABEL_HINTS, PREPOSITIONS, UNIT_CUES
 from .spans import Span, words
 
 __all__ = [
@@ -110,6 +110,7 @@ class Field:
     enum: tuple[Any, ...] | None = None
     items: Field | None = None
     max_items: int | None = None
+    min_items: int = 0
     min_length: int = 0
     max_length: int | None = None
     required: bool = False
@@ -180,7 +181,7 @@ def describe(
     options = branches(node, root)
     types: set[str] = set()
     fmt = enum = items_schema = max_items = max_length = None
-    min_length = 0
+    min_length = min_items = 0
     description = str(node.get("description") or node.get("title") or "")
     for option in options:
         kind = option.get("type")
@@ -198,6 +199,8 @@ def describe(
             types.add("array")
             items_schema = option["items"]
             max_items = option.get("maxItems")
+            if isinstance(option.get("minItems"), int):
+                min_items = option["minItems"]
         fmt = fmt or option.get("format")
         if isinstance(option.get("minLength"), int):
             min_length = option["minLength"]
@@ -235,6 +238,7 @@ def describe(
         enum=enum,
         items=items,
         max_items=max_items if isinstance(max_items, int) else None,
+        min_items=min_items,
         min_length=min_length,
         max_length=max_length if isinstance(max_length, int) else None,
         required=required,
@@ -366,6 +370,9 @@ def _score(field: Field, span: Span) -> float | None:
         if not cue:
             return None
         base = 0.0
+    if span.kind == "place" and field.name_words & {"country", "city", "town"}:
+        is_country = str(span.value).lower() in COUNTRY_NAMES
+        base += (1.0 if is_country else -1.5) * (1 if "country" in field.name_words else -1)
     if span.kind == "number" and numeric:
         base += _unit_score(field, span)
         value = float(span.value)
