@@ -137,6 +137,14 @@ CONVERT = tool(
     {"amount": NUMBER, "from_currency": STRING, "to_currency": STRING},
 )
 
+REMIND = tool("create_reminder", "Create a reminder", {"text": STRING, "date": STRING})
+TRANSLATE = tool(
+    "translate", "Translate text into a language", {"text": STRING, "target_language": STRING}
+)
+SEARCH = tool("search_docs", "Search the documentation", {"query": STRING})
+CANCEL = tool("cancel_subscription", "Cancel a subscription by its id", {"subscription_id": STRING})
+MULTIPLY = tool("multiply", "Multiply two numbers", {"a": NUMBER, "b": NUMBER})
+
 CASES: list[Case] = [
     extraction(
         "John Smith is 42 years old, email john@example.com",
@@ -205,6 +213,74 @@ CASES: list[Case] = [
         [WEATHER],
         [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "London"})],
     ),
+    extraction(
+        "Hi, I'm Priya Patel and my phone number is 555-201-7788.",
+        strict({"name": STRING, "phone": STRING}),
+        {"name": "Priya Patel", "phone": "555-201-7788"},
+    ),
+    extraction(
+        "Invoice INV-2024-0042 for $1,250.00 is due on 2026-02-15.",
+        strict(
+            {
+                "invoice_number": STRING,
+                "amount": NUMBER,
+                "due_date": {"type": "string", "format": "date"},
+            }
+        ),
+        {"invoice_number": "INV-2024-0042", "amount": 1250.0, "due_date": "2026-02-15"},
+    ),
+    extraction(
+        "Ship 12 copies of 'Dune' to Oslo.",
+        strict({"title": STRING, "quantity": INTEGER, "destination": STRING}),
+        {"title": "Dune", "quantity": 12, "destination": "Oslo"},
+    ),
+    extraction(
+        "My username is jdoe_88 and my account number is 99120.",
+        strict({"username": STRING, "account_number": STRING}),
+        {"username": "jdoe_88", "account_number": "99120"},
+    ),
+    extraction(
+        "Book a table for 6 people at 19:30 under the name Garcia.",
+        strict({"party_size": INTEGER, "time": STRING, "name": STRING}),
+        {"party_size": 6, "time": "19:30", "name": "Garcia"},
+    ),
+    extraction(
+        "Please set the status of task T-77 to done.",
+        strict(
+            {"task_id": STRING, "status": {"type": "string", "enum": ["todo", "doing", "done"]}}
+        ),
+        {"task_id": "T-77", "status": "done"},
+    ),
+    tool_case(
+        "Remind me to call Mom on 2026-05-01.",
+        [REMIND, WEATHER],
+        [("create_reminder", {"date": "2026-05-01"})],
+    ),
+    tool_case(
+        "Translate 'good morning' into Spanish.",
+        [TRANSLATE, WEATHER],
+        [("translate", {"text": "good morning", "target_language": "Spanish"})],
+    ),
+    tool_case(
+        "Search the docs for rate limits.",
+        [SEARCH, WEATHER],
+        [("search_docs", {"query": "rate limits"})],
+    ),
+    tool_case(
+        "Cancel subscription SUB-9931 for me.",
+        [LOOKUP, CANCEL],
+        [("cancel_subscription", {"subscription_id": "SUB-9931"})],
+    ),
+    tool_case(
+        "What's the weather in New York?",
+        [WEATHER, STOCK],
+        [("get_weather", {"city": "New York"})],
+    ),
+    tool_case(
+        "How much is 3 times 7?",
+        [MULTIPLY],
+        [("multiply", {"a": 3, "b": 7})],
+    ),
     tool_case(
         "Email bob@example.com that the meeting moved.",
         [EMAIL, WEATHER],
@@ -229,6 +305,37 @@ CASES: list[Case] = [
         "Can you check order #88123 for me?",
         [ESCALATE, LOOKUP],
         [("lookup_order", {"order_id": "88123"})],
+    ),
+    # Written after the implementation was tuned, and not tuned against (held out).
+    extraction(
+        "Reservation for Tom Baker, 2 guests, checking in 2026-09-03 at the Lisbon hotel.",
+        strict({"guest_name": STRING, "guests": INTEGER, "check_in": STRING, "city": STRING}),
+        {"guest_name": "Tom Baker", "guests": 2, "check_in": "2026-09-03", "city": "Lisbon"},
+    ),
+    extraction(
+        "Bug report from lena@example.de: version 3.2.1 crashes on startup, ticket BUG-4410.",
+        strict({"reporter_email": STRING, "ticket": STRING, "version": STRING}),
+        {"reporter_email": "lena@example.de", "ticket": "BUG-4410", "version": "3.2.1"},
+    ),
+    extraction(
+        "Sofia Rossi, 27, moved from Milan to Toronto.",
+        strict({"name": STRING, "age": INTEGER, "from_city": STRING, "to_city": STRING}),
+        {"name": "Sofia Rossi", "age": 27, "from_city": "Milan", "to_city": "Toronto"},
+    ),
+    tool_case(
+        "Get me the status of shipment SHP-20931.",
+        [LOOKUP, tool("track_shipment", "Track a shipment", {"shipment_id": STRING})],
+        [("track_shipment", {"shipment_id": "SHP-20931"})],
+    ),
+    tool_case(
+        "Send an email to carla@example.com about the invoice.",
+        [EMAIL, SEARCH],
+        [("send_email", {"to": "carla@example.com"})],
+    ),
+    tool_case(
+        "What time is it in Tokyo?",
+        [tool("get_time", "The local time in a city", {"city": STRING}), WEATHER],
+        [("get_time", {"city": "Tokyo"})],
     ),
     Case(
         "prompted formats",

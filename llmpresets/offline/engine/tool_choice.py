@@ -53,6 +53,7 @@ __all__ = [
 
 MAX_PARALLEL_CALLS = 4
 FILL_SCORE = 3.0  # a candidate at least this good fills a parameter
+NUMBER_FILL_SCORE = 2.5  # (a number parameter: any number of the latest turn)
 _ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 _WORD = re.compile(r"[a-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -193,8 +194,11 @@ def _parameters(tool: Tool) -> list[tuple[str, Field]]:
 
 
 def _fills(field: Field, values: ConversationValues) -> bool:
+    """Whether the conversation holds a value that fits ``field`` well (for a number, any
+    number will do: arithmetic tools take the numbers a question gives)."""
     found = candidates(field, values.spans, latest_text=values.latest_text)
-    return bool(found) and found[0].score >= FILL_SCORE
+    numeric = bool(field.types & {"integer", "number"}) and not field.holds_text
+    return bool(found) and found[0].score >= (NUMBER_FILL_SCORE if numeric else FILL_SCORE)
 
 
 def _items_named(tool: Tool, prompt: str, values: ConversationValues | None) -> int:

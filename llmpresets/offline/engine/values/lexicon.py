@@ -133,7 +133,8 @@ FIELD_CLASSES: dict[str, frozenset[str]] = {
     "email": _set("email emails mail"),
     "url": _set("homepage href link links site uri url urls website"),
     "date": _set("birth birthday born date day deadline dob due end since start until when"),
-    "datetime": _set("at created datetime scheduled time timestamp updated"),
+    "datetime": _set("datetime timestamp created updated scheduled"),
+    "time": _set("time hour clock"),
     "phone": _set("cell mobile phone tel telephone"),
     "identifier": _set(
         "account booking case code confirmation id identifier ids invoice key no number order ref "

@@ -61,11 +61,12 @@ KIND_SCORES: dict[str, dict[str, float]] = {
     "url": {"url": 4.0},
     "date": {"date": 4.0, "datetime": 1.5},
     "datetime": {"datetime": 4.0, "date": 1.5},
+    "time": {"time": 4.0, "datetime": 1.0},
     "phone": {"phone": 4.0},
     "identifier": {"identifier": 3.5, "code": 1.5, "number": 0.5, "quoted": 0.5, "labeled": 0.5},
     "code": {"code": 3.0, "identifier": 1.0, "quoted": 0.5},
     "number": {"number": 2.0},
-    "text": {"quoted": 2.5, "labeled": 0.5, "proper": 0.5, "sentence": 1.2},
+    "text": {"quoted": 3.0, "labeled": 0.5, "proper": 0.5, "topic": 2.0, "sentence": 0.5},
     "list": {"list": 3.0},
     "": {
         "labeled": 0.5,
@@ -79,6 +80,7 @@ KIND_SCORES: dict[str, dict[str, float]] = {
         "email": 0.3,
         "url": 0.3,
         "date": 0.3,
+        "time": 0.3,
     },
 }
 _FORMAT_KINDS = {
@@ -284,9 +286,13 @@ def candidates(
                 continue
             found.append(Candidate(value, score + span.weight, span.order))
         if "text" in field.classes and latest_text and field.holds_text:
+            scores = KIND_SCORES["text"]
             sentence = _sentence(latest_text)
+            topic = _topic(sentence)
+            if topic:
+                found.append(Candidate(topic, scores["topic"] + 1.0, 1 << 29))
             if sentence:
-                found.append(Candidate(sentence, KIND_SCORES["text"]["sentence"] + 1.0, 1 << 30))
+                found.append(Candidate(sentence, scores["sentence"] + 1.0, 1 << 30))
     best: dict[str, Candidate] = {}
     for candidate in found:
         key = value_key(candidate.value)
@@ -486,6 +492,26 @@ def _item_value(items: Field, text: Any) -> Any:
             return None
         return int(number) if "integer" in items.types or number.is_integer() else number
     return None
+
+
+_TOPIC = re.compile(
+    r"\b(?:for|about|regarding|on)\s+((?:the\s+|a\s+|an\s+)?[^.,;!?\n]{2,80})[.!?]?$", re.I
+)
+
+
+def _topic(sentence: str) -> str:
+    """What a search is for: the words after "for" / "about" ending the sentence (at most
+    six words), as a query repeats them ("Search the docs for rate limits" -> "rate
+    limits")."""
+    match = _TOPIC.search(sentence)
+    if match is None:
+        return ""
+    words_found = match.group(1).split()
+    if words_found and words_found[0].lower() in ("the", "a", "an"):
+        words_found = words_found[1:]
+    if not words_found or len(words_found) > 6:
+        return ""
+    return " ".join(words_found)
 
 
 def _sentence(text: str) -> str:

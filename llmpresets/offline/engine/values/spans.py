@@ -7,8 +7,8 @@ JSON ``value``, the words around it that say what it is (``cues``: "order" befor
 turn and the tool results after it most, the system prompt least) and where it stood.
 
 Kinds: ``email``, ``url``, ``date`` (ISO ``YYYY-MM-DD``; the text as written is kept in
-``text``), ``datetime``, ``phone``, ``identifier`` (letters and digits mixed: A-10293,
-ORD-5512, or digits after "order #"), ``code`` (capitals: USD, NVDA), ``number``,
+``text``), ``datetime``, ``time`` (19:30), ``phone``, ``identifier`` (letters and digits
+mixed: A-10293, ORD-5512, or digits after "order #"), ``code`` (capitals: USD, NVDA), ``number``,
 ``person``, ``place``, ``proper`` (a capitalised phrase neither of those), ``quoted``,
 ``labeled`` (``key: value`` in a message, or a scalar of a tool result's JSON: its key is the
 cue), ``boolean`` (a tool result's), ``list`` (items after a label or a cue: "tags: a, b and
@@ -80,6 +80,7 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"'`)\]]{1,2000}")
 _DATETIME = re.compile(
     r"\b(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?"
 )
+_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?:\s?([AaPp])\.?[Mm]\.?)?(?!\d)")
 _ISO_DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b")
 _MONTHS = [
     "january",
@@ -323,6 +324,8 @@ def _text_spans(text: str, weight: float, order: int) -> list[Span]:
         day, year = int(match.group(1)), int(match.group(3))
         if month and 1 <= day <= 31:
             claim(match.start(), match.end(), "date", f"{year:04d}-{month:02d}-{day:02d}")
+    for match in _TIME.finditer(text):
+        claim(match.start(), match.end(), "time", match.group())
     for match in _PHONE.finditer(text):
         digits = sum(char.isdigit() for char in match.group())
         if 7 <= digits <= 15:
