@@ -72,10 +72,6 @@ class ConversationValues:
         user turn names or points at."""
         return LabelGuide(labels, self.latest_text, encoding, settings)
 
-    @property
-    def empty(self) -> bool:
-        return not self.spans and not self.latest_text
-
 
 def read_conversation(
     messages: Sequence[Mapping[str, Any]], *, read_values: bool = True

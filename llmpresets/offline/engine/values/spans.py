@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -477,8 +477,3 @@ def _number(raw: str) -> int | float | None:
     if "." not in cleaned and abs(value) < 2**53:
         return int(value)
     return value
-
-
-def texts_of(spans: Iterable[Span]) -> list[str]:
-    """The spans' values as written (for reports and tests)."""
-    return [span.text for span in spans]
