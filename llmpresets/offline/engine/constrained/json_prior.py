@@ -132,6 +132,7 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 # --------------------------------------------------------------------------- JSON shape
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(256)]
 # UTF-8 continuation bytes: a string's characters are its bytes less these.
 _CONTINUATION = bytes(range(0x80, 0xC0))
 
@@ -265,7 +266,7 @@ class JsonShape:
                 else:
                     self.key.append(byte)
             self.value_text.append(byte)
-            self.feed_bytes(bytes((byte,)))
+            self.feed_bytes(_ONE_BYTE[byte])
             if was_in_string or self.in_string:
                 if not was_in_string and self.is_key:
                     self.key = bytearray()  # a key opens
