@@ -441,3 +441,32 @@ def test_a_pydantic_ai_agent_looks_the_order_up_and_never_escalates(seed: int) -
     result = asyncio.run(agent.run("Where is my order A-10293?"))
     assert calls == [("lookup_order", "A-10293")]
     assert result.output == Status(order_id="A-10293", status="shipped")
+
+
+def test_yes_no_fields_follow_what_the_turn_says_and_its_negations() -> None:
+    """A boolean field the turn speaks of is true, false after a negation."""
+    schema = {
+        "type": "object",
+        "properties": {"is_member": {"type": "boolean"}, "vegetarian": {"type": "boolean"}},
+        "required": ["is_member", "vegetarian"],
+        "additionalProperties": False,
+    }
+    reply = create(
+        user("Ben is vegetarian but he never became a member."),
+        response_format=json_format(schema),
+        seed=1,
+        **CHAT,
+    )
+    assert json.loads(reply.choices[0].message.content) == {
+        "is_member": False,
+        "vegetarian": True,
+    }
+
+
+def test_an_enum_takes_the_value_the_turn_points_at() -> None:
+    """unit enum ["c", "f"] after "in fahrenheit": "f"."""
+    tool = function(
+        "get_weather", "Current weather", {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}
+    )
+    reply = create(user("Weather in Boston in fahrenheit please"), tools=[tool], temperature=0)
+    assert calls_of(reply) == [("get_weather", {"city": "Boston", "unit": "f"})]

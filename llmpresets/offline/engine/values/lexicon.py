@@ -191,7 +191,7 @@ UNIT_CUES: dict[str, frozenset[str]] = {
     "people": _set("guests people persons"),
 }
 
-# Words that point at common labels (support triage, sentiment): label -> words.
+# Words that point at common labels (support triage, sentiment, units): label -> words.
 LABEL_HINTS: dict[str, frozenset[str]] = {
     "billing": _set(
         "bill billed card charge charged invoice money overcharged paid payment price receipt "
@@ -215,5 +215,11 @@ LABEL_HINTS: dict[str, frozenset[str]] = {
     "yes": _set("correct indeed right true yes"),
     "no": _set("false never no not wrong"),
     "urgent": _set("asap critical emergency immediately now urgent"),
+    "c": _set("celsius centigrade"),
+    "f": _set("fahrenheit"),
+    "celsius": _set("c centigrade metric"),
+    "fahrenheit": _set("f imperial"),
+    "metric": _set("celsius kilometres kilometers km kg metres meters"),
+    "imperial": _set("fahrenheit miles pounds lbs feet inches"),
     "spam": _set("click free money offer prize win winner"),
 }

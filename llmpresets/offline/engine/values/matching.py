@@ -275,6 +275,12 @@ def candidates(
         found = enum_candidates(field.enum, latest_text, field)
     elif "array" in field.types and field.items is not None:
         found = _array_candidates(field, spans)
+    elif field.types == frozenset({"boolean"}):
+        found = [*_boolean_candidates(field, latest_text)] + [
+            Candidate(span.value, score + span.weight, span.order)
+            for span in spans
+            if span.kind == "boolean" and (score := _score(field, span)) is not None
+        ]
     else:
         found = []
         for span in spans:
@@ -512,6 +518,21 @@ def _topic(sentence: str) -> str:
     if not words_found or len(words_found) > 6:
         return ""
     return " ".join(words_found)
+
+
+_NEGATIONS = frozenset({"not", "no", "never", "isn't", "aren't", "wasn't", "don't", "doesn't"})
+
+
+def _boolean_candidates(field: Field, text: str) -> list[Candidate]:
+    """A yes/no field the latest turn speaks of: true where it names the field's word ("she
+    is a member" for ``is_member``), false when a negation stands just before it."""
+    said = words(text)
+    content = [word for word in field.name_words if len(word) >= 4 and word not in ("true",)]
+    for index, word in enumerate(said):
+        if any(word.startswith(name[:5]) or name.startswith(word[:5]) for name in content):
+            negated = bool(_NEGATIONS & set(said[max(0, index - 3) : index]))
+            return [Candidate(not negated, 3.0, index)]
+    return []
 
 
 def _sentence(text: str) -> str:
