@@ -7,7 +7,7 @@ once per value the reply starts, at the first step where it would draw a token i
 The guide finds the field at the value's path in the schema (:func:`~.matching.describe`),
 scores the conversation's spans for it (:func:`~.matching.candidates`) and draws one with
 the request's sampling settings: the candidates' scores, with the JSON prior's own draw as
-one more option scored :data:`~.matching.NONE_SCORE`, are logits for
+one more option scored :data:`~.matching.NONE_SCORE`, times :data:`CONFIDENCE`, are logits for
 :func:`llmpresets.sampling.sample` (temperature, top-k, top-p, min-p as for any token;
 temperature 0 takes the best, the earlier span on a tie).
 
@@ -51,9 +51,13 @@ if TYPE_CHECKING:
     from ..types import SamplingSettings
     from .spans import Span
 
-__all__ = ["MAX_TRIES", "LabelGuide", "Path", "ValueGuide"]
+__all__ = ["CONFIDENCE", "MAX_TRIES", "LabelGuide", "Path", "ValueGuide"]
 
 MAX_TRIES = 4
+# Scores are nats of evidence; a model copying a value the prompt states is surer than that:
+# logits are the scores times CONFIDENCE (a clear match is all but certain at temperature 1,
+# values alike still vary).
+CONFIDENCE = 2.0
 _REQUIRED_NONE_SCORE = NONE_SCORE - 1.5  # a required string is rarely left to chance
 Path = tuple[str | int, ...]
 
@@ -225,7 +229,7 @@ class ValueGuide:
         if settings.temperature < GREEDY_TEMPERATURE:
             best = max(range(len(scores)), key=lambda index: (scores[index], -index))
             return best if scores[best] > none_score else -1
-        logits = np.array([*scores, none_score], dtype=np.float64)
+        logits = CONFIDENCE * np.array([*scores, none_score], dtype=np.float64)
         pick = int(
             sampling.sample(
                 logits,

@@ -94,6 +94,7 @@ _FORMAT_KINDS = {
     "date-time": ("datetime",),
 }
 _LAST_NAME_WORDS = frozenset({"last", "surname", "family"})
+_STRICT_CLASSES = frozenset({"email", "url", "date", "datetime", "phone", "time"})
 _ADDRESSEE_WORDS = frozenset({"to", "from", "cc", "bcc", "recipient", "recipients", "sender"})
 _MAIL_WORDS = frozenset({"email", "mail", "emails", "message"})
 _PERSON_QUALIFIERS = (FIELD_CLASSES["person"] - {"name"}) | {"given", "middle", "display"}
@@ -379,8 +380,8 @@ def _score(field: Field, span: Span) -> float | None:
     if not field.types and not field.classes and not cue:
         return None  # a key of free JSON that says nothing of its value
     if base == -math.inf:
-        if not cue:
-            return None
+        if not cue or classes & _STRICT_CLASSES:
+            return None  # an email field takes an email, whatever words stand near a number
         base = 0.0
     if span.kind == "place" and field.name_words & {"country", "city", "town"}:
         is_country = str(span.value).lower() in COUNTRY_NAMES
