@@ -470,3 +470,46 @@ def test_an_enum_takes_the_value_the_turn_points_at() -> None:
     )
     reply = create(user("Weather in Boston in fahrenheit please"), tools=[tool], temperature=0)
     assert calls_of(reply) == [("get_weather", {"city": "Boston", "unit": "f"})]
+
+
+def test_an_array_of_records_gets_one_coherent_item_per_record() -> None:
+    """An optional array of objects (instructor's create_iterable) holds one item per
+    person the prompt names, each with its own age and email."""
+    person = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "email": {"type": "string"},
+        },
+        "required": ["name", "age", "email"],
+    }
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "IterablePerson",
+            "parameters": {
+                "type": "object",
+                "properties": {"tasks": {"type": "array", "items": person}},
+                "required": [],
+            },
+        },
+    }
+    prompt = user(
+        "Extract every person: John Smith is 42 years old, email john@example.com; "
+        "Mary Jones is 31 years old, email mary@example.com."
+    )
+    for seed in range(3):
+        reply = create(
+            prompt,
+            tools=[tool],
+            tool_choice={"type": "function", "function": {"name": "IterablePerson"}},
+            seed=seed,
+            **CHAT,
+        )
+        assert calls_of(reply)[0][1] == {
+            "tasks": [
+                {"name": "John Smith", "age": 42, "email": "john@example.com"},
+                {"name": "Mary Jones", "age": 31, "email": "mary@example.com"},
+            ]
+        }

@@ -176,13 +176,18 @@ class JsonShape:
         self.tracking = False
         self.path: list[str | int] = []  # per open container: its key or index in use
         self.key = bytearray()  # the open key's bytes
-        self.value_id = 0  # counts value starts
-        self.value_path: tuple[str | int, ...] = ()
-        self.value_text = bytearray()  # bytes fed since the current value started
+        self.value_id = 0  # counts events: a value starts, a key may start, an item ended
+        self.event = "value"  # the last event's kind: "value", "key" or "item_end"
+        self.value_path: tuple[str | int, ...] = ()  # where it happened
+        self.value_text = bytearray()  # bytes fed since it happened
+        self.keys_seen: list[set[str]] = []  # per open object: its keys so far
 
     def track_values(self) -> None:
-        """Follow where values start, and their paths (:attr:`value_id`, :attr:`value_path`,
-        :attr:`value_text`): the value reader's view. Call before the first byte."""
+        """Follow where values start, where an object's key may start and where an array's
+        object item ends, with their paths (:attr:`value_id` counts these events,
+        :attr:`event` names the last, :attr:`value_path` and :attr:`value_text` say where it
+        was and what followed; :attr:`keys_seen` holds each open object's keys): the value
+        reader's view. Call before the first byte."""
         self.tracking = True
         self.value_id = 1  # the top-level value starts at once
 
@@ -195,10 +200,12 @@ class JsonShape:
         other.path = list(self.path)
         other.key = bytearray(self.key)
         other.value_text = bytearray(self.value_text)
+        other.keys_seen = [set(keys) for keys in self.keys_seen]
         return other
 
-    def _value_starts(self, path: tuple[str | int, ...]) -> None:
+    def _value_starts(self, path: tuple[str | int, ...], event: str = "value") -> None:
         self.value_id += 1
+        self.event = event
         self.value_path = path
         self.value_text = bytearray()
 
@@ -263,6 +270,8 @@ class JsonShape:
                 if byte == 0x22 and not self.escape:  # the key ends: the path's last step
                     if self.path:
                         self.path[-1] = self.key.decode("utf-8", "replace")
+                        if self.keys_seen:
+                            self.keys_seen[-1].add(str(self.path[-1]))
                 else:
                     self.key.append(byte)
             self.value_text.append(byte)
@@ -276,13 +285,23 @@ class JsonShape:
             elif byte == 0x5B:  # an array's first item starts
                 self.path.append(0)
                 self._value_starts(tuple(self.path))
-            elif byte == 0x7B:
+            elif byte == 0x7B:  # an object opens: a key may start
                 self.path.append("")
-            elif byte in (0x7D, 0x5D) and self.path:
+                self.keys_seen.append(set())
+                self._value_starts(tuple(self.path), "key")
+            elif byte == 0x7D and self.path:
+                self.path.pop()
+                if self.keys_seen:
+                    self.keys_seen.pop()
+                if self.path and isinstance(self.path[-1], int):  # an array's object item ends
+                    self._value_starts(tuple(self.path), "item_end")
+            elif byte == 0x5D and self.path:
                 self.path.pop()
             elif byte == 0x2C and self.path and isinstance(self.path[-1], int):
                 self.path[-1] += 1  # the array's next item starts
                 self._value_starts(tuple(self.path))
+            elif byte == 0x2C and self.path:  # an object's next key may start
+                self._value_starts(tuple(self.path), "key")
 
     def prior_state(self) -> PriorState:
         """What the prior needs of this state (fields the prior ignores here are zeroed)."""
