@@ -361,6 +361,31 @@ CASES: list[Case] = [
         {"name": "Sarah Connor", "age": 29},
         schema=strict({"name": STRING, "age": INTEGER}),
     ),
+    # Held out as well (written after tuning, measured as they come).
+    Case(
+        "prompted formats",
+        [
+            {"role": "system", "content": "Reply in JSON with the keys name and city."},
+            {"role": "user", "content": "I'm Omar and I live in Cairo."},
+        ],
+        {"name": "Omar", "city": "Cairo"},
+    ),
+    Case(
+        "prompted formats",
+        [
+            {"role": "system", "content": "Return JSON with the keys order_id and status."},
+            {"role": "user", "content": "Order ORD-77 has shipped."},
+        ],
+        {"order_id": "ORD-77", "status": "shipped"},
+    ),
+    Case(
+        "labels",
+        [
+            {"role": "system", "content": "Reply with one of: urgent, normal."},
+            {"role": "user", "content": "The server is down, fix it immediately!"},
+        ],
+        {"label": "urgent"},
+    ),
     Case(
         "labels",
         [
@@ -397,6 +422,7 @@ CASES: list[Case] = [
     ),
 ]
 LABEL_SETS = {
+    "urgent": ("urgent", "normal"),
     "billing": ("billing", "bug", "feature", "other"),
     "bug": ("billing", "bug", "feature", "other"),
     "positive": ("positive", "negative", "neutral"),

@@ -19,6 +19,7 @@ __all__ = [
     "PLACE_PREPOSITIONS",
     "PREPOSITIONS",
     "SENTENCE_WORDS",
+    "STATE_WORDS",
     "UNIT_CUES",
 ]
 
@@ -140,6 +141,7 @@ FIELD_CLASSES: dict[str, frozenset[str]] = {
         "account booking case code confirmation id identifier ids invoice key no number order ref "
         "reference serial sku ticket tracking"
     ),
+    "status": _set("status state stage condition"),
     "code": _set("currency ticker symbol iata airport code lang language unit"),
     "number": _set(
         "age amount balance budget cost count days distance duration height hours length limit "
@@ -156,6 +158,14 @@ FIELD_CLASSES: dict[str, frozenset[str]] = {
         "skills tag tags topics"
     ),
 }
+
+STATE_WORDS = _set(
+    "pending open closed active inactive delayed shipped delivered cancelled canceled refunded "
+    "processing failed complete completed returned approved rejected paid unpaid overdue "
+    "available unavailable lost resolved unresolved blocked done started stopped running "
+    "scheduled confirmed expired suspended draft published archived"
+)
+"""Words that state where a thing stands (an order's ``status``: "shipped")."""
 
 # Words a field's name implies before its value (origin: "from Lisbon"); prepositions among
 # a field's words are matched only right before a value.

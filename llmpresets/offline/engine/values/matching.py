@@ -65,6 +65,7 @@ KIND_SCORES: dict[str, dict[str, float]] = {
     "phone": {"phone": 4.0},
     "identifier": {"identifier": 3.5, "code": 1.5, "number": 0.5, "quoted": 0.5, "labeled": 0.5},
     "code": {"code": 3.0, "identifier": 1.0, "quoted": 0.5},
+    "status": {"state": 3.0, "labeled": 1.0, "quoted": 0.5},
     "number": {"number": 2.0},
     "text": {"quoted": 3.0, "labeled": 0.5, "proper": 0.5, "topic": 2.0, "sentence": 0.5},
     "list": {"list": 3.0},

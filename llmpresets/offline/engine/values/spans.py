@@ -8,11 +8,11 @@ turn and the tool results after it most, the system prompt least) and where it s
 
 Kinds: ``email``, ``url``, ``date`` (ISO ``YYYY-MM-DD``; the text as written is kept in
 ``text``), ``datetime``, ``time`` (19:30), ``phone``, ``identifier`` (letters and digits
-mixed: A-10293, ORD-5512, or digits after "order #"), ``code`` (capitals: USD, NVDA), ``number``,
-``person``, ``place``, ``proper`` (a capitalised phrase neither of those), ``quoted``,
-``labeled`` (``key: value`` in a message, or a scalar of a tool result's JSON: its key is the
-cue), ``boolean`` (a tool result's), ``list`` (items after a label or a cue: "tags: a, b and
-c").
+mixed: A-10293, ORD-5512, or digits after "order #"), ``code`` (capitals: USD, NVDA),
+``state`` (shipped, pending), ``number``, ``person``, ``place``, ``proper`` (a capitalised
+phrase neither of those), ``quoted``, ``labeled`` (``key: value`` in a message, or a scalar
+of a tool result's JSON: its key is the cue), ``boolean`` (a tool result's), ``list`` (items
+after a label or a cue: "tags: a, b and c").
 
 Reading is bounded: each message is read up to :data:`TEXT_LIMIT` characters (its end, which
 holds the question, is kept), at most :data:`SPAN_LIMIT` spans per conversation, and every
@@ -35,6 +35,7 @@ from .lexicon import (
     PLACE_NAMES,
     PLACE_PREPOSITIONS,
     SENTENCE_WORDS,
+    STATE_WORDS,
 )
 
 __all__ = [
@@ -116,6 +117,7 @@ _CAPITALISED = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{0,40}")
 _CODE = re.compile(r"\b[A-Z]{2,5}\b")
+_STATE = re.compile(r"\b[a-z]{4,20}\b")
 _LIST_CUE = re.compile(
     r"(?i)\b(tags?|keywords?|labels?|topics?|skills?|interests?|hobbies|likes|enjoys|"
     r"loves|items?|ingredients|languages?|categories|includes?|including)\b\s{0,2}[:=]?\s{0,2}"
@@ -355,6 +357,10 @@ def _text_spans(text: str, weight: float, order: int) -> list[Span]:
         if match.group().lower() not in SENTENCE_WORDS:
             claim(match.start(), match.end(), "code", match.group())
     _names(text, claim)
+    for match in _STATE.finditer(text):
+        word = match.group()
+        if word in STATE_WORDS or (word.endswith("ed") and len(word) >= 6):
+            claim(match.start(), match.end(), "state", word)
     for match in _LABELED.finditer(text):
         label, value = match.group(1).strip(), match.group(2).strip().rstrip(".!?")
         if value and len(words(label)) <= 4:
