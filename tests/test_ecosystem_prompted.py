@@ -6,10 +6,8 @@ the Responses API, langchain's output parser and JSON mode, each through the rea
 over an :class:`~llmpresets.offline.OfflineTransport`. The offline backend reads the format
 the prompt states (docs/offline.md, "Reading the prompt"), so each reply parses into the
 framework's object with its fields present.
-
-Tests marked ``NEEDS_VALUES`` assert the values the prompt holds (John Smith, 42, the email,
-the order id): they need values read from the conversation (issue 20, part B) and are
-expected to fail until that is merged (non-strict: an XPASS says the marker can go).
+The values come from the conversation too (John Smith, 42, the email, the order id): the
+tests assert them, not only the types.
 """
 
 from __future__ import annotations
@@ -29,11 +27,6 @@ from llmpresets.offline import OfflineTransport
 pytestmark = pytest.mark.ecosystem
 BASE_URL = "http://offline.test/v1"
 PROMPT = "John Smith is 42 years old, email john@example.com"
-NEEDS_VALUES = pytest.mark.xfail(
-    reason="values from the conversation / tool choice by relevance: issue 20 part B "
-    "(remove the marker once that is merged and these pass)",
-    strict=False,
-)
 
 
 class Person(BaseModel):
@@ -91,7 +84,6 @@ def test_instructor_mode_parses_into_the_response_model(mode: str) -> None:
     assert isinstance(person.age, int)
 
 
-@NEEDS_VALUES
 @pytest.mark.parametrize("mode", INSTRUCTOR_MODES)
 def test_instructor_mode_fills_the_fields_from_the_prompt(mode: str) -> None:
     """The Person holds the name, age and email the prompt states."""
@@ -144,7 +136,6 @@ def test_instructor_create_iterable_gives_people() -> None:
     assert all(isinstance(person, Person) for person in people)
 
 
-@NEEDS_VALUES
 @pytest.mark.parametrize("mode", ["TOOLS", "PARALLEL_TOOLS"])
 def test_instructor_iterables_hold_both_people(mode: str) -> None:
     """create_iterable and PARALLEL_TOOLS give the two people the prompt names (an array the
@@ -193,14 +184,12 @@ def test_pydantic_ai_output_mode_gives_the_output_type(api: str, mode: str) -> N
     assert isinstance(pydantic_ai_person(api, mode), Person)
 
 
-@NEEDS_VALUES
 @pytest.mark.parametrize(("api", "mode"), PYDANTIC_AI_CASES)
 def test_pydantic_ai_output_mode_fills_the_fields_from_the_prompt(api: str, mode: str) -> None:
     """The Person holds the prompt's name, age and email."""
     assert is_john(pydantic_ai_person(api, mode))
 
 
-@NEEDS_VALUES
 def test_pydantic_ai_tool_receives_the_identifier_from_the_prompt() -> None:
     """An agent with two tools calls the one that fits (the order lookup, not the
     escalation) with the order id the prompt gives, then answers."""
@@ -272,7 +261,6 @@ def test_langchain_pydantic_output_parser_in_a_chain() -> None:
     assert isinstance(langchain_parsed(), Named)
 
 
-@NEEDS_VALUES
 def test_langchain_pydantic_output_parser_fills_the_fields() -> None:
     """The parsed object holds the prompt's name and age."""
     assert (langchain_parsed().name, langchain_parsed().age) == ("Alice Martin", 31)
@@ -294,7 +282,6 @@ def test_langchain_json_mode_uses_the_keys_the_prompt_names() -> None:
     assert isinstance(reply["temperature_c"], (int, float))
 
 
-@NEEDS_VALUES
 def test_langchain_json_mode_fills_the_keys_from_the_prompt() -> None:
     """The JSON holds the city and temperature the prompt states."""
     assert langchain_json_mode() == {"city": "Paris", "temperature_c": 21}

@@ -213,7 +213,9 @@ class OfflineBackend:
         """
         source = self.source_for(chat.model)
         encoding = self.encoding_for(source, spec)
-        plan = make_plan(chat, encoding, self.readers if self.read_prompt else ())
+        plan = make_plan(
+            chat, encoding, self.readers if self.read_prompt else (), read_values=self.read_prompt
+        )
         fixed = table = None
         if self.responder is not None and endpoint is not None:
             request = make_offline_request(chat, endpoint)

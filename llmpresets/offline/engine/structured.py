@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..._cache import BoundedCache
-from .constrained.decoder import generate_constrained
+from .constrained.decoder import ValueSource, generate_constrained
 from .constrained.grammar import (
     Grammar,
     GrammarError,
@@ -48,8 +48,10 @@ from .constrained.grammar import (
 from .prompt_words import hint_tokens
 from .reading import DEFAULT_READERS, Contract, Reader, read_contract
 from .text import generate
-from .tool_choice import call_id, choose_tools, last_turn
+from .tool_choice import call_id, choose_tools, last_turn, previous_arguments
 from .types import ChatRequest, Generation, SchemaError, Tool, ToolCall
+from .values import ConversationValues, Path, read_conversation
+from .values.matching import value_key
 
 if TYPE_CHECKING:
     import tiktoken
@@ -78,6 +80,7 @@ class StructuredPlan:
     hints: NDArray[np.int64]
     contract: Contract | None = None  # the output contract read from the conversation
     answer_shape: bool | None = None  # the JSON shape prior on the answer (None: JSON grammars)
+    values: ConversationValues | None = None  # the conversation's values (None: not read)
 
     @property
     def callable(self) -> frozenset[str]:
@@ -103,11 +106,12 @@ class StructuredPlan:
         ``stepper()`` gives the source's ``(step by token ids, vocab)``;
         ``text_stepper()`` the free-text ``(step by positions, vocab)`` for custom tools.
         """
-        calls = choose_tools(self.request)
+        calls = choose_tools(self.request, self.values)
         if calls:
             return self._calls(calls, stepper, text_stepper, rng)
         if self.answer is not None:
             step, vocab = stepper()
+            guide = self._answer_guide()
             return generate_constrained(
                 step,
                 vocab,
@@ -117,6 +121,7 @@ class StructuredPlan:
                 rng,
                 hints=self.hints,
                 json_shape=self.answer_shape,
+                values=guide,
             )
         return None
 
@@ -131,6 +136,7 @@ class StructuredPlan:
         result = Generation(finish_reason="tool_calls", tool_calls=[])
         assert result.tool_calls is not None
         budget = settings.max_tokens
+        exclusions: dict[str, dict[Path, set[str]]] = {}  # per tool: values its calls took
         for tool in tools:
             identifier = call_id(rng)
             name_tokens = len(self.encoding.encode_ordinary(tool.name))
@@ -144,9 +150,18 @@ class StructuredPlan:
                 made = generate(text_step, text_vocab, self.encoding, capped, rng)
             else:
                 step, vocab = stepper()
+                guide = None
+                if self.values is not None and tool.kind == "function":
+                    exclude = exclusions.setdefault(tool.name, self._earlier(tool.name))
+                    guide = self.values.guide(
+                        tool.parameters, self.encoding, capped, exclude=exclude, context=tool.name
+                    )
                 made = generate_constrained(
-                    step, vocab, self.encoding, grammar, capped, rng, hints=self.hints
+                    step, vocab, self.encoding, grammar, capped, rng, hints=self.hints, values=guide
                 )
+                if guide is not None:
+                    for path, key in guide.chosen.items():
+                        exclusions[tool.name].setdefault(path, set()).add(key)
             result.tool_calls.append(ToolCall(identifier, tool.name, tool.kind, made.pieces))
             used = name_tokens + made.completion_tokens
             result.completion_tokens += used
@@ -156,17 +171,46 @@ class StructuredPlan:
                 break
         return result
 
+    def _answer_guide(self) -> ValueSource | None:
+        """What picks the answer's values from the conversation: for a closed set of labels
+        read from the prompt, the label the turn names; for JSON (the request's schema, else
+        the contract's), a value per field; None for other read formats (no values to pick)."""
+        if self.values is None:
+            return None
+        settings, contract, output = self.request.settings, self.contract, self.request.output
+        if contract is not None and contract.kind in ("labels", "yes_no") and contract.detail:
+            return self.values.labels(tuple(contract.detail.split("|")), self.encoding, settings)
+        if contract is not None and contract.schema is None and not contract.json_shape:
+            return None
+        schema: Any = output.schema if output.kind == "json_schema" else None
+        if schema is None and contract is not None and contract.schema is not None:
+            schema = dict(contract.schema)
+        return self.values.guide(schema, self.encoding, settings)
+
+    def _earlier(self, name: str) -> dict[Path, set[str]]:
+        """The values earlier calls of ``name`` sent since the user spoke, per argument: a
+        call is not repeated with the same arguments."""
+        earlier: dict[Path, set[str]] = {}
+        for arguments in previous_arguments(self.request.messages, name):
+            for key, value in arguments.items():
+                earlier.setdefault((key,), set()).add(value_key(value))
+        return earlier
+
 
 def make_plan(
     request: ChatRequest,
     encoding: tiktoken.Encoding,
     readers: Sequence[Reader] = DEFAULT_READERS,
+    *,
+    read_values: bool = True,
 ) -> StructuredPlan | None:
     """The request's grammars compiled (a :class:`SchemaError` when one cannot be); None for
     plain text.
 
     ``readers``: what reads an output contract from the conversation when the request does
-    not fix one (``()``: none is read, ``offline.read_prompt: false``).
+    not fix one (``()``: none is read, ``offline.read_prompt: false``). ``read_values=False``:
+    fields and arguments take no values from the conversation
+    (:mod:`llmpresets.offline.engine.values`).
     """
     output = request.output
     tools = request.tool_list if request.tool_choice.mode != "none" else ()
@@ -201,8 +245,9 @@ def make_plan(
         for message in request.messages
         if message.get("role") == "tool"
     )
+    values = read_conversation(request.messages, read_values=read_values)
     return StructuredPlan(
-        request, encoding, answer, arguments, hint_tokens(encoding, texts), contract, shape
+        request, encoding, answer, arguments, hint_tokens(encoding, texts), contract, shape, values
     )
 
 
