@@ -420,8 +420,79 @@ CASES: list[Case] = [
         ],
         {"label": "positive"},
     ),
+    # Held out at the merge (written by a reviewer who had not seen the tuning; measured as
+    # they come).
+    Case(
+        "prompted formats",
+        [
+            {"role": "system", "content": "Reply in JSON with the keys name and email."},
+            {"role": "user", "content": "You can reach Priya Patel at priya@example.org."},
+        ],
+        {"name": "Priya Patel", "email": "priya@example.org"},
+    ),
+    Case(
+        "prompted formats",
+        [
+            {
+                "role": "system",
+                "content": "Return a JSON object with fields flight and destination.",
+            },
+            {"role": "user", "content": "Flight BA-117 to Boston is delayed."},
+        ],
+        {"flight": "BA-117", "destination": "Boston"},
+    ),
+    Case(
+        "prompted formats",
+        [
+            {
+                "role": "system",
+                "content": "Answer with a JSON object matching this schema:\n"
+                + json.dumps(strict({"city": STRING, "population": INTEGER})),
+            },
+            {"role": "user", "content": "Lyon has a population of 522000 people."},
+        ],
+        {"city": "Lyon", "population": 522000},
+        schema=strict({"city": STRING, "population": INTEGER}),
+    ),
+    Case(
+        "labels",
+        [
+            {
+                "role": "system",
+                "content": "Reply with exactly one word: billing, bug, feature or other.",
+            },
+            {"role": "user", "content": "Please add a dark mode to the app."},
+        ],
+        {"label": "feature"},
+    ),
+    Case(
+        "labels",
+        [
+            {
+                "role": "system",
+                "content": "Classify the sentiment. "
+                "Answer with one of: positive, negative, neutral.",
+            },
+            {"role": "user", "content": "This was a terrible experience, I want a refund."},
+        ],
+        {"label": "negative"},
+    ),
+    Case(
+        "labels",
+        [
+            {
+                "role": "system",
+                "content": "Route this ticket. Reply with one of: sales, support, hr.",
+            },
+            {"role": "user", "content": "I need help resetting my password."},
+        ],
+        {"label": "support"},
+    ),
 ]
 LABEL_SETS = {
+    "feature": ("billing", "bug", "feature", "other"),
+    "negative": ("positive", "negative", "neutral"),
+    "support": ("sales", "support", "hr"),
     "urgent": ("urgent", "normal"),
     "billing": ("billing", "bug", "feature", "other"),
     "bug": ("billing", "bug", "feature", "other"),

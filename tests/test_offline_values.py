@@ -169,6 +169,14 @@ def test_labels_the_conversation_names_or_points_at_rank_first() -> None:
     assert rank_labels(labels, "Hello") == []
 
 
+def test_routing_labels_are_pointed_at_by_their_words() -> None:
+    """A support desk's routing labels (sales, support, hr) follow what the ticket is about."""
+    labels = ["sales", "support", "hr"]
+    assert rank_labels(labels, "I need help resetting my password.")[0].value == "support"
+    assert rank_labels(labels, "Can I get a quote for 40 seats?")[0].value == "sales"
+    assert rank_labels(labels, "When is payroll this month?")[0].value == "hr"
+
+
 # --------------------------------------------------------------------------- replies
 
 

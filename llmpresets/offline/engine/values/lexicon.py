@@ -232,4 +232,14 @@ LABEL_HINTS: dict[str, frozenset[str]] = {
     "metric": _set("celsius kilometres kilometers km kg metres meters"),
     "imperial": _set("fahrenheit miles pounds lbs feet inches"),
     "spam": _set("click free money offer prize win winner"),
+    # Routing labels (support desks, inboxes).
+    "support": _set(
+        "access account broken cannot help issue locked login password problem reset sign "
+        "stuck trouble"
+    ),
+    "sales": _set("buy demo discount licence license plan plans pricing purchase quote seats"),
+    "hr": _set("benefits hiring holiday leave payroll salary vacation"),
+    "shipping": _set("arrive arrived courier delivery package parcel shipment shipped tracking"),
+    "legal": _set("compliance contract gdpr lawsuit legal terms"),
+    "ham": _set("meeting thanks tomorrow lunch"),
 }
