@@ -272,7 +272,33 @@ def reading(json_reply: float, args: argparse.Namespace) -> None:
 
     json_object = {"response_format": {"type": "json_object"}}
     same_length = {"max_tokens": 40, "extra_body": {"ignore_eos": True}}
+    # The request's own schema: the same grammar on both sides, so what differs is reading the
+    # conversation's values (John Smith, 42, the email) and drawing fields from them.
+    extraction: Any = [
+        {"role": "user", "content": "John Smith is 42 years old, email john@example.com"}
+    ]
+    person: Any = {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "person",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "age": {"type": "integer"},
+                        "email": {"type": "string"},
+                    },
+                    "required": ["name", "age", "email"],
+                    "additionalProperties": False,
+                },
+            },
+        }
+    }
     contenders = {
+        "json_schema, values read": functools.partial(call, on, extraction, **person),
+        "json_schema, not read": functools.partial(call, off, extraction, **person),
         "json_object, keys read": functools.partial(call, on, keyed, **json_object),
         "json_object, not read": functools.partial(call, off, keyed, **json_object),
         "plain chat, reading on": functools.partial(call, on, plain, **same_length),
@@ -281,9 +307,27 @@ def reading(json_reply: float, args: argparse.Namespace) -> None:
     times = interleaved(contenders, rounds=args.rounds, calls=args.calls)
     for label, timing_ in times.items():
         print(f"{label:26}: {timing_.show('ms')}")
+
+    def tokens(client: openai.OpenAI) -> int:
+        reply = client.chat.completions.create(
+            model="gpt-4o", messages=extraction, temperature=0.8, top_p=0.9, seed=7, **person
+        )
+        assert reply.usage is not None
+        return int(reply.usage.completion_tokens)
+
+    read_tokens, unread_tokens = tokens(on), tokens(off)
+    per_token = (times["json_schema, values read"].median / read_tokens) / (
+        times["json_schema, not read"].median / unread_tokens
+    )
+    print(
+        f"structured reply, reading on / off: {per_token:.3f}x per token "
+        f"({read_tokens} and {unread_tokens} tokens)  "
+        f"{verdict(per_token - 1, READING_TARGET)} (on the extra time)"
+    )
     ratio = times["plain chat, reading on"].median / times["plain chat, reading off"].median
     print(
-        f"plain chat, on / off: {ratio:.3f}x (the JSON pair differs in grammar, not only reading)"
+        f"plain chat, on / off: {ratio:.3f}x (the json_object pair differs in grammar, "
+        "not only reading)"
     )
 
 
