@@ -19,12 +19,14 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    CassetteMissError,
     ConfigError,
     ContextWindowExceeded,
     IncompleteResponseError,
     LLMPresetsError,
     MessageFormatError,
     MissingAPIKeyError,
+    NetworkBlockedError,
     RateLimitError,
     SourceError,
     TokenizerError,
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     from .config.adapt import UnsupportedParameterWarning, get_model, resolve_params
     from .config.models import ModelSpec
     from .config.presets import Preset, PresetBook, load_presets
+    from .config.suggest import ModelNameWarning
     from .offline import OfflineTransport
+    from .testing import Cassette, CassetteMissWarning, intercept_openai
     from .tokens.counting import count_message_tokens, count_tokens
     from .tokens.fit import Budget, UnknownModelLimitsWarning, check_context, fit_messages
 
@@ -48,8 +52,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "AsyncClient": ".client.client",
     "Budget": ".tokens.fit",
+    "Cassette": ".testing",
+    "CassetteMissWarning": ".testing",
     "ChatResult": ".client.client",
     "Client": ".client.client",
+    "ModelNameWarning": ".config.suggest",
     "ModelSpec": ".config.models",
     "OfflineTransport": ".offline",
     "Preset": ".config.presets",
@@ -62,6 +69,7 @@ _LAZY = {
     "count_tokens": ".tokens.counting",
     "fit_messages": ".tokens.fit",
     "get_model": ".config.adapt",
+    "intercept_openai": ".testing",
     "load_presets": ".config.presets",
     "offline_mode": ".client.client",
     "resolve_params": ".config.adapt",
@@ -74,6 +82,9 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "Budget",
+    "Cassette",
+    "CassetteMissError",
+    "CassetteMissWarning",
     "ChatResult",
     "Client",
     "ConfigError",
@@ -82,7 +93,9 @@ __all__ = [
     "LLMPresetsError",
     "MessageFormatError",
     "MissingAPIKeyError",
+    "ModelNameWarning",
     "ModelSpec",
+    "NetworkBlockedError",
     "OfflineTransport",
     "Preset",
     "PresetBook",
@@ -101,6 +114,7 @@ __all__ = [
     "count_tokens",
     "fit_messages",
     "get_model",
+    "intercept_openai",
     "load_presets",
     "offline_mode",
     "resolve_params",

@@ -11,6 +11,8 @@
     ├── MessageFormatError (ValueError, TypeError)  a chat message has a bad shape or text
     ├── ContextWindowExceeded (ValueError)    the prompt (or the output limit) cannot fit
     ├── MissingAPIKeyError                    online requested, no key anywhere
+    ├── NetworkBlockedError                   a request would leave the machine (intercept_openai)
+    ├── CassetteMissError                     a cassette has no recording of a request
     └── APIError                              the provider (or the offline backend) failed
         ├── APIConnectionError                could not reach it / connection reset
         │   └── APITimeoutError               timed out
@@ -34,12 +36,14 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "CassetteMissError",
     "ConfigError",
     "ContextWindowExceeded",
     "IncompleteResponseError",
     "LLMPresetsError",
     "MessageFormatError",
     "MissingAPIKeyError",
+    "NetworkBlockedError",
     "RateLimitError",
     "SourceError",
     "TokenizerError",
@@ -98,13 +102,15 @@ class UnknownPresetError(LLMPresetsError, KeyError):
 class UnknownModelError(LLMPresetsError, KeyError):
     """A strict lookup found no model of that name in the registry."""
 
-    def __init__(self, name: str, valid: list[str]) -> None:
+    def __init__(self, name: str, valid: list[str], *, suggestion: str | None = None) -> None:
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
         super().__init__(
-            f"unknown model {name!r}; known models: {', '.join(valid)} "
+            f"unknown model {name!r}{hint}; known models: {', '.join(valid)} "
             "(declare it under 'models:' in your presets.yaml)"
         )
         self.name = name
         self.valid = valid
+        self.suggestion = suggestion  # the known model ``name`` probably misspells, if any
 
 
 class UnsupportedParameterError(LLMPresetsError, ValueError):
@@ -157,6 +163,25 @@ class ContextWindowExceeded(LLMPresetsError, ValueError):
 
 class MissingAPIKeyError(LLMPresetsError):
     """Online mode was chosen but no API key was given or found in ``OPENAI_API_KEY``."""
+
+
+class NetworkBlockedError(LLMPresetsError):
+    """Inside ``intercept_openai()``, a request would have left the machine; it was not sent.
+
+    Raised by the network transport itself, so the SDK neither retries nor wraps it.
+    """
+
+
+class CassetteMissError(LLMPresetsError):
+    """A cassette (``on_miss="error"``) has no recording of a request; the message names both.
+
+    ``cassette`` is the file's path, ``request`` the request as the message shows it.
+    """
+
+    def __init__(self, message: str, *, cassette: str, request: str) -> None:
+        super().__init__(message)
+        self.cassette = cassette
+        self.request = request
 
 
 class APIError(LLMPresetsError):

@@ -5,8 +5,10 @@ and no folder is a flat bag of modules."""
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,11 +124,18 @@ def test_every_module_says_what_it_is_for() -> None:
     assert undocumented == []
 
 
-@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+# import-linter's command: on PATH, or beside this interpreter (a venv run without activating).
+LINT_IMPORTS = shutil.which("lint-imports") or shutil.which(
+    "lint-imports", path=os.path.dirname(sys.executable)
+)
+
+
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter not installed")
 def test_layer_contracts_hold() -> None:
     """import-linter's contracts (pyproject.toml): layers one way down, no cycles."""
+    assert LINT_IMPORTS is not None
     run = subprocess.run(
-        ["lint-imports", "--no-cache"],
+        [LINT_IMPORTS, "--no-cache"],
         cwd=PACKAGE.parent,
         capture_output=True,
         text=True,

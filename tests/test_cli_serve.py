@@ -14,8 +14,17 @@ import pytest
 
 from llmpresets.cli import main
 from llmpresets.cli._serve import _is_loopback
+from llmpresets.client.loopback import no_proxy_for_loopback
 
 KEY = "sk-serve-secret-4242"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loopback_not_proxied() -> Iterator[None]:
+    """The clients here reach their local servers directly, whatever HTTP_PROXY says (as the
+    llm_server fixture arranges for its users)."""
+    with no_proxy_for_loopback():
+        yield
 
 
 @pytest.fixture

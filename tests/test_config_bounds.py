@@ -76,10 +76,10 @@ def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path: 
 
 
 def test_dev_zero_is_refused() -> None:
-    """An endless device is read only up to the limit."""
+    """An endless device is not a presets file: refused before any byte is read."""
     if not Path("/dev/zero").exists():
         pytest.skip("no /dev/zero here")
-    refused("/dev/zero", "larger than")
+    refused("/dev/zero", "not a regular file")
 
 
 # --------------------------------------------------------------------------- meanings

@@ -16,6 +16,7 @@ import pytest
 from offline_sdk import BASE_URL
 
 from llmpresets import load_presets
+from llmpresets.client.loopback import no_proxy_for_loopback
 from llmpresets.offline import FaultPlan, OfflineApp, OfflineTransport, ServerThread, make_fault
 from llmpresets.offline.faults import FaultKind
 
@@ -30,6 +31,14 @@ def in_process(transport: OfflineTransport, *, retries: int, timeout: float = 5)
         timeout=timeout,
         http_client=httpx2.Client(transport=transport),
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loopback_not_proxied() -> Iterator[None]:
+    """The clients here reach their local servers directly, whatever HTTP_PROXY says (as the
+    llm_server fixture arranges for its users)."""
+    with no_proxy_for_loopback():
+        yield
 
 
 @pytest.fixture(scope="module")

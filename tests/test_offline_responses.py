@@ -349,11 +349,16 @@ def test_unknown_subpath_is_404() -> None:
 
 
 def test_store_is_bounded() -> None:
-    """The store keeps its limit's most recent responses; older ones are gone (404)."""
+    """The store keeps the most recent responses its byte budget holds; older ones are 404."""
     transport = OfflineTransport(seed=0)
-    transport.responses.store = ResponseStore(limit=2)
     openai_client = sdk(transport)
-    ids = [openai_client.responses.create(model="gpt-4o", input=f"Hi {i}").id for i in range(3)]
+    openai_client.responses.create(model="gpt-4o", input="Hi 0", max_output_tokens=16)
+    one = transport.responses.store.used  # what one such response costs
+    transport.responses.store = ResponseStore(budget=int(2.5 * one))
+    ids = [
+        openai_client.responses.create(model="gpt-4o", input=f"Hi {i}", max_output_tokens=16).id
+        for i in range(3)
+    ]
     assert len(transport.responses.store) == 2
     with pytest.raises(openai.NotFoundError):
         openai_client.responses.retrieve(ids[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import inspect
 import subprocess
 import sys
 
@@ -30,6 +31,8 @@ DESIGN_NAMES = {
     "UnknownPresetError",
     "UnknownModelError",
     "ContextWindowExceeded",
+    "intercept_openai",
+    "Cassette",
 }
 
 
@@ -76,3 +79,13 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     """A typo in a public name fails like any module attribute."""
     with pytest.raises(AttributeError, match="load_preset"):
         llmpresets.load_preset  # noqa: B018
+
+
+def test_offline_testing_names_are_public() -> None:
+    """DESIGN.md §3 "testing beyond sampling": what a responder gets, answers and raises."""
+    import llmpresets.offline as offline
+
+    assert {"OfflineRequest", "ToolCall", "ResponderError"} <= set(offline.__all__)
+    assert offline.ToolCall("f", {"a": 1}).arguments == {"a": 1}
+    assert "responder" in inspect.signature(offline.OfflineTransport).parameters
+    assert issubclass(llmpresets.ModelNameWarning, UserWarning)

@@ -144,3 +144,27 @@ def test_plugin_has_no_autouse_fixtures() -> None:
         marker = getattr(definition, "_fixture_function_marker", None)
         if marker is not None:
             assert not marker.autouse, name
+
+
+def test_strict_models_ini_option_and_responder_override(pytester: pytest.Pytester) -> None:
+    """``llm_strict_models = false`` in the ini file lets any model through; overriding
+    ``llm_responder`` in a module scripts every fixture of its tests."""
+    pytester.makeini("[pytest]\nllm_strict_models = false\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        from llmpresets.offline import ToolCall
+
+        @pytest.fixture
+        def llm_responder():
+            return lambda request: f"turn {request.turn} of {request.model}"
+
+        def test_any_model_with_the_responder(llm_offline_openai):
+            reply = llm_offline_openai.chat.completions.create(
+                model="my-fine-tune", messages=[{"role": "user", "content": "Hi"}]
+            )
+            assert reply.choices[0].message.content == "turn 0 of my-fine-tune"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -12,6 +12,7 @@ import httpx2
 import openai
 import pytest
 
+from llmpresets.client.loopback import no_proxy_for_loopback
 from llmpresets.offline import Latency, OfflineApp, OfflineTransport, ServerThread
 
 KEY = "sk-local-0123456789"
@@ -21,6 +22,14 @@ CHAT = {
     "max_tokens": 12,
     "seed": 3,
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loopback_not_proxied() -> Iterator[None]:
+    """The clients here reach their local servers directly, whatever HTTP_PROXY says (as the
+    llm_server fixture arranges for its users)."""
+    with no_proxy_for_loopback():
+        yield
 
 
 @pytest.fixture(scope="module")

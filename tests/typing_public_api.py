@@ -29,3 +29,17 @@ def typed_usage() -> None:
     response: ResponseResult = client.respond("hi", use_case="code")
     cost: float | None = response.cost
     print(temperature, window, params, tokens, budget, text, response.text, cost)
+
+
+def typed_responder() -> None:
+    from llmpresets.offline import OfflineRequest, OfflineTransport, ResponderError, ToolCall
+
+    def respond(request: OfflineRequest) -> str | ToolCall | None:
+        if request.turn == 0 and "get_weather" in request.tool_names:
+            return ToolCall("get_weather", {"city": "Paris"})
+        if request.endpoint == "responses":
+            raise ResponderError(400, "not here")
+        return None
+
+    transport = OfflineTransport(seed=0, responder=respond)
+    transport.responder = None

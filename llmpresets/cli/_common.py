@@ -8,6 +8,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .._errors import UnknownModelError
+
 if TYPE_CHECKING:
     from ..config.presets import PresetBook
 
@@ -104,9 +106,24 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_book(args: argparse.Namespace) -> PresetBook:
+    """The presets the command runs with; a ``--model`` that misspells a known model is a
+    usage error (exit 2) naming the model it probably means."""
     from ..config.presets import load_presets
 
-    return load_presets(getattr(args, "config", None))
+    book = load_presets(getattr(args, "config", None))
+    model = getattr(args, "model", None)
+    if isinstance(model, str):
+        check_model_name(model, book)
+    return book
+
+
+def check_model_name(model: str, book: PresetBook) -> None:
+    """Raise UnknownModelError (exit 2) when ``model`` is unknown and close to a known model."""
+    from ..config.suggest import did_you_mean
+
+    suggestion = did_you_mean(model, book)
+    if suggestion is not None:
+        raise UnknownModelError(model, sorted(book.models), suggestion=suggestion)
 
 
 def print_json(data: Any) -> None:

@@ -35,7 +35,9 @@ sampling parameters at an effort), and the notes say what is not sent and why. S
 override the preset's values and take the ranges run and presets.yaml take (temperature 0-2,
 top-k >= 1, top-p in (0, 1], min-p in [0, 1]); --top-p 1 and --min-p 0 filter nothing. The default
 distribution is the classic example: after "The cat", sat 40%, walked 25%, jumped 18%, ran 10%,
-flew 5%, other 2%. --prompt asks the offline model for its first reply token instead."""
+flew 5%, other 2%. --prompt asks the offline model for its first reply token instead, and a
+note says which output contract the offline backend reads from that prompt (and --system's
+text, a system message), e.g. "reading the prompt: labels(billing|bug|feature|other)"."""
 
 CLASSIC_PROMPT = "The cat"
 CLASSIC = (
@@ -96,6 +98,11 @@ def register(subparsers: Any) -> None:
     )
     source.add_argument(
         "--prompt", metavar="TEXT", help="use the offline model's first reply token for TEXT"
+    )
+    parser.add_argument(
+        "--system",
+        metavar="TEXT",
+        help="with --prompt: a system message, read with it for an output contract",
     )
     parser.add_argument(
         "--model",
@@ -229,6 +236,19 @@ def _from_prompt(prompt: str, model: str, book: PresetBook, use_case: str | None
     )
 
 
+def _reading_note(prompt: str, system: str | None, book: PresetBook) -> str:
+    """What the offline backend reads from the prompt: the output contract, if any."""
+    if not book.offline.read_prompt:
+        return "reading the prompt: off (offline.read_prompt: false)"
+    from ..offline import read_contract
+
+    messages = [{"role": "system", "content": system}] if system else []
+    contract = read_contract([*messages, {"role": "user", "content": prompt}])
+    if contract is None:
+        return "reading the prompt: no output contract (free text)"
+    return f"reading the prompt: {contract.summary}"
+
+
 def _label(token: str) -> str:
     """A token as shown: quoted when spaces at its ends or control characters would hide."""
     if token and token == token.strip() and token.isprintable():
@@ -309,6 +329,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.width is not None and not MIN_WIDTH <= args.width <= MAX_WIDTH:
         raise CommandError(f"--width must be from {MIN_WIDTH} to {MAX_WIDTH}, got {args.width}")
+    if args.system is not None and args.prompt is None:
+        raise CommandError("--system is read with --prompt; give --prompt TEXT too")
     book = load_book(args)
     preset, settings, sent_notes = _settings(args, book)
     if args.probs is not None:
@@ -316,6 +338,7 @@ def _explain(args: argparse.Namespace) -> int:
     elif args.prompt is not None:
         model = args.model or book.settings.default_model
         distribution = _from_prompt(args.prompt, model, book, args.use_case)
+        distribution.notes.append(_reading_note(args.prompt, args.system, book))
     else:
         distribution = _classic()
     # Weights are positive and finite, so their logs are finite; softmax normalises them.

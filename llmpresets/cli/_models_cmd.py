@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config.params import SAMPLING_RULE_PARAMETERS
 from ..config.providers import PROVIDER_NAMES
-from ._common import add_config_option, formatter, load_book, print_json
+from ._common import add_config_option, check_model_name, formatter, load_book, print_json
 
 if TYPE_CHECKING:
     from ..config.models import ModelSpec, Prices
@@ -136,6 +136,7 @@ def _models(args: argparse.Namespace) -> int:
         print(render_providers_markdown(book), end="")
         return 0
     if args.name:
+        check_model_name(args.name, book)
         spec = book.model(args.name)
         if args.json:
             print_json(model_facts(spec))

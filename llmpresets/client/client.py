@@ -20,6 +20,8 @@ import openai
 from .._errors import ConfigError, MissingAPIKeyError
 from ..config.params import USE_CASE_HEADER
 from ..config.presets import PresetBook, default_book, load_presets
+from .arguments import check_prompt, proxy_errors
+from .loopback import is_loopback_url
 from .mode import env_offline, offline_mode, offline_override
 from .request import CallContext, Prepared, PreparedResponse, prepare_chat, prepare_response
 from .results import ChatResult, ResponseResult, chat_result, response_result
@@ -137,10 +139,31 @@ class _BaseClient:
 
             transport = OfflineTransport(seed=self.seed, config=self.config)
         if transport is None:
+            self._skip_proxy_for_loopback(openai_kwargs, http_client_class)
             return
         if "http_client" in openai_kwargs:
             raise ConfigError("give either transport= or http_client=, not both")
         openai_kwargs["http_client"] = http_client_class(transport=transport)
+
+    @staticmethod
+    def _skip_proxy_for_loopback(openai_kwargs: dict[str, Any], http_client_class: Any) -> None:
+        """A loopback ``base_url`` (``llmpresets serve``, a local vLLM) is reached directly.
+
+        The SDK's own HTTP client would send it to a proxy named in the environment
+        (``HTTP_PROXY``...); this one is the SDK's default client without the environment's
+        proxies. A client given ``http_client=`` keeps it.
+        """
+        if "http_client" in openai_kwargs:
+            return
+        base_url = openai_kwargs.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        if base_url is None or not is_loopback_url(base_url):
+            return
+        default = (
+            openai.DefaultHttpxClient
+            if http_client_class is httpx2.Client
+            else openai.DefaultAsyncHttpxClient
+        )
+        openai_kwargs["http_client"] = default(trust_env=False)
 
     def _send_extras(self, params: dict[str, Any], use_case: str) -> dict[str, Any]:
         """``params`` plus, offline only, a header naming the use case for the local model.
@@ -266,7 +289,8 @@ class Client(_BaseClient):
     ) -> None:
         api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
         self._wire_transport(transport, openai_kwargs, httpx2.Client)
-        self.openai: openai.OpenAI = openai.OpenAI(api_key=api_key, **openai_kwargs)
+        with proxy_errors():
+            self.openai: openai.OpenAI = openai.OpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
     def chat(self, messages: Iterable[Any], use_case: str = "chat", **overrides: Any) -> ChatResult:
@@ -278,6 +302,7 @@ class Client(_BaseClient):
 
     def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """``chat`` with a single user message."""
+        check_prompt(prompt)
         return self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     def _chat(
@@ -394,7 +419,8 @@ class AsyncClient(_BaseClient):
     ) -> None:
         api_key = self._setup(model, offline, seed, config, unsupported_params, openai_kwargs)
         self._wire_transport(transport, openai_kwargs, httpx2.AsyncClient)
-        self.openai: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, **openai_kwargs)
+        with proxy_errors():
+            self.openai: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, **openai_kwargs)
         self._openai_base_url = self.openai.base_url
 
     async def chat(
@@ -405,6 +431,7 @@ class AsyncClient(_BaseClient):
 
     async def complete(self, prompt: str, use_case: str = "chat", **overrides: Any) -> ChatResult:
         """Awaitable :meth:`Client.complete`."""
+        check_prompt(prompt)
         return await self._chat([{"role": "user", "content": prompt}], use_case, overrides)
 
     async def _chat(

@@ -20,6 +20,14 @@ from ..config.adapt import resolve
 from ..config.params import PARAMETERS
 from ..tokens.fit import Budget, check_context
 from ..tokens.messages import as_input_items, chat_tools, conversation_messages
+from .arguments import (
+    check_finite,
+    check_input,
+    check_model_name,
+    check_use_case,
+    conversation,
+    function_tools,
+)
 
 if TYPE_CHECKING:
     from ..config.adapt import Policy
@@ -106,10 +114,10 @@ def check_overrides(overrides: Mapping[str, Any]) -> None:
 
 
 def check_model_argument(overrides: Mapping[str, Any]) -> None:
-    """A per-call ``model=`` must be a non-empty name."""
+    """A per-call ``model=`` must be a model name (one printable word)."""
     model = overrides.get("model")
-    if model is not None and not (isinstance(model, str) and model):
-        raise ConfigError(f"model: expected a non-empty model name, got {model!r}")
+    if model is not None:
+        check_model_name(model)
 
 
 def unknown_argument(
@@ -126,13 +134,8 @@ def unknown_argument(
 
 
 def as_messages(messages: Iterable[Any]) -> list[Any]:
-    """Chat messages as plain dicts (pydantic models dumped); a lone string is refused."""
-    listed = list(messages) if not isinstance(messages, (str, bytes, Mapping)) else None
-    if listed is None:
-        raise TypeError(
-            "messages must be a list of chat messages like "
-            "[{'role': 'user', 'content': 'Hi'}]; use complete(prompt) for a single string"
-        )
+    """Chat messages as plain dicts (pydantic models dumped); a lone string or None is refused."""
+    listed = conversation(messages)
     return [
         m if type(m) is dict or not hasattr(m, "model_dump") else m.model_dump(exclude_none=True)
         for m in listed
@@ -150,8 +153,13 @@ def prepare_chat(
 
     ``stacklevel`` counts the frames up to the user's line, so warnings point at it.
     """
+    check_use_case(use_case)
     check_overrides(overrides)
+    if overrides.get("tools") is not None:
+        overrides["tools"] = function_tools(overrides["tools"], api="chat")
+    check_finite(overrides)
     model = overrides.pop("model", None) or context.model
+    check_model_name(model)
     resolution = resolve(
         use_case,
         model,
@@ -231,11 +239,16 @@ def prepare_response(
             "stream= is chosen by the method: use client.respond_stream(...) to stream, "
             "client.respond(...) for a whole response"
         )
+    check_use_case(use_case)
+    check_input(input)
     check_model_argument(overrides)
     allowed = _responses_arguments() | _OWN_RESPONSES_ARGUMENTS
     for name in overrides:
         if name not in allowed:
             raise unknown_argument(name, allowed, "responses.create", _responses_arguments())
+    if overrides.get("tools") is not None:
+        overrides["tools"] = function_tools(overrides["tools"], api="responses")
+    check_finite(overrides)
     items = as_input_items(input)
     format_param, parse_into = _text_format_param(text_format)
     if format_param is not None:
@@ -243,6 +256,7 @@ def prepare_response(
         text["format"] = format_param
         overrides["text"] = text
     model = overrides.pop("model", None) or context.model
+    check_model_name(model)
     resolution = resolve(
         use_case,
         model,

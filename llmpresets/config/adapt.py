@@ -33,6 +33,7 @@ from .models import ModelSpec
 from .params import ENDPOINTS, PARAMETERS, SAMPLING_RULE_PARAMETERS, Api, has_function_tools
 from .presets import RESOLUTIONS_BUDGET, PresetBook, default_book
 from .providers import PROVIDERS, ProviderName, provider_for_url
+from .suggest import warn_if_misspelt
 from .validation import check_sampling_values
 
 __all__ = [
@@ -98,13 +99,19 @@ def get_model(name: str, *, config: PresetBook | None = None, strict: bool = Fal
     """Limits and capabilities of ``name``; snapshots and aliases resolve to their model.
 
     A model the registry lacks gets ``known=False``, unknown limits, and the rules of its
-    family when its name matches one (``gpt-6*``); with ``strict=True`` it raises
-    UnknownModelError listing the known models instead.
+    family when its name matches one (``gpt-6*``), and a name a small edit away from a known
+    one warns :class:`~llmpresets.config.suggest.ModelNameWarning` ("did you mean ...?");
+    with ``strict=True`` it raises UnknownModelError listing the known models (and the
+    suggestion) instead.
 
     >>> get_model("gpt-4o-2024-08-06").context_window
     128000
     """
-    return (config or default_book()).model(name, strict=strict)
+    book = config or default_book()
+    spec = book.model(name, strict=strict)
+    if not spec.known:
+        warn_if_misspelt(name, book, stacklevel=2)
+    return spec
 
 
 def provider_for(
@@ -300,6 +307,8 @@ def resolve(
         return kept
     model_name = model or book.settings.default_model
     spec = book.model(model_name)
+    if not spec.known:
+        warn_if_misspelt(model_name, book, stacklevel=stacklevel + 1)
     chosen_policy: Policy = policy or book.settings.unsupported_params
     if chosen_policy not in ("warn", "error", "silent"):
         raise ConfigError(f"policy: {chosen_policy!r} is not allowed; allowed: warn, error, silent")

@@ -9,6 +9,7 @@ is checked when it is read).
 from __future__ import annotations
 
 import codecs
+import stat
 from pathlib import Path
 
 __all__ = ["MAX_CORPUS_BYTES", "corpus_problem"]
@@ -24,7 +25,10 @@ def corpus_problem(path: Path) -> str | None:
     The reasons are worded as the corpus reader words them at run time.
     """
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the open below
+            return "not a regular file" if not path.is_dir() else "is a directory, not a file"
+        size = status.st_size
         with path.open("rb") as file:
             head = file.read(_CORPUS_SNIFF_BYTES)
     except OSError as exc:

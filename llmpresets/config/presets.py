@@ -37,11 +37,13 @@ from .schema import (
     Preset,
     PresetFields,
     ScriptedCompletion,
+    ScriptedReply,
     ScriptedRule,
     ScriptedToolCall,
     Settings,
     config_json_schema,
 )
+from .suggest import closest_model
 from .validation import ConfigLayer, line_for, validate_config
 from .yaml_file import load_yaml_file
 
@@ -53,6 +55,7 @@ __all__ = [
     "PresetBook",
     "PresetFields",
     "ScriptedCompletion",
+    "ScriptedReply",
     "ScriptedRule",
     "ScriptedToolCall",
     "Settings",
@@ -89,8 +92,18 @@ def user_config_paths(
     env = os.environ.get("LLMPRESETS_CONFIG")
     if env:
         return [Path(item) for item in env.split(os.pathsep) if item]
+    # Found by name: a ./presets.yaml that cannot be read (a broken or looping symbolic link,
+    # a FIFO, a directory) is refused with its problem, as a broken YAML file is, never skipped.
     local = Path("presets.yaml")
-    return [local] if local.is_file() else []
+    return [local] if os.path.lexists(local) else []
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or ``path`` itself when it is a symbolic link loop (read reports it)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop, before Python 3.13
+        return path
 
 
 def _read_layer(path: Path, *, packaged: bool = False) -> ConfigLayer:
@@ -229,7 +242,8 @@ class PresetBook:
         spec = lookup_model(self.models, name, self.aliases)
         if spec is None:
             if strict:
-                raise UnknownModelError(name, sorted(self.models))
+                suggestion = closest_model(name, [*self.models, *self.aliases])
+                raise UnknownModelError(name, sorted(self.models), suggestion=suggestion)
             family = family_for(self.models, self.families, name, self.out_of_scope)
             spec = ModelSpec.unknown(name, family)
         self._specs[name] = spec
@@ -254,7 +268,7 @@ def load_presets(
     for user_path in user_config_paths(path):
         if "\x00" in str(user_path):
             raise ConfigError(f"{str(user_path)!r}: not a valid file name", file=str(user_path))
-        if user_path.resolve() == packaged:
+        if _resolved(user_path) == packaged:
             continue
         layers.append(_read_layer(user_path))
     merged: dict[str, Any] = {}
@@ -401,7 +415,7 @@ def default_book() -> PresetBook:
     for item in paths:
         try:
             stat = item.stat()
-            states.append((str(item.resolve()), stat.st_mtime_ns, stat.st_size))
+            states.append((str(_resolved(item)), stat.st_mtime_ns, stat.st_size))
         except OSError:
             states.append((str(item), None, None))
     kept = _default_books.get(files)

@@ -31,6 +31,7 @@ __all__ = [
     "PresetFields",
     "ProviderPreset",
     "ScriptedCompletion",
+    "ScriptedReply",
     "ScriptedRule",
     "ScriptedToolCall",
     "Settings",
@@ -216,29 +217,108 @@ class ScriptedCompletion(_Strict):
         return self
 
 
-class ScriptedRule(_Strict):
-    """For a request whose last user message matches, sample one of ``completions``."""
+class ScriptedReply(_Strict):
+    """One reply of a rule's ``replies`` sequence: exactly one of ``text``, ``json`` (a JSON
+    answer, written compactly), ``tool_call`` or ``tool_calls`` (parallel calls)."""
 
-    match: str = Field(min_length=1, description="Substring (case-insensitive) or regex.")
+    model_config = ConfigDict(populate_by_name=True)
+
+    text: str | None = None
+    json_value: Any = Field(default=None, alias="json", description="A JSON answer.")
+    tool_call: ScriptedToolCall | None = None
+    tool_calls: list[ScriptedToolCall] | None = Field(default=None, min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> ScriptedReply:
+        given = [
+            name
+            for name, value in (
+                ("text", self.text),
+                ("json", self.json_value),
+                ("tool_call", self.tool_call),
+                ("tool_calls", self.tool_calls),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of text, json, tool_call or tool_calls"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class ScriptedRule(_Strict):
+    """For a request whose conversation matches, sample one of ``completions`` or give the
+    turn's reply of ``replies`` (see :mod:`llmpresets.offline.backend.scripted_rules`)."""
+
+    match: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Substring (case-insensitive) or regex of the last user message; "
+        "none: any conversation.",
+    )
     regex: bool = False
-    completions: list[ScriptedCompletion] = Field(min_length=1)
+    completions: list[ScriptedCompletion] = Field(
+        default_factory=list, description="Whole completions with probabilities, sampled."
+    )
+    replies: list[ScriptedReply] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Replies used in order, one per turn the rule answers; then it falls through.",
+    )
+    times: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many turns of an exchange the rule answers (default: as many as "
+        "replies, or every turn for completions); replies repeat their last one up to it.",
+    )
+    after_tool: bool | str | None = Field(
+        default=None,
+        description="true: only right after a tool result; false: never then; a tool's name: "
+        "only right after that tool's result.",
+    )
+    tools_offered: list[str] | None = Field(
+        default=None, description="Only when the request offers all of these tools."
+    )
+    model: str | None = Field(
+        default=None, min_length=1, description="Only for models matching this fnmatch pattern."
+    )
+    turn: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only at this turn: assistant replies since the last user message.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScriptedRule:
         if self.regex:
+            if self.match is None:
+                raise ValueError("regex: true needs a match")
             problem = regex_problem(self.match)
             if problem is not None:
                 raise ValueError(f"match: {problem}")
+        if bool(self.completions) == bool(self.replies):
+            raise ValueError("give one of completions (sampled) or replies (in order)")
         total = sum(c.probability for c in self.completions)
         if total > 1 + 1e-6:
             raise ValueError(f"completions: probabilities sum to {total:g}; allowed: at most 1")
         return self
 
     def matches(self, text: str) -> bool:
-        """Whether ``text`` (the last user message) matches; a regex search is time-bounded."""
+        """Whether ``text`` (the last user message) matches; a regex search is time-bounded.
+
+        A rule without ``match`` matches any text."""
+        if self.match is None:
+            return True
         if self.regex:
             return bounded_search(self.match, text)
         return self.match.casefold() in text.casefold()
+
+    @property
+    def label(self) -> str:
+        """How errors name the rule: its match, or its position-free conditions."""
+        return repr(self.match) if self.match is not None else "(no match)"
 
 
 class FaultRule(_Strict):
@@ -288,6 +368,11 @@ class OfflineSettings(_Strict):
         default=None,
         description="Text corpus (or a saved model, .npz/.json) for the offline language "
         "model; a relative path is relative to the file that sets it.",
+    )
+    read_prompt: bool = Field(
+        default=True,
+        description="Read the output contract a conversation states (a JSON schema, keys, "
+        "labels, a number, dspy's markers...) when a request fixes no format itself.",
     )
 
 

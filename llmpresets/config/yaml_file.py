@@ -5,7 +5,8 @@ value (``("presets", "code", "temperature")``) to its 1-based line, so validatio
 point at ``file:line``. Duplicate keys, which PyYAML would silently collapse, are errors.
 
 Bounds, each refused with a :class:`ConfigError` that names the file and the line: a file of
-at most :data:`MAX_FILE_BYTES` (read no further, so ``/dev/zero`` is refused too),
+at most :data:`MAX_FILE_BYTES` (read no further), a regular file (a FIFO, a device such as
+``/dev/zero`` or a socket is refused without blocking on it),
 nesting at most :data:`MAX_DEPTH` deep, at most :data:`MAX_NODES` values once aliases are
 expanded (an anchor/alias "billion laughs" stops there), and integers of at most
 :data:`MAX_INT_DIGITS` digits.
@@ -13,12 +14,14 @@ expanded (an anchor/alias "billion laughs" stops there), and integers of at most
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .._errors import ConfigError
+from .user_files import FileTooLargeError, NotRegularFileError, read_user_file
 
 __all__ = [
     "MAX_DEPTH",
@@ -212,23 +215,27 @@ def load_yaml_file(path: Path, *, packaged: bool = False) -> tuple[Any, LineMap]
     """
     source = str(path)
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_FILE_BYTES + 1)  # a device like /dev/zero never ends
-        if len(raw) > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"{source}: larger than {MAX_FILE_BYTES:,} bytes (the limit for a presets file)",
-                file=source,
-            )
-        text = raw.decode("utf-8")
-    except ConfigError:
-        raise  # the size bound above (a ValueError too)
+        # Regular files only, opened without blocking: a FIFO would hang, /dev/zero never ends.
+        text = read_user_file(path, MAX_FILE_BYTES).decode("utf-8")
+    except FileTooLargeError as exc:
+        raise ConfigError(
+            f"{source}: larger than {MAX_FILE_BYTES:,} bytes (the limit for a presets file)",
+            file=source,
+        ) from exc
+    except NotRegularFileError as exc:
+        raise ConfigError(
+            f"{source}: not a regular file (it is {exc.kind}); give a YAML file", file=source
+        ) from exc
     except FileNotFoundError as exc:
-        raise ConfigError(f"{source}: no such file", file=source) from exc
+        what = "a broken symbolic link" if path.is_symlink() else "no such file"
+        raise ConfigError(f"{source}: {what}", file=source) from exc
     except IsADirectoryError as exc:
         raise ConfigError(f"{source}: is a directory, not a YAML file", file=source) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason})", file=source) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{source}: a symbolic link loop", file=source) from exc
         raise ConfigError(f"{source}: cannot read ({exc.strerror})", file=source) from exc
     except ValueError as exc:  # a NUL byte in the name
         raise ConfigError(f"{source!r}: not a valid file name", file=source) from exc

@@ -29,6 +29,7 @@ from .api.reply import Reply
 from .api.responses.endpoint import ResponsesEndpoint
 from .api.router import Router
 from .backend.backend import OfflineBackend
+from .backend.responder import Responder, is_async_responder, on_worker_thread
 from .backend.scripted_rules import load_scripted
 from .faults import FaultPlan, inject, inject_async
 from .lm.protocol import NextTokenSource
@@ -40,22 +41,44 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from ..config.presets import FaultRule, PresetBook, ScriptedRule
+    from .engine.reading import Reader
 
 __all__ = ["OfflineTransport"]
 
 
 class _Events(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    """Pre-generated SSE events, readable by sync and async clients alike."""
+    """Pre-generated SSE events, readable by sync and async clients alike.
+
+    Each event is let go once it has been read, and all of them when the response is closed
+    (a client that stops reading, or leaves), so a slow or departed reader does not keep a
+    whole stream's bytes alive.
+    """
 
     def __init__(self, events: list[bytes]) -> None:
         self._events = events
 
+    def _take(self) -> Iterator[bytes]:
+        events = self._events
+        index = 0
+        while index < len(events):  # close() may empty it meanwhile
+            event = events[index]
+            events[index] = b""  # read: released
+            index += 1
+            yield event
+        events.clear()
+
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._events
+        yield from self._take()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for event in self._events:
+        for event in self._take():
             yield event
+
+    def close(self) -> None:
+        self._events.clear()
+
+    async def aclose(self) -> None:
+        self._events.clear()
 
 
 class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
@@ -70,6 +93,15 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     ``faults``: scripted faults (a :class:`~llmpresets.config.presets.FaultRule` list or a
     presets file); default: ``offline.faults``. ``transport.faults.add("rate_limit", times=2)``
     adds one.
+    ``responder``: a function (sync or ``async``) of an
+    :class:`~llmpresets.offline.OfflineRequest` that decides chat and ``/responses`` replies:
+    text, a JSON value, :class:`~llmpresets.offline.ToolCall` (s), or None to let the rules and
+    the sampler answer; raise :class:`~llmpresets.offline.ResponderError` for an API error
+    (:mod:`llmpresets.offline.backend.responder`). Settable: ``transport.responder = fn``.
+    ``read_prompt``: read the output contract a conversation states (a JSON schema, labels,
+    dspy's markers...) when a request fixes no format; default: ``offline.read_prompt``.
+    ``readers``: your own readers, ``(PromptText) -> Contract | None``, tried first
+    (docs/offline.md, "Reading the prompt").
 
     >>> import httpx2, openai
     >>> client = openai.OpenAI(api_key="offline", base_url="http://offline.test/v1",
@@ -89,6 +121,9 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         scripted: list[ScriptedRule] | str | os.PathLike[str] | None = None,
         strict_models: bool | None = None,
         faults: Sequence[FaultRule] | str | os.PathLike[str] | None = None,
+        responder: Responder | None = None,
+        read_prompt: bool | None = None,
+        readers: Sequence[Reader] = (),
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
@@ -108,6 +143,9 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             strict_models=(
                 config.offline.strict_models if strict_models is None else strict_models
             ),
+            responder=_checked_responder(responder),
+            read_prompt=config.offline.read_prompt if read_prompt is None else read_prompt,
+            readers=readers,
         )
         self.router = Router(self.backend)
         self.faults = FaultPlan(config.offline.faults if faults is None else faults)
@@ -146,6 +184,23 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.backend.strict_models = strict
 
     @property
+    def responder(self) -> Responder | None:
+        return self.backend.responder
+
+    @responder.setter
+    def responder(self, responder: Responder | None) -> None:
+        self.backend.responder = _checked_responder(responder)
+
+    @property
+    def read_prompt(self) -> bool:
+        """Whether output contracts are read from the conversation (settable)."""
+        return self.backend.read_prompt
+
+    @read_prompt.setter
+    def read_prompt(self, read: bool) -> None:
+        self.backend.read_prompt = read
+
+    @property
     def responses(self) -> ResponsesEndpoint:
         """The ``/responses`` endpoint, with its bounded store (``transport.responses.store``)."""
         return self.router.responses
@@ -160,13 +215,23 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
         fault = self.faults.take(request)
-        if fault is None:
-            return self.answer(request)
 
         async def answer(request: httpx2.Request) -> httpx2.Response:
-            return self.answer(request)
+            if not is_async_responder(self.backend.responder):
+                return self.answer(request)
+            # An async responder: the request runs on a worker thread, so the responder's
+            # coroutine can run on this event loop while the thread waits for it.
+            import anyio.to_thread
 
+            return await anyio.to_thread.run_sync(self._answer_on_worker, request)
+
+        if fault is None:
+            return await answer(request)
         return await inject_async(fault, request, answer)
+
+    def _answer_on_worker(self, request: httpx2.Request) -> httpx2.Response:
+        with on_worker_thread():
+            return self.answer(request)
 
     def answer(self, request: httpx2.Request) -> httpx2.Response:
         """The answer to a request whose body has been read, without scripted faults."""
@@ -186,14 +251,23 @@ class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         if reply.events is not None:
             return httpx2.Response(
                 reply.status,
-                headers=_headers("text/event-stream; charset=utf-8"),
+                headers={**_headers("text/event-stream; charset=utf-8"), **reply.headers},
                 stream=_Events(reply.events),
             )
         return httpx2.Response(
             reply.status,
-            headers=_headers("application/json", error=reply.error),
+            headers={**_headers("application/json", error=reply.error), **reply.headers},
             content=reply.content,
         )
+
+
+def _checked_responder(responder: Responder | None) -> Responder | None:
+    if responder is not None and not callable(responder):
+        raise TypeError(
+            f"responder must be a function of an OfflineRequest (or None), got "
+            f"{type(responder).__name__}"
+        )
+    return responder
 
 
 def _headers(content_type: str, *, error: bool = False) -> dict[str, str]:

@@ -9,19 +9,28 @@ it where tiktoken looks. tiktoken then loads it as it would after a download: th
 exactly tiktoken's, a user's own cache keeps working, and an online machine behaves as before.
 Nothing ever falls back to an estimate: a missing or corrupt file is a ``TokenizerError``.
 
+A cache directory that cannot be written (``TIKTOKEN_CACHE_DIR`` naming a file, a read-only
+folder) does not stop counting: the packaged copy, verified in memory, is parsed as tiktoken
+parses it and handed to tiktoken's own constructor for that encoding (``_from_verified``).
+
 tiktoken parses that file anew in every process; the first load here also saves the tables
 tiktoken built, beside its file, and later processes rebuild the same tables from them in about
-half the time (see ``_read_ranks``; any doubt about that file means tiktoken's own load).
+half the time (see ``_read_ranks``; any doubt about that file means tiktoken's own load). That
+file may sit in a shared folder, so it is trusted only on a hash pinned here
+(``_RANKS_BODY_SHA256``), never on one written inside it; and the split pattern and special
+tokens come from tiktoken's constructor, not from the file.
 """
 
 from __future__ import annotations
 
 import array
+import base64
 import gzip
 import hashlib
 import itertools
 import json
 import os
+import sys
 import tempfile
 import threading
 import uuid
@@ -44,6 +53,12 @@ _EXPECTED_SHA256 = {
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
 }
 SUPPORTED_ENCODINGS = tuple(sorted(_EXPECTED_SHA256))
+# sha256 of the body of each speed-up file (see _write_ranks; little-endian arrays), pinned as
+# the BPE files' hashes are: the tables follow from the BPE file, so they cannot differ.
+_RANKS_BODY_SHA256 = {
+    "cl100k_base": "af866ad5feec141341328891c23117e5080252d0b21648d4578cc17319b4208e",
+    "o200k_base": "cd804fe3dd8d1046f608f4da0be4fbae028200c66cd767ce19204897553e8a35",
+}
 
 _lock = threading.Lock()
 # The encodings loaded in this process, by name: a registry, not a cache. It never forgets one
@@ -141,7 +156,12 @@ def get_encoding(name: str) -> tiktoken.Encoding:
             if cache_dir is not None:
                 # Verifies a cached copy too: tiktoken would answer a corrupt one with a
                 # download, which fails offline; we replace it with the packaged copy instead.
-                bpe_path = seed_tiktoken_cache(name, cache_dir)
+                try:
+                    bpe_path = seed_tiktoken_cache(name, cache_dir)
+                except TokenizerError:
+                    # The cache cannot be written (a file, a read-only folder): the packaged
+                    # copy, verified in memory, serves (its own failure is raised as is).
+                    return _remember(name, _from_verified(name, _parse_bpe(_packaged_bytes(name))))
                 if bpe_path is not None:
                     ranks_path = _ranks_path(bpe_path, name)
                     encoding = _read_ranks(ranks_path, name)
@@ -166,6 +186,45 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         if ranks_path is not None:
             _write_ranks(ranks_path, encoding)
         return _remember(name, encoding)
+
+
+def _parse_bpe(data: bytes) -> dict[bytes, int]:
+    """A verified BPE file's ranks, parsed as ``tiktoken.load.load_tiktoken_bpe`` parses it."""
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def _from_verified(name: str, mergeable_ranks: dict[bytes, int]) -> tiktoken.Encoding:
+    """The encoding tiktoken's own constructor builds for ``name``, from verified ranks.
+
+    The constructor (``tiktoken_ext.openai_public``) owns the split pattern and special tokens;
+    only its file read is answered from memory, for this encoding's URL alone, under the
+    module's lock.
+    """
+    import tiktoken
+    import tiktoken_ext.openai_public as public  # type: ignore[import-untyped]
+
+    url = _BLOB_URL.format(name=name)
+    original = public.load_tiktoken_bpe
+
+    def load(file: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        return mergeable_ranks if file == url else original(file, expected_hash)
+
+    public.load_tiktoken_bpe = load
+    try:
+        spec = getattr(public, name)()
+    finally:
+        public.load_tiktoken_bpe = original
+    return tiktoken.Encoding(
+        spec["name"],
+        pat_str=spec["pat_str"],
+        mergeable_ranks=spec["mergeable_ranks"],
+        special_tokens=spec["special_tokens"],
+    )
 
 
 def _remember(name: str, encoding: tiktoken.Encoding) -> tiktoken.Encoding:
@@ -195,9 +254,13 @@ def _ranks_path(bpe_path: Path, name: str) -> Path:
 
 
 def _read_ranks(path: Path, name: str) -> tiktoken.Encoding | None:
-    """The encoding rebuilt from the tables saved at ``path``; None when absent or untrusted."""
-    import tiktoken
+    """The encoding rebuilt from the tables saved at ``path``; None when absent or untrusted.
 
+    Trusted only when its body has the pinned sha256 (``_RANKS_BODY_SHA256``): anyone who can
+    write a shared cache folder could write a matching hash inside the file, not this one.
+    """
+    if sys.byteorder != "little":  # the pinned hashes are of little-endian arrays
+        return None
     try:
         data = path.read_bytes()
         header_end = data.index(b"\n", len(_RANKS_MAGIC))
@@ -205,7 +268,7 @@ def _read_ranks(path: Path, name: str) -> tiktoken.Encoding | None:
             return None
         header = json.loads(data[len(_RANKS_MAGIC) : header_end])
         body = memoryview(data)[header_end + 1 :]
-        if header["name"] != name or hashlib.sha256(body).hexdigest() != header["sha256"]:
+        if hashlib.sha256(body).hexdigest() != _RANKS_BODY_SHA256[name]:
             return None
         count = header["count"]
         lengths = array.array("H")
@@ -218,13 +281,7 @@ def _read_ranks(path: Path, name: str) -> tiktoken.Encoding | None:
             return None
         starts = [end - length for end, length in zip(ends, lengths, strict=True)]
         pieces = map(blob.__getitem__, map(slice, starts, ends))
-        mergeable = dict(zip(pieces, ranks.tolist(), strict=True))
-        return tiktoken.Encoding(
-            name,
-            pat_str=header["pat_str"],
-            mergeable_ranks=mergeable,
-            special_tokens=dict(header["special"]),
-        )
+        return _from_verified(name, dict(zip(pieces, ranks.tolist(), strict=True)))
     except Exception:  # absent, damaged or foreign: tiktoken's own load instead
         return None
 

@@ -277,6 +277,13 @@ def _warn_unknown(spec: ModelSpec, stacklevel: int) -> None:
     rules = (
         f" It takes the rules of {spec.family} (its family) for parameters." if spec.family else ""
     )
+    if not spec.known:
+        from ..config.presets import default_book
+        from ..config.suggest import closest_model
+
+        book = default_book()
+        suggestion = closest_model(spec.name, [*book.models, *book.aliases])
+        rules += f" Did you mean {suggestion!r}?" if suggestion else ""
     warnings.warn(
         f"model {spec.name!r} {why}, so the context check was skipped (tokens are counted with "
         f"{spec.encoding}).{rules} Declare its limits from its model page in your presets.yaml "

@@ -227,7 +227,7 @@ def parse_completions_request(
         shared["top_logprobs"] = logprobs
     chats = []
     # The per-request cap on generated tokens (.limits) covers every prompt's n choices.
-    per_choice = choice_token_limit(limit, n * len(prompts))
+    per_choice = choice_token_limit(limit, n * len(prompts), top_logprobs=logprobs)
     for prompt in prompts:
         chat_body = {
             **shared,

@@ -330,11 +330,16 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def model_not_found(model: str) -> WireError:
-    """The API's 404 for a model that does not exist (or that the caller cannot use)."""
+def model_not_found(model: str, suggestion: str | None = None) -> WireError:
+    """The API's 404 for a model that does not exist (or that the caller cannot use).
+
+    ``suggestion``: a known model ``model`` probably misspells, added after the API's own
+    sentence (so a client matching the API's wording still matches its start).
+    """
+    hint = f" Did you mean `{suggestion}`?" if suggestion else ""
     return WireError(
         404,
-        f"The model `{model}` does not exist or you do not have access to it.",
+        f"The model `{model}` does not exist or you do not have access to it.{hint}",
         code="model_not_found",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...config.suggest import closest_model
 from ..backend.randomness import OFFLINE_EPOCH
 from .errors import model_not_found
 
@@ -24,7 +25,7 @@ __all__ = ["known_spec", "model_entry", "model_list"]
 def known_spec(backend: OfflineBackend, model: str) -> ModelSpec:
     """The model's facts; the API's 404 for a model the backend does not know."""
     if not backend.knows(model):
-        raise model_not_found(model)
+        raise model_not_found(model, _suggestion(backend, model))
     return backend.spec(model)
 
 
@@ -38,8 +39,13 @@ def model_list(backend: OfflineBackend, also: Collection[str] = ()) -> dict[str,
 def model_entry(backend: OfflineBackend, name: str, also: Collection[str] = ()) -> dict[str, Any]:
     """The body of ``GET /models/{name}``; a 404 for a model this backend does not serve."""
     if not backend.spec(name).known and name not in also and name not in backend.config.models:
-        raise model_not_found(name)
+        raise model_not_found(name, _suggestion(backend, name))
     return _model_object(name)
+
+
+def _suggestion(backend: OfflineBackend, model: str) -> str | None:
+    config = backend.config
+    return closest_model(model, [*config.models, *config.aliases])
 
 
 def _model_object(name: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@
 (:mod:`.responses.endpoint`), legacy ``POST .../completions`` (:mod:`.completions`),
 ``POST .../embeddings`` (:mod:`.embeddings`), ``GET .../models`` and ``GET .../models/{id}``
 (:mod:`.models`). Another path is the API's 404 and another method its 405. Every
-:class:`~.errors.WireError` an endpoint raises becomes its error answer here, the one place.
+:class:`~.errors.WireError` an endpoint raises becomes its error answer here, the one place
+(as does a :class:`~..backend.responder.ResponderError`: a user's responder answering with an
+error, or a reply it gave that the request cannot take, a 500).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..backend.responder import ResponderError
 from .chat.endpoint import answer_chat
 from .completions import LEGACY_MODELS, answer_completions
 from .embeddings import EMBEDDING_MODELS, embeddings_payload, parse_embeddings_request
@@ -51,6 +54,15 @@ class Router:
             return self._route(method, path, content, use_case, query or {}, host)
         except WireError as error:
             return Reply.json(error.status, error.body(), error=True)
+        except ResponderError as refusal:  # a user's responder (or rule) answered an error
+            answer = WireError(
+                refusal.status,
+                refusal.message,
+                param=refusal.param,
+                code=refusal.code,
+                type=refusal.type,
+            )
+            return Reply.json(answer.status, answer.body(), error=True)
 
     def _route(
         self,
@@ -70,8 +82,7 @@ class Router:
             only(method, "POST", path)
             return answer_completions(self.backend, content, use_case)
         if is_responses_path(tail):
-            answer = self.responses.handle(method, path, content, use_case, query)
-            return Reply.stream(answer) if isinstance(answer, list) else Reply.json(200, answer)
+            return self.responses.handle(method, path, content, use_case, query)
         if tail.endswith("/embeddings") or tail == "embeddings":
             only(method, "POST", path)
             request = parse_embeddings_request(parse_body(content))

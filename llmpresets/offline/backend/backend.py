@@ -8,7 +8,11 @@ each into the API's answer). A request runs in two steps:
 
 1. :meth:`OfflineBackend.prepare`: the next-token source and its tokenizer, the grammars of
    ``response_format`` and the tools compiled (so a schema that cannot compile is refused
-   before any work), the scripted rule that answers it, if any;
+   before any work), the output contract read from the conversation when the request fixes
+   none (:mod:`~llmpresets.offline.engine.reading`; ``read_prompt=False`` turns reading off,
+   ``readers`` adds a user's own, tried first); then who answers: the user's responder
+   (:mod:`.responder`) when it returns a reply, else the scripted rule that matches
+   (:mod:`.scripted_rules`: a fixed reply for this turn, or a table to sample), else the source;
 2. :meth:`OfflineBackend.run`: each choice from its own random stream. How a reasoning
    model's reasoning and its text share an explicit output cap is
    :meth:`OfflineBackend.reasoning_budget`: both endpoints ask it first, and prepare the
@@ -36,6 +40,7 @@ exactly what they would get one at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -45,17 +50,32 @@ from typing import TYPE_CHECKING, Any
 from ..._cache import BoundedCache
 from ..._errors import LLMPresetsError
 from ...tokens.encodings import get_encoding
-from ..engine.scripted import ScriptedTable, scripted_allowed, scripted_reply
+from ..engine.reading import DEFAULT_READERS, Contract, Reader
+from ..engine.scripted import (
+    FixedReply,
+    ScriptedTable,
+    fixed_generation,
+    fixed_problem,
+    scripted_allowed,
+    scripted_reply,
+)
 from ..engine.structured import StructuredPlan, make_plan
 from ..engine.text import generate
 from ..engine.types import Generation
 from ..lm.default import source_for_model
-from ..lm.prompt import last_user_text, render_prompt
+from ..lm.prompt import render_prompt
 from ..lm.protocol import SourceBase
 from ..lm.sources import make_stepper, make_token_stepper
 from .randomness import NOT_SHAPING, request_digest, seeded_generator
 from .reasoning import reasoning_tokens
-from .scripted_rules import find_rule
+from .responder import (
+    Responder,
+    ResponderFailed,
+    call_responder,
+    make_offline_request,
+    reply_from_answer,
+)
+from .scripted_rules import find_rule, fixed_reply, rule_reply
 
 if TYPE_CHECKING:
     import tiktoken
@@ -83,6 +103,12 @@ class Prepared:
     encoding: tiktoken.Encoding
     plan: StructuredPlan | None  # the compiled grammars (None: plain text)
     table: ScriptedTable | None  # the scripted rule that answers it, as a table
+    fixed: FixedReply | None = None  # a reply decided already (a responder's, a rule's)
+
+    @property
+    def contract(self) -> Contract | None:
+        """The output contract read from the conversation (None: none read, or reading off)."""
+        return self.plan.contract if self.plan is not None else None
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,11 @@ class OfflineBackend:
     docstring); ``source``: a next-token source for every model (default: the model's own,
     :func:`~llmpresets.offline.lm.default.source_for_model`); ``scripted``: the scripted rules,
     read at every request (so rules appended later apply); ``strict_models``: whether a model
-    the registry lacks is unknown to the API.
+    the registry lacks is unknown to the API; ``responder``: a function that may decide the
+    reply of a chat or ``/responses`` request (:mod:`.responder`), asked before the rules;
+    ``read_prompt``: read an output contract from the conversation when a request fixes none;
+    ``readers``: a user's own readers (``(PromptText) -> Contract | None``, pure), tried
+    before the packaged ones.
     """
 
     def __init__(
@@ -113,8 +143,14 @@ class OfflineBackend:
         source: SourceBase | None = None,
         scripted: list[ScriptedRule] | None = None,
         strict_models: bool = False,
+        responder: Responder | None = None,
+        read_prompt: bool = True,
+        readers: Sequence[Reader] = (),
     ) -> None:
         self.config = config
+        self.responder = responder
+        self.read_prompt = read_prompt
+        self.readers: tuple[Reader, ...] = (*readers, *DEFAULT_READERS)
         self.seed = seed
         self.source = source
         self.scripted: list[ScriptedRule] = [] if scripted is None else scripted
@@ -167,15 +203,38 @@ class OfflineBackend:
 
     # ------------------------------------------------------------------ one request
 
-    def prepare(self, chat: ChatRequest, spec: ModelSpec) -> Prepared:
+    def prepare(self, chat: ChatRequest, spec: ModelSpec, endpoint: str | None = None) -> Prepared:
         """Make ``chat`` ready to run: raises the engine's ``SchemaError`` for a schema or
-        tool grammar that cannot compile, before anything is generated."""
+        tool grammar that cannot compile, before anything is generated.
+
+        ``endpoint`` (``"chat/completions"`` or ``"responses"``) lets the responder answer;
+        it raises :class:`~.responder.ResponderError` for an error answer, and
+        :class:`~.responder.ResponderFailed` (a 500) for a reply the request cannot take.
+        """
         source = self.source_for(chat.model)
         encoding = self.encoding_for(source, spec)
-        plan = make_plan(chat, encoding)
-        rule = find_rule(self.scripted, last_user_text(chat.messages)) if self.scripted else None
-        table = self._table(rule, encoding) if rule is not None else None
-        return Prepared(chat, spec, source, encoding, plan, table)
+        plan = make_plan(
+            chat, encoding, self.readers if self.read_prompt else (), read_values=self.read_prompt
+        )
+        fixed = table = None
+        if self.responder is not None and endpoint is not None:
+            request = make_offline_request(chat, endpoint)
+            who = "the offline responder"
+            fixed = reply_from_answer(call_responder(self.responder, request), who)
+            if fixed is not None:
+                _check_fixed(chat, _unread(plan, chat), fixed, encoding, who)
+        if fixed is None and self.scripted:
+            tool_names = [tool.name for tool in chat.tool_list]
+            found = find_rule(self.scripted, chat.messages, chat.model, tool_names)
+            if found is not None:
+                rule, position = found
+                if rule.replies:
+                    fixed = fixed_reply(rule_reply(rule, position))
+                    who = f"scripted rule {rule.label} (reply {position + 1})"
+                    _check_fixed(chat, _unread(plan, chat), fixed, encoding, who)
+                else:
+                    table = self._table(rule, encoding)
+        return Prepared(chat, spec, source, encoding, plan, table, fixed)
 
     def run(
         self, prepared: Prepared, entropy: Sequence[int], use_case: str | None = None
@@ -184,11 +243,19 @@ class OfflineBackend:
         chat, encoding = prepared.chat, prepared.encoding
         table, plan = prepared.table, prepared.plan
         steppers = _Steppers(prepared, use_case)
-        # Which scripted candidates this request can take is the same for every choice.
-        allowed = scripted_allowed(plan, table) if table is not None else None
+        # Which scripted candidates this request can take is the same for every choice. A
+        # script is the user's explicit answer: a contract read from a text request's prompt
+        # does not mask it (the request's own format and tools do).
+        allowed = scripted_allowed(_unread(plan, chat), table) if table is not None else None
+        kinds = {tool.name: tool.kind for tool in chat.tool_list}
         generations = []
         for index in range(chat.n):
             rng = seeded_generator([*entropy, index])
+            if prepared.fixed is not None:
+                generations.append(
+                    fixed_generation(prepared.fixed, encoding, chat.settings, rng, kinds)
+                )
+                continue
             if table is not None:
                 scripted = scripted_reply(table, allowed, encoding, chat.settings, rng)
                 if scripted is not None:
@@ -229,6 +296,27 @@ class OfflineBackend:
         table = ScriptedTable.build(rule, encoding.encode_ordinary)
         self._tables.put(key, (rule, table))
         return table
+
+
+def _unread(plan: StructuredPlan | None, chat: ChatRequest) -> StructuredPlan | None:
+    """``plan`` without the contract read from a text request's prompt: a responder's or a
+    rule's reply is the user's explicit answer, which a format the prompt asks for does not
+    mask (the request's own format and tools do)."""
+    if plan is not None and plan.contract is not None and chat.output.kind == "text":
+        return dataclasses.replace(plan, answer=None)
+    return plan
+
+
+def _check_fixed(
+    chat: ChatRequest,
+    plan: StructuredPlan | None,
+    fixed: FixedReply,
+    encoding: tiktoken.Encoding,
+    who: str,
+) -> None:
+    problem = fixed_problem(chat, plan, fixed, encoding)
+    if problem is not None:
+        raise ResponderFailed(f"{who} cannot answer this request: {problem}")
 
 
 class _Steppers:

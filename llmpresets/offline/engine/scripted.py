@@ -15,6 +15,13 @@ JSON, a text or JSON candidate must be valid for the schema; when ``tool_choice`
 call, only calls are left. The chosen candidate is written through the same length cap and
 stop rules as generated text (:func:`generate_scripted`), or as a tool call
 (:func:`scripted_generation`); ``logprobs`` come from the table's token trie.
+
+A :class:`FixedReply` is a reply decided before decoding: a user's responder's answer, or
+the reply a rule's ``replies`` sequence holds for this turn. It is checked against the request
+as a grammar would (:func:`fixed_problem`: the tool offered and allowed, its arguments valid
+for the tool's parameters, a JSON answer valid for ``response_format``) and written through the
+same cap and stop rules, as text or as tool calls (:func:`fixed_generation`), with logprob 0
+for each of its tokens (it had probability 1).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from numpy.typing import NDArray
 from ...sampling import sample
 from .emitter import Emitter, alternatives, token_logprob
 from .tool_choice import call_id
-from .types import Generation, SamplingSettings, ToolCall
+from .types import ChatRequest, Generation, SamplingSettings, ToolCall
 
 if TYPE_CHECKING:
     import tiktoken
@@ -41,9 +48,12 @@ if TYPE_CHECKING:
     from .structured import StructuredPlan
 
 __all__ = [
+    "FixedReply",
     "ScriptedTable",
     "choose_allowed",
     "choose_scripted",
+    "fixed_generation",
+    "fixed_problem",
     "generate_scripted",
     "scripted_allowed",
     "scripted_generation",
@@ -97,6 +107,15 @@ class ScriptedTable:
         if remainder > 1e-9:
             logits.append(math.log(remainder))
         return cls(texts, token_ids, logits, root, tool_names)
+
+    @classmethod
+    def single(cls, text: str, encode: Callable[[str], Iterable[int]]) -> ScriptedTable:
+        """A table of one candidate, ``text``, with probability 1."""
+        ids = list(encode(text))
+        root = node = _Node(1.0)
+        for token in ids:
+            node = node.children.setdefault(token, _Node(1.0))
+        return cls([text], [ids], [0.0], root, [None])
 
     def falls_through(self, candidate: int) -> bool:
         """Whether ``candidate`` is the remainder: the next-token source answers."""
@@ -262,3 +281,92 @@ def scripted_generation(
         completion_tokens=name_tokens + made.completion_tokens,
         tool_calls=[ToolCall(call_id(rng), name, "function", made.pieces)],
     )
+
+
+# --------------------------------------------------------------------------- fixed replies
+
+
+@dataclass(frozen=True)
+class FixedReply:
+    """A reply decided before decoding: ``text``, or tool ``calls`` as (name, JSON arguments).
+
+    ``text`` is the reply's text (a JSON answer already written as compact JSON); ``calls``
+    holds one pair per tool call, in order.
+    """
+
+    text: str | None = None
+    calls: tuple[tuple[str, str], ...] = ()
+
+
+def fixed_problem(
+    request: ChatRequest,
+    plan: StructuredPlan | None,
+    reply: FixedReply,
+    encoding: tiktoken.Encoding,
+) -> str | None:
+    """What makes ``reply`` impossible for ``request``, as a grammar would refuse it (None:
+    nothing): a call to a tool the request does not offer or ``tool_choice`` does not allow,
+    arguments its parameters' grammar refuses, several calls with ``parallel_tool_calls``
+    false, text where ``tool_choice`` requires a call, an answer ``response_format`` refuses."""
+    offered = [tool.name for tool in request.tool_list]
+    for name, arguments in reply.calls:
+        if name not in offered:
+            listed = ", ".join(offered) if offered else "none"
+            return f"it calls {name!r}, which the request does not offer (offered: {listed})"
+        if plan is None or name not in plan.callable:
+            allowed = ", ".join(sorted(plan.callable)) if plan is not None else ""
+            return (
+                f"it calls {name!r}, which tool_choice does not allow "
+                f"(allowed: {allowed or 'none'})"
+            )
+        grammar = plan.arguments.get(name)
+        if grammar is not None and not _accepts(grammar, encoding.encode_ordinary(arguments)):
+            return f"the arguments of {name!r}, {arguments}, are not valid for its parameters"
+    if len(reply.calls) > 1 and not request.parallel_tool_calls:
+        return f"it makes {len(reply.calls)} calls, but the request sets parallel_tool_calls false"
+    if reply.text is not None and plan is not None:
+        if plan.must_call:
+            return "it answers in text, but the request's tool_choice requires a tool call"
+        if plan.answer is not None and not _accepts(
+            plan.answer, encoding.encode_ordinary(reply.text)
+        ):
+            what = request.output.name or request.output.kind
+            return f"its answer {_clip(reply.text)} is not valid for the response format {what!r}"
+    return None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def fixed_generation(
+    reply: FixedReply,
+    encoding: tiktoken.Encoding,
+    settings: SamplingSettings,
+    rng: np.random.Generator,
+    tool_kinds: dict[str, str] | None = None,
+) -> Generation:
+    """A fixed reply as one choice, through the request's cap and stop rules (text), or as
+    tool calls whose names and arguments share the cap (``tool_kinds``: a tool's kind,
+    ``function`` or ``custom``, by name)."""
+    if not reply.calls:
+        table = ScriptedTable.single(reply.text or "", encoding.encode_ordinary)
+        return generate_scripted(table, 0, encoding, settings)
+    result = Generation(finish_reason="tool_calls", tool_calls=[])
+    assert result.tool_calls is not None
+    budget = settings.max_tokens
+    for name, arguments in reply.calls:
+        identifier = call_id(rng)
+        name_tokens = len(encoding.encode_ordinary(name))
+        capped = replace(settings, max_tokens=max(1, budget - name_tokens), stop=())
+        made = generate_scripted(
+            ScriptedTable.single(arguments, encoding.encode_ordinary), 0, encoding, capped
+        )
+        kind = (tool_kinds or {}).get(name, "function")
+        result.tool_calls.append(ToolCall(identifier, name, kind, made.pieces))
+        result.completion_tokens += name_tokens + made.completion_tokens
+        budget -= name_tokens + made.completion_tokens
+        if made.finish_reason == "length" or budget <= 0:
+            result.finish_reason = "length"
+            break
+    return result

@@ -9,14 +9,19 @@ transport's 404). Around that it adds what only a network server needs:
 - an optional API key: a missing or wrong ``Authorization: Bearer`` gets the API's 401 (the key
   itself is never echoed, logged or shown in a repr);
 - a request body limit: past ``max_body_bytes`` a 413 in the API's error shape, without reading
-  the rest;
-- generation in a thread pool, off the event loop, so concurrent requests all progress; a
-  stream's events are sent (and flushed) one by one;
+  the rest; and a body that takes longer than ``body_timeout`` seconds to arrive gets a 408 and
+  its connection closed (a slow client cannot hold a connection by trickling its body);
+- generation in a bounded pool of daemon threads (:mod:`.workers`), off the event loop, so
+  concurrent requests all progress, the loop keeps answering while one request is expensive,
+  and SIGTERM stops the server even with work in flight; a stream's events are sent (and
+  flushed) one by one;
 - simulated latency (:class:`Latency`): a delay before the first token, then tokens per second;
 - the scripted faults of the transport (:mod:`~llmpresets.offline.faults`) done for real:
   a stall that holds the answer back, a reset that drops the TCP connection, a stream cut mid-body;
 - one access-log line per request on the ``llmpresets.serve`` logger (no query string, no
-  headers).
+  headers; control characters, quotes and backslashes of the path escaped, long paths cut,
+  so a request cannot forge or split log lines); a stream cut by the server's shutdown is that
+  line with ``cut=shutdown``, never a traceback.
 
 :mod:`.run` runs this app on uvicorn.
 """
@@ -33,19 +38,19 @@ import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from ..faults import error_response, sse_events
+from .workers import DaemonPool
 
 if TYPE_CHECKING:
     from ...config.presets import FaultRule
     from ..transport import OfflineTransport
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Latency", "OfflineApp"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "Latency", "OfflineApp", "loggable"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,6 +58,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# Seconds a request's whole body may take to arrive once its headers have (32 MiB at ~1 MB/s).
+DEFAULT_BODY_TIMEOUT = 60.0
+# The longest path the access log shows (the rest is cut, with "...").
+_LOGGED_PATH = 256
 # Headers the server sets itself (uvicorn frames the body) or that must not reach the transport.
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 _PRIVATE_HEADERS = frozenset({"authorization", "api-key", "host", "content-length"})
@@ -118,6 +127,10 @@ class _Answered(Exception):
 class OfflineApp:
     """An ASGI app answering every request with an :class:`~llmpresets.OfflineTransport`.
 
+    ``answer``: what answers a request instead of ``transport.answer`` (``llmpresets serve
+    --cassette`` replays a cassette); faults, the model warm-up and the configuration stay the
+    transport's.
+
     >>> app = OfflineApp(api_key="sk-local")
     >>> "sk-local" in repr(app)
     False
@@ -131,6 +144,8 @@ class OfflineApp:
         latency: Latency | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         threads: int = 16,
+        answer: Callable[[httpx2.Request], httpx2.Response] | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if transport is None:
             from ..transport import OfflineTransport
@@ -138,12 +153,18 @@ class OfflineApp:
             transport = OfflineTransport()
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
+        if not 0 < body_timeout <= 3600:
+            raise ValueError(f"body_timeout must be 0..3600 seconds, got {body_timeout}")
+        self.body_timeout = body_timeout
         self.transport = transport
+        # What answers a request once faults are done: the transport, or a cassette's replay
+        # (llmpresets serve --cassette) that falls back to it.
+        self.answer = answer if answer is not None else transport.answer
         self.latency = latency or Latency()
         self.max_body_bytes = max_body_bytes
         self._api_key = api_key.encode() if api_key else None
         self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -177,7 +198,9 @@ class OfflineApp:
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llmpresets")
+                # Daemon threads: a generation still running when the server stops must not
+                # keep the process alive (SIGTERM exits promptly; see workers.py).
+                self._pool = DaemonPool(self._threads, name="llmpresets")
             pool = self._pool
         return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
@@ -195,19 +218,24 @@ class OfflineApp:
             await self._handle(scope, receive, _counting(send, outcome), outcome)
         except _Answered:
             pass
+        except asyncio.CancelledError:
+            outcome.cut = "shutdown"  # the server stopped mid-answer: one line, no traceback
+            raise
         finally:
             client = scope.get("client")
             where = f"{client[0]}:{client[1]}" if client else "-"
             elapsed = (time.perf_counter() - started) * 1000
             fault = f" fault={outcome.fault}" if outcome.fault else ""
+            cut = f" cut={outcome.cut}" if outcome.cut else ""
             log.info(
-                '%s "%s %s" %s %.1fms%s',
+                '%s "%s %s" %s %.1fms%s%s',
                 where,
-                scope.get("method", "-"),
-                scope.get("path", "-"),
+                loggable(str(scope.get("method", "-"))),
+                loggable(str(scope.get("path", "-"))),
                 outcome.status if outcome.status is not None else "-",
                 elapsed,
                 fault,
+                cut,
             )
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, outcome: _Outcome) -> None:
@@ -222,7 +250,7 @@ class OfflineApp:
             if fault is not None:
                 outcome.fault = fault.fault
                 await self._fault(fault, request, send, disconnect)
-            response = await self._in_thread(self.transport.answer, request)
+            response = await self._in_thread(self.answer, request)
             await self._send_response(response, send, disconnect)
         finally:
             disconnect.cancel()
@@ -243,8 +271,14 @@ class OfflineApp:
             await self._too_large(send, int(declared))
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), deadline - asyncio.get_running_loop().time()
+                )
+            except TimeoutError:
+                await self._body_too_slow(send, size)
             if message["type"] == "http.disconnect":
                 raise _Answered
             chunk = message.get("body", b"")
@@ -254,6 +288,21 @@ class OfflineApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    async def _body_too_slow(self, send: Send, received: int) -> None:
+        log.info(
+            "dropped: request body not received within %gs (%d bytes arrived)",
+            self.body_timeout,
+            received,
+        )
+        await _send_error(
+            send,
+            408,
+            f"Request body not received within {self.body_timeout:g} seconds "
+            "(llmpresets serve --body-timeout).",
+            code="request_timeout",
+            close=True,
+        )
 
     async def _too_large(self, send: Send, size: int | None) -> None:
         what = f"{size} bytes" if size is not None else "larger than that"
@@ -286,7 +335,7 @@ class OfflineApp:
             if disconnect.future().done():
                 raise _Answered
         else:  # cut_stream
-            response = await self._in_thread(self.transport.answer, request)
+            response = await self._in_thread(self.answer, request)
             await self._send_response(response, send, disconnect, cut_after=rule.after_events)
             _drop_connection(send)
             raise _Answered
@@ -343,6 +392,30 @@ class OfflineApp:
 class _Outcome:
     status: int | None = None
     fault: str | None = None
+    cut: str | None = None
+
+
+def loggable(text: str, limit: int = _LOGGED_PATH) -> str:
+    r"""``text`` safe for one log line: control characters, quotes and backslashes escaped.
+
+    A request path is percent-decoded by the server, so ``/v1/x%0A127.0.0.1 "GET /"`` would
+    otherwise write a forged second line (or terminal escapes). Cut at ``limit`` characters.
+
+    >>> print(loggable('/v1/x\n"GET /admin"\x1b[31m'))
+    /v1/x\n\"GET /admin\"\x1b[31m
+    """
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    if shown.isprintable() and '"' not in shown and "\\" not in shown:
+        return shown
+    return "".join(map(_escaped, shown))
+
+
+def _escaped(character: str) -> str:
+    if character in '"\\':
+        return "\\" + character
+    if character.isprintable():
+        return character
+    return character.encode("unicode_escape").decode("ascii")
 
 
 def _counting(send: Send, outcome: _Outcome) -> Send:

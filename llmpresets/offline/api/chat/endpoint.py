@@ -21,7 +21,7 @@ from ..errors import parse_body, schema_refusal, server_error
 from ..model_rules import request_effort
 from ..models import known_spec
 from ..prompt_checks import check_logit_bias, counted_prompt
-from ..reply import Reply
+from ..reply import Reply, read_prompt_headers
 from .parse import parse_request
 from .payloads import Usage, chunk_payloads, completion_payload
 
@@ -44,7 +44,7 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
     if budget.reasoning and budget.text is not None and not budget.exhausted:
         chat = dataclasses.replace(chat, max_tokens=min(budget.text, chat.max_tokens))
     try:
-        prepared = backend.prepare(chat, spec)
+        prepared = backend.prepare(chat, spec, "chat/completions")
     except SchemaError as error:
         raise schema_refusal(error, "chat") from None
     check_logit_bias(chat, prepared.encoding)
@@ -61,6 +61,7 @@ def answer_chat(backend: OfflineBackend, content: bytes, use_case: str | None) -
         prompt_tokens, sum(g.completion_tokens for g in generations) + reasoning, reasoning
     )
     identity = make_identity(entropy, reproducible)
+    headers = read_prompt_headers(prepared.contract)  # what was read from the conversation
     if chat.stream:
-        return Reply.stream(chunk_payloads(chat, generations, usage, identity))
-    return Reply(200, completion_payload(chat, generations, usage, identity))
+        return Reply.stream(chunk_payloads(chat, generations, usage, identity), headers)
+    return Reply(200, completion_payload(chat, generations, usage, identity), headers=headers)

@@ -36,7 +36,7 @@ from ..errors import (
     required,
     unrecognized,
 )
-from ..limits import choice_token_limit
+from ..limits import check_item_counts, choice_token_limit
 from ..model_rules import check_model_rules, check_output_limit
 from ..sdk_types import check_chat_body
 from .formats import parse_response_format, parse_tool_choice, parse_tools
@@ -256,6 +256,7 @@ _RANGES = {name: _bounds(name) for name in _RANGED}
 def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     """Validate a chat completion body (``spec_for(model) -> ModelSpec``); raise WireError."""
     _check_known_fields(body)
+    check_item_counts(body)  # before any per-message work (limits.py)
     model = body.get("model")
     if model is None or model == "":
         raise WireError(400, "you must provide a model parameter")
@@ -313,7 +314,11 @@ def parse_request(body: dict[str, Any], spec_for: Any) -> ChatRequest:
     return ChatRequest(
         model=model,
         messages=messages,
-        max_tokens=choice_token_limit(limit if limit is not None else _default_limit(spec), n or 1),
+        max_tokens=choice_token_limit(
+            limit if limit is not None else _default_limit(spec),
+            n or 1,
+            top_logprobs=(top_logprobs or 0) if logprobs else None,
+        ),
         explicit_max_tokens=limit,
         temperature=temperature,
         top_p=top_p,

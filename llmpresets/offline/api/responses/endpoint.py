@@ -58,6 +58,7 @@ from ..errors import (
 from ..limits import choice_token_limit
 from ..model_rules import check_model_rules, check_output_limit, request_effort
 from ..models import known_spec
+from ..reply import Reply, read_prompt_headers
 from .parse import ResponsesRequest, parse_responses_request
 from .payloads import FunctionCall, Outcome, item_id, response_events, response_object
 from .store import ResponseStore, StoredResponse
@@ -89,7 +90,7 @@ class ResponsesEndpoint:
 
     def handle(
         self, method: str, path: str, content: bytes, use_case: str | None, query: Mapping[str, str]
-    ) -> dict[str, Any] | list[bytes]:
+    ) -> Reply:
         """A JSON body (200) or the SSE events of a stream; WireError for an error answer."""
         tail = path.rstrip("/")
         rest = tail[_RESPONSES_AT.search(tail).end() :] if is_responses_path(tail) else ""  # type: ignore[union-attr]
@@ -99,22 +100,23 @@ class ResponsesEndpoint:
             return self.create(parse_body(content), use_case)
         if parts == ["input_tokens"]:
             only(method, "POST", path)
-            return self.count_input_tokens(parse_body(content))
+            return Reply.json(200, self.count_input_tokens(parse_body(content)))
         if len(parts) == 1:
             if method == "GET":
-                return self.store.get(parts[0]).response
+                return Reply.json(200, self.store.get(parts[0]).response)
             if method == "DELETE":
                 self.store.delete(parts[0])
-                return {"id": parts[0], "object": "response.deleted", "deleted": True}
+                deleted = {"id": parts[0], "object": "response.deleted", "deleted": True}
+                return Reply.json(200, deleted)
             raise wrong_method(method, path)
         if len(parts) == 2 and parts[1] == "input_items":
             only(method, "GET", path)
-            return self.input_items(parts[0], query)
+            return Reply.json(200, self.input_items(parts[0], query))
         raise invalid_url(method, path)
 
     # ------------------------------------------------------------------ create
 
-    def create(self, body: dict[str, Any], use_case: str | None) -> dict[str, Any] | list[bytes]:
+    def create(self, body: dict[str, Any], use_case: str | None) -> Reply:
         request = parse_responses_request(body)
         spec = known_spec(self.backend, request.model)
         check_model_rules(body, spec, "responses")
@@ -131,7 +133,7 @@ class ResponsesEndpoint:
         budget = self.backend.reasoning_budget(effort, request.max_output_tokens)
         chat = self._chat_request(request, messages, spec, budget.text)
         try:
-            prepared = self.backend.prepare(chat, spec)
+            prepared = self.backend.prepare(chat, spec, "responses")
         except SchemaError as error:
             raise schema_refusal(error, "responses") from None
         entropy, reproducible = self.backend.entropy(
@@ -165,9 +167,10 @@ class ResponsesEndpoint:
                     final, self._stored_inputs(request, identity.id), request.previous_response_id
                 )
             )
+        headers = read_prompt_headers(prepared.contract)  # what was read from the conversation
         if request.stream:
-            return response_events(outcome, final)
-        return final
+            return Reply.stream(response_events(outcome, final), headers)
+        return Reply.json(200, final, headers=headers)
 
     def _conversation(
         self, request: ResponsesRequest, spec: ModelSpec

@@ -30,6 +30,7 @@ from ..errors import (
     quoted_list,
     unknown_parameter,
 )
+from ..limits import check_item_counts
 from ..strict_schema import as_strict, strict_problem
 
 __all__ = [
@@ -367,6 +368,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     for name in body:
         if name not in _ACCEPTED:
             raise unknown_parameter(name)
+    check_item_counts(body)  # before any per-item work (limits.py)
     _check_types(body)
     model = body.get("model")
     if model is None or model == "":

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from ..types import Generation, SamplingSettings, TokenLogprob
     from .grammar import Grammar
 
-__all__ = ["PlainSteps", "Steps", "TokenStep", "generate_constrained"]
+__all__ = ["PlainSteps", "Steps", "TokenStep", "ValueSource", "generate_constrained"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -89,6 +89,7 @@ def generate_constrained(
     hints: IntArray | None = None,
     json_shape: bool | None = None,
     fast: bool = True,
+    values: ValueSource | None = None,
 ) -> Generation:
     """Sample one reply that follows ``grammar`` (see the module docstring).
 
@@ -98,6 +99,9 @@ def generate_constrained(
     ``json_shape``: apply the JSON shape prior (default: when the grammar is a JSON schema).
     ``fast=False``: the plain maths of every step, without the fast path's caches and
     shortcuts (the same reply, slower).
+    ``values``: proposes the conversation's value at each JSON value the reply starts
+    (:class:`~llmpresets.offline.engine.values.ValueGuide`); its tokens are forced when the
+    grammar accepts them all.
     The reply ends with ``stop`` when the grammar is complete (or end-of-text is drawn where
     the grammar allows it), and with ``length`` at ``settings.max_tokens`` or wherever the
     grammar allows nothing more short of acceptance (a reply is never called finished when
@@ -131,10 +135,18 @@ def generate_constrained(
     shape, generated, emitter = reply.shape, reply.generated, reply.emitter
     end_of_text, cap = encoding.eot_token, settings.max_tokens
     drawn = -1  # the token drawn at the last step (-1: tokens were forced since)
+    if values is not None and shape is not None:
+        shape.track_values()
     # The grammar stops when it is complete, or in error (llguidance stops then too).
     while not emitter.done and len(generated) < cap and not matcher.is_stopped():
         # Bytes the grammar forces: appended without a draw.
-        forced = matcher.compute_ff_tokens() if matcher.compute_ff_bytes() else None
+        pending = matcher.compute_ff_bytes()
+        forced = matcher.compute_ff_tokens() if pending else None
+        if not forced and values is not None:
+            # The conversation's value for a value starting here, when the grammar takes it.
+            forced = values.continuation(
+                shape, pending, lambda tokens: matcher.validate_tokens(tokens) == len(tokens), rng
+            )
         if forced:
             # One call for the group: a reply cut inside it ends here, matcher and all.
             matcher.consume_tokens(forced)
@@ -166,6 +178,21 @@ def generate_constrained(
     if matcher.is_error():
         grammar.forget()  # a limit reached: its shared lexer would stop the next reply at once
     return reply.finish(complete=matcher.is_accepting())
+
+
+class ValueSource(Protocol):
+    """Proposes values copied from the conversation (the value reader's guide)."""
+
+    def continuation(
+        self,
+        shape: JsonShape | None,
+        pending: bytes,
+        accepts: Callable[[list[int]], bool],
+        rng: np.random.Generator,
+    ) -> list[int] | None:
+        """Tokens that write the value starting at ``shape`` (after the forced ``pending``
+        bytes; ``shape`` is None for a grammar that is not JSON), or None to draw as usual."""
+        ...
 
 
 class Steps(Protocol):

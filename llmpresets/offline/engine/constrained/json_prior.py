@@ -132,6 +132,7 @@ def classes_for(encoding: tiktoken.Encoding) -> TokenClasses:
 # --------------------------------------------------------------------------- JSON shape
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(256)]
 # UTF-8 continuation bytes: a string's characters are its bytes less these.
 _CONTINUATION = bytes(range(0x80, 0xC0))
 
@@ -169,13 +170,61 @@ class JsonShape:
         self.digits = 0  # digits of the number being written
         self.after_value = False
         self.used: set[int] = set()  # prompt words (hint_word keys) already copied
-        self.last_hinted = False  # the open string's last token was a hint
+        self.last_hinted = False  # the open string's last token was a prompt word
+        # Value tracking (off unless track_values() was called; the value reader uses it):
+        # where each value starts, the path of keys and indices to it, and its text so far.
+        self.tracking = False
+        self.path: list[str | int] = []  # per open container: its key or index in use
+        self.key = bytearray()  # the open key's bytes
+        self.value_id = 0  # counts events: a value starts, a key may start, an item ended
+        self.event = "value"  # the last event's kind: "value", "key" or "item_end"
+        self.value_path: tuple[str | int, ...] = ()  # where it happened
+        self.value_text = bytearray()  # bytes fed since it happened
+        self.keys_seen: list[set[str]] = []  # per open object: its keys so far
+
+    def track_values(self) -> None:
+        """Follow where values start, where an object's key may start and where an array's
+        object item ends, with their paths (:attr:`value_id` counts these events,
+        :attr:`event` names the last, :attr:`value_path` and :attr:`value_text` say where it
+        was and what followed; :attr:`keys_seen` holds each open object's keys): the value
+        reader's view. Call before the first byte."""
+        self.tracking = True
+        self.value_id = 1  # the top-level value starts at once
+
+    def copy(self) -> JsonShape:
+        """An independent copy (to look ahead at bytes the grammar forces)."""
+        other = JsonShape.__new__(JsonShape)
+        other.__dict__.update(self.__dict__)
+        other.stack = [list(item) for item in self.stack]
+        other.used = set(self.used)
+        other.path = list(self.path)
+        other.key = bytearray(self.key)
+        other.value_text = bytearray(self.value_text)
+        other.keys_seen = [set(keys) for keys in self.keys_seen]
+        return other
+
+    def _value_starts(self, path: tuple[str | int, ...], event: str = "value") -> None:
+        self.value_id += 1
+        self.event = event
+        self.value_path = path
+        self.value_text = bytearray()
 
     def feed(self, data: bytes) -> None:
         if self.in_string and not self.escape and b'"' not in data and b"\\" not in data:
             # Plain text inside a string (most tokens of a reply): count its characters.
             self.length += len(data.translate(None, _CONTINUATION))
+            if self.tracking:
+                self.value_text += data
+                if self.is_key:
+                    self.key += data
             return
+        if self.tracking:
+            self._feed_tracking(data)
+            return
+        self.feed_bytes(data)
+
+    def feed_bytes(self, data: bytes) -> None:
+        """:meth:`feed` for any bytes, one at a time."""
         for byte in data:
             if self.in_string:
                 if self.escape:
@@ -212,6 +261,47 @@ class JsonShape:
                 self.after_value = False
             else:  # digits, signs, literals' letters: a scalar value being written
                 self.after_value = True
+
+    def _feed_tracking(self, data: bytes) -> None:
+        """:meth:`feed` byte by byte, following keys, paths and value starts as well."""
+        for byte in data:
+            was_in_string = self.in_string
+            if was_in_string and self.is_key:
+                if byte == 0x22 and not self.escape:  # the key ends: the path's last step
+                    if self.path:
+                        self.path[-1] = self.key.decode("utf-8", "replace")
+                        if self.keys_seen:
+                            self.keys_seen[-1].add(str(self.path[-1]))
+                else:
+                    self.key.append(byte)
+            self.value_text.append(byte)
+            self.feed_bytes(_ONE_BYTE[byte])
+            if was_in_string or self.in_string:
+                if not was_in_string and self.is_key:
+                    self.key = bytearray()  # a key opens
+                continue
+            if byte == 0x3A and self.path:  # a member's value starts
+                self._value_starts(tuple(self.path))
+            elif byte == 0x5B:  # an array's first item starts
+                self.path.append(0)
+                self._value_starts(tuple(self.path))
+            elif byte == 0x7B:  # an object opens: a key may start
+                self.path.append("")
+                self.keys_seen.append(set())
+                self._value_starts(tuple(self.path), "key")
+            elif byte == 0x7D and self.path:
+                self.path.pop()
+                if self.keys_seen:
+                    self.keys_seen.pop()
+                if self.path and isinstance(self.path[-1], int):  # an array's object item ends
+                    self._value_starts(tuple(self.path), "item_end")
+            elif byte == 0x5D and self.path:
+                self.path.pop()
+            elif byte == 0x2C and self.path and isinstance(self.path[-1], int):
+                self.path[-1] += 1  # the array's next item starts
+                self._value_starts(tuple(self.path))
+            elif byte == 0x2C and self.path:  # an object's next key may start
+                self._value_starts(tuple(self.path), "key")
 
     def prior_state(self) -> PriorState:
         """What the prior needs of this state (fields the prior ignores here are zeroed)."""

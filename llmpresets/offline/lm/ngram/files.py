@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...._errors import ConfigError
+from ....config.corpus_file import MAX_CORPUS_BYTES
+from ....config.user_files import FileTooLargeError, read_user_file
 from ....tokens.encodings import get_encoding
 from ..corpus import Section
 from .tables import Arrays
@@ -212,15 +214,29 @@ def _from_meta(meta: Any, documents: Any, where: str) -> SavedModel:
     return SavedModel(encoding, order, sections)
 
 
+# The most a saved model file may hold (a model of a MAX_CORPUS_BYTES corpus is well under it).
+MAX_MODEL_FILE_BYTES = 512 * 1024 * 1024
+
+
 def _read_bytes(path: Path, what: str) -> bytes:
-    """The bytes of a user's file; missing, a directory, unreadable or empty: a ConfigError."""
+    """The bytes of a user's file; missing, a directory, unreadable or empty: a ConfigError.
+
+    Read within a bound (a corpus: ``MAX_CORPUS_BYTES``; a model file:
+    :data:`MAX_MODEL_FILE_BYTES`) and only from a regular file, so ``/dev/zero`` or a FIFO
+    is refused at once rather than read without end or waited on.
+    """
+    limit = MAX_CORPUS_BYTES if what == "the corpus" else MAX_MODEL_FILE_BYTES
     try:
-        data = path.read_bytes()
+        data = read_user_file(path, limit)
+    except FileTooLargeError:
+        problem = f"{what} has more than {limit:,} bytes, the most that is read"
+        raise ConfigError(f"{path}: {problem}", file=str(path)) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if isinstance(exc, IsADirectoryError) or path.is_dir():
             reason = "it is a directory, not a file"
-        raise ConfigError(f"{path}: cannot read {what}: {reason.lower()}", file=str(path)) from None
+        reason = reason[:1].lower() + reason[1:]
+        raise ConfigError(f"{path}: cannot read {what}: {reason}", file=str(path)) from None
     if not data:
         raise ConfigError(f"{path}: {what} is empty (0 bytes)", file=str(path))
     return data
