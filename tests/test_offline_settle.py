@@ -309,3 +309,103 @@ def test_models_of_any_order_reply_the_same_with_and_without_the_settler(order: 
     fast = run()
     model.fast = False
     assert fast == run()
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6, 1.7])
+def test_whole_of_is_whole_of_weigh_bit_for_bit(temperature: float) -> None:
+    """The API defaults' one-pass plan (``whole_of``) is the plain ``whole(weigh(...))``,
+    every number equal, for every history of two sections, with and without an excluded
+    position (``ignore_eos``) and with one the support already lists, and with a reply
+    opening's boosted positions."""
+    model = default_language_model()
+    end = model.view.end_position
+    for section in (1, 2):
+        supports = model.settler.supports(section)
+        tail = model.settler.tail(section)
+        compared = 0
+        for context in range(len(supports.valid)):
+            sparse = supports.sparse(context)
+            if sparse is None:
+                continue
+            logits, log_lambda = sparse
+            listed = next(iter(logits), None)
+            # A reply's opening boosts the prompt's positions: listed ones and others.
+            boosted = sorted({*list(logits)[:2], 5, 300, 1000} - {end})
+            for exclude in {None, end, listed}:
+                for boost in ((), boosted) if context % 5 == 0 else ((),):
+                    log_boost = 0.7 if boost else 0.0
+                    fast = maths.whole_of(
+                        logits, log_lambda, tail, temperature, exclude, boost, log_boost
+                    )
+                    weighed = maths.weigh(
+                        logits, log_lambda, tail, temperature, boost, log_boost, exclude
+                    )
+                    assert fast == maths.whole(weighed), (section, context, exclude, boost)
+                    compared += 1
+        assert compared > 1000
+
+
+@pytest.mark.parametrize("ignore_eos", [False, True])
+@pytest.mark.parametrize("budget", [1, 8, 9, 64, 300])
+def test_batched_draws_are_one_by_one_draws(budget: int, ignore_eos: bool) -> None:
+    """A run without a filter draws its numbers in one call (``batch_draws``): the same
+    settled tokens, outcome and number left to the sampler as drawing them one by one, and
+    the generator left in the same state, whether the run ends, stops at a step it leaves to
+    the sampler, or uses its whole budget; a generator holding a buffered half-word, or not
+    numpy's default, is drawn from one by one."""
+    model = default_language_model()
+    exclude = model.view.end_position if ignore_eos else None
+    compared = 0
+    for prompt in PROMPTS:
+        step = model.bind(model.encoding.encode(prompt), None)
+        for seed in range(6):
+            outcomes = []
+            for batch in (True, False):
+                model.settler.batch_draws = batch
+                try:
+                    shortcut = step.shortcut(
+                        temperature=1.0, top_k=None, top_p=None, min_p=None, exclude=exclude
+                    )
+                    assert shortcut is not None
+                    rng = np.random.default_rng(seed)
+                    if seed == 5:
+                        rng.integers(0, 10, dtype=np.uint32)  # a buffered half-word
+                    positions: list[int] = []
+                    result = [shortcut.run(positions, rng, budget) for _ in range(3)]
+                    outcomes.append((result, positions, rng.bit_generator.state, rng.random()))
+                finally:
+                    model.settler.batch_draws = True
+            assert outcomes[0] == outcomes[1], (prompt, seed)
+            compared += 1
+    philox = np.random.Generator(np.random.Philox(1))
+    shortcut = model.bind([1], None).shortcut(
+        temperature=1.0, top_k=None, top_p=None, min_p=None, exclude=None
+    )
+    assert shortcut is not None
+    shortcut.run([], philox, 16)
+    assert compared == len(PROMPTS) * 6
+
+
+def test_a_history_matched_from_its_key_is_matched_as_the_view_does() -> None:
+    """The settler's match from a history's key digits finds the view's longest suffix and
+    codes, for histories the model's own replies visit and for random ones."""
+    model = default_language_model()
+    settler = model.settler
+    walker = np.random.default_rng(7)
+    compared = 0
+    for prompt in PROMPTS[:3]:
+        step = model.bind(model.encoding.encode(prompt), None)
+        histories = walk(step, walker, 30)
+        histories += [
+            walker.integers(0, settler.size, size=length).tolist() for length in range(3, 9)
+        ]
+        for history in histories:
+            if len(history) < settler.width:
+                continue
+            for section in (1, 2):
+                key = settler.key(history)
+                tables, codes, longest = model.view.match(section, history)
+                expected = (tables, codes[longest], longest)
+                assert settler._match_window(section, key % settler.span) == expected
+                compared += 1
+    assert compared > 50

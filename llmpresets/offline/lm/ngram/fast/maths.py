@@ -58,10 +58,12 @@ __all__ = [
     "Whole",
     "boosted_nucleus",
     "draw",
+    "draw_whole",
     "nucleus",
     "rank",
     "weigh",
     "whole",
+    "whole_of",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -369,6 +371,59 @@ def whole(weighed: Weighed) -> Whole:
     return Whole(positions, bounds, factor, running_g)
 
 
+def whole_of(
+    logits: dict[int, float],
+    log_lambda: float,
+    tail: SectionTail,
+    temperature: float,
+    exclude: int | None = None,
+    boosted: Iterable[int] = (),
+    log_boost: float = 0.0,
+) -> Whole:
+    """``whole(weigh(logits, log_lambda, tail, temperature, boosted, log_boost, exclude))``
+    in one pass, the same numbers bit for bit: the draw needs the peak and the tail factor,
+    not the softmax total that :func:`weigh` also sums (about half its cost). What a history
+    met once at the API's defaults builds (several a reply at temperature 1, where replies
+    wander)."""
+    base = tail.base
+    explicit = logits
+    if boosted or exclude is not None:
+        explicit = dict(logits)
+        for position in boosted:
+            before = explicit.get(position)
+            explicit[position] = (log_lambda + base[position] if before is None else before) + (
+                log_boost
+            )
+        if exclude is not None:
+            explicit[exclude] = -math.inf
+    peak = max(explicit.values(), default=-math.inf)
+    for first in tail.order:  # the likeliest unlisted position (weigh's first outside)
+        if first not in explicit:
+            peak = max(peak, log_lambda + base[first])
+            break
+    scale, exp = 1.0 / temperature, math.exp
+    factor = exp((log_lambda + tail.peak - peak) * scale)
+    running_g = tail.weights(temperature).cumulative
+    size = len(running_g)
+    positions = sorted(explicit)
+    bounds = []
+    running = 0.0
+    last = -1
+    before = 0.0
+    for position in positions:
+        if position - 1 > last:
+            running += factor * (running_g[position - 1] - before)
+        bounds.append(running)
+        running += exp((explicit[position] - peak) * scale)
+        bounds.append(running)
+        last = position
+        before = running_g[position]
+    if size - 1 > last:
+        running += factor * (running_g[size - 1] - before)
+    bounds.append(running)
+    return Whole(positions, bounds, factor, running_g)
+
+
 def draw(plan: Nucleus | Whole, u: float) -> int | None:
     """The position a uniform ``u`` picks, or None when too close to call.
 
@@ -387,10 +442,11 @@ def draw(plan: Nucleus | Whole, u: float) -> int | None:
         if cumulative[index] - target <= slack or (index and target - below <= slack):
             return None
         return plan.positions[index]
-    return _draw_whole(plan, u)
+    return draw_whole(plan, u)
 
 
-def _draw_whole(plan: Whole, u: float) -> int | None:
+def draw_whole(plan: Whole, u: float) -> int | None:
+    """:func:`draw` from a :class:`Whole` (the settler's per-token call at the API's defaults)."""
     bounds = plan.bounds
     total = bounds[-1]
     target = u * total

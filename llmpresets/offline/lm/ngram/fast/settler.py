@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,10 +33,12 @@ from .maths import (
     Whole,
     boosted_nucleus,
     draw,
+    draw_whole,
     nucleus,
     rank,
     weigh,
     whole,
+    whole_of,
 )
 from .supports import Supports
 
@@ -64,6 +66,8 @@ RANKED_BYTES = 8 << 20
 # The plans of replies' opening steps (boosted by their prompt), kept for the next reply: a
 # few per prompt read, for about as many prompts as the model keeps readings of.
 OPENING_PLAN_BYTES = 256 << 10
+# A run draws its random numbers in one call when it may settle at least this many steps.
+_BATCH_MIN = 8
 
 
 def _plan_bytes(plan: Plan) -> int:
@@ -76,7 +80,14 @@ def _plan_bytes(plan: Plan) -> int:
 
 
 class Settler:
-    """The caches and rules that settle one model's steps from their supports."""
+    """The caches and rules that settle one model's steps from their supports.
+
+    ``batch_draws`` (on by default) lets a run without a filter draw its random numbers in
+    one call (the same numbers, and the generator left where one-by-one draws leave it); off,
+    one call a step, the plain way the tests compare it with.
+    """
+
+    batch_draws = True
 
     def __init__(self, view: NGramView, sections: int, prompt_boost: float) -> None:
         self._view = view
@@ -88,6 +99,7 @@ class Settler:
         self.width = view.order - 1
         self.size = view.size
         self.span: int = int(self.size**self.width)  # a key's count sits above its digits
+        self._powers = [int(self.size**n) for n in range(self.width + 1)]
         # Every history key (see key()) is below this; each (section, mode) owns a band of
         # that many keys in the plans cache, from band(): plain ints, nothing the garbage
         # collector must track, and one byte budget however many settings come.
@@ -134,8 +146,41 @@ class Settler:
         # A key's band and count sit above its digits (see key(), band()): per count, the two.
         above = [count * span + band for count in range(width + 1)]
 
+        # Without a filter a reply wanders into histories met once (a third of its steps at
+        # temperature 1): their plans are looked up by matched suffix alone, which recur, and
+        # not kept per history (cheaper than keeping them). Nearly every step draws a number:
+        # a run's numbers are drawn at once.
+        unfiltered = mode[1] is None
+        batched = unfiltered and self.batch_draws
+        # Per suffix length, longest first: its digits' modulus, the table's index, and the
+        # matched key's offset (settled(): -1 - (band + code + length * span)).
+        tables = self._view.tables(section) if unfiltered else []
+        probes = [
+            (self._powers[n], table.index, -1 - (band + n * span))
+            for n in range(width, 0, -1)
+            if unfiltered and (table := tables[n]) is not None
+        ]
+        no_match = -1 - band
+
         def run(
             positions: list[int], rng: np.random.Generator, budget: int
+        ) -> tuple[int, float | None]:
+            bits = rng.bit_generator
+            if not (batched and budget >= _BATCH_MIN and type(bits) is np.random.PCG64):
+                return steps(positions, rng.random, budget)
+            saved = bits.state
+            if saved["has_uint32"]:  # advance() would drop a buffered half-word
+                return steps(positions, rng.random, budget)
+            # rng.random(n) is n calls of rng.random() (one 64-bit output each); the state is
+            # then set to just after the numbers the run used, as if drawn one by one.
+            numbers = iter(rng.random(budget).tolist())
+            outcome = steps(positions, numbers.__next__, budget)
+            bits.state = saved
+            bits.advance(budget - numbers.__length_hint__())
+            return outcome
+
+        def steps(
+            positions: list[int], uniform: Callable[[], float], budget: int
         ) -> tuple[int, float | None]:
             appended = 0
             key = self.key(positions) + band
@@ -144,6 +189,21 @@ class Settler:
                 plan: Plan | None
                 if length < opening:
                     plan = self.settled_opening(reading, positions, mode)
+                elif unfiltered and length >= width:
+                    # settled()'s match and lookup, inline (most steps here): the longest
+                    # suffix of the key's digits the tables list, then its plan.
+                    window = key % span
+                    matched = no_match
+                    for power, index, offset in probes:
+                        code = window % power
+                        if code in index:
+                            matched = offset - code
+                            break
+                    plan = known(matched)
+                    if plan is None:
+                        plan = self.settled(section, positions, mode, key, keep=False)
+                elif unfiltered:
+                    plan = self.settled(section, positions, mode, key, keep=False)
                 else:
                     plan = known(key)
                     if plan is None:
@@ -153,8 +213,8 @@ class Settler:
                         return RUN_SAMPLE, None
                     position = plan
                 else:
-                    u = rng.random()
-                    drawn = draw(plan, u)
+                    u = uniform()
+                    drawn = draw_whole(plan, u) if plan.__class__ is Whole else draw(plan, u)
                     if drawn is None:
                         return RUN_SAMPLE, u
                     position = drawn
@@ -199,36 +259,58 @@ class Settler:
             code = code * self.size + position
         return code + len(recent) * self.span
 
-    def settled(self, section: int, positions: Sequence[int], mode: Mode, key: int) -> Plan:
+    def settled(
+        self, section: int, positions: Sequence[int], mode: Mode, key: int, keep: bool = True
+    ) -> Plan:
         """How a step draws under ``mode`` (temperature, top_p or None, excluded position),
         from the history's support (:mod:`.maths`): a position (the lone survivor), a
         :class:`.maths.Nucleus` or :class:`.maths.Whole` to draw from, or
         :data:`FROM_LOGITS`: sample from the logits as usual. ``key`` is :meth:`key` of
-        ``positions`` plus :meth:`band`: the plan is kept under it."""
+        ``positions`` plus :meth:`band`: the plan is kept under it unless ``keep`` is false
+        (it is always kept under the history's matched suffix)."""
         band = key - key % self.keys
         # Histories that back off to the same matched suffix share the plan (at temperature 1
         # a reply wanders off the corpus, into histories seen once, often).
-        tables, codes, longest = self._view.match(section, positions)
-        matched = -1 - (band + codes[longest] + longest * self.span)
-        plan = self.plans.peek(matched)
+        if len(positions) >= self.width:
+            tables, code, longest = self._match_window(section, key % self.span)
+        else:
+            tables, codes, longest = self._view.match(section, positions)
+            code = codes[longest]
+        matched = -1 - (band + code + longest * self.span)
+        plans = self.plans
+        plan = plans.peek(matched)
         if plan is None:
-            plan = self._plan_for(section, tables, codes, longest, mode)
-            self.plans.put(matched, plan, nbytes=_plan_bytes(plan))
-        self.plans.put(key, plan, nbytes=160)  # the plan itself is counted once
+            plan = self._plan_for(section, tables, code, longest, mode)
+            plans.put(matched, plan, nbytes=_plan_bytes(plan))
+        if keep:
+            plans.put(key, plan, nbytes=160)  # the plan itself is counted once
         return plan
+
+    def _match_window(self, section: int, window: int) -> tuple[list[Table | None], int, int]:
+        """A history at least ``order - 1`` long matched as :meth:`NGramView.match` does, from
+        its key's digits (``window``: its length-n suffix is the last n digits): the section's
+        tables, the longest matched suffix's code, and its length."""
+        tables = self._view.tables(section)
+        powers = self._powers
+        for n in range(self.width, 0, -1):
+            table = tables[n]
+            code = window % powers[n]
+            if table is not None and code in table.index:
+                return tables, code, n
+        return tables, 0, 0
 
     def _plan_for(
         self,
         section: int,
         tables: list[Table | None],
-        codes: list[int],
+        code: int,
         longest: int,
         mode: Mode,
     ) -> Plan:
         """A matched history's plan: the section's bulk answer when top_p keeps one token,
         else from its support (:mod:`.supports`, :mod:`.maths`)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, codes, longest)
+        context = self._context(supports, tables, code, longest)
         temperature, top_p, exclude = mode
         if top_p is not None and exclude is None:
             token = int(supports.singles(temperature, top_p)[context])
@@ -237,22 +319,23 @@ class Settler:
         sparse = supports.sparse(context)
         if sparse is None:
             return FROM_LOGITS  # a history the bulk rows could not read: the logits decide
+        if top_p is None:
+            # No filter: the draw needs no softmax total (whole_of is whole(weigh(...))).
+            return whole_of(*sparse, self.tail(section), temperature, exclude)
         return _plan(weigh(*sparse, self.tail(section), temperature, (), 0.0, exclude), mode)
 
     def _support(
-        self, section: int, tables: list[Table | None], codes: list[int], longest: int
+        self, section: int, tables: list[Table | None], code: int, longest: int
     ) -> tuple[dict[int, float], float] | None:
         """A matched history's support logits and log Lambda, from the section's bulk rows
         (None: a history they could not read, see :class:`.supports.Supports`)."""
         supports = self.supports(section)
-        return supports.sparse(self._context(supports, tables, codes, longest))
+        return supports.sparse(self._context(supports, tables, code, longest))
 
     @staticmethod
-    def _context(
-        supports: Supports, tables: list[Table | None], codes: list[int], longest: int
-    ) -> int:
+    def _context(supports: Supports, tables: list[Table | None], code: int, longest: int) -> int:
         table = tables[longest]
-        row = table.index[codes[longest]] if table is not None else 0
+        row = table.index[code] if table is not None else 0
         return supports.context(longest, row)
 
     def supports(self, section: int) -> Supports:
@@ -288,7 +371,7 @@ class Settler:
         if top_p is not None and exclude is None:
             # Only the prompt's boosted positions are weighed afresh; the support's ranked,
             # summed form is shared by every prompt's openings.
-            ranked = self._ranked(section, tables, codes, longest, temperature)
+            ranked = self._ranked(section, tables, codes[longest], longest, temperature)
             if ranked is not None:
                 plan = boosted_nucleus(
                     ranked,
@@ -300,8 +383,17 @@ class Settler:
                     self._log_boost,
                 )
         else:
-            sparse = self._support(section, tables, codes, longest)
-            if sparse is not None:
+            sparse = self._support(section, tables, codes[longest], longest)
+            if sparse is not None and top_p is None:
+                plan = whole_of(
+                    *sparse,
+                    self.tail(section),
+                    temperature,
+                    exclude,
+                    reading.boosted,
+                    self._log_boost,
+                )
+            elif sparse is not None:
                 tail = self.tail(section)
                 weighed = weigh(
                     *sparse, tail, temperature, reading.boosted, self._log_boost, exclude
@@ -315,14 +407,14 @@ class Settler:
         self,
         section: int,
         tables: list[Table | None],
-        codes: list[int],
+        code: int,
         longest: int,
         temperature: float,
     ) -> Ranked | None:
         """A matched history's support, ranked and summed at ``temperature`` (kept, bounded;
         None: a history the bulk rows could not read)."""
         supports = self.supports(section)
-        context = self._context(supports, tables, codes, longest)
+        context = self._context(supports, tables, code, longest)
         key = (section, context, temperature)
         ranked = self._ranked_supports.peek(key)
         if ranked is None:
