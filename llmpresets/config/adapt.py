@@ -26,7 +26,6 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from .._errors import ConfigError, UnsupportedParameterError
 from .models import ModelSpec
@@ -122,12 +121,7 @@ def provider_for(
     server: ``openai-compatible``), else the model's own."""
     if configured != "auto":
         return "openai" if configured == "openai" else "openai-compatible"
-    if not base_url:
-        return model_provider  # type: ignore[return-value]
-    host = (urlsplit(str(base_url)).hostname or "").lower()
-    if host == "openai.com" or host.endswith(".openai.com"):
-        return "openai"
-    return provider_for_url(base_url) or "openai-compatible"
+    return provider_for_url(base_url) or model_provider  # type: ignore[return-value]
 
 
 def _plain_number(value: Any) -> Any:
