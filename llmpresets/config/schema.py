@@ -200,21 +200,19 @@ class ScriptedCompletion(_Strict):
 
     @model_validator(mode="after")
     def _one_answer(self) -> ScriptedCompletion:
-        given = [
-            name
-            for name, value in (
-                ("text", self.text),
-                ("json", self.json_value),
-                ("tool_call", self.tool_call),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of text, json or tool_call"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
+        _exactly_one(("text", self.text), ("json", self.json_value), ("tool_call", self.tool_call))
         return self
+
+
+def _exactly_one(*fields: tuple[str, Any]) -> None:
+    """Refuse an answer that gives none or several of ``fields`` (name, value)."""
+    given = [name for name, value in fields if value is not None]
+    if len(given) != 1:
+        names = [name for name, _ in fields]
+        raise ValueError(
+            f"give exactly one of {', '.join(names[:-1])} or {names[-1]}"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
 
 
 class ScriptedReply(_Strict):
@@ -230,21 +228,12 @@ class ScriptedReply(_Strict):
 
     @model_validator(mode="after")
     def _one_answer(self) -> ScriptedReply:
-        given = [
-            name
-            for name, value in (
-                ("text", self.text),
-                ("json", self.json_value),
-                ("tool_call", self.tool_call),
-                ("tool_calls", self.tool_calls),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of text, json, tool_call or tool_calls"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
+        _exactly_one(
+            ("text", self.text),
+            ("json", self.json_value),
+            ("tool_call", self.tool_call),
+            ("tool_calls", self.tool_calls),
+        )
         return self
 
 
