@@ -33,9 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
-from ...sampling import sample
 from .emitter import Emitter, alternatives, token_logprob
 from .tool_choice import call_id
 from .types import ChatRequest, Generation, SamplingSettings, ToolCall
@@ -155,7 +153,7 @@ def choose_scripted(
     table: ScriptedTable, settings: SamplingSettings, rng: np.random.Generator
 ) -> int:
     """Sample a candidate of the table with the request's sampling settings."""
-    return _draw(np.asarray(table.logits, dtype=np.float64), settings, rng)
+    return settings.draw(np.asarray(table.logits, dtype=np.float64), rng)
 
 
 def scripted_allowed(plan: StructuredPlan | None, table: ScriptedTable) -> list[bool] | None:
@@ -193,20 +191,7 @@ def choose_allowed(
     logits = np.where(allowed, np.asarray(table.logits, dtype=np.float64), -np.inf)
     if not np.isfinite(logits).any():
         return None
-    return _draw(logits, settings, rng)
-
-
-def _draw(logits: NDArray[np.float64], settings: SamplingSettings, rng: np.random.Generator) -> int:
-    return int(
-        sample(
-            logits,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            min_p=settings.min_p,
-            rng=rng,
-        )
-    )
+    return settings.draw(logits, rng)
 
 
 def _accepts(grammar: Grammar, tokens: Sequence[int]) -> bool:

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ...sampling import sample
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "ChatRequest",
@@ -52,6 +58,21 @@ class SamplingSettings:
     top_logprobs: int = 0
     ignore_eos: bool = False
     logit_bias: tuple[tuple[int, float], ...] = ()
+
+    def draw(self, logits: NDArray[np.float64], rng: np.random.Generator) -> int:
+        """One index of ``logits`` drawn with these settings' temperature and filters
+        (:func:`llmpresets.sampling.sample`): a scripted candidate or a value from the
+        conversation is picked by the same maths as a token."""
+        return int(
+            sample(
+                logits,
+                temperature=self.temperature,
+                top_k=self.top_k,
+                top_p=self.top_p,
+                min_p=self.min_p,
+                rng=rng,
+            )
+        )
 
     @classmethod
     def from_api(

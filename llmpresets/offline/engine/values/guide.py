@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .... import sampling
 from ....sampling import GREEDY_TEMPERATURE
 from .matching import (
     NONE_SCORE,
@@ -364,16 +363,7 @@ class ValueGuide:
             best = max(range(len(scores)), key=lambda index: (scores[index], -index))
             return best if scores[best] > none_score else -1
         logits = CONFIDENCE * np.array([*scores, none_score], dtype=np.float64)
-        pick = int(
-            sampling.sample(
-                logits,
-                temperature=settings.temperature,
-                top_k=settings.top_k,
-                top_p=settings.top_p,
-                min_p=settings.min_p,
-                rng=rng,
-            )
-        )
+        pick = settings.draw(logits, rng)
         return -1 if pick == len(options) else pick
 
 
