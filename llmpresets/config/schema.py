@@ -204,6 +204,18 @@ class ScriptedCompletion(_Strict):
         return self
 
 
+def _check_match(match: str | None, regex: bool) -> None:
+    """A rule's ``match``, when ``regex: true``: present, and a pattern the bounded regex
+    engine takes."""
+    if not regex:
+        return
+    if match is None:
+        raise ValueError("regex: true needs a match")
+    problem = regex_problem(match)
+    if problem is not None:
+        raise ValueError(f"match: {problem}")
+
+
 def _exactly_one(*fields: tuple[str, Any]) -> None:
     """Refuse an answer that gives none or several of ``fields`` (name, value)."""
     given = [name for name, value in fields if value is not None]
@@ -281,12 +293,7 @@ class ScriptedRule(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ScriptedRule:
-        if self.regex:
-            if self.match is None:
-                raise ValueError("regex: true needs a match")
-            problem = regex_problem(self.match)
-            if problem is not None:
-                raise ValueError(f"match: {problem}")
+        _check_match(self.match, self.regex)
         if bool(self.completions) == bool(self.replies):
             raise ValueError("give one of completions (sampled) or replies (in order)")
         total = sum(c.probability for c in self.completions)
@@ -336,12 +343,7 @@ class FaultRule(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> FaultRule:
-        if self.regex:
-            if self.match is None:
-                raise ValueError("regex: true needs a match")
-            problem = regex_problem(self.match)
-            if problem is not None:
-                raise ValueError(f"match: {problem}")
+        _check_match(self.match, self.regex)
         return self
 
 
